@@ -1,0 +1,3 @@
+app_name = "badges-api"
+
+urlpatterns: list = []

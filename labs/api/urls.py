@@ -1,0 +1,17 @@
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from labs.api import views
+
+app_name = "labs-api"
+
+router = SimpleRouter()
+router.register("sites", views.SiteViewSet, basename="site")
+
+urlpatterns = [
+    path("health/", views.HealthApi.as_view(), name="health"),
+    path("auth/token/", views.AuthTokenApi.as_view(), name="auth-token"),
+    path("me/", views.MeApi.as_view(), name="me"),
+    path("privacy/register/", views.PrivacyRegisterApi.as_view(), name="privacy-register"),
+    *router.urls,
+]

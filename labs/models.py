@@ -1,0 +1,261 @@
+"""Core domain: where things are (sites, floors, zones) and who people are (companies, persons and their roles)."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+from labs import privacy
+from labs.choices import COMPANY_ROLES, REPRESENTATIVE_ROLE_FOR_KIND, CompanyKind, Role
+from labs.privacy import Category, LegalBasis, PersonalData, Purpose
+
+
+def validate_time_zone(value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"{value!r} is not an IANA time zone.", code="invalid_time_zone") from None
+
+
+class Site(models.Model):
+    """A building or campus the operator runs; every local time is shown in its IANA time zone."""
+
+    slug = models.SlugField(unique=True, max_length=40)
+    name = models.CharField(max_length=120)
+    timezone = models.CharField(max_length=64, validators=[validate_time_zone], default="Europe/Copenhagen")
+    address = models.CharField(max_length=255, blank=True)
+    check_in_grace_minutes = models.PositiveSmallIntegerField(
+        default=10, help_text="A booking not checked in this long after its start is released."
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+class Floor(models.Model):
+    """One level of a site."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="floors")
+    level = models.SmallIntegerField()
+    name = models.CharField(max_length=80)
+
+    class Meta:
+        ordering = ["site", "level"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["site", "level"],
+                name="floor_unique_level_per_site",
+                violation_error_message="This site already has a floor at that level.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.site.slug} {self.name}"
+
+
+class Zone(models.Model):
+    """An area of a floor served by one HVAC zone; desks sit in zones."""
+
+    floor = models.ForeignKey(Floor, on_delete=models.CASCADE, related_name="zones")
+    slug = models.SlugField(max_length=40)
+    name = models.CharField(max_length=80)
+    default_setpoint_c = models.DecimalField(max_digits=3, decimal_places=1, default=22)
+
+    class Meta:
+        ordering = ["floor", "slug"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["floor", "slug"],
+                name="zone_unique_slug_per_floor",
+                violation_error_message="This floor already has a zone with that slug.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.floor} / {self.name}"
+
+    @property
+    def site(self) -> Site:
+        return self.floor.site
+
+
+class Company(models.Model):
+    """A business member, partner or sponsor organisation; its people see only its own objects."""
+
+    name = models.CharField(max_length=160)
+    kind = models.CharField(max_length=20, choices=CompanyKind.choices)
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="companies")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "companies"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["site", "name"],
+                name="company_unique_name_per_site",
+                violation_error_message="A company with this name already exists at the site.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Person(models.Model):
+    """A person known to the operator: a user account with a role, and the company they belong to if any."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="person")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    company = models.ForeignKey(Company, on_delete=models.PROTECT, null=True, blank=True, related_name="people")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="people")
+    phone = models.CharField(max_length=32, blank=True)
+    job_title = models.CharField(max_length=120, blank=True)
+    membership_ends_on = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["user__last_name", "user__first_name"]
+        verbose_name_plural = "people"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(role__in=list(COMPANY_ROLES), company__isnull=False)
+                | (~Q(role__in=list(COMPANY_ROLES)) & Q(company__isnull=True)),
+                name="person_company_matches_role",
+                violation_error_message="Employees and representatives belong to a company; others to none.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return self.user.get_full_name() or self.user.get_username()
+
+    @property
+    def is_staff_role(self) -> bool:
+        return self.role == Role.STAFF
+
+    def clean(self) -> None:
+        if self.role in COMPANY_ROLES and self.company_id is None:
+            raise ValidationError({"company": "This role belongs to a company."}, code="company_required")
+        if self.role not in COMPANY_ROLES and self.company_id is not None:
+            raise ValidationError({"company": "This role has no company."}, code="company_not_allowed")
+        if self.company_id and self.role != Role.EMPLOYEE:
+            expected = REPRESENTATIVE_ROLE_FOR_KIND[self.company.kind]
+            if self.role != expected:
+                raise ValidationError(
+                    {"role": f"A representative of a {self.company.get_kind_display()} has the role {expected.label}."},
+                    code="role_kind_mismatch",
+                )
+
+
+class SignInCounter(models.Model):
+    """Failed sign-ins in one time window for one key (a username+IP pair, or an IP); incremented atomically."""
+
+    scope = models.CharField(max_length=16)  # "user_ip" or "ip"
+    key_digest = models.CharField(max_length=64)  # SHA-256 of the key: no username or IP stored in clear
+    window_start = models.DateTimeField()
+    failures = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "key_digest", "window_start"], name="signin_counter_unique"),
+        ]
+        indexes = [models.Index(fields=["window_start"])]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.key_digest[:8]}: {self.failures}"
+
+
+_MEMBERSHIP = "while the membership or contract lasts, then deleted within 30 days"
+privacy.declare(
+    "auth.User",
+    username=PersonalData(
+        Category.CONTACT_PROFESSIONAL,
+        (Purpose.IDENTIFY_CONTACT, Purpose.SECURITY),
+        LegalBasis.CONTRACT,
+        _MEMBERSHIP,
+        30,
+    ),
+    first_name=PersonalData(
+        Category.CONTACT_PROFESSIONAL,
+        (Purpose.IDENTIFY_CONTACT, Purpose.ISSUE_BADGE, Purpose.COMMUNITY),
+        LegalBasis.CONTRACT,
+        _MEMBERSHIP,
+        30,
+    ),
+    last_name=PersonalData(
+        Category.CONTACT_PROFESSIONAL,
+        (Purpose.IDENTIFY_CONTACT, Purpose.ISSUE_BADGE, Purpose.COMMUNITY),
+        LegalBasis.CONTRACT,
+        _MEMBERSHIP,
+        30,
+    ),
+    email=PersonalData(
+        Category.CONTACT_PROFESSIONAL,
+        (Purpose.IDENTIFY_CONTACT, Purpose.SECURITY),
+        LegalBasis.CONTRACT,
+        _MEMBERSHIP,
+        30,
+    ),
+    password=PersonalData(
+        Category.CONTACT_VERIFICATION,
+        (Purpose.SECURITY,),
+        LegalBasis.LEGITIMATE_INTEREST,
+        "hashed; deleted with the account",
+        0,
+    ),
+    last_login=PersonalData(
+        Category.DEVICE_USAGE, (Purpose.SECURITY,), LegalBasis.LEGITIMATE_INTEREST, "deleted with the account", 0
+    ),
+)
+privacy.declare(
+    Person,
+    phone=PersonalData(
+        Category.CONTACT_PROFESSIONAL, (Purpose.IDENTIFY_CONTACT,), LegalBasis.CONTRACT, _MEMBERSHIP, 30
+    ),
+    job_title=PersonalData(
+        Category.CONTACT_PROFESSIONAL,
+        (Purpose.IDENTIFY_CONTACT, Purpose.COMMUNITY),
+        LegalBasis.CONTRACT,
+        _MEMBERSHIP,
+        30,
+    ),
+    role=PersonalData(
+        Category.CONTACT_PROFESSIONAL,
+        (Purpose.IDENTIFY_CONTACT, Purpose.ISSUE_BADGE),
+        LegalBasis.CONTRACT,
+        _MEMBERSHIP,
+        30,
+    ),
+    membership_ends_on=PersonalData(
+        Category.CONTACT_PROFESSIONAL, (Purpose.ISSUE_BADGE, Purpose.SECURITY), LegalBasis.CONTRACT, _MEMBERSHIP, 30
+    ),
+)
+privacy.not_personal(Site, name="a building's name", address="a building's street address")
+privacy.not_personal(Floor, name="a floor's name")
+privacy.not_personal(Zone, name="a zone's name")
+privacy.not_personal(Company, name="an organisation's name, not a person's")
+privacy.declare(
+    SignInCounter,
+    key_digest=PersonalData(
+        Category.CONTACT_VERIFICATION,
+        (Purpose.SECURITY,),
+        LegalBasis.LEGITIMATE_INTEREST,
+        "a SHA-256 digest of username and IP; purged one day after its window",
+        1,
+    ),
+)

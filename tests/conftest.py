@@ -1,0 +1,113 @@
+"""Shared fixtures: the three personas (member, colleague, outsider), staff, API clients, service gates."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from labs.choices import Role
+from tests import services
+from tests.factories import PASSWORD, CompanyFactory, PersonFactory, SiteFactory
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery(settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+
+
+@pytest.fixture(autouse=True)
+def _service_markers(request):
+    for marker, (name, check) in {
+        "postgres": ("PostgreSQL (DATABASE_URL)", services.has_postgres),
+        "redis": ("Redis (REDIS_URL)", services.has_redis),
+        "mosquitto": (
+            "the project's Mosquitto (MQTT_URL or MOSQUITTO_TEST_URL)",
+            lambda: services.project_mosquitto_url() is not None,
+        ),
+    }.items():
+        if request.node.get_closest_marker(marker):
+            services.require(name, check())
+
+
+@pytest.fixture
+def password():
+    return PASSWORD
+
+
+@pytest.fixture
+def site(db):
+    return SiteFactory(slug="cph", name="Copenhagen", timezone="Europe/Copenhagen")
+
+
+@pytest.fixture
+def company(site):
+    return CompanyFactory(site=site, name="Acme")
+
+
+@pytest.fixture
+def other_company(site):
+    return CompanyFactory(site=site, name="Globex")
+
+
+@pytest.fixture
+def member(site, company):
+    """An employee of a business member."""
+    return PersonFactory(user__username="member", role=Role.EMPLOYEE, company=company, site=site)
+
+
+@pytest.fixture
+def colleague(site, company):
+    """Another employee of the member's company."""
+    return PersonFactory(user__username="colleague", role=Role.EMPLOYEE, company=company, site=site)
+
+
+@pytest.fixture
+def outsider(site, other_company):
+    """An employee of another company at the same site."""
+    return PersonFactory(user__username="outsider", role=Role.EMPLOYEE, company=other_company, site=site)
+
+
+@pytest.fixture
+def staff(site):
+    return PersonFactory(user__username="staff", role=Role.STAFF, company=None, site=site)
+
+
+@pytest.fixture
+def mentor(site):
+    return PersonFactory(user__username="mentor", role=Role.MENTOR, company=None, site=site)
+
+
+def _client_for(person) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user=person.user)
+    return client
+
+
+@pytest.fixture
+def anon_client():
+    return APIClient()
+
+
+@pytest.fixture
+def member_client(member):
+    return _client_for(member)
+
+
+@pytest.fixture
+def colleague_client(colleague):
+    return _client_for(colleague)
+
+
+@pytest.fixture
+def outsider_client(outsider):
+    return _client_for(outsider)
+
+
+@pytest.fixture
+def staff_client(staff):
+    return _client_for(staff)
+
+
+@pytest.fixture
+def mentor_client(mentor):
+    return _client_for(mentor)

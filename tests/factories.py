@@ -1,0 +1,75 @@
+"""factory_boy factories for the core domain; apps' tests add their own beside their folders."""
+
+from __future__ import annotations
+
+import factory
+from django.contrib.auth import get_user_model
+
+from labs.choices import CompanyKind, Role
+from labs.models import Company, Floor, Person, Site, Zone
+
+PASSWORD = "correct horse battery staple"
+
+
+class SiteFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Site
+        django_get_or_create = ["slug"]
+
+    slug = factory.Sequence(lambda n: f"site{n}")
+    name = factory.LazyAttribute(lambda o: f"Site {o.slug}")
+    timezone = "Europe/Copenhagen"
+
+
+class FloorFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Floor
+
+    site = factory.SubFactory(SiteFactory)
+    level = factory.Sequence(lambda n: n)
+    name = factory.LazyAttribute(lambda o: f"Floor {o.level}")
+
+
+class ZoneFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Zone
+
+    floor = factory.SubFactory(FloorFactory)
+    slug = factory.Sequence(lambda n: f"zone-{n}")
+    name = factory.LazyAttribute(lambda o: o.slug.title())
+
+
+class CompanyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Company
+
+    name = factory.Sequence(lambda n: f"Company {n}")
+    kind = CompanyKind.BUSINESS_MEMBER
+    site = factory.SubFactory(SiteFactory)
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ["username"]
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda o: f"{o.username}@example.test")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    password = factory.django.Password(PASSWORD)
+
+
+class PersonFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Person
+
+    user = factory.SubFactory(UserFactory)
+    role = Role.EMPLOYEE
+    site = factory.SubFactory(SiteFactory)
+    company = factory.Maybe(
+        factory.LazyAttribute(lambda o: o.role in {Role.EMPLOYEE, Role.BUSINESS_MEMBER, Role.PARTNER, Role.SPONSOR}),
+        yes_declaration=factory.SubFactory(CompanyFactory, site=factory.SelfAttribute("..site")),
+        no_declaration=None,
+    )
