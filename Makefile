@@ -1,0 +1,60 @@
+# The two commands of the README: `make run` and `make test`. Everything else here serves them.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
+
+.PHONY: run test venv lint fmt check migrate demo bench-bookings bench-comfort bench-access clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP)
+
+## make run: set up and start the whole system (web, worker+beat, MQTT broker, bridge, simulators, fakes).
+run: venv
+	@mkdir -p var
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py demo_site
+	$(BIN)/honcho --procfile Procfile start
+
+## make test: the test suite (embedded defaults, or the real services named by DATABASE_URL/REDIS_URL/MQTT_URL).
+test: venv
+	@mkdir -p var
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+check: venv
+	$(PY) manage.py check
+	$(PY) manage.py makemigrations --check --dry-run
+	LABS_ENV=production DJANGO_SECRET_KEY=$$($(PY) -c "import secrets; print(secrets.token_urlsafe(60))") \
+		DJANGO_ALLOWED_HOSTS=labs.example.com $(PY) manage.py check --deploy --fail-level WARNING
+
+migrate: venv
+	$(PY) manage.py migrate --noinput
+
+demo: migrate
+	$(PY) manage.py demo_site
+
+bench-bookings: venv
+	$(PY) bench/bookings.py
+
+bench-comfort: venv
+	$(PY) bench/comfort.py
+
+bench-access: venv
+	$(PY) bench/access.py
+
+clean:
+	rm -rf var
