@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from portal import views
 
@@ -8,4 +8,7 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("sign-in/", views.sign_in, name="sign-in"),
     path("sign-out/", views.sign_out, name="sign-out"),
+    path("", include("portal.urls_bookings")),
+    path("", include("portal.urls_comfort")),
+    path("", include("portal.urls_badges")),
 ]

@@ -1,0 +1,3 @@
+"""Portal pages for comfort (owned by the comfort work; included by portal/urls.py)."""
+
+urlpatterns: list = []
