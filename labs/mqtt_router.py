@@ -1,0 +1,81 @@
+"""Topic routing for the MQTT bridge: apps register plain handler functions; the bridge dispatches to them.
+
+A handler is ``handler(topic: str, payload: dict) -> Iterable[Publish] | None``. It does its work through the app's
+services and returns the messages to publish in reply (a reader's decision, for example), which the bridge sends at
+once. Tests call handlers, or :func:`dispatch`, directly, with no broker. Apps register from ``AppConfig.ready()``,
+so ``labs`` never imports them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+logger = logging.getLogger(__name__)
+
+TOPIC_ROOT = "labs/v1"
+
+
+@dataclass(frozen=True)
+class Publish:
+    topic: str
+    payload: dict
+    qos: int = 1
+    retain: bool = False
+
+    def encoded(self) -> bytes:
+        return json.dumps(self.payload, separators=(",", ":")).encode()
+
+
+Handler = Callable[[str, dict], Iterable[Publish] | None]
+
+_routes: list[tuple[str, Handler]] = []
+
+
+def register(topic_filter: str, handler: Handler) -> None:
+    """Route messages whose topic matches ``topic_filter`` (MQTT wildcards ``+`` and ``#``) to ``handler``."""
+    if (topic_filter, handler) not in _routes:
+        _routes.append((topic_filter, handler))
+
+
+def subscriptions() -> list[str]:
+    """The topic filters the bridge subscribes to."""
+    return sorted({topic_filter for topic_filter, _ in _routes})
+
+
+def topic_matches(topic_filter: str, topic: str) -> bool:
+    filter_parts = topic_filter.split("/")
+    topic_parts = topic.split("/")
+    for index, part in enumerate(filter_parts):
+        if part == "#":
+            return True
+        if index >= len(topic_parts):
+            return False
+        if part != "+" and part != topic_parts[index]:
+            return False
+    return len(filter_parts) == len(topic_parts)
+
+
+def dispatch(topic: str, raw: bytes | str | dict) -> list[Publish]:
+    """Decode ``raw`` as a JSON object and run every matching handler; bad payloads are logged and dropped."""
+    if isinstance(raw, dict):
+        payload = raw
+    else:
+        try:
+            payload = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            logger.warning("dropping non-JSON message on %s", topic)
+            return []
+        if not isinstance(payload, dict):
+            logger.warning("dropping non-object JSON message on %s", topic)
+            return []
+    replies: list[Publish] = []
+    for topic_filter, handler in list(_routes):
+        if topic_matches(topic_filter, topic):
+            try:
+                replies.extend(handler(topic, payload) or [])
+            except Exception:
+                logger.exception("handler %s failed on %s", getattr(handler, "__name__", handler), topic)
+    return replies

@@ -1,0 +1,42 @@
+import pytest
+
+from labs import mqtt_router
+from labs.mqtt_router import Publish
+
+
+@pytest.mark.parametrize(
+    "topic_filter,topic,expected",
+    [
+        ("labs/v1/+/desk/+/ack", "labs/v1/cph/desk/d1/ack", True),
+        ("labs/v1/+/desk/+/ack", "labs/v1/cph/hvac/z1/ack", False),
+        ("labs/v1/#", "labs/v1/cph/desk/d1/ack", True),
+        ("labs/v1/+/+/+/status", "labs/v1/cph/fan/f1/status/extra", False),
+        ("labs/v1/+/reader/+/scan", "labs/v1/cph/reader/r1", False),
+    ],
+)
+def test_topic_matching(topic_filter, topic, expected):
+    assert mqtt_router.topic_matches(topic_filter, topic) is expected
+
+
+def test_it_dispatches_json_to_matching_handlers_and_collects_replies(monkeypatch):
+    monkeypatch.setattr(mqtt_router, "_routes", [])
+    seen = []
+
+    def on_scan(topic, payload):
+        seen.append((topic, payload))
+        return [Publish(topic.replace("scan", "decision"), {"allow": True})]
+
+    mqtt_router.register("labs/v1/+/reader/+/scan", on_scan)
+    replies = mqtt_router.dispatch("labs/v1/cph/reader/r1/scan", b'{"scan_id": "1"}')
+    assert seen == [("labs/v1/cph/reader/r1/scan", {"scan_id": "1"})]
+    assert replies == [Publish("labs/v1/cph/reader/r1/decision", {"allow": True})]
+    assert mqtt_router.subscriptions() == ["labs/v1/+/reader/+/scan"]
+
+
+@pytest.mark.parametrize("raw", [b"not json", b"[1, 2]", b"\xff\xfe"])
+def test_it_drops_bad_payloads_without_raising(monkeypatch, raw):
+    monkeypatch.setattr(mqtt_router, "_routes", [])
+    called = []
+    mqtt_router.register("labs/#", lambda t, p: called.append(p))
+    assert mqtt_router.dispatch("labs/v1/x", raw) == []
+    assert called == []
