@@ -130,8 +130,8 @@ class Person(models.Model):
         verbose_name_plural = "people"
         constraints = [
             models.CheckConstraint(
-                condition=Q(role__in=list(COMPANY_ROLES), company__isnull=False)
-                | (~Q(role__in=list(COMPANY_ROLES)) & Q(company__isnull=True)),
+                condition=Q(role__in=sorted(COMPANY_ROLES), company__isnull=False)
+                | (~Q(role__in=sorted(COMPANY_ROLES)) & Q(company__isnull=True)),
                 name="person_company_matches_role",
                 violation_error_message="Employees and representatives belong to a company; others to none.",
             ),

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('labs', '0002_remove_person_person_company_matches_role_and_more'),
+        ('labs', '0001_initial'),
     ]
 
     operations = [
