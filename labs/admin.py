@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from labs.models import Company, Floor, Person, Site, Zone
+from labs.models import Company, Floor, Person, SignInCounter, Site, Zone
 
 
 class FloorInline(admin.TabularInline):
@@ -43,3 +43,24 @@ class PersonAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "user__first_name", "user__last_name", "user__email"]
     list_select_related = ["user", "company", "site"]
     autocomplete_fields = ["user", "company"]
+
+
+@admin.register(SignInCounter)
+class SignInCounterAdmin(admin.ModelAdmin):
+    """Read-only: counters are written by the sign-in throttle alone (labs.services.sign_in)."""
+
+    list_display = ["scope", "window_start", "failures", "short_digest"]
+    list_filter = ["scope"]
+    date_hierarchy = "window_start"
+    ordering = ["-window_start"]
+
+    @admin.display(description="key digest")
+    def short_digest(self, obj: SignInCounter) -> str:
+        return f"{obj.key_digest[:12]}…"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+

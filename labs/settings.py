@@ -133,6 +133,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
     if CELERY_BROKER_URL.startswith("filesystem")
     else {"visibility_timeout": 3600}
 )
+if CELERY_BROKER_URL.startswith("filesystem"):
+    for _folder in ("out", "processed"):
+        (_CELERY_FS / _folder).mkdir(parents=True, exist_ok=True)
 CELERY_RESULT_BACKEND = REDIS_URL or None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -147,6 +150,11 @@ MQTT_EMBEDDED_PORT = env_int("MQTT_EMBEDDED_PORT", 18830, minimum=1, maximum=655
 MQTT_URL = env_url("MQTT_URL", f"mqtt://127.0.0.1:{MQTT_EMBEDDED_PORT}", schemes={"mqtt", "mqtts"})
 MQTT_EMBEDDED = env_str("MQTT_URL") is None
 MQTT_CLIENT_PREFIX = env_str("MQTT_CLIENT_PREFIX", "labs-backend")
+# After commit, the committing process publishes its outbox rows itself (labs/outbox.py); the bridge drains the rest
+# once they are older than MQTT_OUTBOX_GRACE_MS (0 when the nudge is off).
+MQTT_OUTBOX_NUDGE = env_bool("MQTT_OUTBOX_NUDGE", default=True)
+MQTT_OUTBOX_NUDGE_TIMEOUT = 2.0
+MQTT_OUTBOX_GRACE_MS = env_int("MQTT_OUTBOX_GRACE_MS", 1000, minimum=0, maximum=60_000)
 
 # --- Auth, API ----------------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -199,10 +207,16 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+if not PRODUCTION:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every request without it
 WHITENOISE_USE_FINDERS = DEBUG  # development serves app static files without collectstatic
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "labs@localhost")
+# Absolute links in emails (a visitor's badge page). Badges: the key of the card-UID digests (default: derived from
+# DJANGO_SECRET_KEY; set it so rotating the secret key does not orphan registered cards).
+PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://127.0.0.1:8000")
+BADGE_CARD_UID_KEY = env_str("BADGE_CARD_UID_KEY", None)
 
 # --- Security -----------------------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
@@ -245,6 +259,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"amqtt": {"level": "WARNING"}, "transitions": {"level": "WARNING"}},
+    "loggers": {"amqtt": {"level": "WARNING"}, "transitions": {"level": "WARNING"}, "gmqtt": {"level": "WARNING"}},
 }
 CSRF_FAILURE_VIEW = "labs.views.csrf_failure"

@@ -1,0 +1,31 @@
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def demo(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    call_command("demo_site", stdout=StringIO())
+
+
+def test_the_demo_staff_uses_the_admin_under_the_strict_csp(page, live_server, demo):
+    """Signs in to the admin as the demo's staff, browses the labs models; nothing is blocked or missing."""
+    page.goto(f"{live_server.url}/admin/")
+    page.get_by_label("Username").fill("staff")
+    page.get_by_label("Password").fill("demo")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Log in").click()
+    assert page.get_by_role("link", name="People").first.is_visible()
+    for path in [
+        "/admin/labs/person/",
+        "/admin/labs/person/?q=Jensen",
+        "/admin/labs/company/",
+        "/admin/labs/site/1/change/",
+    ]:
+        response = page.goto(f"{live_server.url}{path}")
+        assert response.status == 200, path
+    assert page.console_errors == []

@@ -1,0 +1,235 @@
+import dataclasses
+import re
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+
+from labs.choices import Role
+from portal import selectors
+from tests.factories import PersonFactory
+
+pytestmark = pytest.mark.django_db
+
+SIGN_IN = "/sign-in/"
+
+
+def sign_in(client, username, password, **extra):
+    return client.post(SIGN_IN, {"username": username, "password": password}, **extra)
+
+
+class TestSignIn:
+    def test_the_page_renders_a_labelled_form(self, client):
+        response = client.get(SIGN_IN)
+        html = response.content.decode()
+        assert response.status_code == 200
+        assert '<label for="id_username">Username</label>' in html
+        assert '<label for="id_password">Password</label>' in html
+        assert 'name="csrfmiddlewaretoken"' in html
+        assert 'autocomplete="current-password"' in html
+
+    def test_a_wrong_password_shows_an_error_and_answers_400(self, client, member):
+        response = sign_in(client, "member", "not the password")
+        assert response.status_code == 400
+        assert "Wrong username or password." in response.content.decode()
+        assert 'role="alert"' in response.content.decode()
+        assert "_auth_user_id" not in client.session
+
+    def test_an_unknown_user_gets_the_same_error(self, client, member):
+        response = sign_in(client, "nobody", "whatever")
+        assert response.status_code == 400
+        assert "Wrong username or password." in response.content.decode()
+
+    def test_an_empty_form_answers_400_with_field_errors(self, client):
+        response = client.post(SIGN_IN, {"username": "", "password": ""})
+        assert response.status_code == 400
+        assert 'aria-invalid="true"' in response.content.decode()
+
+    def test_a_good_sign_in_redirects_to_the_dashboard(self, client, member, password):
+        response = sign_in(client, "member", password)
+        assert response.status_code == 302
+        assert response["Location"] == reverse("portal:dashboard")
+        assert client.session["_auth_user_id"] == str(member.user.pk)
+
+    def test_it_goes_through_the_throttle(self, client, member, password, settings):
+        settings.SIGN_IN_MAX_FAILURES_PER_USER_IP = 2
+        for _ in range(2):
+            assert sign_in(client, "member", "wrong").status_code == 400
+        locked = sign_in(client, "member", password)
+        assert locked.status_code == 429
+        assert "Too many failed sign-ins" in locked.content.decode()
+        assert "_auth_user_id" not in client.session
+
+    @pytest.mark.parametrize(
+        "target",
+        [
+            "https://evil.example/",
+            "//evil.example/steal",
+            "http://evil.example",
+            "/\\evil.example",
+            "javascript:alert(1)",
+        ],
+    )
+    def test_it_refuses_an_open_redirect_through_next(self, client, member, password, target):
+        response = client.post(f"{SIGN_IN}?next={target}", {"username": "member", "password": password, "next": target})
+        assert response.status_code == 302
+        assert response["Location"] == reverse("portal:dashboard")
+
+    def test_it_follows_a_local_next(self, client, member, password):
+        response = client.post(f"{SIGN_IN}?next=/some/page/", {"username": "member", "password": password})
+        assert response["Location"] == "/some/page/"
+
+    def test_a_signed_in_person_is_sent_on_to_the_dashboard(self, client, member):
+        client.force_login(member.user)
+        response = client.get(SIGN_IN)
+        assert response.status_code == 302
+        assert response["Location"] == reverse("portal:dashboard")
+
+    def test_an_inactive_account_cannot_sign_in(self, client, member, password):
+        member.user.is_active = False
+        member.user.save()
+        assert sign_in(client, "member", password).status_code == 400
+
+
+class TestSignOut:
+    def test_it_refuses_get(self, client, member):
+        client.force_login(member.user)
+        response = client.get("/sign-out/")
+        assert response.status_code == 405
+        assert "_auth_user_id" in client.session
+
+    def test_post_signs_out(self, client, member):
+        client.force_login(member.user)
+        response = client.post("/sign-out/")
+        assert response.status_code == 302
+        assert response["Location"] == reverse("portal:sign-in")
+        assert "_auth_user_id" not in client.session
+
+    def test_post_needs_the_csrf_token(self, member):
+        from django.test import Client
+
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(member.user)
+        assert client.post("/sign-out/").status_code == 403
+        assert "_auth_user_id" in client.session
+
+
+class TestDashboard:
+    def test_it_requires_sign_in(self, client):
+        response = client.get("/")
+        assert response.status_code == 302
+        assert response["Location"] == f"{SIGN_IN}?next=/"
+
+    def test_it_shows_the_person_role_company_and_site(self, client, member):
+        member.user.first_name, member.user.last_name = "Maja", "Jensen"
+        member.user.save()
+        client.force_login(member.user)
+        html = client.get("/").content.decode()
+        assert "Welcome, Maja Jensen" in html
+        assert "Employee" in html
+        assert "Acme" in html
+        assert "Copenhagen" in html
+
+    def test_it_shows_colleagues_but_never_another_companys_people(self, client, member, colleague, outsider):
+        client.force_login(member.user)
+        html = client.get("/").content.decode()
+        assert colleague.display_name in html
+        assert "Globex" not in html
+        assert outsider.display_name not in html
+        assert outsider.user.username not in html
+
+    def test_the_outsider_sees_their_own_company_only(self, client, member, outsider):
+        client.force_login(outsider.user)
+        html = client.get("/").content.decode()
+        assert "Globex" in html
+        assert "Acme" not in html
+        assert member.display_name not in html
+
+    def test_it_shows_a_card_per_capability(self, client, member):
+        client.force_login(member.user)
+        html = client.get("/").content.decode()
+        for key in ("bookings", "workspace", "badge", "visitors"):
+            assert f'id="{key}"' in html
+
+    def test_a_card_links_to_its_area_once_the_page_exists_and_says_coming_soon_before(
+        self, client, member, monkeypatch
+    ):
+        built = dataclasses.replace(selectors.CARDS[0], url_names=("portal:not-built", "portal:sign-in"))
+        unbuilt = dataclasses.replace(selectors.CARDS[1], url_names=("portal:not-built",))
+        monkeypatch.setattr(selectors, "CARDS", [built, unbuilt])
+        client.force_login(member.user)
+        html = client.get("/").content.decode()
+        assert f'<a class="card__link" href="{reverse("portal:sign-in")}">{built.title}</a>' in html
+        assert f'<a class="card__link" href="{reverse("portal:sign-in")}">{unbuilt.title}</a>' not in html
+        assert html.count("Coming soon") == 1
+
+    def test_visitors_do_not_see_the_visitor_card(self, client, site):
+        visitor = PersonFactory(role=Role.VISITOR, company=None, site=site)
+        client.force_login(visitor.user)
+        html = client.get("/").content.decode()
+        assert 'id="visitors"' not in html
+        assert 'id="bookings"' in html
+
+    def test_only_django_staff_see_the_admin_link(self, client, member, staff):
+        client.force_login(member.user)
+        assert "/admin/" not in client.get("/").content.decode()
+        staff.user.is_staff = True
+        staff.user.save()
+        client.force_login(staff.user)
+        assert "/admin/" in client.get("/").content.decode()
+
+    def test_an_account_without_a_person_gets_an_explanation(self, client):
+        user = get_user_model().objects.create_user("root", password="x-long-password-1")
+        client.force_login(user)
+        response = client.get("/")
+        assert response.status_code == 200
+        assert "no person record" in response.content.decode()
+
+    def test_it_is_never_cached(self, client, member):
+        client.force_login(member.user)
+        assert "no-store" in client.get("/")["Cache-Control"]
+
+    def test_the_dashboard_runs_a_bounded_number_of_queries(
+        self, client, member, colleague, site, company, django_assert_max_num_queries
+    ):
+        for _ in range(15):
+            PersonFactory(role=Role.EMPLOYEE, company=company, site=site)
+        client.force_login(member.user)
+        with django_assert_max_num_queries(10):
+            assert client.get("/").status_code == 200
+
+
+class TestStrictCsp:
+    """The CSP forbids inline scripts and styles, so the pages must carry none."""
+
+    @pytest.mark.parametrize("path", ["/", SIGN_IN])
+    def test_pages_have_no_inline_script_or_style(self, client, member, path):
+        if path == "/":
+            client.force_login(member.user)
+        response = client.get(path)
+        html = response.content.decode()
+        assert response.status_code == 200
+        assert "'unsafe-inline'" not in response["Content-Security-Policy"]
+        assert "script-src 'self'" in response["Content-Security-Policy"]
+        assert re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html) is None
+        assert "<style" not in html
+        assert re.search(r"\sstyle=", html) is None
+        assert re.search(r"\son[a-z]+=", html) is None
+
+    def test_the_base_page_loads_htmx_and_the_portal_assets(self, client):
+        html = client.get(SIGN_IN).content.decode()
+        assert 'src="/static/portal/htmx.min.js"' in html
+        assert 'href="/static/portal/portal.css"' in html
+        assert '"includeIndicatorStyles": false' in html
+
+    @pytest.mark.parametrize("name", ["portal.css", "portal.js", "htmx.min.js"])
+    def test_the_static_files_are_served(self, client, name):
+        response = client.get(f"/static/portal/{name}")
+        assert response.status_code == 200
+
+
+def test_favicon_ico_points_at_the_portal_icon(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"] == "/static/portal/favicon.svg"
+    assert client.get(response["Location"]).status_code == 200
