@@ -1,22 +1,94 @@
-"""Bookable resources (rooms, desks) and bookings of them."""
+"""Bookable resources (rooms, desks), the rules that govern booking them, and bookings.
+
+No two bookings that hold a resource may overlap. On PostgreSQL three exclusion constraints (migration 0003, with
+btree_gist) enforce it: one room, one desk, and one desk per person at a time. They are created by a migration that
+runs only on PostgreSQL and are deliberately absent from ``Meta.constraints`` (an ``EXCLUDE USING gist`` cannot exist
+on SQLite and ``full_clean()`` must not try to validate it there); on SQLite the same check runs inside an IMMEDIATE
+transaction in :mod:`bookings.services`. See docs/bookings.md.
+"""
 
 from __future__ import annotations
 
-from django.db import models
+import uuid
+from datetime import time
 
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+
+from bookings.choices import HOLDING_STATUSES, BookingSource, BookingStatus, SeriesStatus
 from labs import privacy
-from labs.models import Floor, Site, Zone
+from labs.models import Company, Floor, Person, Site, Zone
+from labs.privacy import Category, LegalBasis, PersonalData, Purpose
+
+MAX_ATTENDEES = 200
+
+
+def _validate_amenities(value) -> None:
+    if not isinstance(value, list) or not all(isinstance(a, str) and 0 < len(a) <= 40 for a in value):
+        raise ValidationError("Amenities are a list of short names.", code="invalid_amenities")
+
+
+class BookingPolicy(models.Model):
+    """A site's booking rules; a room may override each of them (its fields of the same name)."""
+
+    site = models.OneToOneField(Site, on_delete=models.CASCADE, related_name="booking_policy")
+    opens_at = models.TimeField(default=time(7, 0), help_text="Bookable from this local time.")
+    closes_at = models.TimeField(default=time(20, 0), help_text="Bookable until this local time.")
+    min_duration_minutes = models.PositiveIntegerField(default=15, validators=[MinValueValidator(1)])
+    max_duration_minutes = models.PositiveIntegerField(default=8 * 60, validators=[MinValueValidator(1)])
+    max_days_ahead = models.PositiveIntegerField(default=180, help_text="How far ahead a booking may start.")
+    min_notice_minutes = models.PositiveIntegerField(default=0, help_text="How soon before its start one may book.")
+    company_weekly_room_hours = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Hours of room bookings a company may hold per local week; empty: no quota."
+    )
+
+    class Meta:
+        verbose_name_plural = "booking policies"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(closes_at__gt=F("opens_at")),
+                name="booking_policy_opens_before_it_closes",
+                violation_error_message="The bookable hours must open before they close.",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_duration_minutes__gte=F("min_duration_minutes")),
+                name="booking_policy_max_duration_at_least_min",
+                violation_error_message="The maximum duration must be at least the minimum.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Booking policy of {self.site}"
 
 
 class Room(models.Model):
-    """A conference room that people book by the hour."""
+    """A conference room that people book by the hour; empty rule fields fall back to the site's policy."""
 
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="rooms")
     floor = models.ForeignKey(Floor, on_delete=models.PROTECT, related_name="rooms")
     name = models.CharField(max_length=120)
-    capacity = models.PositiveSmallIntegerField()
-    amenities = models.JSONField(default=list, blank=True, help_text='e.g. ["screen", "video", "whiteboard"]')
+    capacity = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
+    amenities = models.JSONField(
+        default=list, blank=True, validators=[_validate_amenities], help_text='e.g. ["screen", "video", "whiteboard"]'
+    )
     is_active = models.BooleanField(default=True)
+    # Rules: empty means the site's BookingPolicy applies.
+    opens_at = models.TimeField(null=True, blank=True)
+    closes_at = models.TimeField(null=True, blank=True)
+    min_duration_minutes = models.PositiveIntegerField(null=True, blank=True, validators=[MinValueValidator(1)])
+    max_duration_minutes = models.PositiveIntegerField(null=True, blank=True, validators=[MinValueValidator(1)])
+    max_days_ahead = models.PositiveIntegerField(null=True, blank=True)
+    min_notice_minutes = models.PositiveIntegerField(null=True, blank=True)
+    buffer_minutes = models.PositiveSmallIntegerField(
+        default=0,
+        validators=[MaxValueValidator(240)],
+        help_text="Turnaround after each booking: the room stays held this long after a booking ends.",
+    )
+    # Calendar resources, filled in by calendar sync (bookings/calendars/).
+    google_calendar_id = models.CharField(max_length=255, blank=True)
+    microsoft_resource_email = models.EmailField(blank=True)
 
     class Meta:
         ordering = ["site", "floor", "name"]
@@ -31,6 +103,12 @@ class Room(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.capacity})"
 
+    def clean(self) -> None:
+        if self.floor_id and self.site_id and self.floor.site_id != self.site_id:
+            raise ValidationError({"floor": "The floor is at another site."}, code="floor_site_mismatch")
+        if self.opens_at and self.closes_at and self.closes_at <= self.opens_at:
+            raise ValidationError({"closes_at": "Must be after opens_at."}, code="hours_inverted")
+
 
 class Desk(models.Model):
     """A desk in a zone; its height-adjustable frame and the zone's HVAC are comfort devices."""
@@ -40,6 +118,9 @@ class Desk(models.Model):
     zone = models.ForeignKey(Zone, on_delete=models.PROTECT, related_name="desks")
     label = models.CharField(max_length=40)
     is_active = models.BooleanField(default=True)
+    amenities = models.JSONField(
+        default=list, blank=True, validators=[_validate_amenities], help_text='e.g. ["monitor", "standing"]'
+    )
 
     class Meta:
         ordering = ["site", "label"]
@@ -54,5 +135,195 @@ class Desk(models.Model):
     def __str__(self) -> str:
         return self.label
 
+    def clean(self) -> None:
+        if self.zone_id and self.floor_id and self.zone.floor_id != self.floor_id:
+            raise ValidationError({"zone": "The zone is on another floor."}, code="zone_floor_mismatch")
+        if self.floor_id and self.site_id and self.floor.site_id != self.site_id:
+            raise ValidationError({"floor": "The floor is at another site."}, code="floor_site_mismatch")
 
-privacy.not_personal(Room, name="a room's name")
+
+class BookingSeries(models.Model):
+    """A recurring booking: an RFC 5545 RRULE expanded in the site's time zone into stored occurrences."""
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="booking_series")
+    room = models.ForeignKey(Room, on_delete=models.PROTECT, null=True, blank=True, related_name="series")
+    desk = models.ForeignKey(Desk, on_delete=models.PROTECT, null=True, blank=True, related_name="series")
+    organiser = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="booking_series")
+    created_by = models.ForeignKey(Person, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    title = models.CharField(max_length=200, blank=True)
+    attendees = models.JSONField(default=list, blank=True)
+    rrule = models.CharField(max_length=500, help_text="RFC 5545 RRULE, e.g. FREQ=WEEKLY;COUNT=10")
+    first_start = models.DateTimeField(help_text="Start of the first occurrence (UTC); its local time repeats.")
+    duration_minutes = models.PositiveIntegerField()
+    timezone = models.CharField(max_length=64, help_text="The site's zone the rule was expanded in.")
+    status = models.CharField(max_length=20, choices=SeriesStatus.choices, default=SeriesStatus.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "booking series"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(room__isnull=False, desk__isnull=True) | Q(room__isnull=True, desk__isnull=False),
+                name="booking_series_one_resource",
+                violation_error_message="A series books either a room or a desk.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rrule} from {self.first_start:%Y-%m-%d %H:%M}"
+
+
+class Booking(models.Model):
+    """One booking of a room or a desk for a half-open interval [start, end), stored in UTC.
+
+    ``hold_end`` is ``end`` plus the room's buffer: the resource is held over [start, hold_end). Holding statuses
+    (confirmed, checked in, completed) may never overlap on one room, one desk, or one person's desks; on PostgreSQL
+    exclusion constraints enforce this (see the module docstring).
+    """
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="bookings", db_index=False)
+    room = models.ForeignKey(
+        Room, on_delete=models.PROTECT, null=True, blank=True, related_name="bookings", db_index=False
+    )
+    desk = models.ForeignKey(
+        Desk, on_delete=models.PROTECT, null=True, blank=True, related_name="bookings", db_index=False
+    )
+    organiser = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="bookings", db_index=False)
+    company = models.ForeignKey(
+        Company,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="bookings",
+        db_index=False,
+        help_text="The organiser's company when booked, for quotas.",
+    )
+    created_by = models.ForeignKey(Person, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    title = models.CharField(max_length=200, blank=True)
+    attendees = models.JSONField(default=list, blank=True, help_text="E-mail addresses of invited people.")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    hold_end = models.DateTimeField(help_text="end + the room's buffer: the resource is held until then.")
+    status = models.CharField(max_length=20, choices=BookingStatus.choices, default=BookingStatus.CONFIRMED)
+    source = models.CharField(max_length=20, choices=BookingSource.choices, default=BookingSource.API)
+    series = models.ForeignKey(
+        BookingSeries, on_delete=models.CASCADE, null=True, blank=True, related_name="occurrences", db_index=False
+    )
+    recurrence_id = models.DateTimeField(null=True, blank=True, help_text="The occurrence's original start.")
+    is_moved = models.BooleanField(default=False, help_text="An occurrence re-timed away from its rule.")
+    checked_in_at = models.DateTimeField(null=True, blank=True)
+    released_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    override_reason = models.CharField(max_length=300, blank=True, help_text="Why staff overrode the booking rules.")
+    sequence = models.PositiveIntegerField(
+        default=0, help_text="iCalendar SEQUENCE: bumped on every re-time or cancel."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["start", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(room__isnull=False, desk__isnull=True) | Q(room__isnull=True, desk__isnull=False),
+                name="booking_one_resource",
+                violation_error_message="A booking is of either a room or a desk.",
+            ),
+            models.CheckConstraint(
+                condition=Q(end__gt=F("start")),
+                name="booking_ends_after_start",
+                violation_error_message="A booking must end after it starts.",
+            ),
+            models.CheckConstraint(
+                condition=Q(hold_end__gte=F("end")),
+                name="booking_hold_covers_booking",
+                violation_error_message="The held interval must cover the booking.",
+            ),
+        ]
+        indexes = [
+            # "Does anything overlap [s, e) on this room?" reads only bookings ending after s: history never slows it.
+            models.Index(fields=["room", "hold_end", "start"], name="booking_room_hold_end_idx"),
+            models.Index(fields=["desk", "hold_end", "start"], name="booking_desk_hold_end_idx"),
+            models.Index(fields=["organiser", "start"], name="booking_organiser_start_idx"),
+            models.Index(fields=["site", "start"], name="booking_site_start_idx"),
+            models.Index(fields=["series", "start"], name="booking_series_start_idx"),
+            models.Index(fields=["company", "start"], name="booking_company_start_idx"),
+            models.Index(
+                fields=["start"], name="booking_unchecked_start_idx", condition=Q(status=BookingStatus.CONFIRMED)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource} {self.start:%Y-%m-%d %H:%M}-{self.end:%H:%M} ({self.status})"
+
+    @property
+    def resource(self) -> Room | Desk | None:
+        return self.room or self.desk
+
+    @property
+    def is_holding(self) -> bool:
+        return self.status in HOLDING_STATUSES
+
+    def clean(self) -> None:
+        if self.start and self.end and self.end <= self.start:
+            raise ValidationError({"end": "A booking must end after it starts."}, code="ends_before_start")
+        if not isinstance(self.attendees, list) or len(self.attendees) > MAX_ATTENDEES:
+            raise ValidationError({"attendees": f"At most {MAX_ATTENDEES} e-mail addresses."}, code="attendees")
+
+
+class CalendarFeed(models.Model):
+    """A person's private iCalendar feed: its URL carries a random token of which only a SHA-256 digest is kept."""
+
+    person = models.OneToOneField(Person, on_delete=models.CASCADE, related_name="calendar_feed")
+    token_digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Calendar feed of {self.person}"
+
+
+_BOOKINGS = "kept 13 months after the booking's end for utilisation analysis, then deleted"
+_ATTENDEES = PersonalData(
+    Category.CALENDAR,
+    (Purpose.BOOK_ROOMS, Purpose.DELIVER_SERVICES),
+    LegalBasis.CONTRACT,
+    "until the booking ends + 30 days, then cleared",
+    30,
+)
+_TITLE = PersonalData(
+    Category.CALENDAR, (Purpose.BOOK_ROOMS,), LegalBasis.CONTRACT, "until the booking ends + 30 days, then cleared", 30
+)
+privacy.not_personal(
+    Room,
+    name="a room's name",
+    google_calendar_id="the room's resource calendar, not a person's",
+    microsoft_resource_email="the room's resource mailbox, not a person's",
+)
+privacy.not_personal(Desk, label="a desk's label")
+privacy.declare(Booking, title=_TITLE, attendees=_ATTENDEES)
+privacy.declare(
+    Booking,
+    uid=PersonalData(Category.CALENDAR, (Purpose.BOOK_ROOMS,), LegalBasis.CONTRACT, _BOOKINGS, 395),
+    override_reason=PersonalData(
+        Category.OTHER, (Purpose.DELIVER_SERVICES,), LegalBasis.LEGITIMATE_INTEREST, _BOOKINGS, 395
+    ),
+)
+privacy.declare(BookingSeries, title=_TITLE, attendees=_ATTENDEES)
+privacy.declare(
+    BookingSeries,
+    uid=PersonalData(Category.CALENDAR, (Purpose.BOOK_ROOMS,), LegalBasis.CONTRACT, _BOOKINGS, 395),
+)
+privacy.declare(
+    CalendarFeed,
+    token_digest=PersonalData(
+        Category.CONTACT_VERIFICATION,
+        (Purpose.BOOK_ROOMS, Purpose.SECURITY),
+        LegalBasis.CONTRACT,
+        "a SHA-256 digest of the feed token; deleted when regenerated or with the account",
+        0,
+    ),
+)

@@ -1,3 +1,19 @@
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from bookings.api import views
+
 app_name = "bookings-api"
 
-urlpatterns: list = []
+router = SimpleRouter()
+router.register("rooms", views.RoomViewSet, basename="room")
+router.register("desks", views.DeskViewSet, basename="desk")
+router.register("bookings", views.BookingViewSet, basename="booking")
+
+urlpatterns = [
+    path("bookings/<int:pk>/check-in/", views.BookingCheckInApi.as_view(), name="booking-check-in"),
+    path("me/calendar.ics", views.MyCalendarApi.as_view(), name="my-calendar"),
+    path("me/calendar-feed/", views.MyCalendarFeedApi.as_view(), name="my-calendar-feed"),
+    path("calendar/feeds/<str:token>.ics", views.CalendarFeedApi.as_view(), name="calendar-feed"),
+    *router.urls,
+]

@@ -1,0 +1,152 @@
+"""Input and output shapes of the bookings API. Datetimes go out in the site's time zone (with its offset)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from bookings.choices import CancelScope
+from bookings.models import Booking, Desk, Room
+from labs.api.fields import AwareDateTimeField
+from labs.models import Person
+
+
+def _local(value, site) -> str | None:
+    return value.astimezone(site.tz).isoformat() if value is not None else None
+
+
+class RoomOutputSerializer(serializers.ModelSerializer):
+    site = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    floor = serializers.IntegerField(source="floor.level", read_only=True)
+    floor_name = serializers.CharField(source="floor.name", read_only=True)
+
+    class Meta:
+        model = Room
+        fields = ["id", "name", "site", "floor", "floor_name", "capacity", "amenities", "buffer_minutes"]
+
+
+class DeskOutputSerializer(serializers.ModelSerializer):
+    site = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    floor = serializers.IntegerField(source="floor.level", read_only=True)
+    zone = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Desk
+        fields = ["id", "label", "site", "floor", "zone", "amenities"]
+
+
+class AvailabilityQuerySerializer(serializers.Serializer):
+    date = serializers.DateField()
+
+
+class BookingOutputSerializer(serializers.ModelSerializer):
+    """A booking as its organiser (or staff) sees it."""
+
+    room = serializers.SerializerMethodField()
+    desk = serializers.SerializerMethodField()
+    organiser = serializers.SerializerMethodField()
+    site = serializers.CharField(source="site.slug", read_only=True)
+    timezone = serializers.CharField(source="site.timezone", read_only=True)
+    start = serializers.SerializerMethodField()
+    end = serializers.SerializerMethodField()
+    checked_in_at = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Booking
+        fields = [
+            "id",
+            "uid",
+            "site",
+            "timezone",
+            "room",
+            "desk",
+            "organiser",
+            "title",
+            "attendees",
+            "start",
+            "end",
+            "status",
+            "source",
+            "series",
+            "is_moved",
+            "checked_in_at",
+            "override_reason",
+            "created_at",
+        ]
+
+    def get_room(self, obj) -> dict | None:
+        return {"id": obj.room_id, "name": obj.room.name} if obj.room_id else None
+
+    def get_desk(self, obj) -> dict | None:
+        return {"id": obj.desk_id, "label": obj.desk.label} if obj.desk_id else None
+
+    def get_organiser(self, obj) -> dict:
+        return {"id": obj.organiser_id, "name": obj.organiser.display_name}
+
+    def get_start(self, obj) -> str:
+        return _local(obj.start, obj.site)
+
+    def get_end(self, obj) -> str:
+        return _local(obj.end, obj.site)
+
+    def get_checked_in_at(self, obj) -> str | None:
+        return _local(obj.checked_in_at, obj.site)
+
+
+class BookingCreateInputSerializer(serializers.Serializer):
+    room = serializers.IntegerField(required=False, min_value=1)
+    desk = serializers.IntegerField(required=False, min_value=1)
+    start = AwareDateTimeField()
+    end = AwareDateTimeField()
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    attendees = serializers.ListField(child=serializers.EmailField(), required=False, default=list, max_length=200)
+    recurrence = serializers.CharField(max_length=300, required=False, allow_blank=False)
+    skip_conflicts = serializers.BooleanField(required=False, default=False)
+    organiser = serializers.PrimaryKeyRelatedField(queryset=Person.objects.all(), required=False)
+    override_reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs):
+        if ("room" in attrs) == ("desk" in attrs):
+            raise serializers.ValidationError({"room": ["Give either a room or a desk."]})
+        return attrs
+
+
+class BookingUpdateInputSerializer(serializers.Serializer):
+    start = AwareDateTimeField(required=False)
+    end = AwareDateTimeField(required=False)
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    attendees = serializers.ListField(child=serializers.EmailField(), required=False, max_length=200)
+    override_reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class BookingCancelInputSerializer(serializers.Serializer):
+    scope = serializers.ChoiceField(choices=CancelScope.choices, default=CancelScope.ONE)
+
+
+class SeriesCreatedOutputSerializer(BookingOutputSerializer):
+    """The first booked occurrence, with the series and what was skipped."""
+
+    occurrences = serializers.SerializerMethodField()
+    skipped = serializers.SerializerMethodField()
+
+    class Meta(BookingOutputSerializer.Meta):
+        fields = [*BookingOutputSerializer.Meta.fields, "occurrences", "skipped"]
+
+    def get_occurrences(self, obj) -> list[dict]:
+        return [
+            {"id": b.pk, "start": _local(b.start, obj.site), "end": _local(b.end, obj.site)}
+            for b in self.context["result"].bookings
+        ]
+
+    def get_skipped(self, obj) -> list[str]:
+        return self.context["result"].skipped
+
+
+class BookingListFilterSerializer(serializers.Serializer):
+    start = AwareDateTimeField(required=False)
+    end = AwareDateTimeField(required=False)
+    room = serializers.IntegerField(required=False, min_value=1)
+    desk = serializers.IntegerField(required=False, min_value=1)
+
+
+class CalendarFeedOutputSerializer(serializers.Serializer):
+    url = serializers.CharField()

@@ -1,0 +1,37 @@
+from django.db import models
+
+
+class BookingStatus(models.TextChoices):
+    CONFIRMED = "confirmed", "Confirmed"
+    CHECKED_IN = "checked_in", "Checked in"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+    RELEASED = "released", "Released (not checked in)"
+
+
+# Statuses that hold the room or desk: the database refuses two of these overlapping on one resource.
+HOLDING_STATUSES = (BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN, BookingStatus.COMPLETED)
+# Statuses that can still change (check in, cancel, move).
+OPEN_STATUSES = (BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN)
+
+
+class BookingSource(models.TextChoices):
+    PORTAL = "portal", "Portal"
+    API = "api", "API"
+    STAFF = "staff", "Staff on someone's behalf"
+    RECURRENCE = "recurrence", "Recurring series"
+    WALK_IN = "walk_in", "Walk-in check-in at a desk"
+    GOOGLE = "google", "Google Calendar"
+    MICROSOFT = "microsoft", "Microsoft 365"
+
+
+class SeriesStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    CANCELLED = "cancelled", "Cancelled"
+    ENDED_NO_SHOW = "ended_no_show", "Ended after repeated no-shows"
+
+
+class CancelScope(models.TextChoices):
+    ONE = "one", "This occurrence"
+    FOLLOWING = "following", "This and following occurrences"
+    ALL = "all", "The whole series"

@@ -1,0 +1,143 @@
+"""Demo data for bookings: 12 conference rooms over the site's floors, 60 desks over its zones, a few bookings.
+
+Called by ``manage.py demo_site`` after it has made the site, floors, zones and people. Idempotent: rooms and desks
+are matched by name and label, and a demo booking that already exists (same person, resource and start) is skipped.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from bookings import services
+from bookings.choices import HOLDING_STATUSES, BookingSource
+from bookings.models import Booking, BookingPolicy, Desk, Room
+from labs.errors import DomainError
+from labs.models import Floor, Person, Site, Zone
+
+# name, capacity, amenities, floor index (0: lowest floor), buffer minutes
+ROOMS = [
+    ("Fjord", 6, ["screen", "video", "whiteboard"], 0, 0),
+    ("Havn", 10, ["screen", "video", "whiteboard"], 0, 10),
+    ("Lyng", 4, ["screen"], 0, 0),
+    ("Klit", 2, ["phone"], 0, 0),
+    ("Skov", 8, ["screen", "whiteboard"], 0, 0),
+    ("Bølge", 16, ["screen", "video", "projector", "whiteboard"], 0, 15),
+    ("Nordlys", 4, ["screen", "video"], 1, 0),
+    ("Tinde", 2, ["phone"], 1, 0),
+    ("Ø", 6, ["screen", "whiteboard"], 1, 0),
+    ("Sund", 12, ["screen", "video", "projector"], 1, 10),
+    ("Mose", 3, ["screen"], 1, 0),
+    ("Storm", 24, ["screen", "video", "projector", "whiteboard", "stage"], 1, 15),
+]
+DESKS = 60
+DESK_AMENITIES = [["monitor"], ["monitor", "standing"], [], ["monitor", "dock"], ["standing"]]
+
+
+def _ensure_rooms(site: Site, floors: list[Floor]) -> int:
+    created = 0
+    for name, capacity, amenities, floor_index, buffer in ROOMS:
+        floor = floors[min(floor_index, len(floors) - 1)]
+        _room, was_created = Room.objects.update_or_create(
+            site=site,
+            name=name,
+            defaults={"floor": floor, "capacity": capacity, "amenities": amenities, "buffer_minutes": buffer},
+        )
+        created += was_created
+    return created
+
+
+def _ensure_desks(site: Site, zones: list[Zone]) -> int:
+    created = 0
+    for index in range(DESKS):
+        zone = zones[index % len(zones)]
+        number = index // len(zones) + 1
+        label = f"{zone.floor.level}{zone.slug.split('-')[-1][:1].upper()}-{number:02d}"
+        if Desk.objects.filter(site=site, label=label).exists():
+            continue
+        desk = Desk(
+            site=site,
+            floor=zone.floor,
+            zone=zone,
+            label=label,
+            amenities=DESK_AMENITIES[index % len(DESK_AMENITIES)],
+        )
+        desk.full_clean()
+        desk.save()
+        created += 1
+    return created
+
+
+def _book_once(*, person: Person, start: datetime, end: datetime, title: str = "", **resource) -> bool:
+    exists = Booking.objects.filter(organiser=person, start=start, status__in=HOLDING_STATUSES, **resource).exists()
+    if exists or start <= timezone.now():
+        return False
+    try:
+        with transaction.atomic():
+            services.booking_create(
+                actor=person, start=start, end=end, title=title, source=BookingSource.PORTAL, **resource
+            )
+    except DomainError:  # taken by someone else, or outside the rules today: the demo does without it
+        return False
+    return True
+
+
+def _ensure_bookings(site: Site) -> int:
+    people = {p.user.username: p for p in Person.objects.filter(site=site, user__username__in=["member", "colleague"])}
+    rooms = {r.name: r for r in Room.objects.filter(site=site)}
+    desks = list(Desk.objects.filter(site=site).order_by("label")[:2])
+    if not people or not rooms:
+        return 0
+    tz = site.tz
+    today = timezone.now().astimezone(tz).date()
+    tomorrow = today + timedelta(days=1)
+
+    def at(day, hour, minute=0):
+        return datetime.combine(day, time(hour, minute), tzinfo=tz)
+
+    now_local = timezone.now().astimezone(tz)
+    next_hour = min(max(now_local.hour + 1, 8), 18)
+    made = 0
+    member, colleague = people.get("member"), people.get("colleague")
+    if member:
+        made += _book_once(
+            person=member,
+            room=rooms["Fjord"],
+            start=at(today, next_hour),
+            end=at(today, next_hour + 1),
+            title="Sprint planning",
+        )
+        made += _book_once(
+            person=member, room=rooms["Havn"], start=at(tomorrow, 10), end=at(tomorrow, 11), title="Investor call"
+        )
+        if desks:
+            made += _book_once(person=member, desk=desks[0], start=at(tomorrow, 9), end=at(tomorrow, 17))
+    if colleague:
+        made += _book_once(
+            person=colleague, room=rooms["Lyng"], start=at(today, next_hour), end=at(today, next_hour, 30), title="1:1"
+        )
+        made += _book_once(
+            person=colleague, room=rooms["Havn"], start=at(tomorrow, 14), end=at(tomorrow, 15), title="Hiring panel"
+        )
+        if len(desks) > 1:
+            made += _book_once(person=colleague, desk=desks[1], start=at(tomorrow, 9), end=at(tomorrow, 17))
+    return made
+
+
+def seed(*, site: Site, stdout) -> None:
+    floors = list(Floor.objects.filter(site=site).order_by("level"))
+    zones = list(Zone.objects.filter(floor__site=site).select_related("floor").order_by("floor__level", "slug"))
+    if not floors or not zones:
+        stdout.write("  bookings: the site has no floors or zones yet; nothing seeded")
+        return
+    with transaction.atomic():
+        BookingPolicy.objects.get_or_create(site=site)
+        rooms = _ensure_rooms(site, floors)
+        desks = _ensure_desks(site, zones)
+    bookings = _ensure_bookings(site)
+    stdout.write(
+        f"  bookings: {Room.objects.filter(site=site).count()} rooms (+{rooms}), "
+        f"{Desk.objects.filter(site=site).count()} desks (+{desks}), {bookings} new demo bookings"
+    )

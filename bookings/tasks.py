@@ -1,0 +1,16 @@
+"""Celery tasks of bookings: each takes ids, calls one service and is safe to run twice."""
+
+from celery import shared_task
+
+from bookings import services
+
+
+@shared_task
+def release_no_shows() -> int:
+    """Beat task: release bookings not checked in within their site's grace period."""
+    return len(services.bookings_release_no_shows())
+
+
+@shared_task
+def series_ended_notify(series_id: int) -> bool:
+    return services.series_ended_notify(series_id=series_id)

@@ -1,0 +1,141 @@
+"""The portal's bookings pages (portal/views_bookings.py): find and book rooms and desks, a room's day, my bookings."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from bookings import services
+from bookings.choices import BookingSource, BookingStatus
+from bookings.models import Booking
+from tests.bookings.conftest import local
+
+pytestmark = pytest.mark.usefixtures("frozen")
+
+
+def _client(person) -> Client:
+    client = Client()
+    client.force_login(person.user)
+    return client
+
+
+@pytest.fixture
+def member_web(member):
+    return _client(member)
+
+
+def test_pages_need_sign_in(client, db):
+    for url in ["/rooms/", "/desks/", "/bookings/", "/rooms/1/"]:
+        response = client.get(url)
+        assert response.status_code == 302 and "/sign-in/" in response["Location"]
+
+
+def test_the_room_search_lists_free_rooms_in_local_time(member_web, member, colleague, room, site, floor):
+    from tests.bookings.factories import RoomFactory
+
+    RoomFactory(site=site, floor=floor, name="Attic", capacity=2, amenities=["screen"])
+    services.booking_create(actor=colleague, room=room, start=local(2026, 3, 3, 10), end=local(2026, 3, 3, 11))
+
+    free = member_web.get("/rooms/", {"date": "2026-03-03", "start": "11:00", "end": "12:00"})
+    busy = member_web.get("/rooms/", {"date": "2026-03-03", "start": "10:30", "end": "11:30", "capacity": 1})
+    video = member_web.get("/rooms/", {"date": "2026-03-03", "start": "11:00", "end": "12:00", "amenities": "video"})
+
+    assert free.status_code == 200
+    assert [r.name for r in free.context["rooms"]] == ["Attic", "Fjord"]
+    assert [r.name for r in busy.context["rooms"]] == ["Attic"]
+    assert [r.name for r in video.context["rooms"]] == ["Fjord"]
+    assert b'value="2026-03-03T11:00:00+01:00"' in free.content
+
+
+def test_a_bad_search_is_a_400_with_the_form_errors(member_web, room):
+    response = member_web.get("/rooms/", {"date": "2026-03-03", "start": "12:00", "end": "11:00"})
+    assert response.status_code == 400
+    assert b"The end must be after the start." in response.content
+
+
+def test_booking_a_room_from_the_portal(member_web, member, room):
+    response = member_web.post(
+        "/book/",
+        {"room": room.pk, "start": "2026-03-03T11:00:00+01:00", "end": "2026-03-03T12:00:00+01:00", "title": "Demo"},
+    )
+
+    assert response.status_code == 302 and response["Location"] == "/bookings/"
+    booking = Booking.objects.get(organiser=member)
+    assert booking.source == BookingSource.PORTAL
+    assert booking.start == local(2026, 3, 3, 11)
+    page = member_web.get("/bookings/")
+    assert b"Fjord" in page.content and b"Demo" in page.content
+
+
+def test_a_conflict_in_the_portal_is_a_message_not_an_error(member_web, colleague, room):
+    services.booking_create(actor=colleague, room=room, start=local(2026, 3, 3, 11), end=local(2026, 3, 3, 12))
+
+    response = member_web.post(
+        "/book/",
+        {"room": room.pk, "start": "2026-03-03T11:00:00+01:00", "end": "2026-03-03T12:00:00+01:00"},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert b"Not booked: It is already booked 2026-03-03 11:00-12:00" in response.content
+
+
+def test_booking_a_desk_from_the_portal(member_web, member, desk):
+    search = member_web.get("/desks/", {"date": "2026-03-03", "start": "09:00", "end": "17:00"})
+    assert [d.label for d in search.context["desks"]] == ["N-01"]
+
+    member_web.post(
+        "/book/", {"desk": desk.pk, "start": "2026-03-03T09:00:00+01:00", "end": "2026-03-03T17:00:00+01:00"}
+    )
+
+    assert Booking.objects.get(organiser=member).desk == desk
+    again = member_web.get("/desks/", {"date": "2026-03-03", "start": "09:00", "end": "17:00"})
+    assert again.context["desks"] == []
+
+
+def test_the_room_day_shows_busy_hours_without_names(member_web, colleague, room):
+    services.booking_create(
+        actor=colleague, room=room, start=local(2026, 3, 3, 10), end=local(2026, 3, 3, 11), title="Confidential"
+    )
+
+    response = member_web.get(f"/rooms/{room.pk}/", {"date": "2026-03-03"})
+
+    assert response.status_code == 200
+    assert b"10:00\xe2\x80\x9311:00" in response.content
+    assert b"Confidential" not in response.content
+    busy_hours = [h["start"].hour for h in response.context["hours"] if h["busy"]]
+    assert busy_hours == [10]
+
+
+def test_my_bookings_check_in_and_cancel(member_web, member, room, frozen):
+    booking = services.booking_create(actor=member, room=room, start=local(2026, 3, 2, 9), end=local(2026, 3, 2, 10))
+    frozen.move_to(local(2026, 3, 2, 8, 50))
+
+    page = member_web.get("/bookings/")
+    assert page.context["rows"][0]["can_check_in"]
+    member_web.post(f"/bookings/{booking.pk}/check-in/")
+    booking.refresh_from_db()
+    assert booking.status == BookingStatus.CHECKED_IN
+
+    frozen.move_to(local(2026, 3, 2, 9, 20))
+    member_web.post(f"/bookings/{booking.pk}/cancel/")
+    booking.refresh_from_db()
+    assert booking.status == BookingStatus.COMPLETED  # a booking in progress ends now
+    assert booking.end == local(2026, 3, 2, 9, 20)
+
+
+def test_the_outsider_cannot_touch_a_members_booking_from_the_portal(outsider, member, room, frozen):
+    booking = services.booking_create(actor=member, room=room, start=local(2026, 3, 2, 9), end=local(2026, 3, 2, 10))
+    frozen.move_to(local(2026, 3, 2, 9))
+    web = _client(outsider)
+
+    assert web.post(f"/bookings/{booking.pk}/cancel/").status_code == 404
+    assert web.post(f"/bookings/{booking.pk}/check-in/").status_code == 404
+    assert b"Fjord" not in web.get("/bookings/").content
+    booking.refresh_from_db()
+    assert booking.status == BookingStatus.CONFIRMED
+
+
+def test_the_navigation_lists_the_bookings_pages(member_web):
+    labels = [item["label"] for item in member_web.get("/bookings/").context["nav_items"]]
+    assert {"Rooms", "Desks", "My bookings"} <= set(labels)

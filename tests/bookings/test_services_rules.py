@@ -1,0 +1,169 @@
+"""The booking rules, each checked in one service, with the clock frozen; staff may override with a reason."""
+
+from __future__ import annotations
+
+from datetime import time
+
+import pytest
+
+from bookings import services
+from bookings.models import BookingPolicy
+from labs.errors import Forbidden, RuleViolation
+from tests.bookings.conftest import local
+
+pytestmark = pytest.mark.usefixtures("frozen")
+
+
+def _book(person, room, start, end, **kwargs):
+    return services.booking_create(actor=person, room=room, start=start, end=end, **kwargs)
+
+
+def _rule_of(call) -> str:
+    with pytest.raises(RuleViolation) as caught:
+        call()
+    payload = caught.value.as_dict()
+    assert payload["code"] == "rule_violation"
+    return payload["rule"]
+
+
+def test_a_booking_in_the_past_is_refused(member, room):
+    assert _rule_of(lambda: _book(member, room, local(2026, 3, 2, 7), local(2026, 3, 2, 9))) == "in_past"
+
+
+def test_bookable_hours_are_local_time(member, room):
+    BookingPolicy.objects.create(site=room.site, opens_at=time(8), closes_at=time(18))
+
+    assert _rule_of(lambda: _book(member, room, local(2026, 3, 3, 7, 30), local(2026, 3, 3, 9))) == "bookable_hours"
+    assert _rule_of(lambda: _book(member, room, local(2026, 3, 3, 17), local(2026, 3, 3, 18, 30))) == "bookable_hours"
+    assert _book(member, room, local(2026, 3, 3, 8), local(2026, 3, 3, 9)).pk
+    assert _book(member, room, local(2026, 3, 3, 17), local(2026, 3, 3, 18)).pk
+
+
+def test_bookable_hours_hold_in_local_time_across_the_spring_change(member, room):
+    """After the clocks go forward (29 March 2026) 08:00 local is 06:00 UTC, and it is still bookable."""
+    BookingPolicy.objects.create(site=room.site, opens_at=time(8), closes_at=time(18))
+
+    booking = _book(member, room, local(2026, 3, 30, 8), local(2026, 3, 30, 9))
+
+    assert booking.start.utcoffset() is not None
+    assert booking.start.astimezone(local(2026, 3, 30).tzinfo).hour == 8
+    assert _rule_of(lambda: _book(member, room, local(2026, 3, 30, 7), local(2026, 3, 30, 8))) == "bookable_hours"
+
+
+def test_a_room_overrides_the_site_hours(member, room):
+    BookingPolicy.objects.create(site=room.site, opens_at=time(8), closes_at=time(18))
+    room.opens_at, room.closes_at = time(6), time(22)
+    room.save()
+
+    assert _book(member, room, local(2026, 3, 3, 6), local(2026, 3, 3, 7)).pk
+    assert _book(member, room, local(2026, 3, 3, 21), local(2026, 3, 3, 22)).pk
+
+
+def test_minimum_and_maximum_duration(member, room):
+    BookingPolicy.objects.create(site=room.site, min_duration_minutes=30, max_duration_minutes=120)
+
+    assert _rule_of(lambda: _book(member, room, local(2026, 3, 3, 9), local(2026, 3, 3, 9, 15))) == "min_duration"
+    assert _rule_of(lambda: _book(member, room, local(2026, 3, 3, 9), local(2026, 3, 3, 11, 30))) == "max_duration"
+    assert _book(member, room, local(2026, 3, 3, 9), local(2026, 3, 3, 11)).pk
+
+
+def test_how_far_ahead(member, room):
+    BookingPolicy.objects.create(site=room.site, max_days_ahead=14)
+
+    assert _rule_of(lambda: _book(member, room, local(2026, 3, 17, 9), local(2026, 3, 17, 10))) == "max_days_ahead"
+    assert _book(member, room, local(2026, 3, 16, 7), local(2026, 3, 16, 8)).pk
+
+
+def test_minimum_notice(member, room):
+    room.min_notice_minutes = 60
+    room.save()
+
+    assert _rule_of(lambda: _book(member, room, local(2026, 3, 2, 8, 30), local(2026, 3, 2, 9, 30))) == "min_notice"
+    assert _book(member, room, local(2026, 3, 2, 9), local(2026, 3, 2, 10)).pk
+
+
+def test_attendees_above_capacity_are_refused(member, room):
+    """The room seats 6: the organiser and five attendees fit, six attendees do not."""
+    five = [f"guest{i}@example.test" for i in range(5)]
+    assert _book(member, room, local(2026, 3, 3, 9), local(2026, 3, 3, 10), attendees=five).pk
+
+    six = [*five, "guest5@example.test"]
+    assert _rule_of(lambda: _book(member, room, local(2026, 3, 3, 10), local(2026, 3, 3, 11), attendees=six)) == (
+        "capacity"
+    )
+
+
+def test_the_company_weekly_quota_counts_every_colleagues_room_hours(member, colleague, outsider, room):
+    BookingPolicy.objects.create(site=room.site, company_weekly_room_hours=3)
+    _book(member, room, local(2026, 3, 3, 9), local(2026, 3, 3, 11))  # Tuesday, 2 h
+    _book(colleague, room, local(2026, 3, 4, 9), local(2026, 3, 4, 10))  # Wednesday, 1 h: 3 h used
+
+    rule = _rule_of(lambda: _book(colleague, room, local(2026, 3, 5, 9), local(2026, 3, 5, 9, 30)))
+    assert rule == "company_weekly_quota"
+    assert _book(outsider, room, local(2026, 3, 5, 9), local(2026, 3, 5, 12)).pk  # another company's quota
+    assert _book(member, room, local(2026, 3, 9, 9), local(2026, 3, 9, 12)).pk  # next local week
+
+
+def test_cancelled_bookings_give_their_quota_back(member, room):
+    BookingPolicy.objects.create(site=room.site, company_weekly_room_hours=2)
+    first = _book(member, room, local(2026, 3, 3, 9), local(2026, 3, 3, 11))
+    services.booking_cancel(actor=member, booking=first)
+
+    assert _book(member, room, local(2026, 3, 4, 9), local(2026, 3, 4, 11)).pk
+
+
+def test_the_quota_week_is_the_local_week_across_the_spring_change(member, room, frozen):
+    """Sunday 29 March 2026 23:30 local is still the week of 23 March, although it is 21:30 UTC."""
+    frozen.move_to(local(2026, 3, 23, 8))
+    BookingPolicy.objects.create(site=room.site, company_weekly_room_hours=2, opens_at=time(0), closes_at=time(23, 59))
+    _book(member, room, local(2026, 3, 23, 9), local(2026, 3, 23, 11))
+
+    rule = _rule_of(lambda: _book(member, room, local(2026, 3, 29, 22, 30), local(2026, 3, 29, 23, 30)))
+
+    assert rule == "company_weekly_quota"
+    assert _book(member, room, local(2026, 3, 30, 0, 30), local(2026, 3, 30, 1, 30)).pk
+
+
+def test_staff_override_the_rules_with_a_recorded_reason(staff, member, room):
+    BookingPolicy.objects.create(site=room.site, max_duration_minutes=60)
+
+    booking = services.booking_create(
+        actor=staff,
+        organiser=member,
+        room=room,
+        start=local(2026, 3, 3, 9),
+        end=local(2026, 3, 3, 12),
+        override_reason="Board meeting agreed with the operator",
+    )
+
+    assert booking.override_reason == "Board meeting agreed with the operator"
+    assert booking.created_by == staff
+
+
+def test_an_override_never_skips_the_conflict_check(staff, member, room):
+    from labs.errors import Conflict
+
+    _book(member, room, local(2026, 3, 3, 9), local(2026, 3, 3, 10))
+    with pytest.raises(Conflict):
+        services.booking_create(
+            actor=staff, room=room, start=local(2026, 3, 3, 9), end=local(2026, 3, 3, 10), override_reason="urgent"
+        )
+
+
+def test_members_cannot_override(member, room):
+    with pytest.raises(Forbidden):
+        _book(member, room, local(2026, 3, 3, 9), local(2026, 3, 3, 10), override_reason="please")
+
+
+def test_rules_apply_when_re_timing(member, room):
+    BookingPolicy.objects.create(site=room.site, max_duration_minutes=60)
+    booking = _book(member, room, local(2026, 3, 3, 9), local(2026, 3, 3, 10))
+
+    with pytest.raises(RuleViolation):
+        services.booking_update(actor=member, booking=booking, end=local(2026, 3, 3, 11))
+
+
+def test_people_of_no_company_have_no_quota(mentor, room):
+    BookingPolicy.objects.create(site=room.site, company_weekly_room_hours=1)
+
+    assert _book(mentor, room, local(2026, 3, 3, 9), local(2026, 3, 3, 12)).pk
