@@ -1,1 +1,277 @@
-# Create your models here.
+"""Comfort: people's office preferences, the devices that apply them, and the commands sent to those devices.
+
+A device's desired state is versioned: every change makes a new version, and each version is one :class:`Command`
+that carries the document sent to the device and its state, with a timestamp for every hop. The device row holds the
+current desired document and the last reported one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from bookings.models import Desk
+from comfort import contract
+from comfort.choices import OPEN_STATES, CommandState, DeviceKind, ZoneBasis
+from labs import privacy
+from labs.models import Person, Site, Zone
+from labs.privacy import Category, LegalBasis, PersonalData, Purpose
+
+HEIGHT_VALIDATORS = [MinValueValidator(contract.DESK_HEIGHT_MM[0]), MaxValueValidator(contract.DESK_HEIGHT_MM[1])]
+
+
+def validate_setpoint_step(value: Decimal) -> None:
+    if value is not None and Decimal(value) % contract.SETPOINT_STEP_C:
+        raise ValidationError(f"Use steps of {contract.SETPOINT_STEP_C} °C.", code="setpoint_step")
+
+
+class Preference(models.Model):
+    """A person's office preferences: desk heights, temperature and fan speed, applied where they check in."""
+
+    person = models.OneToOneField(Person, on_delete=models.CASCADE, related_name="comfort_preference")
+    desk_sit_height_mm = models.PositiveSmallIntegerField(default=720, validators=HEIGHT_VALIDATORS)
+    desk_stand_height_mm = models.PositiveSmallIntegerField(default=1100, validators=HEIGHT_VALIDATORS)
+    temperature_c = models.DecimalField(
+        max_digits=3,
+        decimal_places=1,
+        default=Decimal("22.0"),
+        validators=[
+            MinValueValidator(contract.SETPOINT_C[0]),
+            MaxValueValidator(contract.SETPOINT_C[1]),
+            validate_setpoint_step,
+        ],
+    )
+    fan_speed_pct = models.PositiveSmallIntegerField(
+        default=40, validators=[MinValueValidator(contract.FAN_SPEED_PCT[0]), MaxValueValidator(100)]
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(desk_sit_height_mm__gte=620, desk_sit_height_mm__lte=1270)
+                & Q(desk_stand_height_mm__gte=620, desk_stand_height_mm__lte=1270),
+                name="preference_desk_heights_in_range",
+                violation_error_message="Desk heights are between 620 and 1270 mm.",
+            ),
+            models.CheckConstraint(
+                condition=Q(temperature_c__gte=16, temperature_c__lte=30),
+                name="preference_temperature_in_range",
+                violation_error_message="The temperature is between 16.0 and 30.0 °C.",
+            ),
+            models.CheckConstraint(
+                condition=Q(fan_speed_pct__lte=100),
+                name="preference_fan_speed_in_range",
+                violation_error_message="The fan speed is between 0 and 100 %.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"preferences of person {self.person_id}"
+
+    def clean(self) -> None:
+        if (
+            self.desk_sit_height_mm is not None
+            and self.desk_stand_height_mm is not None
+            and self.desk_sit_height_mm > self.desk_stand_height_mm
+        ):
+            raise ValidationError(
+                {"desk_stand_height_mm": "The standing height cannot be below the sitting height."},
+                code="stand_below_sit",
+            )
+
+
+class Device(models.Model):
+    """A desk frame, an HVAC zone or a fan; ``device_id`` is also its MQTT client id and username."""
+
+    device_id = models.SlugField(max_length=64, unique=True)
+    kind = models.CharField(max_length=8, choices=DeviceKind.choices)
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="comfort_devices")
+    desk = models.ForeignKey(Desk, on_delete=models.CASCADE, null=True, blank=True, related_name="comfort_devices")
+    zone = models.ForeignKey(Zone, on_delete=models.CASCADE, null=True, blank=True, related_name="comfort_devices")
+    is_active = models.BooleanField(default=True)
+    online = models.BooleanField(default=False)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    desired_version = models.PositiveIntegerField(default=0)
+    desired = models.JSONField(default=dict, blank=True)
+    reported_version = models.PositiveIntegerField(default=0)
+    reported = models.JSONField(default=dict, blank=True)
+    reported_at = models.DateTimeField(null=True, blank=True)
+    telemetry = models.JSONField(default=dict, blank=True)
+    telemetry_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["site", "kind", "device_id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(kind=DeviceKind.DESK) & Q(desk__isnull=False))
+                | (Q(kind__in=[DeviceKind.HVAC, DeviceKind.FAN]) & Q(zone__isnull=False)),
+                name="device_desk_or_zone_by_kind",
+                violation_error_message="A desk device belongs to a desk; HVAC and fans belong to a zone.",
+            ),
+            models.UniqueConstraint(
+                fields=["desk"],
+                condition=Q(kind=DeviceKind.DESK, is_active=True),
+                name="device_one_active_frame_per_desk",
+                violation_error_message="This desk already has an active desk device.",
+            ),
+            models.UniqueConstraint(
+                fields=["zone", "kind"],
+                condition=Q(kind__in=[DeviceKind.HVAC, DeviceKind.FAN], is_active=True),
+                name="device_one_active_hvac_and_fan_per_zone",
+                violation_error_message="This zone already has an active device of that kind.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.device_id
+
+    def topic(self, leaf: str) -> str:
+        return contract.topic(self.site.slug, self.kind, self.device_id, leaf)
+
+    def clean(self) -> None:
+        if self.desk_id and self.kind == DeviceKind.DESK:
+            if self.desk.site_id != self.site_id:
+                raise ValidationError({"desk": "The desk is at another site."}, code="site_mismatch")
+            self.zone = self.desk.zone
+        if self.zone_id and self.zone.floor.site_id != self.site_id:
+            raise ValidationError({"zone": "The zone is at another site."}, code="site_mismatch")
+
+
+class Command(models.Model):
+    """One desired version of one device, as sent to it, and how far it got (a timestamp per hop)."""
+
+    cmd_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="commands")
+    version = models.PositiveIntegerField()
+    desired = models.JSONField()
+    reason = models.JSONField(default=dict, blank=True)
+    acts_for = models.ForeignKey(
+        Person, on_delete=models.SET_NULL, null=True, blank=True, related_name="comfort_commands"
+    )
+    state = models.CharField(max_length=12, choices=CommandState.choices, default=CommandState.QUEUED)
+    issued_at = models.DateTimeField()
+    valid_until = models.DateTimeField(null=True, blank=True)
+    deadline_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the device must have answered (or progressed) before a retry."
+    )
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Publications acknowledged by the broker.")
+    progress = models.FloatField(null=True, blank=True)
+    result_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    result_detail = models.CharField(max_length=255, blank=True)
+    result_reported = models.JSONField(null=True, blank=True)
+    # one timestamp per hop
+    queued_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    in_progress_at = models.DateTimeField(null=True, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    rejected_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    timed_out_at = models.DateTimeField(null=True, blank=True)
+    expired_at = models.DateTimeField(null=True, blank=True)
+    superseded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["device", "version"],
+                name="command_one_per_device_version",
+                violation_error_message="This device already has a command for that version.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["state", "deadline_at"], name="command_open_deadline_idx"),
+            models.Index(fields=["valid_until"], condition=Q(state__in=OPEN_STATES), name="command_open_valid_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.device_id} v{self.version} {self.state}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    def document(self) -> dict:
+        """The retained ``desired`` document of MQTT.md."""
+        return {
+            "v": self.version,
+            "cmd_id": str(self.cmd_id),
+            "desired": self.desired,
+            "reason": self.reason,
+            "issued_at": contract.iso(self.issued_at),
+            "valid_until": contract.iso(self.valid_until),
+        }
+
+
+class ZoneDecision(models.Model):
+    """A zone's arbitrated setpoint and fan speed at one moment, and why (inputs, method, clamps)."""
+
+    zone = models.ForeignKey(Zone, on_delete=models.CASCADE, related_name="comfort_decisions")
+    basis = models.CharField(max_length=12, choices=ZoneBasis.choices)
+    setpoint_c = models.DecimalField(max_digits=3, decimal_places=1)
+    fan_on = models.BooleanField()
+    fan_speed_pct = models.PositiveSmallIntegerField()
+    reasons = models.JSONField(default=dict)
+    decided_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-decided_at", "-id"]
+        indexes = [models.Index(fields=["zone", "-decided_at"], name="zonedecision_zone_recent_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.zone_id}: {self.setpoint_c} °C ({self.basis})"
+
+
+_PREFERENCES = PersonalData(
+    Category.OFFICE_PREFERENCES,
+    (Purpose.TAILOR_WORKSPACE,),
+    LegalBasis.CONTRACT,
+    "while the membership or contract lasts, then deleted within 30 days",
+    30,
+)
+_APPLIED = PersonalData(
+    Category.OFFICE_PREFERENCES,
+    (Purpose.TAILOR_WORKSPACE,),
+    LegalBasis.CONTRACT,
+    "a preference as applied to a device; commands and zone decisions are deleted 30 days after they end",
+    30,
+)
+privacy.declare(
+    Preference,
+    desk_sit_height_mm=_PREFERENCES,
+    desk_stand_height_mm=_PREFERENCES,
+    temperature_c=_PREFERENCES,
+    fan_speed_pct=_PREFERENCES,
+)
+privacy.declare(Command, desired=_APPLIED, result_reported=_APPLIED, reason=_APPLIED)
+privacy.declare(ZoneDecision, reasons=_APPLIED)
+privacy.declare(
+    Device,
+    desired=PersonalData(
+        Category.OFFICE_PREFERENCES,
+        (Purpose.TAILOR_WORKSPACE,),
+        LegalBasis.CONTRACT,
+        "the device's current target; replaced by the default at check-out",
+        0,
+    ),
+    reported=PersonalData(
+        Category.OFFICE_PREFERENCES,
+        (Purpose.TAILOR_WORKSPACE,),
+        LegalBasis.CONTRACT,
+        "the device's current state; replaced when the device reports again",
+        0,
+    ),
+)
+privacy.not_personal(
+    Command,
+    result_detail="a device's error text, e.g. 'height_mm out of range'",
+    result_code="the device's answer code (200, 202, 409...)",
+)

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from labs.models import Company, Floor, Person, SignInCounter, Site, Zone
+from labs.models import Company, Floor, OutboxMessage, Person, SignInCounter, Site, Zone
 
 
 class FloorInline(admin.TabularInline):
@@ -64,3 +64,10 @@ class SignInCounterAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(admin.ModelAdmin):
+    list_display = ["id", "topic", "qos", "retain", "created_at", "sent_at", "attempts", "last_error"]
+    list_filter = ["retain", "qos"]
+    search_fields = ["topic"]
+    readonly_fields = ["topic", "payload", "qos", "retain", "created_at", "sent_at", "attempts", "last_error"]

@@ -12,3 +12,6 @@ class LabsConfig(AppConfig):
             "labs-purge-sign-in-counters",
             {"task": "labs.tasks.sign_in_counters_purge", "schedule": 3600.0},
         )
+        settings.CELERY_BEAT_SCHEDULE.setdefault(
+            "labs-outbox-purge", {"task": "labs.tasks.outbox_purge", "schedule": 3600.0}
+        )

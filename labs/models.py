@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone as dj_timezone
 
 from labs import privacy
 from labs.choices import COMPANY_ROLES, REPRESENTATIVE_ROLE_FOR_KIND, CompanyKind, Role
@@ -259,3 +260,43 @@ privacy.declare(
         1,
     ),
 )
+
+
+class OutboxMessage(models.Model):
+    """An MQTT message written in the same transaction as the change it announces; the bridge publishes it.
+
+    A row exists only if its transaction committed, and it stays unsent until a broker acknowledged it (PUBACK), so
+    nothing is published for a rolled-back change and nothing is lost if a process dies between commit and publish.
+    """
+
+    topic = models.CharField(max_length=255)
+    payload = models.JSONField()
+    qos = models.PositiveSmallIntegerField(default=1, choices=[(0, "0"), (1, "1"), (2, "2")])
+    retain = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=dj_timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["id"], condition=Q(sent_at__isnull=True), name="outbox_unsent_idx"),
+            models.Index(fields=["sent_at"], name="outbox_sent_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.topic} ({'sent' if self.sent_at else 'pending'})"
+
+
+privacy.declare(
+    OutboxMessage,
+    payload=PersonalData(
+        Category.OFFICE_PREFERENCES,
+        (Purpose.TAILOR_WORKSPACE,),
+        LegalBasis.CONTRACT,
+        "a device command (e.g. a person's desk height); deleted one day after it was sent",
+        1,
+    ),
+)
+privacy.not_personal(OutboxMessage, last_error="a transport error message, e.g. 'not connected'")

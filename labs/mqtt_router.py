@@ -13,6 +13,8 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from django.db import transaction
+
 logger = logging.getLogger(__name__)
 
 TOPIC_ROOT = "labs/v1"
@@ -75,7 +77,13 @@ def dispatch(topic: str, raw: bytes | str | dict) -> list[Publish]:
     for topic_filter, handler in list(_routes):
         if topic_matches(topic_filter, topic):
             try:
-                replies.extend(handler(topic, payload) or [])
+                if transaction.get_connection().in_atomic_block:
+                    # Inside the bridge's batch transaction: a savepoint, so a failing handler rolls back only its
+                    # own work and the batch goes on.
+                    with transaction.atomic():
+                        replies.extend(handler(topic, payload) or [])
+                else:
+                    replies.extend(handler(topic, payload) or [])
             except Exception:
                 logger.exception("handler %s failed on %s", getattr(handler, "__name__", handler), topic)
     return replies

@@ -197,6 +197,14 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets whose field names collide across apps ("kind", "state"...) get explicit component names.
+    "ENUM_NAME_OVERRIDES": {
+        "DeviceKindEnum": "comfort.choices.DeviceKind",
+        "CommandStateEnum": "comfort.choices.CommandState",
+        "BadgeKindEnum": "badges.choices.BadgeKind",
+        "BadgeStatusEnum": "badges.choices.BadgeStatus",
+        "BookingStatusEnum": "bookings.choices.BookingStatus",
+    },
 }
 
 # --- Internationalisation -----------------------------------------------------------------------------------

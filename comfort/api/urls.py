@@ -1,3 +1,17 @@
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from comfort.api import views
+
 app_name = "comfort-api"
 
-urlpatterns: list = []
+router = SimpleRouter()
+router.register("devices", views.DeviceViewSet, basename="device")
+router.register("commands", views.CommandViewSet, basename="command")
+
+urlpatterns = [
+    path("me/preferences/", views.MyPreferencesApi.as_view(), name="my-preferences"),
+    path("desks/<int:pk>/check-in/", views.DeskCheckInApi.as_view(), name="desk-check-in"),
+    path("desks/<int:pk>/check-out/", views.DeskCheckOutApi.as_view(), name="desk-check-out"),
+    *router.urls,
+]

@@ -1,0 +1,493 @@
+"""Comfort bench: check-in -> desired published -> simulated device acked, and a fan-out to 10,000 devices.
+
+Each figure stands beside the raw limit measured in the same run on the same broker:
+
+* raw: a paho QoS 1 ping-pong (publish -> a paho "device" -> reply) on the bench's Mosquitto;
+* check-in: ``workspace_check_in`` (booking + desired state + commands + outbox in one transaction), published by the
+  committing process after commit, applied by a simulated desk (instant motion: motion time excluded), its ack seen on
+  the broker; and the same command recorded ``applied`` by the bridge (a separate process);
+* fan-out: ``devices_desired_set_many`` to 10,000 simulated desks (one gmqtt connection each, in one simulator
+  process) until every ack is seen; beside it the same 10,000 commands published raw with paho to the same devices.
+
+Starts its own Mosquitto from mosquitto.conf on a free port, the bridge and the simulators as subprocesses. Database:
+DATABASE_URL if set, else PostgreSQL at 127.0.0.1 (database labs_comfort_bench) if reachable, else SQLite in /tmp.
+Prints the figures and writes bench/results/comfort.json. Usage: ``.venv/bin/python bench/comfort.py [--devices N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+RESULTS = ROOT / "bench" / "results" / "comfort.json"
+TARGETS = {"checkin_p50_ms": 10.0, "checkin_p99_ms": 50.0, "fanout_all_acked_s": 5.0}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summary_ms(values: list[float]) -> dict:
+    ms = [v * 1000 for v in values]
+    return {
+        "n": len(ms),
+        "p50_ms": round(percentile(ms, 50), 3),
+        "p99_ms": round(percentile(ms, 99), 3),
+        "mean_ms": round(statistics.fmean(ms), 3),
+        "max_ms": round(max(ms), 3),
+    }
+
+
+def start_mosquitto() -> tuple[subprocess.Popen, int, Path]:
+    port = free_port()
+    data = Path(tempfile.mkdtemp(prefix="comfort-bench-mosquitto-"))
+    conf = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "mosquitto-conf.sh"), str(port), str(data)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    (data / "mosquitto.conf").write_text("\n".join(x for x in conf.splitlines() if not x.startswith("pid_file")))
+    process = subprocess.Popen(["mosquitto", "-c", str(data / "mosquitto.conf")])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process, port, data
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("mosquitto did not start")
+
+
+def choose_database() -> str:
+    if os.environ.get("DATABASE_URL"):
+        return os.environ["DATABASE_URL"]
+    try:
+        import psycopg
+
+        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True, connect_timeout=2) as c:
+            if not c.execute("SELECT 1 FROM pg_database WHERE datname = 'labs_comfort_bench'").fetchone():
+                c.execute("CREATE DATABASE labs_comfort_bench")
+        return "postgres://postgres@127.0.0.1:5432/labs_comfort_bench"
+    except Exception:  # noqa: BLE001 - no PostgreSQL here: SQLite
+        path = Path(tempfile.gettempdir()) / "labs-comfort-bench.sqlite3"
+        path.unlink(missing_ok=True)
+        return f"sqlite:///{path}"
+
+
+class Observer:
+    """A plain paho subscriber on the broker that timestamps the first ack of every cmd_id and counts statuses."""
+
+    def __init__(self, url: str) -> None:
+        from labs import mqtt
+
+        self.first_ack: dict[str, float] = {}
+        self.acked_200: dict[str, float] = {}
+        self.online: set[str] = set()
+        self.waiters: dict[str, threading.Event] = {}
+        self.lock = threading.Lock()
+        self.client = mqtt.create_client(role="bench-observer", url=url)
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(
+            [("labs/v1/+/+/+/ack", 1), ("labs/v1/+/+/+/status", 1)]
+        )
+        self.client.on_message = self.on_message
+        assert mqtt.connect(self.client, url=url)
+
+    def on_message(self, client, userdata, message) -> None:
+        now = time.perf_counter()
+        payload = json.loads(message.payload)
+        if message.topic.endswith("/status"):
+            device = message.topic.split("/")[4]
+            if payload.get("status") == "online":
+                self.online.add(device)
+            else:
+                self.online.discard(device)
+            return
+        cmd_id = payload.get("cmd_id")
+        with self.lock:
+            self.first_ack.setdefault(cmd_id, now)
+            if payload.get("ac") == 200:
+                self.acked_200.setdefault(cmd_id, now)
+            event = self.waiters.pop(cmd_id, None)
+        if event:
+            event.set()
+
+    def waiter(self, cmd_id: str) -> threading.Event:
+        event = threading.Event()
+        with self.lock:
+            if cmd_id in self.first_ack:
+                event.set()
+            else:
+                self.waiters[cmd_id] = event
+        return event
+
+
+def raw_pingpong(url: str, n: int) -> list[float]:
+    """paho -> broker -> paho "device" -> broker -> paho, QoS 1 both ways, TCP_NODELAY everywhere."""
+    from labs import mqtt
+
+    device = mqtt.create_client(role="bench-pong", url=url)
+    device.on_connect = lambda c, u, f, rc, p: c.subscribe("labs/v1/bench/ping", 1)
+    device.on_message = lambda c, u, m: c.publish("labs/v1/bench/pong", m.payload, qos=1)
+    caller = mqtt.create_client(role="bench-ping", url=url)
+    got = threading.Event()
+    caller.on_connect = lambda c, u, f, rc, p: c.subscribe("labs/v1/bench/pong", 1)
+    caller.on_message = lambda c, u, m: got.set()
+    assert mqtt.connect(device, url=url) and mqtt.connect(caller, url=url)
+    time.sleep(0.3)
+    samples = []
+    for i in range(n + 50):
+        got.clear()
+        started = time.perf_counter()
+        caller.publish("labs/v1/bench/ping", str(i), qos=1)
+        if not got.wait(5):
+            raise SystemExit("raw ping-pong lost a message")
+        if i >= 50:  # warm-up
+            samples.append(time.perf_counter() - started)
+    for client in (device, caller):
+        client.disconnect()
+        client.loop_stop()
+    return samples
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    raise SystemExit(f"timed out waiting for {what}")
+
+
+def spawn(args: list[str], env: dict, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(  # noqa: S603
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        env=env,
+        cwd=ROOT,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def stop(process: subprocess.Popen | None) -> None:
+    if process and process.poll() is None:
+        process.send_signal(signal.SIGCONT)
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def analyze(connection) -> None:
+    """Fresh statistics after the bulk seeding, as autovacuum would give them a moment later."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+
+
+def seed_checkin_site(people: int):
+    from decimal import Decimal
+
+    from bookings.models import Desk
+    from comfort.models import Device, Preference
+    from labs import services as labs_services
+    from labs.models import Company, Floor, Site, Zone
+
+    site = Site.objects.create(slug="bench", name="Bench", timezone="Europe/Copenhagen")
+    floor = Floor.objects.create(site=site, level=1, name="1")
+    company = Company.objects.create(site=site, name="Bench Co", kind="business_member")
+    desks = []
+    zones = [Zone.objects.create(floor=floor, slug=f"z{z:02d}", name=f"Zone {z}") for z in range(max(1, people // 10))]
+    for n in range(people):
+        zone = zones[n % len(zones)]
+        desks.append(Desk.objects.create(site=site, floor=floor, zone=zone, label=f"B{n:04d}"))
+    devices = [
+        Device(device_id=f"bench-desk-{d.label.lower()}", kind="desk", site=site, desk=d, zone=d.zone) for d in desks
+    ]
+    for zone in zones:
+        devices += [
+            Device(device_id=f"bench-hvac-{zone.slug}", kind="hvac", site=site, zone=zone),
+            Device(device_id=f"bench-fan-{zone.slug}", kind="fan", site=site, zone=zone),
+        ]
+    Device.objects.bulk_create(devices)
+    persons = []
+    for n in range(people):
+        person = labs_services.person_create(
+            username=f"bench{n}", role="employee", site=site, company=company, first_name="B", last_name=str(n)
+        )
+        Preference.objects.create(
+            person=person,
+            desk_sit_height_mm=650 + (n * 7) % 500,
+            desk_stand_height_mm=1200,
+            temperature_c=Decimal(40 + n % 9) / 2,
+            fan_speed_pct=(n * 13) % 100,
+        )
+        persons.append(person)
+    return site, persons, desks, len(devices)
+
+
+def seed_fanout_site(count: int):
+    from bookings.models import Desk
+    from comfort.models import Device
+    from labs.models import Floor, Site, Zone
+
+    site = Site.objects.create(slug="fan", name="Fan-out", timezone="Europe/Copenhagen")
+    floor = Floor.objects.create(site=site, level=1, name="1")
+    zone = Zone.objects.create(floor=floor, slug="all", name="All")
+    Desk.objects.bulk_create(
+        [Desk(site=site, floor=floor, zone=zone, label=f"F{n:05d}") for n in range(count)], batch_size=2000
+    )
+    desks = list(Desk.objects.filter(site=site).order_by("label"))
+    Device.objects.bulk_create(
+        [Device(device_id=f"fan-desk-{d.label.lower()}", kind="desk", site=site, desk=d, zone=zone) for d in desks],
+        batch_size=2000,
+    )
+    return list(Device.objects.filter(site=site).select_related("site").order_by("device_id"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--devices", type=int, default=10_000, help="devices in the fan-out")
+    parser.add_argument("--checkins", type=int, default=200)
+    parser.add_argument("--pings", type=int, default=2000)
+    args = parser.parse_args()
+
+    mosquitto, port, mosquitto_dir = start_mosquitto()
+    url = f"mqtt://127.0.0.1:{port}"
+    database = choose_database()
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "labs.settings",
+            "MQTT_URL": url,
+            "MQTT_OUTBOX_NUDGE": "true",
+            "LOG_LEVEL": "WARNING",
+            "DATABASE_URL": database,
+            "MQTT_CLIENT_PREFIX": "labs-bench",
+        }
+    )
+    if database.startswith("sqlite"):
+        os.environ["SQLITE_PATH"] = database.removeprefix("sqlite:///")
+        del os.environ["DATABASE_URL"]
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection, transaction
+
+    call_command("migrate", verbosity=0)
+    call_command("flush", interactive=False, verbosity=0)
+    from comfort import services
+    from comfort.choices import CommandState
+    from comfort.models import Command, Device
+
+    logs = Path(tempfile.mkdtemp(prefix="comfort-bench-logs-"))
+    env = dict(os.environ)
+    bridge = simulator = None
+    result: dict = {
+        "machine": {"cpus": os.cpu_count(), "database": connection.vendor, "broker": "mosquitto (mosquitto.conf)"},
+        "targets": TARGETS,
+    }
+    try:
+        print(f"broker {url}, database {connection.vendor}; logs in {logs}")
+        # 1. the raw limit: paho ping-pong
+        raw = raw_pingpong(url, args.pings)
+        result["raw_pingpong"] = summary_ms(raw)
+        print(
+            f"raw paho QoS1 ping-pong:        p50 {result['raw_pingpong']['p50_ms']:.3f} ms   "
+            f"p99 {result['raw_pingpong']['p99_ms']:.3f} ms  (n={len(raw)})"
+        )
+
+        # 2. check-in latency
+        site, persons, desks, device_count = seed_checkin_site(args.checkins)
+        analyze(connection)
+        observer = Observer(url)
+        bridge = spawn(["mqtt_bridge"], env, logs / "bridge.log")
+        simulator = spawn(
+            ["simulate_devices", "--site", "bench", "--desk-speed", "0", "--telemetry", "0", "--no-extra"],
+            env,
+            logs / "simulator-checkin.log",
+        )
+        wait_for(lambda: len(observer.online) >= device_count, 60, "the check-in devices online")
+        wait_for(lambda: Device.objects.filter(site=site, online=True).count() >= device_count, 60, "bridge caught up")
+        samples, zone_samples, until_commit, commit_to_ack, booking_part = [], [], [], [], []
+        booking_check_in = services.booking_services.desk_check_in
+
+        def timed_booking_check_in(**kwargs):  # the bookings part of the transaction, timed apart
+            began = time.perf_counter()
+            try:
+                return booking_check_in(**kwargs)
+            finally:
+                booking_part.append(time.perf_counter() - began)
+
+        services.booking_services.desk_check_in = timed_booking_check_in
+        for person, desk in zip(persons, desks, strict=True):
+            known = set(observer.first_ack)
+            marks = {}
+            started = time.perf_counter()
+            with transaction.atomic():  # the service's own transaction; the first on_commit hook notes the commit
+                transaction.on_commit(lambda marks=marks: marks.setdefault("commit", time.perf_counter()))
+                outcome = services.workspace_check_in(person=person, desk=desk)
+            waiters = {c.device.kind: observer.waiter(str(c.cmd_id)) for c in outcome.commands}
+            if not waiters["desk"].wait(5):
+                raise SystemExit("a desk command was never acked")
+            acked = observer.first_ack[str(outcome.commands[0].cmd_id)]
+            samples.append(acked - started)
+            until_commit.append(marks["commit"] - started)
+            commit_to_ack.append(acked - marks["commit"])
+            hvac_cmd = next((c for c in outcome.commands if c.device.kind == "hvac"), None)
+            if hvac_cmd and str(hvac_cmd.cmd_id) not in known and waiters["hvac"].wait(5):
+                zone_samples.append(observer.first_ack[str(hvac_cmd.cmd_id)] - started)
+        warm = slice(10, None)  # the first check-ins open connections and warm caches
+        result["checkin_to_device_ack"] = summary_ms(samples[warm])
+        result["checkin_breakdown"] = {
+            "transaction_until_commit": summary_ms(until_commit[warm]),
+            "commit_to_published_to_device_ack": summary_ms(commit_to_ack[warm]),
+            "of_which_bookings_desk_check_in": summary_ms(booking_part[warm]),
+        }
+        services.booking_services.desk_check_in = booking_check_in
+        result["checkin_to_zone_hvac_ack"] = summary_ms(zone_samples[warm]) if len(zone_samples) > 20 else None
+        desk_cmds = Command.objects.filter(device__site=site, device__kind="desk")
+        wait_for(lambda: desk_cmds.filter(state=CommandState.APPLIED).count() == len(persons), 60, "bridge records")
+        recorded = [(c.applied_at - c.issued_at).total_seconds() for c in desk_cmds.order_by("id")][10:]
+        result["checkin_to_applied_recorded_by_bridge"] = summary_ms(recorded)
+        ratio = result["checkin_to_device_ack"]["p50_ms"] / result["raw_pingpong"]["p50_ms"]
+        result["checkin_p50_over_raw_p50"] = round(ratio, 1)
+        c = result["checkin_to_device_ack"]
+        print(
+            f"check-in -> device ack:          p50 {c['p50_ms']:.3f} ms   p99 {c['p99_ms']:.3f} ms  "
+            f"(n={c['n']}; {ratio:.1f}x raw p50; target p50<=10, p99<=50)"
+        )
+        b = result["checkin_breakdown"]
+        print(
+            f"  of which the transaction:      p50 {b['transaction_until_commit']['p50_ms']:.3f} ms   "
+            f"p99 {b['transaction_until_commit']['p99_ms']:.3f} ms  (booking + desired + commands + outbox, commit)"
+        )
+        print(
+            f"  commit -> published -> acked:  p50 {b['commit_to_published_to_device_ack']['p50_ms']:.3f} ms   "
+            f"p99 {b['commit_to_published_to_device_ack']['p99_ms']:.3f} ms"
+        )
+        print(
+            f"  (bookings.desk_check_in alone: p50 {b['of_which_bookings_desk_check_in']['p50_ms']:.3f} ms   "
+            f"p99 {b['of_which_bookings_desk_check_in']['p99_ms']:.3f} ms, inside the transaction)"
+        )
+        r = result["checkin_to_applied_recorded_by_bridge"]
+        print(f"check-in -> applied in the DB:   p50 {r['p50_ms']:.3f} ms   p99 {r['p99_ms']:.3f} ms  (bridge process)")
+        stop(simulator)
+        simulator = None
+
+        # 3. fan-out to N devices
+        devices = seed_fanout_site(args.devices)
+        analyze(connection)
+        observer.online.clear()
+        started_connect = time.perf_counter()
+        simulator = spawn(
+            ["simulate_devices", "--site", "fan", "--desk-speed", "0", "--telemetry", "0", "--no-extra"],
+            env,
+            logs / "simulator-fanout.log",
+        )
+        wait_for(lambda: len(observer.online) >= len(devices), 180, f"{len(devices)} devices online", 0.2)
+        result["fanout_devices_connected_s"] = round(time.perf_counter() - started_connect, 2)
+        wait_for(
+            lambda: Device.objects.filter(site__slug="fan", online=True).count() >= len(devices),
+            300,
+            "the bridge to record every device online",
+            0.5,
+        )
+        print(f"{len(devices)} simulated devices connected in {result['fanout_devices_connected_s']} s")
+        desired = [{"height_mm": 650 + n % 600} for n in range(len(devices))]
+        marks = {}
+        started = time.perf_counter()
+        with transaction.atomic():
+            transaction.on_commit(lambda: marks.setdefault("commit", time.perf_counter()))
+            commands = services.devices_desired_set_many(devices=devices, desired=desired, reason={"type": "fan_out"})
+        returned = time.perf_counter()
+        cmd_ids = [str(cmd.cmd_id) for cmd in commands]
+        wait_for(lambda: all(i in observer.acked_200 for i in cmd_ids), 120, "every fan-out ack", 0.01)
+        all_acked = max(observer.acked_200[i] for i in cmd_ids) - started
+        result["fanout"] = {
+            "devices": len(devices),
+            "written_and_committed_s": round(marks["commit"] - started, 3),
+            "write_and_publish_s": round(returned - started, 3),
+            "all_acked_s": round(all_acked, 3),
+        }
+        fan_cmds = Command.objects.filter(device__site__slug="fan")
+        wait_for(
+            lambda: fan_cmds.filter(state=CommandState.APPLIED).count() == len(devices), 600, "bridge records", 0.2
+        )
+        result["fanout"]["all_recorded_applied_by_bridge_s"] = round(time.perf_counter() - started, 3)
+
+        # 3b. the same fan-out published raw with paho, to the same devices, on the same broker. The bridge is paused
+        # (SIGSTOP) meanwhile: this is the limit of broker + simulated devices on this machine.
+        from labs import mqtt
+
+        bridge.send_signal(signal.SIGSTOP)
+
+        raw_client = mqtt.create_client(role="bench-raw", url=url)
+        assert mqtt.connect(raw_client, url=url)
+        raw_ids = [str(uuid.uuid4()) for _ in devices]
+        started = time.perf_counter()
+        infos = [
+            raw_client.publish(
+                d.topic("desired"),
+                json.dumps({"v": 1000, "cmd_id": raw_ids[n], "desired": {"height_mm": 700 + n % 500}}),
+                qos=1,
+            )
+            for n, d in enumerate(devices)
+        ]
+        wait_for(lambda: all(i in observer.acked_200 for i in raw_ids), 120, "every raw ack", 0.01)
+        raw_all = max(observer.acked_200[i] for i in raw_ids) - started
+        assert all(info.rc == 0 for info in infos)
+        raw_client.disconnect()
+        raw_client.loop_stop()
+        bridge.send_signal(signal.SIGCONT)
+        result["fanout"]["raw_paho_all_acked_s"] = round(raw_all, 3)
+        result["fanout"]["over_raw"] = round(all_acked / raw_all, 2)
+        f = result["fanout"]
+        print(
+            f"fan-out to {f['devices']}: all acked in {f['all_acked_s']} s (written+committed "
+            f"{f['written_and_committed_s']} s, +published {f['write_and_publish_s']} s;"
+            f" raw paho {f['raw_paho_all_acked_s']} s, {f['over_raw']}x; target <= 5 s); "
+            f"all recorded applied by the bridge in {f['all_recorded_applied_by_bridge_s']} s"
+        )
+        result["verdict"] = {
+            "checkin_p50": c["p50_ms"] <= TARGETS["checkin_p50_ms"],
+            "checkin_p99": c["p99_ms"] <= TARGETS["checkin_p99_ms"],
+            "fanout_all_acked": f["all_acked_s"] <= TARGETS["fanout_all_acked_s"],
+        }
+        print("verdict:", result["verdict"])
+    finally:
+        stop(simulator)
+        stop(bridge)
+        mosquitto.terminate()
+        mosquitto.wait(10)
+        shutil.rmtree(mosquitto_dir, ignore_errors=True)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

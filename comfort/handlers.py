@@ -1,0 +1,92 @@
+"""MQTT handlers: plain functions ``handle_<message>(topic, payload)`` the bridge calls through labs.mqtt_router.
+
+Tests call them directly, without a broker. Each checks the topic and the payload's shape (docs/mqtt-schemas/) and
+hands the message to one service; a malformed message is logged and dropped, never raised.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.utils import timezone
+
+from comfort import contract, services
+from labs.mqtt_router import Publish
+
+logger = logging.getLogger(__name__)
+
+COMFORT_KINDS = ("desk", "hvac", "fan")
+
+
+def _device_topic(topic: str, leaf: str) -> tuple[str, str] | None:
+    parsed = contract.parse_topic(topic)
+    if parsed is None or parsed[1] not in COMFORT_KINDS or parsed[3] != leaf:
+        return None
+    return parsed[0], parsed[2]
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def handle_ack(topic: str, payload: dict) -> list[Publish]:
+    where = _device_topic(topic, "ack")
+    if where is None:
+        return []
+    if not (
+        isinstance(payload.get("cmd_id"), str)
+        and _is_int(payload.get("av"))
+        and _is_int(payload.get("ac"))
+        and 100 <= payload["ac"] <= 599
+    ):
+        logger.warning("dropping malformed ack on %s: %r", topic, payload)
+        return []
+    try:
+        services.command_record_ack(site=where[0], device_id=where[1], payload=payload, at=timezone.now())
+    except Exception as exc:  # a cmd_id that is not a UUID, for example
+        if type(exc).__name__ == "ValidationError":
+            logger.warning("dropping ack with an invalid cmd_id on %s", topic)
+            return []
+        raise
+    return []
+
+
+def handle_reported(topic: str, payload: dict) -> list[Publish]:
+    where = _device_topic(topic, "reported")
+    if where is None or not _is_int(payload.get("v_applied")):
+        logger.warning("dropping malformed report on %s", topic)
+        return []
+    services.device_record_reported(site=where[0], device_id=where[1], payload=payload, at=timezone.now())
+    return []
+
+
+def handle_status(topic: str, payload: dict) -> list[Publish]:
+    where = _device_topic(topic, "status")
+    state = payload.get("status")
+    if where is None or state not in ("online", "offline"):
+        logger.warning("dropping malformed status on %s", topic)
+        return []
+    services.device_record_status(site=where[0], device_id=where[1], online=state == "online", at=timezone.now())
+    return []
+
+
+def handle_telemetry(topic: str, payload: dict) -> list[Publish]:
+    where = _device_topic(topic, "telemetry")
+    if where is None:
+        return []
+    services.device_record_telemetry(site=where[0], device_id=where[1], payload=payload, at=timezone.now())
+    return []
+
+
+def on_desired_sent(messages, at) -> None:
+    """The outbox's sent hook: desired documents the broker acknowledged move their commands to ``sent``."""
+    cmd_ids = [m.payload.get("cmd_id") for m in messages if isinstance(m.payload, dict) and m.payload.get("cmd_id")]
+    services.commands_mark_sent(cmd_ids=cmd_ids, at=at)
+
+
+ROUTES = {
+    contract.topic_filter("ack"): handle_ack,
+    contract.topic_filter("reported"): handle_reported,
+    contract.topic_filter("status"): handle_status,
+    contract.topic_filter("telemetry"): handle_telemetry,
+}

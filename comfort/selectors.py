@@ -1,0 +1,107 @@
+"""Reads for comfort: preferences, where a person is checked in, which devices and commands they may see."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from bookings.choices import BookingStatus
+from bookings.models import Booking
+from comfort.choices import DeviceKind
+from comfort.models import Command, Device, Preference, ZoneDecision
+from labs.models import Person, Zone
+from labs.permissions import is_staff
+
+
+def preference_of(*, person: Person) -> Preference:
+    """The person's preferences, or an unsaved instance with the defaults when they never set any."""
+    return Preference.objects.filter(person=person).first() or Preference(person=person)
+
+
+def preferences_of_people(*, person_ids: list[int]) -> dict[int, Preference]:
+    found = {p.person_id: p for p in Preference.objects.filter(person_id__in=person_ids)}
+    return {pid: found.get(pid) or Preference(person_id=pid) for pid in person_ids}
+
+
+def checked_in_desk_booking(*, person: Person, at: datetime | None = None) -> Booking | None:
+    """The person's desk booking that is checked in and live at ``at`` (at most one: bookings enforces it)."""
+    at = at or timezone.now()
+    return (
+        Booking.objects.select_related("desk__zone__floor__site")
+        .filter(
+            organiser=person,
+            desk__isnull=False,
+            status=BookingStatus.CHECKED_IN,
+            start__lte=at,
+            end__gt=at,
+        )
+        .order_by("-checked_in_at")
+        .first()
+    )
+
+
+def desk_device(*, desk_id: int) -> Device | None:
+    return Device.objects.select_related("site").filter(desk_id=desk_id, kind=DeviceKind.DESK, is_active=True).first()
+
+
+def zone_devices(*, zone: Zone) -> dict[str, Device]:
+    devices = Device.objects.select_related("site").filter(
+        zone=zone, kind__in=[DeviceKind.HVAC, DeviceKind.FAN], is_active=True
+    )
+    return {device.kind: device for device in devices}
+
+
+def zone_decision_latest(*, zone: Zone) -> ZoneDecision | None:
+    return ZoneDecision.objects.filter(zone=zone).first()
+
+
+def _visible_condition(person: Person, at: datetime | None) -> Q | None:
+    """Members see the devices of the desk they are checked in at and of its zone."""
+    booking = checked_in_desk_booking(person=person, at=at)
+    if booking is None:
+        return None
+    return Q(desk_id=booking.desk_id, kind=DeviceKind.DESK) | Q(
+        zone_id=booking.desk.zone_id, kind__in=[DeviceKind.HVAC, DeviceKind.FAN]
+    )
+
+
+def device_list(*, person: Person | None, at: datetime | None = None) -> QuerySet[Device]:
+    """Devices ``person`` may see: staff all of their site's, others only those at their checked-in desk and zone."""
+    latest = Prefetch("commands", queryset=Command.objects.order_by("-version")[:1], to_attr="latest_commands")
+    queryset = Device.objects.select_related("site", "desk", "zone").prefetch_related(latest)
+    if person is None or not person.user.is_active:
+        return queryset.none()
+    if is_staff(person):
+        return queryset.filter(site_id=person.site_id)
+    condition = _visible_condition(person, at)
+    return queryset.filter(condition) if condition is not None else queryset.none()
+
+
+def command_list(*, person: Person | None, at: datetime | None = None) -> QuerySet[Command]:
+    """Commands ``person`` may see: staff their site's; others those acting for them or for devices they may see."""
+    queryset = Command.objects.select_related("device__site")
+    if person is None or not person.user.is_active:
+        return queryset.none()
+    if is_staff(person):
+        return queryset.filter(device__site_id=person.site_id)
+    condition = Q(acts_for=person)
+    device_condition = _visible_condition(person, at)
+    if device_condition is not None:
+        condition |= Q(device__in=Device.objects.filter(device_condition).values("pk"))
+    return queryset.filter(condition)
+
+
+def workspace_state(*, person: Person, at: datetime | None = None) -> dict:
+    """What the portal's "my workspace" shows: where I am checked in, and my desk's and zone's devices."""
+    booking = checked_in_desk_booking(person=person, at=at)
+    if booking is None:
+        return {"booking": None, "desk": None, "devices": []}
+    devices = list(device_list(person=person, at=at))
+    return {
+        "booking": booking,
+        "desk": booking.desk,
+        "devices": devices,
+        "decision": zone_decision_latest(zone=booking.desk.zone),
+    }

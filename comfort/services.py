@@ -1,0 +1,651 @@
+"""Every comfort state change: preferences, check-in/out at a desk, zone arbitration, desired versions and the
+command lifecycle driven by device messages and the periodic sweep.
+
+Desired state and its command are written in one transaction together with an outbox row; the message goes out only
+after commit (labs/outbox.py), QoS 1 and retained, so a device that was away reads it when it returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db import transaction
+from django.db.models import Case, F, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from bookings import selectors as booking_selectors
+from bookings import services as booking_services
+from bookings.models import Booking, Desk
+from comfort import contract, policy, selectors
+from comfort.choices import OPEN_STATES, CommandState, DeviceKind, ZoneBasis
+from comfort.models import Command, Device, Preference, ZoneDecision
+from labs.errors import Invalid
+from labs.models import Person, Zone
+from labs.outbox import outbox_enqueue, outbox_enqueue_many
+
+logger = logging.getLogger(__name__)
+
+PREFERENCE_FIELDS = ("desk_sit_height_mm", "desk_stand_height_mm", "temperature_c", "fan_speed_pct")
+# A command in one of these final states does not stand for the device's desired state any more: asking for the same
+# state again makes a new version instead of returning it.
+_RETRYABLE_FINAL = (CommandState.REJECTED, CommandState.FAILED, CommandState.TIMED_OUT, CommandState.EXPIRED)
+
+
+@dataclass
+class WorkspaceResult:
+    booking: Booking
+    commands: list[Command] = field(default_factory=list)
+
+
+# --- preferences --------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def preference_update(*, person: Person, data: dict, at: datetime | None = None) -> tuple[Preference, list[Command]]:
+    """Change a person's preferences (ranges of MQTT.md; a ValidationError, i.e. 400, outside them). If they are
+    checked in at a desk now, the new preferences are applied to that desk and its zone in the same transaction."""
+    unknown = set(data) - set(PREFERENCE_FIELDS)
+    if unknown:
+        raise Invalid(f"Unknown fields: {', '.join(sorted(unknown))}.")
+    preference = Preference.objects.select_for_update().filter(person=person).first() or Preference(person=person)
+    for name, value in data.items():
+        setattr(preference, name, value)
+    preference.full_clean()
+    preference.save()
+    at = at or timezone.now()
+    booking = selectors.checked_in_desk_booking(person=person, at=at)
+    if booking is None:
+        return preference, []
+    trigger = {"type": "preferences", "id": booking.pk}
+    commands = _apply_workspace(
+        desk=booking.desk,
+        height_mm=preference.desk_sit_height_mm,
+        trigger=trigger,
+        acts_for=person,
+        valid_until=booking.end,
+        at=at,
+    )
+    return preference, commands
+
+
+# --- check-in and check-out at a desk -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def workspace_check_in(*, person: Person, desk: Desk, at: datetime | None = None) -> WorkspaceResult:
+    """Check ``person`` in at ``desk`` (bookings' rules) and, in the same transaction, move the desk to their sitting
+    height and re-arbitrate the zone's setpoint and fan. Checking in again returns the same commands."""
+    at = at or timezone.now()
+    booking = booking_services.desk_check_in(person=person, desk=desk, at=at)
+    preference = selectors.preference_of(person=person)
+    commands = _apply_workspace(
+        desk=desk,
+        height_mm=preference.desk_sit_height_mm,
+        trigger={"type": "check_in", "id": booking.pk},
+        acts_for=person,
+        valid_until=booking.end,
+        at=at,
+    )
+    return WorkspaceResult(booking=booking, commands=commands)
+
+
+@transaction.atomic
+def workspace_check_out(*, person: Person, desk: Desk, at: datetime | None = None) -> WorkspaceResult:
+    """End the person's checked-in booking of ``desk``; the desk returns to its default height and the zone to the
+    preferences of whoever is left there (its policy when nobody is)."""
+    at = at or timezone.now()
+    booking = booking_services.desk_check_out(person=person, desk=desk, at=at)
+    commands = _apply_workspace(
+        desk=desk,
+        height_mm=policy.get("COMFORT_DESK_DEFAULT_HEIGHT_MM"),
+        trigger={"type": "check_out", "id": booking.pk},
+        acts_for=person,
+        valid_until=at + policy.get("COMFORT_COMMAND_VALIDITY"),
+        at=at,
+        leaving=booking.pk,
+    )
+    return WorkspaceResult(booking=booking, commands=commands)
+
+
+def _lock_devices(condition: Q) -> list[Device]:
+    """Lock devices in primary-key order (FOR UPDATE of the device rows only): every writer takes device locks in
+    the same order before touching their commands, so two check-ins in one zone never deadlock."""
+    return list(
+        Device.objects.select_for_update(of=("self",))
+        .select_related("site")
+        .filter(condition, is_active=True)
+        .order_by("pk")
+    )
+
+
+def _apply_workspace(
+    *,
+    desk: Desk,
+    height_mm: int,
+    trigger: dict,
+    acts_for: Person,
+    valid_until: datetime,
+    at: datetime,
+    leaving: int | None = None,
+) -> list[Command]:
+    """The desk to ``height_mm`` and its zone re-arbitrated: devices locked once, outbox rows in one INSERT."""
+    locked = _lock_devices(
+        Q(desk_id=desk.pk, kind=DeviceKind.DESK) | Q(zone_id=desk.zone_id, kind__in=[DeviceKind.HVAC, DeviceKind.FAN])
+    )
+    messages: list[dict] = []
+    commands = [
+        _desired_set(
+            device=device,
+            desired={"height_mm": height_mm},
+            reason=trigger,
+            acts_for=acts_for,
+            valid_until=valid_until,
+            at=at,
+            messages=messages,
+        )
+        for device in locked
+        if device.kind == DeviceKind.DESK
+    ]
+    zone_devices = {d.kind: d for d in locked if d.kind != DeviceKind.DESK}
+    commands += zone_apply(
+        zone=desk.zone,
+        at=at,
+        trigger=trigger,
+        acts_for=acts_for,
+        leaving=leaving,
+        devices=zone_devices,
+        messages=messages,
+    )
+    outbox_enqueue_many(messages=messages)
+    return commands
+
+
+# --- zone arbitration ---------------------------------------------------------------------------------------------
+
+
+def _half_degrees(value: Decimal) -> Decimal:
+    return ((value * 2).quantize(Decimal(1), rounding=ROUND_HALF_UP) / 2).quantize(Decimal("0.1"))
+
+
+def zone_arbitrate(*, zone: Zone, inputs: list[dict]) -> dict:
+    """The zone's setpoint and fan from the preferences of the people checked in (pure; no database).
+
+    ``inputs`` are ``{"booking", "temperature_c", "fan_speed_pct"}``. The setpoint is the median of the temperatures,
+    rounded to the 0.5 °C step and clamped to the zone's policy band (default ± COMFORT_ZONE_BAND_C) and to the
+    contract's range; the fan runs at the median speed. With nobody there the zone returns to its policy.
+    """
+    policy_c = Decimal(zone.default_setpoint_c).quantize(Decimal("0.1"))
+    band = Decimal(policy.get("COMFORT_ZONE_BAND_C"))
+    low = max(policy_c - band, contract.SETPOINT_C[0])
+    high = min(policy_c + band, contract.SETPOINT_C[1])
+    reasons: dict = {
+        "method": "clamped_median",
+        "policy_setpoint_c": str(policy_c),
+        "band_c": str(band),
+        "bounds_c": [str(low), str(high)],
+        "inputs": [
+            {"booking": i["booking"], "temperature_c": str(i["temperature_c"]), "fan_speed_pct": i["fan_speed_pct"]}
+            for i in inputs
+        ],
+    }
+    if not inputs:
+        idle = policy.get("COMFORT_ZONE_IDLE_FAN")
+        reasons["why"] = "nobody is checked in: the zone's policy applies"
+        return {
+            "basis": ZoneBasis.POLICY,
+            "setpoint_c": _half_degrees(policy_c),
+            "fan_on": idle["on"],
+            "fan_speed_pct": idle["speed_pct"],
+            "reasons": reasons,
+        }
+    median = Decimal(statistics.median(Decimal(i["temperature_c"]) for i in inputs))
+    rounded = _half_degrees(median)
+    setpoint = min(max(rounded, _half_degrees(low)), _half_degrees(high))
+    fan_speed = int(Decimal(statistics.median(i["fan_speed_pct"] for i in inputs)).quantize(0, ROUND_HALF_UP))
+    reasons.update(
+        {
+            "median_c": str(median),
+            "rounded_c": str(rounded),
+            "clamped": setpoint != rounded,
+            "fan_median_pct": fan_speed,
+            "why": f"median of {len(inputs)} checked-in preference(s)"
+            + (f", clamped to the policy band {low}..{high} °C" if setpoint != rounded else ""),
+        }
+    )
+    return {
+        "basis": ZoneBasis.OCCUPANTS,
+        "setpoint_c": setpoint,
+        "fan_on": fan_speed > 0,
+        "fan_speed_pct": fan_speed,
+        "reasons": reasons,
+    }
+
+
+@transaction.atomic
+def zone_apply(
+    *,
+    zone: Zone,
+    at: datetime,
+    trigger: dict,
+    acts_for: Person | None = None,
+    leaving: int | None = None,
+    devices: dict[str, Device] | None = None,
+    messages: list[dict] | None = None,
+) -> list[Command]:
+    """Re-arbitrate ``zone`` from who is checked in at ``at`` (minus the booking ``leaving``), record the decision
+    with its reasons and set the desired state of the zone's HVAC and fan. ``devices`` (already locked) and
+    ``messages`` (outbox rows the caller writes) let a caller batch this with other changes."""
+    bookings = [
+        b for b in booking_selectors.desk_checked_in_bookings(zone=zone, at=at) if leaving is None or b.pk != leaving
+    ]
+    prefs = selectors.preferences_of_people(person_ids=sorted({b.organiser_id for b in bookings}))
+    inputs = [
+        {
+            "booking": b.pk,
+            "temperature_c": prefs[b.organiser_id].temperature_c,
+            "fan_speed_pct": prefs[b.organiser_id].fan_speed_pct,
+        }
+        for b in sorted(bookings, key=lambda b: b.pk)
+    ]
+    outcome = zone_arbitrate(zone=zone, inputs=inputs)
+    outcome["reasons"]["trigger"] = trigger
+    decision = ZoneDecision(zone=zone, decided_at=at, **outcome)
+    decision.full_clean(exclude=["zone"])
+    decision.save()
+    own_messages = messages is None
+    messages = [] if messages is None else messages
+    if devices is None:
+        devices = {d.kind: d for d in _lock_devices(Q(zone=zone, kind__in=[DeviceKind.HVAC, DeviceKind.FAN]))}
+    reason = (
+        {"type": "zone_policy", "id": decision.pk}
+        if decision.basis == ZoneBasis.POLICY
+        else {"type": "zone_arbitration", "id": decision.pk}
+    )
+    wanted = {
+        DeviceKind.HVAC: {
+            "setpoint_c": float(decision.setpoint_c),
+            "mode": policy.get("COMFORT_ZONE_MODE"),
+            "fan": policy.get("COMFORT_ZONE_HVAC_FAN"),
+        },
+        DeviceKind.FAN: {"on": decision.fan_on, "speed_pct": decision.fan_speed_pct},
+    }
+    valid_until = at + policy.get("COMFORT_COMMAND_VALIDITY")
+    commands = [
+        _desired_set(
+            device=devices[kind],
+            desired=wanted[kind],
+            reason=reason,
+            acts_for=acts_for,
+            valid_until=valid_until,
+            at=at,
+            messages=messages,
+        )
+        for kind in (DeviceKind.HVAC, DeviceKind.FAN)
+        if kind in devices
+    ]
+    if own_messages:
+        outbox_enqueue_many(messages=messages)
+    return commands
+
+
+# --- desired versions ---------------------------------------------------------------------------------------------
+
+
+def _validate_desired(kind: str, desired: dict) -> None:
+    errors = contract.desired_errors(kind, desired)
+    if errors:
+        raise Invalid("; ".join(errors), code="invalid_desired")
+
+
+@transaction.atomic
+def device_desired_set(
+    *,
+    device: Device,
+    desired: dict,
+    reason: dict,
+    acts_for: Person | None = None,
+    valid_until: datetime | None = None,
+    at: datetime | None = None,
+) -> Command:
+    """Make ``desired`` the device's next version: one command, older open commands superseded, the retained desired
+    document in the outbox. Asking for the state the device already has returns its current command instead."""
+    [locked] = _lock_devices(Q(pk=device.pk)) or [None]
+    if locked is None:
+        raise Invalid("This device is not active.", code="device_inactive")
+    messages: list[dict] = []
+    command = _desired_set(
+        device=locked,
+        desired=desired,
+        reason=reason,
+        acts_for=acts_for,
+        valid_until=valid_until,
+        at=at or timezone.now(),
+        messages=messages,
+    )
+    outbox_enqueue_many(messages=messages)
+    return command
+
+
+def _desired_set(
+    *,
+    device: Device,
+    desired: dict,
+    reason: dict,
+    acts_for: Person | None,
+    valid_until: datetime | None,
+    at: datetime,
+    messages: list[dict],
+) -> Command:
+    """``device`` is locked by the caller; the desired document is appended to ``messages`` for the outbox."""
+    _validate_desired(device.kind, desired)
+    if device.desired == desired:  # the same state again: its command stands unless it failed or ran out
+        latest = device.commands.order_by("-version").first()
+        if (
+            latest is not None
+            and latest.state not in _RETRYABLE_FINAL
+            and (latest.valid_until is None or latest.valid_until > at)
+        ):
+            return latest
+    version = device.desired_version + 1
+    Command.objects.filter(device=device, state__in=OPEN_STATES).update(
+        state=CommandState.SUPERSEDED, superseded_at=at, deadline_at=None
+    )
+    command = Command(
+        device=device,
+        version=version,
+        desired=desired,
+        reason=reason,
+        acts_for=acts_for,
+        issued_at=at,
+        queued_at=at,
+        valid_until=valid_until,
+    )
+    # The database enforces the unique (device, version) and cmd_id: skip the extra SELECTs full_clean would run.
+    command.full_clean(exclude=["device", "acts_for"], validate_unique=False, validate_constraints=False)
+    command.save()
+    device.desired = desired
+    device.desired_version = version
+    device.save(update_fields=["desired", "desired_version"])
+    messages.append({"topic": device.topic("desired"), "payload": command.document(), "qos": 1, "retain": True})
+    return command
+
+
+@transaction.atomic
+def devices_desired_set_many(
+    *, devices: list[Device], desired: dict | list[dict], reason: dict, valid_until: datetime | None = None
+) -> list[Command]:
+    """The same change to many devices in a few statements (a site-wide policy, the fan-out bench): one command per
+    device, older open commands superseded, one outbox row per device. ``desired`` may be one per device."""
+    at = timezone.now()
+    per_device = desired if isinstance(desired, list) else [desired] * len(devices)
+    ids = [d.pk for d in devices]
+    locked = {d.pk: d for d in _lock_devices(Q(pk__in=ids))}
+    for device, wanted in zip(devices, per_device, strict=True):
+        _validate_desired(device.kind, wanted)
+    Command.objects.filter(device_id__in=ids, state__in=OPEN_STATES).update(
+        state=CommandState.SUPERSEDED, superseded_at=at, deadline_at=None
+    )
+    commands = [
+        Command(
+            device=locked[device.pk],
+            version=locked[device.pk].desired_version + 1,
+            desired=wanted,
+            reason=reason,
+            issued_at=at,
+            queued_at=at,
+            valid_until=valid_until,
+        )
+        for device, wanted in zip(devices, per_device, strict=True)
+    ]
+    Command.objects.bulk_create(commands, batch_size=5000)
+    # One set-based UPDATE (bulk_update's CASE per row costs seconds at this size): each device takes the document of
+    # the command just created for it.
+    Device.objects.filter(pk__in=ids).update(
+        desired_version=F("desired_version") + 1,
+        desired=Subquery(
+            Command.objects.filter(device_id=OuterRef("pk"), version=OuterRef("desired_version") + 1).values("desired")[
+                :1
+            ]
+        ),
+    )
+    outbox_enqueue_many(
+        messages=[
+            {"topic": c.device.topic("desired"), "payload": c.document(), "qos": 1, "retain": True} for c in commands
+        ]
+    )
+    return commands
+
+
+# --- the command lifecycle, driven by the broker and by devices ---------------------------------------------------
+
+
+@transaction.atomic
+def commands_mark_sent(*, cmd_ids: list[str], at: datetime) -> int:
+    """The broker acknowledged the publication of these commands' desired documents (the outbox's sent hook)."""
+    if not cmd_ids:
+        return 0
+    # SKIP LOCKED: rows the bridge is moving along right now (an ack raced the PUBACK) are left to it, so this
+    # bulk update never waits on, or deadlocks with, the bridge's transactions.
+    ids = list(
+        Command.objects.select_for_update(skip_locked=True)
+        .filter(cmd_id__in=cmd_ids)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    commands = Command.objects.filter(id__in=ids)
+    commands.update(attempts=F("attempts") + 1)
+    moved = commands.filter(state=CommandState.QUEUED).update(state=CommandState.SENT, sent_at=Coalesce("sent_at", at))
+    commands.filter(state__in=[CommandState.SENT, CommandState.DELIVERED]).update(
+        deadline_at=at + policy.get("COMFORT_ACK_TIMEOUT")
+    )
+    return moved
+
+
+# The bridge handles thousands of messages a second: it maps (site, device id) to the row id once and then reads and
+# writes by primary key. A device that is deleted or renamed simply misses the cache (its UPDATE hits no row).
+_DEVICE_PKS: dict[tuple[str, str], int] = {}
+_SEEN_ONLINE: dict[tuple[str, str], datetime] = {}
+_SEEN_EVERY = timedelta(seconds=5)
+
+
+_UNKNOWN: dict[tuple[str, str], float] = {}
+_UNKNOWN_FOR_S = 10.0
+
+
+def _device_pk(site: str, device_id: str) -> int | None:
+    """The device's row id, cached; an unknown device is remembered as unknown for a few seconds, so the retained
+    messages of devices that are not (or no longer) registered cost no query each when the bridge reconnects."""
+    key = (site, device_id)
+    pk = _DEVICE_PKS.get(key)
+    if pk is not None:
+        return pk
+    checked = _UNKNOWN.get(key)
+    if checked is not None and time.monotonic() - checked < _UNKNOWN_FOR_S:
+        return None
+    pk = Device.objects.filter(device_id=device_id, site__slug=site).values_list("pk", flat=True).first()
+    for cache in (_DEVICE_PKS, _UNKNOWN):
+        if len(cache) > 100_000:
+            cache.clear()
+    if pk is None:
+        _UNKNOWN[key] = time.monotonic()
+    else:
+        _DEVICE_PKS[key] = pk
+        _UNKNOWN.pop(key, None)
+    return pk
+
+
+def _device_seen(key: tuple[str, str], pk: int, at: datetime) -> None:
+    """Note that the device is alive; skips the write when this process marked it online in the last few seconds."""
+    last = _SEEN_ONLINE.get(key)
+    if last is not None and timedelta(0) <= at - last < _SEEN_EVERY:
+        return
+    Device.objects.filter(pk=pk).update(online=True, last_seen_at=at)
+    _SEEN_ONLINE[key] = at
+
+
+def command_record_ack(*, site: str, device_id: str, payload: dict, at: datetime | None = None) -> bool:
+    """Apply one device ack (MQTT.md): 202 moves the command to in_progress, 200 to applied, 409 marks it superseded
+    (the device holds a newer version), 400/422 rejected, 410 expired, anything else failed. Conditional updates:
+    an ack never moves a command out of a final state, except that a late 200 turns timed_out into applied.
+    Returns whether the ack named a known command of that device."""
+    at = at or timezone.now()
+    device_pk = _device_pk(site, device_id)
+    command = (
+        Command.objects.filter(cmd_id=payload["cmd_id"], device_id=device_pk).values("pk", "version").first()
+        if device_pk
+        else None
+    )
+    if command is None or command["version"] != payload["av"]:
+        logger.info("ack for an unknown command %s v%s of %s", payload.get("cmd_id"), payload.get("av"), device_id)
+        return False
+    _device_seen((site, device_id), device_pk, at)
+    code = payload["ac"]
+    detail = str(payload.get("ad", ""))[:255]
+    changes: dict = {
+        "delivered_at": Coalesce("delivered_at", at),
+        "sent_at": Coalesce("sent_at", at),
+        "result_code": code,
+        "result_detail": detail,
+    }
+    allowed_from = list(OPEN_STATES)
+    if code == contract.ACK_IN_PROGRESS:
+        eta = payload.get("eta_s") or 0
+        changes.update(
+            state=CommandState.IN_PROGRESS,
+            in_progress_at=Coalesce("in_progress_at", at),
+            progress=payload.get("progress"),
+            deadline_at=at + timedelta(seconds=float(eta)) + policy.get("COMFORT_PROGRESS_GRACE"),
+        )
+    elif code == contract.ACK_APPLIED:
+        changes.update(
+            state=CommandState.APPLIED,
+            applied_at=at,
+            progress=1.0,
+            deadline_at=None,
+            result_reported=payload.get("reported"),
+        )
+        allowed_from.append(CommandState.TIMED_OUT)
+    elif code == contract.ACK_STALE:
+        changes.update(state=CommandState.SUPERSEDED, superseded_at=at, deadline_at=None)
+    elif code in (contract.ACK_INVALID, contract.ACK_UNPROCESSABLE):
+        changes.update(state=CommandState.REJECTED, rejected_at=at, deadline_at=None)
+    elif code == contract.ACK_EXPIRED:
+        changes.update(state=CommandState.EXPIRED, expired_at=at, deadline_at=None)
+    else:
+        changes.update(state=CommandState.FAILED, failed_at=at, deadline_at=None)
+    Command.objects.filter(pk=command["pk"], state__in=allowed_from).update(**changes)
+    return True
+
+
+def device_record_reported(*, site: str, device_id: str, payload: dict, at: datetime | None = None) -> bool:
+    """Store the device's reported state; it also settles commands whose ack was lost: the applied version becomes
+    applied, older open ones superseded."""
+    at = at or timezone.now()
+    version = payload.get("v_applied")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        return False
+    device_pk = _device_pk(site, device_id)
+    reported = {k: v for k, v in payload.items() if k != "v_applied"}
+    if not device_pk or not Device.objects.filter(pk=device_pk).update(
+        reported=reported, reported_version=version, reported_at=at, online=True, last_seen_at=at
+    ):
+        return False
+    _SEEN_ONLINE[(site, device_id)] = at
+    commands = Command.objects.filter(device_id=device_pk, state__in=OPEN_STATES, version__lte=version)
+    if payload.get("moving"):
+        commands = commands.filter(version__lt=version)
+    # one UPDATE: the applied version becomes applied, older open ones superseded
+    commands.update(
+        state=Case(When(version=version, then=Value(CommandState.APPLIED)), default=Value(CommandState.SUPERSEDED)),
+        applied_at=Case(When(version=version, then=Value(at)), default=F("applied_at")),
+        superseded_at=Case(When(version=version, then=F("superseded_at")), default=Value(at)),
+        delivered_at=Case(When(version=version, then=Coalesce("delivered_at", Value(at))), default=F("delivered_at")),
+        sent_at=Case(When(version=version, then=Coalesce("sent_at", Value(at))), default=F("sent_at")),
+        progress=Case(When(version=version, then=Value(1.0)), default=F("progress")),
+        deadline_at=None,
+    )
+    return True
+
+
+def device_record_status(*, site: str, device_id: str, online: bool, at: datetime | None = None) -> bool:
+    """``online`` after connect, ``offline`` from the Last Will. A device that returns gets its retained desired state
+    from the broker; its open commands get a fresh ack deadline, so the sweep retries them if it does not answer."""
+    at = at or timezone.now()
+    device_pk = _device_pk(site, device_id)
+    if not device_pk or not Device.objects.filter(pk=device_pk).update(online=online, last_seen_at=at):
+        return False
+    if online:
+        _SEEN_ONLINE[(site, device_id)] = at
+        Command.objects.filter(
+            device_id=device_pk, state__in=[CommandState.SENT, CommandState.DELIVERED, CommandState.IN_PROGRESS]
+        ).update(deadline_at=at + policy.get("COMFORT_ACK_TIMEOUT"))
+    else:
+        _SEEN_ONLINE.pop((site, device_id), None)
+    return True
+
+
+def device_record_telemetry(*, site: str, device_id: str, payload: dict, at: datetime | None = None) -> int:
+    at = at or timezone.now()
+    return Device.objects.filter(device_id=device_id, site__slug=site).update(
+        telemetry=payload, telemetry_at=at, online=True, last_seen_at=at
+    )
+
+
+@transaction.atomic
+def commands_sweep(*, at: datetime | None = None) -> dict:
+    """The periodic job (idempotent: every change is a conditional UPDATE).
+
+    1. Open commands past ``valid_until`` expire.
+    2. Online devices that missed their deadline get the same document again (same version and cmd_id: the device is
+       idempotent on cmd_id), with a doubling deadline, up to COMFORT_MAX_ATTEMPTS publications; then timed_out.
+       Offline devices are left alone: the broker hands them the retained document when they return.
+    """
+    at = at or timezone.now()
+    # SKIP LOCKED throughout: rows a check-in or the bridge holds right now are left for the next run.
+    expiring = Command.objects.select_for_update(skip_locked=True).filter(state__in=OPEN_STATES, valid_until__lte=at)
+    expired = Command.objects.filter(pk__in=list(expiring.values_list("pk", flat=True)[:5000])).update(
+        state=CommandState.EXPIRED, expired_at=at, deadline_at=None
+    )
+    retried = timed_out = 0
+    late = (
+        Command.objects.select_related("device__site")
+        .select_for_update(of=("self",), skip_locked=True)
+        .filter(
+            state__in=[CommandState.SENT, CommandState.DELIVERED, CommandState.IN_PROGRESS],
+            deadline_at__lte=at,
+            device__online=True,
+        )
+        .order_by("id")[:1000]
+    )
+    max_attempts = policy.get("COMFORT_MAX_ATTEMPTS")
+    timeout = policy.get("COMFORT_ACK_TIMEOUT")
+    for command in late:
+        if command.attempts >= max_attempts:
+            timed_out += Command.objects.filter(pk=command.pk, state=command.state).update(
+                state=CommandState.TIMED_OUT, timed_out_at=at, deadline_at=None
+            )
+            continue
+        backoff = timeout * (2 ** max(command.attempts - 1, 0))
+        if Command.objects.filter(pk=command.pk, state=command.state, deadline_at__lte=at).update(
+            deadline_at=at + backoff
+        ):
+            outbox_enqueue(topic=command.device.topic("desired"), payload=command.document(), qos=1, retain=True)
+            retried += 1
+    return {"expired": expired, "retried": retried, "timed_out": timed_out}
+
+
+def comfort_history_purge(*, at: datetime | None = None) -> dict:
+    """Delete finished commands and zone decisions older than COMFORT_HISTORY_RETENTION (their retention), keeping
+    each device's latest command."""
+    cutoff = (at or timezone.now()) - policy.get("COMFORT_HISTORY_RETENTION")
+    commands, _ = Command.objects.filter(
+        ~Q(state__in=OPEN_STATES), issued_at__lt=cutoff, version__lt=F("device__desired_version")
+    ).delete()
+    decisions, _ = ZoneDecision.objects.filter(decided_at__lt=cutoff).delete()
+    return {"commands": commands, "zone_decisions": decisions}

@@ -1,0 +1,180 @@
+"""The MQTT bridge: one long-running process between the database and the broker.
+
+It subscribes (QoS 1) to every topic filter the apps registered with :mod:`labs.mqtt_router`, hands each message to
+the router (plain handler functions, which tests call without a broker) and publishes the replies; and it drains the
+outbox (:mod:`labs.outbox`) in id order. paho's network thread only queues incoming messages: every database access
+happens on the bridge's own thread. paho reconnects with backoff (1 s to 30 s); on every (re)connect the bridge
+subscribes again, so the retained ``status`` and ``reported`` of every device arrive again and reconcile its state.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import close_old_connections, connections
+
+from labs import mqtt, mqtt_router, outbox
+
+logger = logging.getLogger(__name__)
+
+
+class Bridge:
+    def __init__(
+        self,
+        *,
+        url: str | None = None,
+        poll_s: float = 0.05,
+        outbox_batch: int = 2000,
+        inbox_batch: int = 500,
+        outbox_grace: timedelta | None = None,
+        periodic: list[tuple[float, callable]] | None = None,
+    ) -> None:
+        self.url = url
+        self.poll_s = poll_s
+        self.outbox_batch = outbox_batch
+        self.inbox_batch = inbox_batch
+        if outbox_grace is None:
+            grace_ms = settings.MQTT_OUTBOX_GRACE_MS if settings.MQTT_OUTBOX_NUDGE else 0
+            outbox_grace = timedelta(milliseconds=grace_ms)
+        self.outbox_grace = outbox_grace
+        self.periodic = [[interval, job, 0.0] for interval, job in (periodic or [])]
+        self.inbox: queue.Queue[tuple[str, bytes]] = queue.Queue()
+        self.stopping = threading.Event()
+        self.connected = threading.Event()
+        self.subscribed = threading.Event()
+        self.client = None
+        self.handled = 0
+        self.published = 0
+
+    # paho callbacks (network thread): no database access here
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            logger.warning("broker refused the bridge: %s", reason_code)
+            return
+        topics = mqtt_router.subscriptions()
+        logger.info("bridge connected to %s; subscribing to %s", userdata["address"], topics)
+        if topics:
+            client.subscribe([(topic, 1) for topic in topics])
+        self.connected.set()
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        self.subscribed.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self.connected.clear()
+        self.subscribed.clear()
+        if not self.stopping.is_set():
+            logger.warning("bridge lost the broker (%s); paho reconnects with backoff", reason_code)
+
+    def _on_message(self, client, userdata, message) -> None:
+        self.inbox.put((message.topic, message.payload))
+
+    # the bridge's own thread
+    def start(self) -> None:
+        self.client = mqtt.create_client(role="bridge", url=self.url)
+        self.client.on_connect = self._on_connect
+        self.client.on_subscribe = self._on_subscribe
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        address = mqtt.parse_url(self.url)
+        self.client.connect_async(address.host, address.port, keepalive=30)
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def run(self) -> None:
+        """Serve until :meth:`stop` is called (from a signal handler or another thread)."""
+        if self.client is None:
+            self.start()
+        last_cleanup = time.monotonic()
+        try:
+            while not self.stopping.is_set():
+                self.step()
+                if time.monotonic() - last_cleanup > 60:
+                    close_old_connections()
+                    last_cleanup = time.monotonic()
+        finally:
+            self.client.disconnect()
+            self.client.loop_stop()
+            connections.close_all()
+
+    def step(self) -> None:
+        """One round: handle incoming messages (waiting up to poll_s for the first), then drain the outbox.
+
+        Up to ``inbox_batch`` waiting messages are handled per round before the outbox gets its turn."""
+        batch = []
+        try:
+            batch.append(self.inbox.get(timeout=self.poll_s))
+        except queue.Empty:
+            pass
+        else:
+            while len(batch) < self.inbox_batch:
+                try:
+                    batch.append(self.inbox.get_nowait())
+                except queue.Empty:
+                    break
+            self._handle_batch(batch)
+        if self.connected.is_set():
+            try:
+                self.published += outbox.outbox_drain(
+                    client=self.client, limit=self.outbox_batch, older_than=self.outbox_grace
+                )
+            except Exception:
+                logger.exception("outbox drain failed; retrying on the next round")
+                close_old_connections()
+        now = time.monotonic()
+        for job in self.periodic:
+            interval, function, last = job
+            if now - last >= interval:
+                job[2] = now
+                try:
+                    function()
+                except Exception:
+                    logger.exception("periodic job %s failed", getattr(function, "__name__", function))
+                    close_old_connections()
+
+    def _handle_batch(self, batch: list[tuple[str, bytes]]) -> None:
+        """Each message in its own short transaction (the handlers' services are atomic): a transaction spanning
+        many devices would lock them in arrival order and could deadlock with a check-in locking them in another."""
+        self._fast_commits()
+        for topic, payload in batch:
+            try:
+                replies = mqtt_router.dispatch(topic, payload)
+            except Exception:  # dispatch logs handler errors itself; this is a database outage or a bug
+                logger.exception("dispatch failed on %s", topic)
+                close_old_connections()
+                continue
+            self.handled += 1
+            for reply in replies:
+                self.client.publish(reply.topic, reply.encoded(), qos=reply.qos, retain=reply.retain)
+
+    def _fast_commits(self) -> None:
+        """On PostgreSQL the bridge's own connection commits without waiting for the WAL flush: what it writes (acks,
+        reports, status) is re-derived from the devices' retained messages after a crash, and a durable commit costs
+        ~4 ms here, which would cap the bridge at a few hundred messages a second."""
+        connection = connections["default"]
+        if connection.vendor != "postgresql":
+            return
+        if (
+            connection.connection is None
+            or getattr(connection, "_labs_fast_commits", None) is not connection.connection
+        ):
+            connection.ensure_connection()
+            with connection.cursor() as cursor:
+                cursor.execute("SET synchronous_commit TO off")
+            connection._labs_fast_commits = connection.connection
+
+
+def run_in_thread(**kwargs) -> tuple[Bridge, threading.Thread]:
+    """Start a bridge on a daemon thread (tests, benches); stop it with ``bridge.stop(); thread.join()``."""
+    bridge = Bridge(**kwargs)
+    bridge.start()
+    thread = threading.Thread(target=bridge.run, name="mqtt-bridge", daemon=True)
+    thread.start()
+    return bridge, thread

@@ -1,0 +1,212 @@
+import os
+import socket
+import threading
+from datetime import timedelta
+
+import paho.mqtt.client as paho
+import pytest
+import time_machine
+from django.db import transaction
+from django.utils import timezone
+
+from labs import mqtt, mqtt_router, outbox
+from labs.models import OutboxMessage
+from labs.mqtt_bridge import run_in_thread
+from labs.mqtt_router import Publish
+from tests.comfort import conftest as comfort_fixtures
+from tests.comfort.conftest import free_port, wait_until
+
+amqtt_broker = comfort_fixtures.amqtt_broker  # the embedded broker fixture
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _no_outbox_nudge(settings):
+    """The run may name a real broker (CI's MQTT_URL): only the nudge test publishes after commit."""
+    settings.MQTT_OUTBOX_NUDGE = False
+
+
+def test_it_parses_the_broker_url_with_user_and_password():
+    address = mqtt.parse_url("mqtt://back%40end:p%3Ass@broker.local:1884")
+
+    assert (address.host, address.port, address.username, address.password) == (
+        "broker.local",
+        1884,
+        "back@end",
+        "p:ss",
+    )
+    assert "p:ss" not in str(address)
+    assert mqtt.parse_url("mqtts://h").port == 8883
+    assert mqtt.parse_url("mqtt://h").port == 1883
+    with pytest.raises(ValueError):
+        mqtt.parse_url("http://h")
+
+
+def test_client_ids_are_unique_per_process_and_role(settings):
+    settings.MQTT_CLIENT_PREFIX = "labs-test"
+
+    assert mqtt.client_id() == f"labs-test-{socket.gethostname()}-{os.getpid()}"
+    assert mqtt.client_id("bridge").endswith(f"-{os.getpid()}-bridge")
+
+
+def test_every_client_socket_sets_tcp_nodelay(amqtt_broker):
+    client = mqtt.create_client(role="nodelay", url=amqtt_broker)
+    assert mqtt.connect(client, url=amqtt_broker)
+    try:
+        assert client.socket().getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+class Listener:
+    def __init__(self, url: str, topic: str) -> None:
+        self.messages = []
+        ready = threading.Event()
+        host, port = url.removeprefix("mqtt://").split(":")
+        self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, protocol=paho.MQTTv311)
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
+        self.client.on_subscribe = lambda *a: ready.set()
+        self.client.on_message = lambda c, u, m: self.messages.append((m.topic, m.payload, m.retain))
+        self.client.connect(host, int(port))
+        self.client.loop_start()
+        assert ready.wait(5)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def test_a_rolled_back_transaction_leaves_nothing_to_publish():
+    with pytest.raises(RuntimeError), transaction.atomic():
+        outbox.outbox_enqueue(topic="labs/v1/x/desk/d/desired", payload={"v": 1})
+        raise RuntimeError
+
+    assert not OutboxMessage.objects.exists()
+
+
+def test_after_commit_the_committing_process_publishes_and_marks_sent(amqtt_broker, settings):
+    settings.MQTT_URL = amqtt_broker
+    settings.MQTT_OUTBOX_NUDGE = True
+    mqtt.publisher_close()
+    listener = Listener(amqtt_broker, "labs/v1/test/#")
+    try:
+        with transaction.atomic():
+            row = outbox.outbox_enqueue(topic="labs/v1/test/desk/d1/desired", payload={"v": 1}, retain=True)
+            assert row.sent_at is None
+        wait_until(lambda: listener.messages, message="the message")
+    finally:
+        listener.close()
+        mqtt.publisher_close()
+    row.refresh_from_db()
+    assert row.sent_at is not None and row.attempts == 1
+    assert listener.messages == [("labs/v1/test/desk/d1/desired", b'{"v":1}', False)]
+
+
+def test_the_nudge_never_raises_when_the_broker_is_down(settings):
+    settings.MQTT_URL = f"mqtt://127.0.0.1:{free_port()}"
+    settings.MQTT_OUTBOX_NUDGE = True
+    mqtt.publisher_close()
+    with transaction.atomic():
+        row = outbox.outbox_enqueue(topic="labs/v1/test/desk/d1/desired", payload={"v": 1})
+    row.refresh_from_db()
+    assert row.sent_at is None  # left for the bridge
+    mqtt.publisher_close()
+
+
+def test_the_bridge_drains_the_outbox_in_order_and_calls_the_sent_hook(amqtt_broker, monkeypatch):
+    seen = []
+    monkeypatch.setattr(outbox, "_sent_handlers", [])
+    outbox.register_sent("labs/v1/+/+/+/desired", lambda messages, at: seen.extend(m.topic for m in messages))
+    topics = [f"labs/v1/test/desk/d{n}/desired" for n in range(5)]
+    for n, topic in enumerate(topics):
+        outbox.outbox_enqueue(topic=topic, payload={"v": n}, retain=True)
+    outbox.outbox_enqueue(topic="labs/v1/test/desk/d0/telemetry", payload={"n": 1}, qos=0)
+    listener = Listener(amqtt_broker, "labs/v1/test/#")
+    bridge, thread = run_in_thread(url=amqtt_broker, poll_s=0.02, outbox_grace=timedelta(0))
+    try:
+        wait_until(lambda: len(listener.messages) == 6, message="six messages")
+    finally:
+        bridge.stop()
+        thread.join(10)
+        listener.close()
+    assert [m[0] for m in listener.messages] == [*topics, "labs/v1/test/desk/d0/telemetry"]
+    assert not OutboxMessage.objects.filter(sent_at__isnull=True).exists()
+    assert seen == topics
+
+
+def test_the_bridge_dispatches_to_registered_handlers_and_sends_their_replies(amqtt_broker, monkeypatch):
+    monkeypatch.setattr(mqtt_router, "_routes", [])
+
+    def on_scan(topic, payload):
+        return [Publish(topic.replace("/scan", "/decision"), {"scan_id": payload["scan_id"], "allow": True})]
+
+    mqtt_router.register("labs/v1/+/reader/+/scan", on_scan)
+    listener = Listener(amqtt_broker, "labs/v1/test/reader/r1/decision")
+    bridge, thread = run_in_thread(url=amqtt_broker, poll_s=0.02)
+    try:
+        wait_until(bridge.subscribed.is_set, message="subscribed")
+        listener.client.publish("labs/v1/test/reader/r1/scan", b'{"scan_id": "s1"}', qos=1)
+        wait_until(lambda: listener.messages, message="the decision")
+    finally:
+        bridge.stop()
+        thread.join(10)
+        listener.close()
+    assert listener.messages[0][1] == b'{"scan_id":"s1","allow":true}'
+
+
+def test_a_failed_publication_stays_pending_with_the_error():
+    class Disconnected:
+        def publish(self, *args, **kwargs):
+            return _Info(rc=paho.MQTT_ERR_NO_CONN)
+
+    row = outbox.outbox_enqueue(topic="labs/v1/x/desk/d/desired", payload={"v": 1})
+
+    assert outbox.outbox_drain(client=Disconnected()) == 0
+    row.refresh_from_db()
+    assert row.sent_at is None and row.attempts == 1 and row.last_error
+
+
+class _Info:
+    def __init__(self, rc):
+        self.rc = rc
+
+    def wait_for_publish(self, timeout=None):
+        return None
+
+    def is_published(self):
+        return False
+
+
+def test_sent_messages_are_purged_after_a_day():
+    row = outbox.outbox_enqueue(topic="labs/v1/x/desk/d/desired", payload={"v": 1})
+    outbox.outbox_mark_sent(ids=[row.pk])
+    pending = outbox.outbox_enqueue(topic="labs/v1/x/desk/d/desired", payload={"v": 2})
+
+    with time_machine.travel(timezone.now() + timedelta(days=2), tick=False):
+        assert outbox.outbox_purge() == 1
+    assert list(OutboxMessage.objects.values_list("pk", flat=True)) == [pending.pk]
+
+
+def test_mqtt_broker_idles_until_sigterm_when_an_external_broker_is_configured():
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "MQTT_URL": "mqtt://user:secret@127.0.0.1:1"}
+    process = subprocess.Popen(  # noqa: S603
+        [sys.executable, str(root / "manage.py"), "mqtt_broker"], env=env, cwd=root, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        first_line = process.stdout.readline()
+        time.sleep(0.5)
+        assert process.poll() is None  # still there: honcho would stop everything if it exited
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(10) == 0
+    assert "external broker" in first_line
+    assert "secret" not in first_line

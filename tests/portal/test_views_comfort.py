@@ -1,0 +1,84 @@
+import pytest
+from django.test import Client
+
+from comfort.models import Command, Preference
+from labs.models import OutboxMessage
+from tests.comfort import conftest as comfort_fixtures
+
+# the comfort fixtures (a zone, desks and their devices), shared with tests/comfort
+zone, desk, other_desk = comfort_fixtures.zone, comfort_fixtures.desk, comfort_fixtures.other_desk
+desk_device, hvac, fan, devices = (
+    comfort_fixtures.desk_device,
+    comfort_fixtures.hvac,
+    comfort_fixtures.fan,
+    comfort_fixtures.devices,
+)
+
+
+@pytest.fixture
+def member_browser(member):
+    client = Client()
+    client.force_login(member.user)
+    return client
+
+
+def test_the_workspace_page_shows_my_preferences_and_the_desks(member_browser, desk, devices):
+    response = member_browser.get("/workspace/")
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "My preferences" in body and 'name="desk_sit_height_mm"' in body
+    assert f'<option value="{desk.pk}">' in body
+    assert 'hx-get="/workspace/live/"' in body
+    assert "<script>" not in body and "style=" not in body  # strict CSP: no inline code or styles
+
+
+def test_checking_in_from_the_portal_calls_the_service(member_browser, member, desk, devices):
+    response = member_browser.post("/workspace/check-in/", {"desk": desk.pk})
+
+    assert response.status_code == 302
+    assert Command.objects.filter(acts_for=member).count() == 3
+    live = member_browser.get("/workspace/live/").content.decode()
+    assert f'data-device="{devices["desk"].device_id}"' in live
+    assert 'data-state="queued"' in live
+
+
+def test_out_of_range_preferences_are_refused_in_the_portal_and_publish_nothing(member_browser, member, desk, devices):
+    member_browser.post("/workspace/check-in/", {"desk": desk.pk})
+    rows = OutboxMessage.objects.count()
+
+    response = member_browser.post(
+        "/workspace/preferences/",
+        {"desk_sit_height_mm": 2000, "desk_stand_height_mm": 1100, "temperature_c": "22.0", "fan_speed_pct": 40},
+    )
+
+    assert response.status_code == 400
+    assert OutboxMessage.objects.count() == rows
+    assert not Preference.objects.filter(person=member).exists()
+
+
+def test_saving_preferences_while_checked_in_applies_them(member_browser, member, desk, devices):
+    member_browser.post("/workspace/check-in/", {"desk": desk.pk})
+
+    response = member_browser.post(
+        "/workspace/preferences/",
+        {"desk_sit_height_mm": 900, "desk_stand_height_mm": 1100, "temperature_c": "22.0", "fan_speed_pct": 40},
+    )
+
+    assert response.status_code == 302
+    assert Command.objects.filter(device=devices["desk"]).order_by("-version").first().desired == {"height_mm": 900}
+
+
+def test_the_live_panel_shows_only_my_own_desk(member_browser, colleague, desk, devices):
+    from comfort import services
+
+    services.workspace_check_in(person=colleague, desk=desk)
+
+    live = member_browser.get("/workspace/live/").content.decode()
+
+    assert devices["desk"].device_id not in live
+    assert "Check in at a desk" in live
+
+
+def test_the_workspace_needs_sign_in():
+    assert Client().get("/workspace/").status_code == 302
