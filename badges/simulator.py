@@ -1,0 +1,262 @@
+"""Simulated badge readers: scan credentials over MQTT (contract v1) and show the backend's decision.
+
+* :class:`ReaderClient` is one reader: its own gmqtt connection whose client id is the reader's id (its MQTT
+  identity; in production also its username, which the broker's ACL ties to its own ``scan`` and ``decision``
+  topics), subscribed to its own ``decision`` topic. ``await reader.scan("qr", value)`` publishes a scan and returns
+  the decision for that ``scan_id`` (or None after the timeout). asyncio sets TCP_NODELAY on its TCP sockets.
+* :func:`run_site_readers` is the coroutine ``manage.py simulate_devices`` runs beside the comfort devices (registered
+  with labs.simulators from BadgesConfig.ready()); ``manage.py simulate_readers`` runs the same standalone.
+* :func:`demo_scans` is what a demo round presents: the member's phone (a fresh code, then the same code again, which
+  is refused as a replay), the demo visitor's phone (the first allowed scan checks the visitor in and emails the host),
+  a registered card and an unknown card. Codes are read from the database, as a phone showing the QR would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+logger = logging.getLogger(__name__)
+
+DECISION_TIMEOUT_S = 5.0
+DEMO_INTERVAL_S = 20.0
+DEMO_UNKNOWN_CARD = "DE:AD:BE:EF"
+
+
+@dataclass(frozen=True)
+class Scan:
+    """A credential to present: ``type`` qr or card, its ``value``, and a label for the output."""
+
+    type: str
+    value: str
+    label: str
+
+
+def _write(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+class ReaderClient:
+    """One simulated reader on its own MQTT connection."""
+
+    def __init__(
+        self,
+        reader_id: str,
+        site: str,
+        *,
+        url: str | None = None,
+        client_id: str | None = None,
+        leaves: tuple[str, str] = ("scan", "decision"),
+    ) -> None:
+        self.reader_id = reader_id
+        self.site = site
+        self.url = url
+        self.client_id = client_id or reader_id
+        self.leaves = leaves  # other leaves let a bench measure a raw echo the backend does not subscribe to
+        self.client = None
+        self.counter = itertools.count(1)
+        self.pending: dict[str, asyncio.Future] = {}
+        self.subscribed = asyncio.Event()
+
+    @property
+    def scan_topic(self) -> str:
+        return f"labs/v1/{self.site}/reader/{self.reader_id}/{self.leaves[0]}"
+
+    @property
+    def decision_topic(self) -> str:
+        return f"labs/v1/{self.site}/reader/{self.reader_id}/{self.leaves[1]}"
+
+    def _on_connect(self, client, flags, rc, properties) -> None:
+        client.subscribe(self.decision_topic, qos=1)
+
+    def _on_subscribe(self, client, mid, qos, properties) -> None:
+        self.subscribed.set()
+
+    def _on_message(self, client, topic, payload, qos, properties) -> int:
+        try:
+            decision = json.loads(payload)
+        except (ValueError, UnicodeDecodeError):
+            logger.warning("reader %s: undecodable decision", self.reader_id)
+            return 0
+        future = self.pending.pop(decision.get("scan_id"), None) if isinstance(decision, dict) else None
+        if future is not None and not future.done():
+            future.set_result(decision)
+        return 0
+
+    async def connect(self, timeout: float = 10.0) -> None:
+        import gmqtt
+        from gmqtt.mqtt.constants import MQTTv311
+
+        from labs.mqtt import parse_url
+
+        address = parse_url(self.url)
+        client = gmqtt.Client(self.client_id, clean_session=False)
+        client.set_config({"reconnect_retries": -1, "reconnect_delay": 1})
+        if address.username:
+            client.set_auth_credentials(address.username, address.password)
+        client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+        self.client = client
+        await client.connect(address.host, address.port, keepalive=30, version=MQTTv311, ssl=address.tls)
+        await asyncio.wait_for(self.subscribed.wait(), timeout)
+
+    def scan_payload(self, credential_type: str, value: str) -> dict:
+        scan_id = f"{self.reader_id}-{next(self.counter):06d}"
+        ts = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return {"scan_id": scan_id, "credential": {"type": credential_type, "value": value}, "ts": ts}
+
+    async def scan(self, credential_type: str, value: str, *, timeout: float = DECISION_TIMEOUT_S) -> dict | None:
+        """Publish one scan (QoS 1) and wait for its decision; the decision gains ``latency_ms``."""
+        payload = self.scan_payload(credential_type, value)
+        future = asyncio.get_running_loop().create_future()
+        self.pending[payload["scan_id"]] = future
+        started = time.perf_counter()
+        self.client.publish(self.scan_topic, json.dumps(payload, separators=(",", ":")), qos=1)
+        try:
+            decision = await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            self.pending.pop(payload["scan_id"], None)
+            return None
+        return {**decision, "latency_ms": (time.perf_counter() - started) * 1000}
+
+    async def close(self) -> None:
+        if self.client is not None and self.client.is_connected:
+            await self.client.disconnect()
+
+
+# --- what the demo presents (database reads; run them in a thread from asyncio) --------------------------------
+
+
+async def in_thread(function, *args):
+    """Run a database read in a worker thread (the ORM is synchronous) and close that thread's connections."""
+
+    def call():
+        from django.db import connections
+
+        try:
+            return function(*args)
+        finally:
+            connections.close_all()
+
+    return await asyncio.to_thread(call)
+
+
+def site_reader_ids(site: str) -> list[str]:
+    from badges.models import Reader
+
+    return list(Reader.objects.filter(site__slug=site, is_active=True).values_list("slug", flat=True))
+
+
+def current_code_for(*, username: str | None = None, public_id: str | None = None) -> str | None:
+    """The QR value a person's phone (or a badge's page) shows right now."""
+    from badges import selectors
+    from badges.choices import BadgeKind
+    from badges.models import Badge
+    from labs.models import Person
+
+    if public_id:
+        badge = Badge.objects.filter(public_id=public_id, kind=BadgeKind.DIGITAL).first()
+    else:
+        person = Person.objects.filter(user__username=username).first()
+        badge = selectors.badge_for_person(person=person) if person else None
+    return selectors.badge_current_code(badge=badge) if badge else None
+
+
+def demo_scans(site: str) -> list[Scan]:
+    """One demo round: the member twice (the second is a replay), the demo visitor, a card, an unknown card."""
+    from django.utils import timezone
+
+    from badges import demo
+    from badges.choices import LIVE_STATUSES, BadgeKind
+    from badges.models import Badge
+
+    scans = []
+    member_code = current_code_for(username="member")
+    if member_code:
+        scans += [Scan("qr", member_code, "member's phone"), Scan("qr", member_code, "member's phone, same code")]
+    visit_badge = (
+        Badge.objects.filter(
+            visit__site__slug=site,
+            visit__email=demo.DEMO_VISITOR["email"],
+            visit__cancelled_at=None,
+            visit__end__gt=timezone.now(),
+            kind=BadgeKind.DIGITAL,
+            status__in=LIVE_STATUSES,
+        )
+        .order_by("visit__start")
+        .first()
+    )
+    visitor_code = current_code_for(public_id=visit_badge.public_id) if visit_badge else None
+    if visitor_code:
+        scans.append(Scan("qr", visitor_code, f"visitor {demo.DEMO_VISITOR['name']}'s phone"))
+    scans.append(Scan("card", demo.DEMO_CARD_UID, "outsider's card"))
+    scans.append(Scan("card", DEMO_UNKNOWN_CARD, "an unknown card"))
+    return scans
+
+
+def format_decision(reader_id: str, scan: Scan, decision: dict | None) -> str:
+    if decision is None:
+        return f"[reader {reader_id}] {scan.label:<34} no decision within {DECISION_TIMEOUT_S:.0f} s"
+    verdict = "ALLOW" if decision.get("allow") else "deny "
+    return (
+        f"[reader {reader_id}] {scan.label:<34} {verdict} {decision.get('reason', '?'):<14} "
+        f"{decision.get('latency_ms', 0):6.1f} ms"
+    )
+
+
+async def run_readers(
+    *,
+    site: str,
+    readers: Sequence[str],
+    url: str | None,
+    stop: asyncio.Event,
+    scans: Callable[[], list[Scan]] | Sequence[Scan] | None = None,
+    interval_s: float = DEMO_INTERVAL_S,
+    rounds: int | None = None,
+    write: Callable[[str], None] = _write,
+) -> list[dict | None]:
+    """Connect the readers, then every ``interval_s`` present ``scans`` (a list, or a function called each round,
+    in a thread: it may read the database) at each reader and write each decision. Returns the decisions."""
+    if not readers:
+        write(f"[readers] no active reader at site {site!r}; nothing to simulate")
+        return []
+    clients = [ReaderClient(reader_id, site, url=url) for reader_id in readers]
+    results: list[dict | None] = []
+    try:
+        await asyncio.gather(*(client.connect() for client in clients))
+        write(f"[readers] {', '.join(readers)} connected; scanning every {interval_s:g} s")
+        done = 0
+        while not stop.is_set() and (rounds is None or done < rounds):
+            batch = await in_thread(scans) if callable(scans) else list(scans or [])
+            for client in clients:
+                for scan in batch:
+                    decision = await client.scan(scan.type, scan.value)
+                    results.append(decision)
+                    write(format_decision(client.reader_id, scan, decision))
+            done += 1
+            if rounds is not None and done >= rounds:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval_s)
+    finally:
+        await asyncio.gather(*(client.close() for client in clients), return_exceptions=True)
+    return results
+
+
+async def run_site_readers(*, site: str, url: str, stop: asyncio.Event) -> None:
+    """The factory ``manage.py simulate_devices`` runs: every active reader of ``site`` presents the demo round."""
+    readers = await in_thread(site_reader_ids, site)
+    try:
+        await run_readers(site=site, readers=readers, url=url, stop=stop, scans=lambda: demo_scans(site))
+    except (OSError, TimeoutError) as exc:
+        logger.warning("simulated readers stopped: %s", exc)

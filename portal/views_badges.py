@@ -1,0 +1,218 @@
+"""Portal pages for badges: my badge (a QR code that refreshes itself), visitors I host, the reception desk, and the
+page a visitor opens from their email. Every change goes through badges.services; reads through badges.selectors.
+
+The QR code is rendered on the server as inline SVG; htmx (a static file: the CSP allows no inline script) polls
+the fragment every few seconds, so the code on screen follows the 30-second steps.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponseForbidden
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from badges import codes, selectors, services
+from badges.qr import qr_svg
+from labs.errors import DomainError
+from labs.models import Site
+from labs.permissions import is_host, is_staff, person_of
+
+QR_POLL_SECONDS = 5
+
+
+def _qr_context(badge, *, at: datetime) -> dict:
+    code = selectors.badge_current_code(badge=badge, at=at) if badge else None
+    return {
+        "badge": badge,
+        "code": code,
+        "qr": qr_svg(code) if code else "",
+        "seconds_left": codes.seconds_left_in_step(at),
+        "poll_seconds": QR_POLL_SECONDS,
+        "usable": bool(code),
+    }
+
+
+# --- my badge --------------------------------------------------------------------------------------------------
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "HEAD"])
+def badge(request):
+    person = person_of(request.user)
+    my_badge = selectors.badge_for_person(person=person) if person else None
+    context = {"person": person, **_qr_context(my_badge, at=timezone.now())}
+    return render(request, "portal/badges/badge.html", context)
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET"])
+def badge_qr(request):
+    """The QR fragment htmx swaps in every few seconds."""
+    person = person_of(request.user)
+    my_badge = selectors.badge_for_person(person=person) if person else None
+    context = {"qr_url": request.path, **_qr_context(my_badge, at=timezone.now())}
+    return render(request, "portal/badges/_qr.html", context)
+
+
+# --- the visitor's own badge page (from the emailed link; no account) ------------------------------------------
+
+
+def _visitor_badge_or_404(token: str):
+    visit_badge = selectors.badge_from_visitor_token(token)
+    if visit_badge is None:
+        raise Http404("No such badge.")
+    return visit_badge
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD"])
+def visitor_badge(request, token: str):
+    visit_badge = _visitor_badge_or_404(token)
+    context = {"visit": visit_badge.visit, "token": token, **_qr_context(visit_badge, at=timezone.now())}
+    return render(request, "portal/badges/visitor_badge.html", context)
+
+
+@never_cache
+@require_http_methods(["GET"])
+def visitor_badge_qr(request, token: str):
+    visit_badge = _visitor_badge_or_404(token)
+    context = {"qr_url": request.path, **_qr_context(visit_badge, at=timezone.now())}
+    return render(request, "portal/badges/_qr.html", context)
+
+
+# --- visitors I host -------------------------------------------------------------------------------------------
+
+
+class LocalDateTimeField(forms.DateTimeField):
+    """A ``datetime-local`` input, read in the chosen site's time zone by the form."""
+
+    widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+    input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+
+    def to_python(self, value):
+        parsed = super().to_python(value)
+        return timezone.make_naive(parsed) if parsed is not None and timezone.is_aware(parsed) else parsed
+
+
+class VisitorInviteForm(forms.Form):
+    name = forms.CharField(max_length=160, label="Visitor's name")
+    email = forms.EmailField(max_length=254, label="Visitor's email")
+    site = forms.ModelChoiceField(queryset=Site.objects.order_by("name"), empty_label=None)
+    start = LocalDateTimeField(label="Arrives")
+    end = LocalDateTimeField(label="Leaves", help_text="At most 24 hours after the arrival.")
+    purpose = forms.CharField(max_length=200, required=False, label="Purpose of the visit")
+
+    def clean(self):
+        data = super().clean()
+        site = data.get("site")
+        if site is not None:
+            for name in ("start", "end"):
+                if data.get(name) is not None:
+                    data[name] = data[name].replace(tzinfo=site.tz)
+        return data
+
+
+def _initial_invite(person) -> dict:
+    local = timezone.now().astimezone(person.site.tz)
+    start = (local + timedelta(minutes=15 - local.minute % 15)).replace(second=0, microsecond=0, tzinfo=None)
+    return {"site": person.site_id, "start": start, "end": start + timedelta(hours=2)}  # wall-clock, site-local
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def visitors(request):
+    person = person_of(request.user)
+    if not is_host(person):
+        return render(request, "portal/badges/not_host.html", status=403)
+    form = VisitorInviteForm(request.POST or None, initial=_initial_invite(person))
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                visit = services.visit_create(
+                    host=person,
+                    site=data["site"],
+                    name=data["name"],
+                    email=data["email"],
+                    start=data["start"],
+                    end=data["end"],
+                    purpose=data["purpose"],
+                )
+            except DomainError as exc:
+                for field, errors in exc.extra.items():
+                    form.add_error(field if field in form.fields else None, errors)
+                if not exc.extra:
+                    form.add_error(None, exc.detail)
+            else:
+                messages.success(request, f"{visit.name} is registered; we emailed them their badge.")
+                return redirect("portal:visitors")
+        status = 400
+    context = {"form": form, "visits": selectors.visits_for_host(host=person), "person": person}
+    return render(request, "portal/badges/visitors.html", context, status=status)
+
+
+def _back(request, default: str):
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return redirect(target)
+    return redirect(default)
+
+
+def _visit_command(request, pk: int, call, done: str, default: str):
+    person = person_of(request.user)
+    visit = get_object_or_404(selectors.visits_visible_to(person), pk=pk)
+    try:
+        call(actor=person, visit=visit)
+    except DomainError as exc:
+        messages.error(request, exc.detail)
+    else:
+        messages.success(request, done.format(name=visit.name))
+    return _back(request, default)
+
+
+@login_required
+@require_POST
+def visit_check_out(request, pk: int):
+    return _visit_command(request, pk, services.visit_check_out, "{name} is checked out.", "portal:visitors")
+
+
+@login_required
+@require_POST
+def visit_cancel(request, pk: int):
+    return _visit_command(request, pk, services.visit_cancel, "The visit of {name} is cancelled.", "portal:visitors")
+
+
+# --- reception (staff) -----------------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def reception(request):
+    person = person_of(request.user)
+    if not is_staff(person):
+        return HttpResponseForbidden("Only staff see the reception desk.")
+    now = timezone.now()
+    context = {
+        "site": person.site,
+        "today": now.astimezone(person.site.tz).date(),
+        "visits": selectors.visits_for_reception(site=person.site),
+        "now": now,
+    }
+    return render(request, "portal/badges/reception.html", context)
+
+
+@login_required
+@require_POST
+def reception_check_in(request, pk: int):
+    return _visit_command(request, pk, services.visit_check_in, "{name} is checked in.", "portal:reception")

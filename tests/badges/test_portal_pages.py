@@ -1,0 +1,150 @@
+"""Portal pages: my badge (and its QR fragment), visitors, reception, the visitor's emailed badge page."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+
+from badges import selectors, services
+from badges.models import Visit
+from tests.badges.conftest import MONDAY
+from tests.badges.factories import code_at
+from tests.factories import PersonFactory
+
+pytestmark = pytest.mark.django_db
+
+START = MONDAY + timedelta(hours=2)
+
+
+@pytest.fixture
+def member_web(client, member):
+    client.force_login(member.user)
+    return client
+
+
+@pytest.fixture
+def staff_web(client, staff):
+    client.force_login(staff.user)
+    return client
+
+
+def test_my_badge_shows_the_current_code_as_an_svg_qr(frozen, member_web, member_badge):
+    html = member_web.get("/badge/").content.decode()
+    code = code_at(member_badge, MONDAY)
+    assert f'data-code="{code}"' in html and "<svg" in html and 'class="qr__svg"' in html
+    assert 'hx-get="/badge/qr/"' in html and 'hx-trigger="every 5s"' in html
+    assert "<script>" not in html and "style=" not in html  # the CSP allows neither inline
+
+
+def test_the_qr_fragment_follows_the_steps(frozen, member_web, member_badge):
+    first = member_web.get("/badge/qr/")
+    assert first.status_code == 200 and "no-store" in first["Cache-Control"]
+    frozen.shift(30)
+    second = member_web.get("/badge/qr/").content.decode()
+    assert code_at(member_badge, MONDAY + timedelta(seconds=30)) in second
+    assert code_at(member_badge, MONDAY) not in second
+
+
+def test_without_a_badge_the_page_says_so(member_web):
+    assert "You have no badge yet" in member_web.get("/badge/").content.decode()
+
+
+def test_a_revoked_badge_shows_no_code(frozen, staff, member_web, member_badge):
+    services.badge_revoke(actor=staff, badge=member_badge)
+    html = member_web.get("/badge/").content.decode()
+    assert "cannot open doors now (revoked)" in html and "data-code" not in html
+
+
+def test_the_badge_pages_need_a_sign_in(client):
+    for url in ("/badge/", "/badge/qr/", "/visitors/", "/reception/"):
+        response = client.get(url)
+        assert response.status_code == 302 and "/sign-in/" in response["Location"]
+
+
+def test_a_host_invites_a_visitor_in_local_time(frozen, member_web, site, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = member_web.post(
+            "/visitors/",
+            {"name": "Vera", "email": "vera@guests.example", "site": site.pk, "start": "2026-03-02T11:00",
+             "end": "2026-03-02T14:00", "purpose": "Lunch"},
+        )  # fmt: skip
+    assert response.status_code == 302
+    visit = Visit.objects.get()
+    assert visit.start == START and visit.end == START + timedelta(hours=3)
+    assert mail.outbox[0].to == ["vera@guests.example"]
+    html = member_web.get("/visitors/").content.decode()
+    assert "Vera" in html and "11:00" in html and "Check out" in html
+
+
+def test_the_invite_form_proposes_the_next_quarter_hour_in_local_time(frozen, member_web):
+    html = member_web.get("/visitors/").content.decode()
+    assert 'value="2026-03-02T09:15"' in html and 'value="2026-03-02T11:15"' in html  # 09:00 local now
+
+
+def test_an_open_ended_or_too_long_visit_is_refused_on_the_page(frozen, member_web, site):
+    base = {"name": "Vera", "email": "vera@guests.example", "site": site.pk, "start": "2026-03-02T11:00"}
+    assert member_web.post("/visitors/", {**base, "end": ""}).status_code == 400
+    response = member_web.post("/visitors/", {**base, "end": "2026-03-03T12:00"})
+    assert response.status_code == 400 and "24 hours" in response.content.decode()
+    assert not Visit.objects.exists()
+
+
+def test_a_visitor_account_cannot_invite(site, client):
+    guest = PersonFactory(role="visitor", site=site, company=None)
+    client.force_login(guest.user)
+    assert client.get("/visitors/").status_code == 403
+
+
+def test_the_host_checks_out_from_the_page_and_others_get_404(frozen, member, member_web, site, outsider):
+    visit = services.visit_create(host=member, site=site, name="V", email="v@x.example", start=START,
+                                  end=START + timedelta(hours=1))  # fmt: skip
+    from django.test import Client
+
+    other = Client()
+    other.force_login(outsider.user)
+    assert other.post(f"/visitors/{visit.pk}/check-out/").status_code == 404
+    assert other.post(f"/visitors/{visit.pk}/cancel/").status_code == 404
+    assert member_web.post(f"/visitors/{visit.pk}/check-out/").status_code == 302
+    visit.refresh_from_db()
+    assert visit.checked_out_at is not None
+
+
+def test_reception_lists_todays_visitors_and_checks_them_in(frozen, member, staff_web, site):
+    today = services.visit_create(host=member, site=site, name="Today Visitor", email="t@x.example", start=START,
+                                  end=START + timedelta(hours=1))  # fmt: skip
+    services.visit_create(host=member, site=site, name="Tomorrow Visitor", email="m@x.example",
+                          start=START + timedelta(days=1), end=START + timedelta(days=1, hours=1))  # fmt: skip
+    html = staff_web.get("/reception/").content.decode()
+    assert "Today Visitor" in html and "Tomorrow Visitor" not in html
+    frozen.move_to(START - timedelta(minutes=10))
+    assert staff_web.post(f"/reception/{today.pk}/check-in/").status_code == 302
+    today.refresh_from_db()
+    assert today.checked_in_at is not None
+
+
+def test_only_staff_see_reception(member_web):
+    assert member_web.get("/reception/").status_code == 403
+
+
+def test_the_visitors_emailed_page_shows_their_rotating_code(frozen, member, site, client):
+    visit = services.visit_create(host=member, site=site, name="Vera", email="v@x.example", start=START,
+                                  end=START + timedelta(hours=1))  # fmt: skip
+    badge = visit.badges.get()
+    token = selectors.visitor_badge_token(badge)
+    frozen.move_to(START)
+    html = client.get(f"/visitor-badge/{token}/").content.decode()
+    assert "Welcome, Vera" in html and f'data-code="{code_at(badge, START)}"' in html
+    assert client.get(f"/visitor-badge/{token}/qr/").status_code == 200
+    assert client.get(f"/visitor-badge/{token}x/").status_code == 404
+    assert client.get("/visitor-badge/forged/").status_code == 404
+    services.visit_check_out(actor=member, visit=visit)
+    assert "data-code" not in client.get(f"/visitor-badge/{token}/").content.decode()
+
+
+def test_the_nav_shows_badge_and_visitors_and_reception_only_to_staff(member_web, staff, client):
+    html = member_web.get("/").content.decode()
+    assert 'href="/badge/"' in html and 'href="/visitors/"' in html and 'href="/reception/"' not in html
+    client.force_login(staff.user)
+    assert 'href="/reception/"' in client.get("/").content.decode()
