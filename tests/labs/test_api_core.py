@@ -148,3 +148,11 @@ class TestHealthAndSchema:
         assert outsider_client.get(reverse("labs-api:privacy-register")).status_code == 403
         body = staff_client.get(reverse("labs-api:privacy-register")).json()
         assert body["count"] == len(body["results"]) > 0
+
+
+def test_the_schema_is_valid_openapi_3(member_client):
+    from openapi_spec_validator import validate
+
+    response = member_client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    validate(response.json())  # raises on any violation of the OpenAPI 3 specification

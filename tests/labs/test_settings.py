@@ -1,0 +1,77 @@
+"""Settings are read strictly from the environment: a bad value stops start-up with a clear message."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from labs import env
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _start(**overrides) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "MQTT_URL"}}
+    environment.update(overrides)
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "name,value,message",
+    [
+        ("DJANGO_DEBUG", "maybe", "DJANGO_DEBUG='maybe' is not a boolean"),
+        ("DATABASE_URL", "mysql://db/x", "DATABASE_URL='mysql://db/x' must start with one of"),
+        ("MQTT_URL", "mqtt://:notaport", "MQTT_URL='mqtt://:notaport'"),
+        ("SIGN_IN_MAX_FAILURES_PER_IP", "ten", "SIGN_IN_MAX_FAILURES_PER_IP='ten' is not a whole number"),
+        ("LABS_ENV", "staging", "LABS_ENV='staging' must be 'development' or 'production'"),
+    ],
+)
+def test_a_bad_value_stops_start_up_with_a_clear_message(name, value, message):
+    result = _start(**{name: value})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert message in result.stderr
+
+
+def test_production_needs_a_secret_key():
+    result = _start(LABS_ENV="production", DJANGO_SECRET_KEY="", DJANGO_ALLOWED_HOSTS="labs.example.com")
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY must be set" in result.stderr
+
+
+def test_production_settings_pass_check_deploy_without_warnings():
+    result = _start(
+        LABS_ENV="production",
+        DJANGO_SECRET_KEY="k" * 20 + "-a-long-random-production-secret-value-123",
+        DJANGO_ALLOWED_HOSTS="labs.example.com",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize("raw,expected", [("true", True), ("0", False), ("Yes", True), ("off", False)])
+def test_booleans_accept_the_usual_spellings(monkeypatch, raw, expected):
+    monkeypatch.setenv("LABS_TEST_FLAG", raw)
+    assert env.env_bool("LABS_TEST_FLAG", default=not expected) is expected
+
+
+def test_integers_respect_bounds(monkeypatch):
+    monkeypatch.setenv("LABS_TEST_INT", "0")
+    with pytest.raises(ImproperlyConfigured, match="below the minimum 1"):
+        env.env_int("LABS_TEST_INT", 5, minimum=1)
+
+
+def test_an_empty_variable_means_the_default(monkeypatch):
+    monkeypatch.setenv("LABS_TEST_URL", "  ")
+    assert env.env_url("LABS_TEST_URL", "redis://x:6379", schemes={"redis"}) == "redis://x:6379"
