@@ -14,7 +14,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _start(**overrides) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "MQTT_URL"}}
+    # Start from this environment without the service URLs and without the browser tests' async-unsafe switch
+    # (check --deploy rightly warns about DJANGO_ALLOW_ASYNC_UNSAFE).
+    dropped = {"DATABASE_URL", "REDIS_URL", "MQTT_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    environment = {k: v for k, v in os.environ.items() if k not in dropped}
     environment.update(overrides)
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
