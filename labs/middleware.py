@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.http import HttpResponseBadRequest, JsonResponse
+
 
 class PersonalDataNoStoreMiddleware:
     """Responses that may carry personal data are never stored by browsers or proxies.
@@ -21,3 +23,21 @@ class PersonalDataNoStoreMiddleware:
             response["Cache-Control"] = "no-store, private"
             response["Pragma"] = "no-cache"
         return response
+
+
+class RejectNulBytesMiddleware:
+    """A NUL byte in the path or query string is never meaningful; PostgreSQL cannot store or compare one.
+
+    Refusing it here with a 400 keeps every URL lookup and filter from turning it into a database error (a 500).
+    Request bodies are checked by the serializers (DRF's CharField refuses NUL characters).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", "") or "\x00" in request.GET.urlencode():
+            if request.path.startswith("/api/"):
+                return JsonResponse({"detail": "NUL bytes are not allowed in URLs.", "code": "invalid"}, status=400)
+            return HttpResponseBadRequest("NUL bytes are not allowed in URLs.")
+        return self.get_response(request)
