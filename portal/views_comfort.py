@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -31,6 +32,14 @@ class PreferenceForm(forms.Form):
         widget=forms.NumberInput(attrs={"step": "0.5"}),
     )
     fan_speed_pct = forms.IntegerField(label="Fan speed (%)", min_value=0, max_value=100)
+
+
+def _posted_desk(request, person, **filters) -> Desk:
+    """The desk named by the form's ``desk`` field at the person's site; anything else (missing, not a number) 404s."""
+    raw = request.POST.get("desk", "")
+    if not raw.isdigit():
+        raise Http404("No such desk.")
+    return get_object_or_404(Desk, pk=int(raw), site=person.site, **filters)
 
 
 def _person_or_none(request):
@@ -84,7 +93,7 @@ def workspace_check_in(request):
     person = _person_or_none(request)
     if person is None:
         return redirect("portal:dashboard")
-    desk = get_object_or_404(Desk, pk=request.POST.get("desk") or 0, site=person.site, is_active=True)
+    desk = _posted_desk(request, person, is_active=True)
     try:
         services.workspace_check_in(person=person, desk=desk)
     except DomainError as exc:
@@ -100,7 +109,7 @@ def workspace_check_out(request):
     person = _person_or_none(request)
     if person is None:
         return redirect("portal:dashboard")
-    desk = get_object_or_404(Desk, pk=request.POST.get("desk") or 0, site=person.site)
+    desk = _posted_desk(request, person)
     try:
         services.workspace_check_out(person=person, desk=desk)
     except DomainError as exc:

@@ -82,3 +82,11 @@ def test_the_live_panel_shows_only_my_own_desk(member_browser, colleague, desk, 
 
 def test_the_workspace_needs_sign_in():
     assert Client().get("/workspace/").status_code == 302
+
+
+@pytest.mark.parametrize("desk_value", ["abc", "", "1.5", "-3", "99999999999999999999"])
+def test_a_malformed_or_unknown_desk_is_a_404_not_a_500(member_browser, desk, devices, desk_value):
+    for url in ("/workspace/check-in/", "/workspace/check-out/"):
+        response = member_browser.post(url, {"desk": desk_value})
+        assert response.status_code == 404
+    assert not Command.objects.exists()
