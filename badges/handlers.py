@@ -13,22 +13,22 @@ import re
 
 from badges import selectors, services
 from badges.choices import Channel, CredentialType
-from labs.mqtt_router import TOPIC_ROOT, Publish
+from labs import topics
+from labs.topics import Publish
 
 logger = logging.getLogger(__name__)
 
-SCAN_TOPIC_FILTER = f"{TOPIC_ROOT}/+/reader/+/scan"
-_SCAN_TOPIC = re.compile(rf"{re.escape(TOPIC_ROOT)}/([^/+#]+)/reader/([^/+#]+)/scan")
+SCAN_TOPIC_FILTER = topics.topic_filter("scan", kind="reader")
 _SCAN_ID = re.compile(r"[A-Za-z0-9._:\-]{1,64}", re.ASCII)
 MAX_VALUE_LENGTH = 512
 
 
 def decision_topic(site: str, reader: str) -> str:
-    return f"{TOPIC_ROOT}/{site}/reader/{reader}/decision"
+    return topics.topic(site, "reader", reader, "decision")
 
 
 def scan_topic(site: str, reader: str) -> str:
-    return f"{TOPIC_ROOT}/{site}/reader/{reader}/scan"
+    return topics.topic(site, "reader", reader, "scan")
 
 
 def _credential(payload: dict) -> tuple[str, str] | None:
@@ -44,10 +44,10 @@ def _credential(payload: dict) -> tuple[str, str] | None:
 
 
 def handle_scan(topic: str, payload: dict) -> list[Publish]:
-    match = _SCAN_TOPIC.fullmatch(topic)
-    if match is None:
+    parsed = topics.parse(topic)
+    if parsed is None or parsed.kind != "reader" or parsed.leaf != "scan":
         return []
-    site_slug, reader_slug = match.groups()
+    site_slug, reader_slug = parsed.site, parsed.device_id
     scan_id = payload.get("scan_id")
     credential = _credential(payload)
     if not (isinstance(scan_id, str) and _SCAN_ID.fullmatch(scan_id)) or credential is None:

@@ -24,6 +24,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from labs import topics
+
 logger = logging.getLogger(__name__)
 
 DECISION_TIMEOUT_S = 5.0
@@ -69,11 +71,11 @@ class ReaderClient:
 
     @property
     def scan_topic(self) -> str:
-        return f"labs/v1/{self.site}/reader/{self.reader_id}/{self.leaves[0]}"
+        return topics.topic(self.site, "reader", self.reader_id, self.leaves[0])
 
     @property
     def decision_topic(self) -> str:
-        return f"labs/v1/{self.site}/reader/{self.reader_id}/{self.leaves[1]}"
+        return topics.topic(self.site, "reader", self.reader_id, self.leaves[1])
 
     def _on_connect(self, client, flags, rc, properties) -> None:
         client.subscribe(self.decision_topic, qos=1)

@@ -9,12 +9,12 @@ class ComfortConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
-        from comfort import contract, handlers
-        from labs import mqtt_router, outbox
+        from comfort import handlers
+        from labs import mqtt_router, outbox, topics
 
         for topic_filter, handler in handlers.ROUTES.items():
             mqtt_router.register(topic_filter, handler)
-        outbox.register_sent(contract.topic_filter("desired"), handlers.on_desired_sent)
+        outbox.register_sent(topics.topic_filter("desired"), handlers.on_desired_sent)
 
         settings.CELERY_BEAT_SCHEDULE.setdefault(
             "comfort-commands-sweep", {"task": "comfort.tasks.commands_sweep", "schedule": 5.0}

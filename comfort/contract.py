@@ -1,4 +1,5 @@
-"""The MQTT contract v1 (docs/mqtt.md) as code: topics, ranges and the validation of desired documents.
+"""The MQTT contract v1 (docs/mqtt.md) as code: ranges, ack codes and the validation of desired documents (the
+topic tree is :mod:`labs.topics`).
 
 Both the backend and the simulators use this module, and both are tested against the JSON Schemas in
 docs/mqtt-schemas/, so the code and the public page cannot drift apart silently.
@@ -8,10 +9,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-
-TOPIC_ROOT = "labs/v1"
-KINDS = ("desk", "hvac", "fan", "reader")
-DEVICE_LEAVES = ("desired", "ack", "reported", "telemetry", "status")
 
 DESK_HEIGHT_MM = (620, 1270)
 SETPOINT_C = (Decimal("16.0"), Decimal("30.0"))
@@ -27,22 +24,6 @@ ACK_INVALID = 400
 ACK_EXPIRED = 410
 ACK_STALE = 409
 ACK_UNPROCESSABLE = 422
-
-
-def topic(site: str, kind: str, device_id: str, leaf: str) -> str:
-    return f"{TOPIC_ROOT}/{site}/{kind}/{device_id}/{leaf}"
-
-
-def topic_filter(leaf: str, *, site: str = "+", kind: str = "+") -> str:
-    return f"{TOPIC_ROOT}/{site}/{kind}/+/{leaf}"
-
-
-def parse_topic(value: str) -> tuple[str, str, str, str] | None:
-    """``labs/v1/{site}/{kind}/{id}/{leaf}`` -> (site, kind, id, leaf), or None for anything else."""
-    parts = value.split("/")
-    if len(parts) != 6 or "/".join(parts[:2]) != TOPIC_ROOT or parts[3] not in KINDS or not parts[4]:
-        return None
-    return parts[2], parts[3], parts[4], parts[5]
 
 
 def iso(moment: datetime | None) -> str | None:

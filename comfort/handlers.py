@@ -10,19 +10,18 @@ import logging
 
 from django.utils import timezone
 
-from comfort import contract, services
-from labs.mqtt_router import Publish
+from comfort import services
+from labs import topics
+from labs.topics import Publish
 
 logger = logging.getLogger(__name__)
 
-COMFORT_KINDS = ("desk", "hvac", "fan")
-
 
 def _device_topic(topic: str, leaf: str) -> tuple[str, str] | None:
-    parsed = contract.parse_topic(topic)
-    if parsed is None or parsed[1] not in COMFORT_KINDS or parsed[3] != leaf:
+    parsed = topics.parse(topic)
+    if parsed is None or parsed.kind not in topics.DEVICE_KINDS or parsed.leaf != leaf:
         return None
-    return parsed[0], parsed[2]
+    return parsed.site, parsed.device_id
 
 
 def _is_int(value) -> bool:
@@ -85,8 +84,8 @@ def on_desired_sent(messages, at) -> None:
 
 
 ROUTES = {
-    contract.topic_filter("ack"): handle_ack,
-    contract.topic_filter("reported"): handle_reported,
-    contract.topic_filter("status"): handle_status,
-    contract.topic_filter("telemetry"): handle_telemetry,
+    topics.topic_filter("ack"): handle_ack,
+    topics.topic_filter("reported"): handle_reported,
+    topics.topic_filter("status"): handle_status,
+    topics.topic_filter("telemetry"): handle_telemetry,
 }

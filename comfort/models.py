@@ -18,9 +18,10 @@ from django.db.models import Q
 from bookings.models import Desk
 from comfort import contract
 from comfort.choices import OPEN_STATES, CommandState, DeviceKind, ZoneBasis
-from labs import privacy
+from labs import privacy, topics
 from labs.models import Person, Site, Zone
 from labs.privacy import Category, LegalBasis, PersonalData, Purpose
+from labs.topics import Publish
 
 HEIGHT_VALIDATORS = [MinValueValidator(contract.DESK_HEIGHT_MM[0]), MaxValueValidator(contract.DESK_HEIGHT_MM[1])]
 
@@ -133,7 +134,7 @@ class Device(models.Model):
         return self.device_id
 
     def topic(self, leaf: str) -> str:
-        return contract.topic(self.site.slug, self.kind, self.device_id, leaf)
+        return topics.topic(self.site.slug, self.kind, self.device_id, leaf)
 
     def clean(self) -> None:
         if self.desk_id and self.kind == DeviceKind.DESK:
@@ -198,6 +199,11 @@ class Command(models.Model):
     @property
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
+
+    def desired_message(self, device: Device | None = None) -> Publish:
+        """The retained ``desired`` message of this version (``device``: the loaded device, saving a query)."""
+        device = device or self.device
+        return Publish(device.topic("desired"), self.document(), qos=1, retain=True)
 
     def document(self) -> dict:
         """The retained ``desired`` document of MQTT.md."""

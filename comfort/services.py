@@ -28,6 +28,7 @@ from comfort.models import Command, Device, Preference, ZoneDecision
 from labs.errors import Invalid
 from labs.models import Person, Zone
 from labs.outbox import outbox_enqueue, outbox_enqueue_many
+from labs.topics import Publish
 
 logger = logging.getLogger(__name__)
 
@@ -138,7 +139,7 @@ def _apply_workspace(
     locked = _lock_devices(
         Q(desk_id=desk.pk, kind=DeviceKind.DESK) | Q(zone_id=desk.zone_id, kind__in=[DeviceKind.HVAC, DeviceKind.FAN])
     )
-    messages: list[dict] = []
+    messages: list[Publish] = []
     commands = [
         _desired_set(
             device=device,
@@ -162,7 +163,7 @@ def _apply_workspace(
         devices=zone_devices,
         messages=messages,
     )
-    outbox_enqueue_many(messages=messages)
+    outbox_enqueue_many(messages)
     return commands
 
 
@@ -236,7 +237,7 @@ def zone_apply(
     acts_for: Person | None = None,
     leaving: int | None = None,
     devices: dict[str, Device] | None = None,
-    messages: list[dict] | None = None,
+    messages: list[Publish] | None = None,
 ) -> list[Command]:
     """Re-arbitrate ``zone`` from who is checked in at ``at`` (minus the booking ``leaving``), record the decision
     with its reasons and set the desired state of the zone's HVAC and fan. ``devices`` (already locked) and
@@ -290,7 +291,7 @@ def zone_apply(
         if kind in devices
     ]
     if own_messages:
-        outbox_enqueue_many(messages=messages)
+        outbox_enqueue_many(messages)
     return commands
 
 
@@ -318,7 +319,7 @@ def device_desired_set(
     [locked] = _lock_devices(Q(pk=device.pk)) or [None]
     if locked is None:
         raise Invalid("This device is not active.", code="device_inactive")
-    messages: list[dict] = []
+    messages: list[Publish] = []
     command = _desired_set(
         device=locked,
         desired=desired,
@@ -328,7 +329,7 @@ def device_desired_set(
         at=at or timezone.now(),
         messages=messages,
     )
-    outbox_enqueue_many(messages=messages)
+    outbox_enqueue_many(messages)
     return command
 
 
@@ -340,7 +341,7 @@ def _desired_set(
     acts_for: Person | None,
     valid_until: datetime | None,
     at: datetime,
-    messages: list[dict],
+    messages: list[Publish],
 ) -> Command:
     """``device`` is locked by the caller; the desired document is appended to ``messages`` for the outbox."""
     _validate_desired(device.kind, desired)
@@ -372,7 +373,7 @@ def _desired_set(
     device.desired = desired
     device.desired_version = version
     device.save(update_fields=["desired", "desired_version"])
-    messages.append({"topic": device.topic("desired"), "payload": command.document(), "qos": 1, "retain": True})
+    messages.append(command.desired_message(device))
     return command
 
 
@@ -414,11 +415,7 @@ def devices_desired_set_many(
             ]
         ),
     )
-    outbox_enqueue_many(
-        messages=[
-            {"topic": c.device.topic("desired"), "payload": c.document(), "qos": 1, "retain": True} for c in commands
-        ]
-    )
+    outbox_enqueue_many(c.desired_message(c.device) for c in commands)
     return commands
 
 
@@ -635,7 +632,7 @@ def commands_sweep(*, at: datetime | None = None) -> dict:
         if Command.objects.filter(pk=command.pk, state=command.state, deadline_at__lte=at).update(
             deadline_at=at + backoff
         ):
-            outbox_enqueue(topic=command.device.topic("desired"), payload=command.document(), qos=1, retain=True)
+            outbox_enqueue(command.desired_message(command.device))
             retried += 1
     return {"expired": expired, "retried": retried, "timed_out": timed_out}
 

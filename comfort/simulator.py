@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from comfort import contract
+from labs import topics
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ class SimDevice:
 
     # -- helpers
     def topic(self, leaf: str) -> str:
-        return contract.topic(self.site, self.kind, self.device_id, leaf)
+        return topics.topic(self.site, self.kind, self.device_id, leaf)
 
     def _ack(self, doc: dict, code: int, detail: str, **extra) -> Out:
         payload = {"cmd_id": doc.get("cmd_id"), "av": doc.get("v"), "ac": code, "ad": detail, **extra}

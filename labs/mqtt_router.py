@@ -11,25 +11,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 from django.db import transaction
 
+from labs.topics import Publish, matches
+
 logger = logging.getLogger(__name__)
-
-TOPIC_ROOT = "labs/v1"
-
-
-@dataclass(frozen=True)
-class Publish:
-    topic: str
-    payload: dict
-    qos: int = 1
-    retain: bool = False
-
-    def encoded(self) -> bytes:
-        return json.dumps(self.payload, separators=(",", ":")).encode()
-
 
 Handler = Callable[[str, dict], Iterable[Publish] | None]
 
@@ -47,19 +34,6 @@ def subscriptions() -> list[str]:
     return sorted({topic_filter for topic_filter, _ in _routes})
 
 
-def topic_matches(topic_filter: str, topic: str) -> bool:
-    filter_parts = topic_filter.split("/")
-    topic_parts = topic.split("/")
-    for index, part in enumerate(filter_parts):
-        if part == "#":
-            return True
-        if index >= len(topic_parts):
-            return False
-        if part != "+" and part != topic_parts[index]:
-            return False
-    return len(filter_parts) == len(topic_parts)
-
-
 def dispatch(topic: str, raw: bytes | str | dict) -> list[Publish]:
     """Decode ``raw`` as a JSON object and run every matching handler; bad payloads are logged and dropped."""
     if isinstance(raw, dict):
@@ -75,7 +49,7 @@ def dispatch(topic: str, raw: bytes | str | dict) -> list[Publish]:
             return []
     replies: list[Publish] = []
     for topic_filter, handler in list(_routes):
-        if topic_matches(topic_filter, topic):
+        if matches(topic_filter, topic):
             try:
                 if transaction.get_connection().in_atomic_block:
                     # Inside the bridge's batch transaction: a savepoint, so a failing handler rolls back only its

@@ -20,7 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from labs.models import OutboxMessage
-from labs.mqtt_router import topic_matches
+from labs.topics import Publish, encode, matches
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def _after_sent(messages: list[OutboxMessage], sent_ids: list[int], at: datetime
     sent = set(sent_ids)
     done = [m for m in messages if m.pk in sent]
     for topic_filter, handler in list(_sent_handlers):
-        matching = [m for m in done if topic_matches(topic_filter, m.topic)]
+        matching = [m for m in done if matches(topic_filter, m.topic)]
         if matching:
             try:
                 handler(matching, at)
@@ -47,19 +47,16 @@ def _after_sent(messages: list[OutboxMessage], sent_ids: list[int], at: datetime
                 logger.exception("outbox sent handler %s failed", getattr(handler, "__name__", handler))
 
 
-def outbox_enqueue(*, topic: str, payload: dict, qos: int = 1, retain: bool = False) -> OutboxMessage:
+def outbox_enqueue(message: Publish) -> OutboxMessage:
     """Add one message; published after the surrounding transaction commits (never if it rolls back)."""
-    return outbox_enqueue_many(messages=[{"topic": topic, "payload": payload, "qos": qos, "retain": retain}])[0]
+    return outbox_enqueue_many([message])[0]
 
 
-def outbox_enqueue_many(*, messages: Iterable[dict]) -> list[OutboxMessage]:
-    """Add messages (dicts with topic, payload, qos, retain) in one INSERT; one after-commit nudge for all."""
+def outbox_enqueue_many(messages: Iterable[Publish]) -> list[OutboxMessage]:
+    """Add messages in one INSERT; one after-commit nudge for all."""
     now = timezone.now()
     rows = [
-        OutboxMessage(
-            topic=m["topic"], payload=m["payload"], qos=m.get("qos", 1), retain=m.get("retain", False), created_at=now
-        )
-        for m in messages
+        OutboxMessage(topic=m.topic, payload=m.payload, qos=m.qos, retain=m.retain, created_at=now) for m in messages
     ]
     if not rows:
         return []
@@ -100,9 +97,7 @@ def outbox_publish(*, client, messages: list[OutboxMessage], timeout: float = 5.
     pending = []
     failed = []
     for message in messages:
-        payload = message.payload
-        data = payload if isinstance(payload, bytes | bytearray) else _encode(payload)
-        info = client.publish(message.topic, data, qos=message.qos, retain=message.retain)
+        info = client.publish(message.topic, encode(message.payload), qos=message.qos, retain=message.retain)
         if info.rc != 0:
             failed.append(message.pk)
         else:
@@ -158,9 +153,3 @@ def outbox_purge(*, older_than: timedelta = timedelta(days=1)) -> int:
     """Delete messages sent longer ago than ``older_than`` (their retention)."""
     deleted, _ = OutboxMessage.objects.filter(sent_at__lt=timezone.now() - older_than).delete()
     return deleted
-
-
-def _encode(payload) -> bytes:
-    import json
-
-    return json.dumps(payload, separators=(",", ":")).encode()

@@ -178,10 +178,3 @@ def test_the_backend_documents_match_the_desired_schema(devices):
     ]:
         command = services.device_desired_set(device=device, desired=desired, reason={"type": "check_in", "id": 1})
         validate("desired", command.document())
-
-
-def test_topics_follow_the_contract():
-    assert contract.topic("cph", "desk", "d1", "desired") == "labs/v1/cph/desk/d1/desired"
-    assert contract.parse_topic("labs/v1/cph/hvac/h1/ack") == ("cph", "hvac", "h1", "ack")
-    assert contract.parse_topic("labs/v1/cph/toaster/t1/ack") is None
-    assert contract.parse_topic("labs/v2/cph/desk/d1/ack") is None

@@ -12,7 +12,7 @@ from django.utils import timezone
 from labs import mqtt, mqtt_router, outbox
 from labs.models import OutboxMessage
 from labs.mqtt_bridge import run_in_thread
-from labs.mqtt_router import Publish
+from labs.topics import Publish
 from tests.comfort import conftest as comfort_fixtures
 from tests.comfort.conftest import free_port, wait_until
 
@@ -80,7 +80,7 @@ class Listener:
 
 def test_a_rolled_back_transaction_leaves_nothing_to_publish():
     with pytest.raises(RuntimeError), transaction.atomic():
-        outbox.outbox_enqueue(topic="labs/v1/x/desk/d/desired", payload={"v": 1})
+        outbox.outbox_enqueue(Publish("labs/v1/x/desk/d/desired", {"v": 1}))
         raise RuntimeError
 
     assert not OutboxMessage.objects.exists()
@@ -93,7 +93,7 @@ def test_after_commit_the_committing_process_publishes_and_marks_sent(amqtt_brok
     listener = Listener(amqtt_broker, "labs/v1/test/#")
     try:
         with transaction.atomic():
-            row = outbox.outbox_enqueue(topic="labs/v1/test/desk/d1/desired", payload={"v": 1}, retain=True)
+            row = outbox.outbox_enqueue(Publish("labs/v1/test/desk/d1/desired", {"v": 1}, retain=True))
             assert row.sent_at is None
         wait_until(lambda: listener.messages, message="the message")
     finally:
@@ -109,7 +109,7 @@ def test_the_nudge_never_raises_when_the_broker_is_down(settings):
     settings.MQTT_OUTBOX_NUDGE = True
     mqtt.publisher_close()
     with transaction.atomic():
-        row = outbox.outbox_enqueue(topic="labs/v1/test/desk/d1/desired", payload={"v": 1})
+        row = outbox.outbox_enqueue(Publish("labs/v1/test/desk/d1/desired", {"v": 1}))
     row.refresh_from_db()
     assert row.sent_at is None  # left for the bridge
     mqtt.publisher_close()
@@ -121,8 +121,8 @@ def test_the_bridge_drains_the_outbox_in_order_and_calls_the_sent_hook(amqtt_bro
     outbox.register_sent("labs/v1/+/+/+/desired", lambda messages, at: seen.extend(m.topic for m in messages))
     topics = [f"labs/v1/test/desk/d{n}/desired" for n in range(5)]
     for n, topic in enumerate(topics):
-        outbox.outbox_enqueue(topic=topic, payload={"v": n}, retain=True)
-    outbox.outbox_enqueue(topic="labs/v1/test/desk/d0/telemetry", payload={"n": 1}, qos=0)
+        outbox.outbox_enqueue(Publish(topic, {"v": n}, retain=True))
+    outbox.outbox_enqueue(Publish("labs/v1/test/desk/d0/telemetry", {"n": 1}, qos=0))
     listener = Listener(amqtt_broker, "labs/v1/test/#")
     bridge, thread = run_in_thread(url=amqtt_broker, poll_s=0.02, outbox_grace=timedelta(0))
     try:
@@ -161,7 +161,7 @@ def test_a_failed_publication_stays_pending_with_the_error():
         def publish(self, *args, **kwargs):
             return _Info(rc=paho.MQTT_ERR_NO_CONN)
 
-    row = outbox.outbox_enqueue(topic="labs/v1/x/desk/d/desired", payload={"v": 1})
+    row = outbox.outbox_enqueue(Publish("labs/v1/x/desk/d/desired", {"v": 1}))
 
     assert outbox.outbox_drain(client=Disconnected()) == 0
     row.refresh_from_db()
@@ -180,9 +180,9 @@ class _Info:
 
 
 def test_sent_messages_are_purged_after_a_day():
-    row = outbox.outbox_enqueue(topic="labs/v1/x/desk/d/desired", payload={"v": 1})
+    row = outbox.outbox_enqueue(Publish("labs/v1/x/desk/d/desired", {"v": 1}))
     outbox.outbox_mark_sent(ids=[row.pk])
-    pending = outbox.outbox_enqueue(topic="labs/v1/x/desk/d/desired", payload={"v": 2})
+    pending = outbox.outbox_enqueue(Publish("labs/v1/x/desk/d/desired", {"v": 2}))
 
     with time_machine.travel(timezone.now() + timedelta(days=2), tick=False):
         assert outbox.outbox_purge() == 1

@@ -1,7 +1,7 @@
 import pytest
 
-from labs import mqtt_router
-from labs.mqtt_router import Publish
+from labs import mqtt_router, topics
+from labs.topics import Publish
 
 
 @pytest.mark.parametrize(
@@ -15,7 +15,7 @@ from labs.mqtt_router import Publish
     ],
 )
 def test_topic_matching(topic_filter, topic, expected):
-    assert mqtt_router.topic_matches(topic_filter, topic) is expected
+    assert topics.matches(topic_filter, topic) is expected
 
 
 def test_it_dispatches_json_to_matching_handlers_and_collects_replies(monkeypatch):
