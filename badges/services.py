@@ -36,6 +36,7 @@ from labs.choices import Role
 from labs.errors import Conflict, Forbidden, Invalid, NotFound
 from labs.models import Person, Site
 from labs.permissions import is_host, is_staff, require_staff
+from labs.transactions import after_commit, enqueue_after_commit
 
 logger = logging.getLogger(__name__)
 
@@ -43,19 +44,6 @@ DECISION_TTL_S = 5  # how long a reader may show (and act on) a decision
 CODE_USE_RETENTION = timedelta(minutes=10)  # far beyond the +-1 step tolerance
 VISIT_MAX_AHEAD = timedelta(days=365)
 NOTIFY_RETRY_AFTER = timedelta(minutes=1)  # the sweep re-sends notifications not sent by then
-
-
-def _after_commit(task, *args) -> None:
-    """Enqueue ``task`` once the transaction commits. A broker outage is logged, never turned into an error for a
-    change that is already committed; :func:`visits_notify_pending` (every minute) sends what was missed."""
-
-    def enqueue() -> None:
-        try:
-            task.delay(*args)
-        except Exception:
-            logger.exception("could not enqueue %s%r; the sweep will retry", task.name, args)
-
-    transaction.on_commit(enqueue)
 
 
 # --- badges ----------------------------------------------------------------------------------------------------
@@ -295,7 +283,7 @@ def visit_create(
     _new_badge(kind=BadgeKind.DIGITAL, visit=visit, valid_from=start - VISIT_EARLY_ENTRY, valid_until=end)
     from badges import tasks
 
-    _after_commit(tasks.visit_badge_send, visit.pk)
+    enqueue_after_commit(tasks.visit_badge_send, visit.pk)
     return visit
 
 
@@ -306,7 +294,7 @@ def _visit_arrived(visit: Visit, *, at: datetime, by: Person | None) -> bool:
         visit.checked_in_at, visit.checked_in_by = at, by
         from badges import tasks
 
-        _after_commit(tasks.visit_host_notify, visit.pk)
+        enqueue_after_commit(tasks.visit_host_notify, visit.pk)
     return bool(claimed)
 
 
@@ -646,14 +634,9 @@ def _record_presence(badge: Badge, *, site: Site, at: datetime) -> None:
         if not badge.visit_checked_in:
             _visit_arrived(badge.visit, at=at, by=None)
         return
-    person_id = badge.person_id
+    from bookings.services import presence_check_in
 
-    def check_in() -> None:
-        from bookings.services import presence_check_in
-
-        presence_check_in(person=Person.objects.get(pk=person_id), site=site, at=at)
-
-    transaction.on_commit(check_in, robust=True)
+    after_commit(lambda: presence_check_in(person=Person.objects.get(pk=badge.person_id), site=site, at=at))
 
 
 _CODE_USE_SQL = (

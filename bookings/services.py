@@ -38,6 +38,7 @@ from bookings.models import MAX_ATTENDEES, Booking, BookingPolicy, BookingSeries
 from labs.errors import Conflict, Forbidden, Invalid, NotFound, RuleViolation
 from labs.models import Company, Person, Site
 from labs.permissions import is_staff
+from labs.transactions import enqueue_after_commit
 
 logger = logging.getLogger(__name__)
 
@@ -798,7 +799,7 @@ def _end_series_after_misses(series_id: int, *, now: datetime) -> None:
     if cancelled or claimed:
         from bookings import tasks
 
-        tasks.series_ended_notify.delay_on_commit(series_id)
+        enqueue_after_commit(tasks.series_ended_notify, series_id)
 
 
 def series_ended_notify(*, series_id: int) -> bool:

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from labs.models import OutboxMessage
 from labs.topics import Publish, encode, matches
+from labs.transactions import after_commit
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ def outbox_enqueue_many(messages: Iterable[Publish]) -> list[OutboxMessage]:
     if created[0].pk is None:  # backends without RETURNING on bulk insert: read the ids back
         created = list(OutboxMessage.objects.filter(created_at=now, sent_at__isnull=True).order_by("id"))[-len(rows) :]
     if settings.MQTT_OUTBOX_NUDGE:
-        transaction.on_commit(lambda: outbox_nudge(messages=created))
+        after_commit(outbox_nudge, messages=created)
     return created
 
 
