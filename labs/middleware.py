@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.http import HttpResponseBadRequest, JsonResponse
+from django.utils import timezone
 
 
 class PersonalDataNoStoreMiddleware:
@@ -41,3 +42,28 @@ class RejectNulBytesMiddleware:
                 return JsonResponse({"detail": "NUL bytes are not allowed in URLs.", "code": "invalid"}, status=400)
             return HttpResponseBadRequest("NUL bytes are not allowed in URLs.")
         return self.get_response(request)
+
+
+class SiteTimeZoneMiddleware:
+    """Pages (portal, admin) show and take times in the signed-in person's site's time zone.
+
+    Django converts aware datetimes to the *current* time zone when it renders a template or parses a form; without
+    this the project's UTC default leaks into every page ("20:23 local time" at 21:23 in Copenhagen). The API is left
+    alone: it speaks ISO 8601 with explicit offsets (in UTC), whoever asks and however they authenticate.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from labs.permissions import person_of
+
+        person = None if request.path.startswith("/api/") else person_of(getattr(request, "user", None))
+        if person is None:
+            timezone.deactivate()
+            return self.get_response(request)
+        timezone.activate(person.site.tz)
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
