@@ -1,0 +1,61 @@
+"""Every state change of bookings, as a package of modules named after the rules they hold:
+
+* :mod:`.rules`: the booking rules (opening hours, notice, advance, duration, capacity, weekly quota);
+* :mod:`.conflicts`: no two holding bookings of a room or desk overlap;
+* :mod:`.changes`: create (single or recurring), re-time, cancel;
+* :mod:`.check_in`: check-in from every door, check-out, release of no-shows, the end of bookings; announces desk
+  occupancy through :mod:`bookings.events`;
+* :mod:`.feeds`: private iCalendar feed tokens.
+
+No two holding bookings of a room or desk overlap. On PostgreSQL the exclusion constraints (migration 0003) are the
+check: a single booking is inserted straight away and, when a constraint refuses it (SQLSTATE 23P01), the holder is
+looked up after the error and the API answers 409 ``conflict`` naming its interval, never a 500. Series, re-timing
+and desk walk-ins still look first (they need the dates, or pick an end from the next booking), and the constraint
+still has the last word. On SQLite (no constraint) the service looks for an overlap inside an IMMEDIATE transaction
+(settings), so the check and the insert run under the database's write lock and cannot interleave.
+
+Callers import the services from here: ``from bookings import services; services.booking_create(...)``.
+"""
+
+from bookings.services.changes import (
+    SeriesResult,
+    booking_cancel,
+    booking_create,
+    booking_series_create,
+    booking_update,
+)
+from bookings.services.check_in import (
+    CHECK_IN_AHEAD,
+    MISSES_BEFORE_SERIES_ENDS,
+    booking_check_in,
+    bookings_release_no_shows,
+    desk_check_in,
+    desk_check_out,
+    presence_check_in,
+    series_ended_notify,
+)
+from bookings.services.feeds import calendar_feed_regenerate, calendar_feed_revoke, calendar_feed_token_digest
+from bookings.services.rules import EffectiveRules, booking_rules_check, policy_for, rules_for
+
+__all__ = [
+    "CHECK_IN_AHEAD",
+    "MISSES_BEFORE_SERIES_ENDS",
+    "EffectiveRules",
+    "SeriesResult",
+    "booking_cancel",
+    "booking_check_in",
+    "booking_create",
+    "booking_rules_check",
+    "booking_series_create",
+    "booking_update",
+    "bookings_release_no_shows",
+    "calendar_feed_regenerate",
+    "calendar_feed_revoke",
+    "calendar_feed_token_digest",
+    "desk_check_in",
+    "desk_check_out",
+    "policy_for",
+    "presence_check_in",
+    "rules_for",
+    "series_ended_notify",
+]

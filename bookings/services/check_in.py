@@ -1,0 +1,275 @@
+"""Check-in (API, portal, badge scan, desk presence), check-out, release of no-shows and the end of bookings.
+
+Every service here that starts or ends a checked-in desk booking announces it through :mod:`bookings.events` after
+commit, so comfort moves the desk and re-arbitrates the zone whichever door the change came through."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, time, timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from bookings.choices import (
+    HOLDING_STATUSES,
+    OPEN_STATUSES,
+    BookingSource,
+    BookingStatus,
+    SeriesStatus,
+)
+from bookings.models import Booking, BookingSeries, Desk
+from bookings.services.changes import RESOLVED_RELATIONS, cancel_queryset
+from bookings.services.conflicts import is_overlap_violation, retry_on_deadlock
+from bookings.services.rules import violation
+from labs.errors import Conflict, NotFound, RuleViolation
+from labs.models import Person, Site
+from labs.transactions import enqueue_after_commit
+
+logger = logging.getLogger(__name__)
+
+
+CHECK_IN_AHEAD = timedelta(minutes=15)  # check-in opens this long before a booking starts
+MISSES_BEFORE_SERIES_ENDS = 3
+
+
+def _may_check_in(actor: Person, booking: Booking) -> bool:
+    if booking.organiser_id == actor.pk:
+        return True
+    email = (actor.user.email or "").lower()
+    return bool(email) and email in {a.lower() for a in booking.attendees}
+
+
+def booking_check_in(*, actor: Person, booking: Booking, at: datetime | None = None) -> Booking:
+    """The organiser or an attendee checks the booking in, from 15 minutes before its start until the release.
+
+    Idempotent: checking in a checked-in booking returns it unchanged.
+    """
+    if not _may_check_in(actor, booking):
+        raise NotFound("No such booking.")
+    at = at or timezone.now()
+    return _check_in(booking, at=at)
+
+
+def _check_in(booking: Booking, *, at: datetime, ahead: timedelta = CHECK_IN_AHEAD) -> Booking:
+    if booking.status == BookingStatus.CHECKED_IN:
+        return booking
+    if booking.status != BookingStatus.CONFIRMED:
+        raise Conflict(f"This booking is {booking.get_status_display().lower()}; book again.")
+    if at < booking.start - ahead:
+        minutes = int(ahead.total_seconds() // 60)
+        raise violation("check_in_window", f"Check-in opens {minutes} minutes before the booking starts.")
+    if at >= booking.end:
+        raise violation("check_in_window", "This booking has ended.")
+    updated = Booking.objects.filter(pk=booking.pk, status=BookingStatus.CONFIRMED).update(
+        status=BookingStatus.CHECKED_IN, checked_in_at=at, updated_at=timezone.now()
+    )
+    booking.refresh_from_db()
+    if not updated and booking.status != BookingStatus.CHECKED_IN:
+        raise Conflict(f"This booking is {booking.get_status_display().lower()}; book again.")
+    return booking
+
+
+def bookings_release_no_shows(*, now: datetime | None = None) -> list[int]:
+    """Release confirmed bookings not checked in within their site's grace period; returns the released ids.
+
+    Each release is a conditional ``UPDATE ... WHERE status = 'confirmed'``, so running twice (or beside a check-in)
+    changes nothing more. A series whose last three past occurrences were all released loses its future ones.
+    """
+    now = now or timezone.now()
+    released: list[int] = []
+    for site_id, grace in Site.objects.values_list("id", "check_in_grace_minutes"):
+        cutoff = now - timedelta(minutes=grace)
+        with transaction.atomic():
+            candidates = list(
+                Booking.objects.filter(site_id=site_id, status=BookingStatus.CONFIRMED, start__lte=cutoff)
+                .order_by("start")
+                .values_list("pk", flat=True)[:5000]
+            )
+            if not candidates:
+                continue
+            Booking.objects.filter(pk__in=candidates, status=BookingStatus.CONFIRMED).update(
+                status=BookingStatus.RELEASED, released_at=now, updated_at=now
+            )
+            done = list(
+                Booking.objects.filter(pk__in=candidates, status=BookingStatus.RELEASED, released_at=now).values_list(
+                    "pk", "series_id"
+                )
+            )
+            released += [pk for pk, _ in done]
+            for series_id in sorted({s for _, s in done if s}):
+                _end_series_after_misses(series_id, now=now)
+    return released
+
+
+def _end_series_after_misses(series_id: int, *, now: datetime) -> None:
+    recent = list(
+        Booking.objects.filter(series_id=series_id, start__lte=now)
+        .exclude(status=BookingStatus.CANCELLED)
+        .order_by("-start")
+        .values_list("status", flat=True)[:MISSES_BEFORE_SERIES_ENDS]
+    )
+    if len(recent) < MISSES_BEFORE_SERIES_ENDS or any(s != BookingStatus.RELEASED for s in recent):
+        return
+    cancelled = cancel_queryset(
+        Booking.objects.filter(series_id=series_id, start__gt=now, status=BookingStatus.CONFIRMED), now=now
+    )
+    claimed = BookingSeries.objects.filter(pk=series_id, status=SeriesStatus.ACTIVE).update(
+        status=SeriesStatus.ENDED_NO_SHOW
+    )
+    if cancelled or claimed:
+        from bookings import tasks
+
+        enqueue_after_commit(tasks.series_ended_notify, series_id)
+
+
+def series_ended_notify(*, series_id: int) -> bool:
+    """E-mail the organiser that their series lost its future occurrences after repeated no-shows."""
+    from django.core.mail import send_mail
+
+    series = (
+        BookingSeries.objects.select_related("organiser__user", "room", "desk", "site").filter(pk=series_id).first()
+    )
+    if series is None or not series.organiser.user.email:
+        return False
+    resource = series.room or series.desk
+    send_mail(
+        subject=f"Your recurring booking of {resource} was cancelled",
+        message=(
+            f"Hello {series.organiser.display_name},\n\n"
+            f"Your recurring booking of {resource} ({series.title or series.rrule}) was not checked in "
+            f"{MISSES_BEFORE_SERIES_ENDS} times in a row, so its future occurrences were released for others.\n"
+            "Book again whenever you need the space.\n"
+        ),
+        from_email=None,
+        recipient_list=[series.organiser.user.email],
+    )
+    return True
+
+
+# --- Desks and presence (called by comfort and badges) -----------------------------------------------------------
+
+
+def _local_day_end(moment: datetime, tz) -> datetime:
+    local = moment.astimezone(tz)
+    return datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=tz)
+
+
+@retry_on_deadlock
+def desk_check_in(*, person: Person, desk: Desk, at: datetime | None = None) -> Booking:
+    """Check ``person`` in at ``desk``: their booking of it, or a walk-in booking while the desk is free.
+
+    Raises Conflict if someone else holds the desk now or the person is checked in (or booked) at another desk.
+    Idempotent: checking in again at the same desk returns the same booking.
+    """
+    at = at or timezone.now()
+    site = desk.site
+    grace = timedelta(minutes=site.check_in_grace_minutes)
+    with transaction.atomic():
+        mine = (
+            Booking.objects.filter(
+                organiser=person, desk=desk, status__in=OPEN_STATUSES, start__lte=at + grace, end__gt=at
+            )
+            .order_by("start")
+            .first()
+        )
+        if mine is not None:
+            return _check_in(mine, at=at, ahead=max(CHECK_IN_AHEAD, grace))
+        elsewhere = (
+            Booking.objects.filter(organiser=person, desk__isnull=False, status__in=OPEN_STATUSES, start__lte=at)
+            .filter(end__gt=at)
+            .exclude(desk=desk)
+            .select_related("desk")
+            .first()
+        )
+        if elsewhere is not None:
+            verb = "checked in" if elsewhere.status == BookingStatus.CHECKED_IN else "booked"
+            raise Conflict(f"You are {verb} at desk {elsewhere.desk.label} now; check out there first.")
+        holder = (
+            Booking.objects.filter(desk=desk, status__in=HOLDING_STATUSES, start__lte=at, hold_end__gt=at)
+            .exclude(organiser=person)
+            .first()
+        )
+        if holder is not None:
+            raise Conflict(f"Desk {desk.label} is taken until {holder.end.astimezone(site.tz):%H:%M}.")
+        next_start = (
+            Booking.objects.filter(status__in=HOLDING_STATUSES, start__gt=at)
+            .filter(Q(desk=desk) | Q(organiser=person, desk__isnull=False))
+            .order_by("start")
+            .values_list("start", flat=True)
+            .first()
+        )
+        end = min(_local_day_end(at, site.tz), next_start) if next_start else _local_day_end(at, site.tz)
+        if end <= at:
+            raise Conflict(f"Desk {desk.label} is booked from now on.")
+        try:
+            with transaction.atomic():
+                booking = Booking(
+                    site=site,
+                    desk=desk,
+                    organiser=person,
+                    company_id=person.company_id,
+                    created_by=person,
+                    start=at,
+                    end=end,
+                    hold_end=end,
+                    status=BookingStatus.CHECKED_IN,
+                    source=BookingSource.WALK_IN,
+                    checked_in_at=at,
+                )
+                booking.full_clean(exclude=RESOLVED_RELATIONS, validate_unique=False, validate_constraints=False)
+                booking.save(force_insert=True)
+        except IntegrityError as exc:
+            if not is_overlap_violation(exc):
+                raise
+            raise Conflict(f"Desk {desk.label} was just taken.") from None
+    return booking
+
+
+@transaction.atomic
+def desk_check_out(*, person: Person, desk: Desk, at: datetime | None = None) -> Booking:
+    """End the person's checked-in booking of ``desk`` at ``at``: its end becomes ``at`` and it is completed."""
+    at = at or timezone.now()
+    booking = (
+        Booking.objects.select_for_update()
+        .filter(organiser=person, desk=desk, status=BookingStatus.CHECKED_IN, end__gt=at - timedelta(minutes=1))
+        .order_by("start")
+        .first()
+    )
+    if booking is None:
+        raise NotFound(f"You are not checked in at desk {desk.label}.")
+    if at <= booking.start:
+        booking.status = BookingStatus.CANCELLED
+        booking.cancelled_at = at
+    else:
+        booking.end = min(at, booking.end)
+        booking.hold_end = booking.end
+        booking.status = BookingStatus.COMPLETED
+    booking.sequence += 1
+    booking.save(update_fields=["end", "hold_end", "status", "cancelled_at", "sequence", "updated_at"])
+    return booking
+
+
+def presence_check_in(*, person: Person, site: Site, at: datetime | None = None) -> list[Booking]:
+    """A badge scan at ``site``: check the person in to their bookings there that are live or start within 15 min."""
+    at = at or timezone.now()
+    due = list(
+        Booking.objects.filter(
+            organiser=person,
+            site=site,
+            status=BookingStatus.CONFIRMED,
+            start__lte=at + CHECK_IN_AHEAD,
+            end__gt=at,
+        ).order_by("start")
+    )
+    checked_in = []
+    for booking in due:
+        try:
+            checked_in.append(_check_in(booking, at=at))
+        except (Conflict, RuleViolation):  # released or changed meanwhile: nothing to check in
+            continue
+    return checked_in
+
+
+# --- Calendar feed -----------------------------------------------------------------------------------------------

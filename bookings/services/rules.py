@@ -1,0 +1,159 @@
+"""Booking rules: the one place they are checked (opening hours, notice, advance, duration, capacity, the
+company's weekly room quota). A broken rule is a RuleViolation (422) naming the rule."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from django.utils import timezone
+
+from bookings.choices import (
+    HOLDING_STATUSES,
+)
+from bookings.models import Booking, BookingPolicy, Desk, Room
+from labs.errors import RuleViolation
+from labs.models import Company, Person, Site
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EffectiveRules:
+    """The rules that apply to one resource: the room's own where it sets one, else its site's policy."""
+
+    opens_at: time
+    closes_at: time
+    min_duration: timedelta
+    max_duration: timedelta
+    max_days_ahead: int
+    min_notice: timedelta
+    company_weekly_room_hours: int | None
+    capacity: int | None
+
+
+def policy_for(site: Site) -> BookingPolicy:
+    try:
+        return site.booking_policy
+    except BookingPolicy.DoesNotExist:
+        return BookingPolicy(site=site)  # the defaults, unsaved
+
+
+def rules_for(*, room: Room | None = None, desk: Desk | None = None) -> EffectiveRules:
+    resource = room or desk
+    policy = policy_for(resource.site)
+
+    def pick(name: str):
+        value = getattr(room, name, None) if room is not None else None
+        return getattr(policy, name) if value is None else value
+
+    return EffectiveRules(
+        opens_at=pick("opens_at"),
+        closes_at=pick("closes_at"),
+        min_duration=timedelta(minutes=pick("min_duration_minutes")),
+        # A desk may be held for the whole bookable day; the maximum duration is a room rule.
+        max_duration=timedelta(minutes=pick("max_duration_minutes")) if room is not None else timedelta(days=1),
+        max_days_ahead=pick("max_days_ahead"),
+        min_notice=timedelta(minutes=pick("min_notice_minutes")),
+        company_weekly_room_hours=policy.company_weekly_room_hours if room is not None else None,
+        capacity=room.capacity if room is not None else None,
+    )
+
+
+def violation(rule: str, detail: str, **extra) -> RuleViolation:
+    return RuleViolation(detail, extra={"rule": rule, **extra})
+
+
+def booking_rules_check(
+    *,
+    room: Room | None,
+    desk: Desk | None,
+    organiser: Person,
+    intervals: Sequence[tuple[datetime, datetime]],
+    attendees: Sequence[str] = (),
+    now: datetime | None = None,
+    exclude_ids: Iterable[int] = (),
+) -> None:
+    """The one place booking rules are checked; raises RuleViolation (422) naming the first broken rule.
+
+    ``intervals`` are the bookings to make (one, or a series' occurrences); the weekly quota counts them together
+    with the company's existing bookings.
+    """
+    now = now or timezone.now()
+    rules = rules_for(room=room, desk=desk)
+    tz = (room or desk).site.tz
+    if rules.capacity is not None:
+        people = len({a.lower() for a in attendees} | {(organiser.user.email or f"#{organiser.pk}").lower()})
+        if people > rules.capacity:
+            raise violation("capacity", f"{people} people do not fit in a room for {rules.capacity}.")
+    for start, end in intervals:
+        when = start.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+        if start < now:
+            raise violation("in_past", f"The booking at {when} starts in the past.")
+        if start < now + rules.min_notice:
+            minutes = int(rules.min_notice.total_seconds() // 60)
+            raise violation("min_notice", f"Book at least {minutes} minutes ahead ({when}).")
+        if start > now + timedelta(days=rules.max_days_ahead):
+            raise violation("max_days_ahead", f"Bookings open {rules.max_days_ahead} days ahead ({when}).")
+        duration = end - start
+        if duration < rules.min_duration:
+            raise violation("min_duration", f"A booking lasts at least {rules.min_duration} ({when}).")
+        if duration > rules.max_duration:
+            raise violation("max_duration", f"A booking lasts at most {rules.max_duration} ({when}).")
+        local_start, local_end = start.astimezone(tz), end.astimezone(tz)
+        closes = datetime.combine(local_start.date(), rules.closes_at, tzinfo=tz)
+        if local_start.time() < rules.opens_at or local_end > closes:
+            raise violation(
+                "bookable_hours",
+                f"Bookable {rules.opens_at:%H:%M}-{rules.closes_at:%H:%M} local time ({when}).",
+            )
+    if rules.company_weekly_room_hours is not None and organiser.company_id:
+        _check_weekly_quota(
+            company_id=organiser.company_id,
+            site=(room or desk).site,
+            quota_hours=rules.company_weekly_room_hours,
+            intervals=intervals,
+            exclude_ids=exclude_ids,
+        )
+
+
+def _week_start(moment: datetime, tz) -> datetime:
+    local = moment.astimezone(tz)
+    monday = local.date() - timedelta(days=local.weekday())
+    return datetime.combine(monday, time(0), tzinfo=tz)
+
+
+def _check_weekly_quota(*, company_id, site, quota_hours, intervals, exclude_ids) -> None:
+    tz = site.tz
+    # Serialise quota checks of one company: two requests cannot both take the last free hour.
+    Company.objects.select_for_update().filter(pk=company_id).first()
+    wanted: dict[datetime, timedelta] = defaultdict(timedelta)
+    for start, end in intervals:
+        wanted[_week_start(start, tz)] += end - start
+    quota = timedelta(hours=quota_hours)
+    for week, extra in sorted(wanted.items()):
+        week_end = datetime.combine(week.date() + timedelta(days=7), time(0), tzinfo=tz)
+        used = sum(
+            (
+                end - start
+                for start, end in Booking.objects.filter(
+                    company_id=company_id,
+                    room__isnull=False,
+                    status__in=HOLDING_STATUSES,
+                    start__gte=week,
+                    start__lt=week_end,
+                )
+                .exclude(pk__in=list(exclude_ids))
+                .values_list("start", "end")
+            ),
+            timedelta(),
+        )
+        if used + extra > quota:
+            left = max(quota - used, timedelta())
+            raise violation(
+                "company_weekly_quota",
+                f"Your company has {left} of its {quota_hours} weekly room hours left in the week of {week:%Y-%m-%d}.",
+            )
