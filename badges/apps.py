@@ -7,16 +7,9 @@ class BadgesConfig(AppConfig):
     verbose_name = "Badges, visitors and access"
 
     def ready(self) -> None:
-        from django.conf import settings
-
         from badges import handlers, services, simulator
         from labs import hooks, mqtt_router, simulators
 
         hooks.register_access_revoked(services.badges_revoke_for_person)
         mqtt_router.register(handlers.SCAN_TOPIC_FILTER, handlers.handle_scan)
         simulators.register("badge readers", simulator.run_site_readers)
-        schedule = settings.CELERY_BEAT_SCHEDULE
-        schedule.setdefault("badges-sweep", {"task": "badges.tasks.badges_sweep", "schedule": 60.0})
-        schedule.setdefault(
-            "badges-retention-purge", {"task": "badges.tasks.badges_retention_purge", "schedule": 3600.0}
-        )

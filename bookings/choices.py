@@ -25,6 +25,15 @@ class BookingSource(models.TextChoices):
     MICROSOFT = "microsoft", "Microsoft 365"
 
 
+class CheckInVia(models.TextChoices):
+    """The door a check-in came through (analytics count occupancy from every one)."""
+
+    BOOKING = "booking", "The booking's check-in (API or portal)"
+    DESK = "desk", "Check-in at the desk (comfort)"
+    BADGE = "badge", "Badge scan at the site"
+    DESK_PRESENCE = "desk_presence", "Presence sensed at the desk"
+
+
 class SeriesStatus(models.TextChoices):
     ACTIVE = "active", "Active"
     CANCELLED = "cancelled", "Cancelled"

@@ -114,6 +114,8 @@ def _ensure_bookings(site: Site) -> int:
         )
         if desks:
             made += _book_once(person=member, desk=desks[0], start=at(tomorrow, 9), end=at(tomorrow, 17))
+        if desks:
+            made += _ensure_desk_for_the_door(member=member, desk=desks[0])
     if colleague:
         made += _book_once(
             person=colleague, room=rooms["Lyng"], start=at(today, next_hour), end=at(today, next_hour, 30), title="1:1"
@@ -124,6 +126,36 @@ def _ensure_bookings(site: Site) -> int:
         if len(desks) > 1:
             made += _book_once(person=colleague, desk=desks[1], start=at(tomorrow, 9), end=at(tomorrow, 17))
     return made
+
+
+def _ensure_desk_for_the_door(*, member: Person, desk: Desk) -> bool:
+    """The demo member holds a desk from now to the end of the local day, whatever the hour, so that their badge
+    scan at the door (the simulated reader presents it every round) checks them in and the desk moves to their height.
+    Booked by staff with a recorded override: the demo must work at night too, outside the bookable hours."""
+    now = timezone.now()
+    tz = member.site.tz
+    start = (now + timedelta(minutes=1)).replace(second=0, microsecond=0)
+    end = datetime.combine(start.astimezone(tz).date() + timedelta(days=1), time(0), tzinfo=tz)
+    held_today = Booking.objects.filter(
+        organiser=member, desk__isnull=False, status__in=HOLDING_STATUSES, start__lt=end, end__gt=now
+    )
+    staff = Person.objects.filter(site=member.site, role="staff", user__is_active=True).order_by("pk").first()
+    if held_today.exists() or staff is None:
+        return False
+    try:
+        with transaction.atomic():
+            services.booking_create(
+                actor=staff,
+                organiser=member,
+                desk=desk,
+                start=start,
+                end=end,
+                source=BookingSource.STAFF,
+                override_reason="demo: a desk to check in to by badge at the door",
+            )
+    except DomainError:
+        return False
+    return True
 
 
 def seed(*, site: Site, stdout) -> None:

@@ -17,7 +17,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
-from bookings.choices import HOLDING_STATUSES, BookingSource, BookingStatus, SeriesStatus
+from bookings.choices import HOLDING_STATUSES, BookingSource, BookingStatus, CheckInVia, SeriesStatus
 from labs import privacy
 from labs.models import Company, Floor, Person, Site, Zone
 from labs.privacy import Category, LegalBasis, PersonalData, Purpose
@@ -158,6 +158,9 @@ class BookingSeries(models.Model):
     duration_minutes = models.PositiveIntegerField()
     timezone = models.CharField(max_length=64, help_text="The site's zone the rule was expanded in.")
     status = models.CharField(max_length=20, choices=SeriesStatus.choices, default=SeriesStatus.ACTIVE)
+    ended_notified_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the organiser was told the series ended after no-shows (sent once)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -215,6 +218,7 @@ class Booking(models.Model):
     recurrence_id = models.DateTimeField(null=True, blank=True, help_text="The occurrence's original start.")
     is_moved = models.BooleanField(default=False, help_text="An occurrence re-timed away from its rule.")
     checked_in_at = models.DateTimeField(null=True, blank=True)
+    checked_in_via = models.CharField(max_length=16, choices=CheckInVia.choices, blank=True)
     released_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     override_reason = models.CharField(max_length=300, blank=True, help_text="Why staff overrode the booking rules.")

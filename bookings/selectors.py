@@ -189,9 +189,20 @@ def calendar_bookings_for(*, person: Person, now: datetime | None = None) -> Que
     )
 
 
+def occupying(at: datetime) -> Q:
+    """Checked-in bookings that occupy their resource at ``at``: from the moment of check-in (which may be up to the
+    check-in window before the start) until the end."""
+    return Q(status=BookingStatus.CHECKED_IN, checked_in_at__lte=at, end__gt=at)
+
+
 def desk_checked_in_bookings(*, zone: Zone, at: datetime | None = None) -> QuerySet[Booking]:
-    """Bookings of desks in ``zone`` that are checked in and live at ``at``."""
+    """Bookings of desks in ``zone`` that are checked in and occupy their desk at ``at``."""
     at = at or timezone.now()
-    return Booking.objects.filter(
-        desk__zone=zone, status=BookingStatus.CHECKED_IN, start__lte=at, end__gt=at
-    ).select_related("organiser", "organiser__user", "desk")
+    return Booking.objects.filter(occupying(at), desk__zone=zone).select_related("organiser", "organiser__user", "desk")
+
+
+def desk_checked_in_booking(*, desk: Desk, at: datetime | None = None) -> Booking | None:
+    """The checked-in booking that occupies ``desk`` at ``at``, if any; if an early check-in overlaps the end of the
+    previous one, the booking that started first."""
+    at = at or timezone.now()
+    return Booking.objects.filter(occupying(at), desk=desk).select_related("organiser").order_by("start").first()

@@ -12,5 +12,11 @@ def release_no_shows() -> int:
 
 
 @shared_task
+def complete_ended() -> int:
+    """Beat task: checked-in bookings whose end passed are completed (their desks return to their defaults)."""
+    return len(services.bookings_complete_ended())
+
+
+@shared_task
 def series_ended_notify(series_id: int) -> bool:
     return services.series_ended_notify(series_id=series_id)

@@ -7,10 +7,11 @@ hands the message to one service; a malformed message is logged and dropped, nev
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.utils import timezone
 
-from comfort import services
+from comfort import contract, services
 from labs import topics
 from labs.topics import Publish
 
@@ -55,8 +56,22 @@ def handle_reported(topic: str, payload: dict) -> list[Publish]:
     if where is None or not _is_int(payload.get("v_applied")):
         logger.warning("dropping malformed report on %s", topic)
         return []
-    services.device_record_reported(site=where[0], device_id=where[1], payload=payload, at=timezone.now())
+    now = timezone.now()
+    services.device_record_reported(site=where[0], device_id=where[1], payload=payload, at=now)
+    if payload.get("occupied") is True and topics.parse(topic).kind == "desk" and _fresh(payload.get("ts"), now):
+        services.device_record_presence(site=where[0], device_id=where[1], at=now)
     return []
+
+
+PRESENCE_FRESH = timedelta(minutes=2)
+
+
+def _fresh(ts, now) -> bool:
+    """A report's presence counts when it is recent: a retained report replayed on reconnect is old news."""
+    if ts is None:
+        return True
+    moment = contract.parse_iso(ts)
+    return moment is not None and abs(now - moment) <= PRESENCE_FRESH
 
 
 def handle_status(topic: str, payload: dict) -> list[Publish]:

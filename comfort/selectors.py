@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from bookings.choices import BookingStatus
-from bookings.models import Booking
+from bookings import selectors as booking_selectors
+from bookings.models import Booking, Desk
 from comfort.choices import DeviceKind
 from comfort.models import Command, Device, Preference, ZoneDecision
 from labs.models import Person, Zone
@@ -26,19 +26,28 @@ def preferences_of_people(*, person_ids: list[int]) -> dict[int, Preference]:
 
 
 def checked_in_desk_booking(*, person: Person, at: datetime | None = None) -> Booking | None:
-    """The person's desk booking that is checked in and live at ``at`` (at most one: bookings enforces it)."""
+    """The person's desk booking that is checked in and occupies its desk at ``at`` (at most one: bookings
+    enforces it)."""
     at = at or timezone.now()
     return (
         Booking.objects.select_related("desk__zone__floor__site")
-        .filter(
-            organiser=person,
-            desk__isnull=False,
-            status=BookingStatus.CHECKED_IN,
-            start__lte=at,
-            end__gt=at,
-        )
+        .filter(booking_selectors.occupying(at), organiser=person, desk__isnull=False)
         .order_by("-checked_in_at")
         .first()
+    )
+
+
+def workspace_commands(*, desk: Desk) -> list[Command]:
+    """The commands that stand for the current desired state of the desk's frame and its zone's HVAC and fan (each
+    device's latest version)."""
+    devices = Device.objects.filter(
+        Q(desk_id=desk.pk, kind=DeviceKind.DESK) | Q(zone_id=desk.zone_id, kind__in=[DeviceKind.HVAC, DeviceKind.FAN]),
+        is_active=True,
+    )
+    return list(
+        Command.objects.filter(device__in=devices, version=F("device__desired_version"))
+        .select_related("device")
+        .order_by("pk")
     )
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, F, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
@@ -21,8 +22,9 @@ from django.utils import timezone
 
 from bookings import selectors as booking_selectors
 from bookings import services as booking_services
+from bookings.events import DeskOccupancyChanged, OccupancyCause
 from bookings.models import Booking, Desk
-from comfort import contract, policy, selectors
+from comfort import contract, selectors
 from comfort.choices import OPEN_STATES, CommandState, DeviceKind, ZoneBasis
 from comfort.models import Command, Device, Preference, ZoneDecision
 from labs.errors import Invalid
@@ -68,7 +70,7 @@ def preference_update(*, person: Person, data: dict, at: datetime | None = None)
         desk=booking.desk,
         height_mm=preference.desk_sit_height_mm,
         trigger=trigger,
-        acts_for=person,
+        acts_for_id=person.pk,
         valid_until=booking.end,
         at=at,
     )
@@ -76,42 +78,130 @@ def preference_update(*, person: Person, data: dict, at: datetime | None = None)
 
 
 # --- check-in and check-out at a desk -----------------------------------------------------------------------------
+# The booking is the truth: comfort's own endpoints check in and out through the bookings services, whose occupancy
+# event (fired after commit, for every door: the API, the portal, a badge scan, desk presence, a cancellation, the
+# booking's end) reaches :func:`on_desk_occupancy_changed`, which moves the desk and re-arbitrates the zone.
 
 
-@transaction.atomic
 def workspace_check_in(*, person: Person, desk: Desk, at: datetime | None = None) -> WorkspaceResult:
-    """Check ``person`` in at ``desk`` (bookings' rules) and, in the same transaction, move the desk to their sitting
-    height and re-arbitrate the zone's setpoint and fan. Checking in again returns the same commands."""
+    """Check ``person`` in at ``desk`` (bookings' rules). Once that commits, the occupancy event moves the desk to
+    their sitting height and re-arbitrates the zone; the result carries the commands that stand for the desk's and
+    the zone's state. Checking in again returns the same booking and commands."""
     at = at or timezone.now()
-    booking = booking_services.desk_check_in(person=person, desk=desk, at=at)
-    preference = selectors.preference_of(person=person)
-    commands = _apply_workspace(
+    with transaction.atomic():
+        booking = booking_services.desk_check_in(person=person, desk=desk, at=at)
+        if booking.checked_in_at != at:
+            # Checked in already (no new event): asking again retries the workspace, e.g. after the desk was offline
+            # and its command expired. Unchanged state makes no new version.
+            workspace_sync(desk=desk, at=at, trigger={"type": "check_in", "id": booking.pk}, acts_for_id=person.pk)
+    return WorkspaceResult(booking=booking, commands=selectors.workspace_commands(desk=desk))
+
+
+def workspace_check_out(*, person: Person, desk: Desk, at: datetime | None = None) -> WorkspaceResult:
+    """End the person's checked-in booking of ``desk``; once that commits the desk returns to its default height and
+    the zone to the preferences of whoever is left there (its policy when nobody is)."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        booking = booking_services.desk_check_out(person=person, desk=desk, at=at)
+    return WorkspaceResult(booking=booking, commands=selectors.workspace_commands(desk=desk))
+
+
+def on_desk_occupancy_changed(event: DeskOccupancyChanged) -> list[Command]:
+    """The bookings occupancy event's handler (registered in ComfortConfig.ready()): sync the desk and its zone."""
+    desk = Desk.objects.select_related("zone__floor__site", "site").filter(pk=event.desk_id).first()
+    if desk is None:
+        return []
+    kind = OccupancyCause.CHECK_IN if event.occupied else event.cause
+    return workspace_sync(
         desk=desk,
-        height_mm=preference.desk_sit_height_mm,
-        trigger={"type": "check_in", "id": booking.pk},
-        acts_for=person,
-        valid_until=booking.end,
-        at=at,
+        at=event.at,
+        trigger={"type": str(kind), "id": event.booking_id},
+        acts_for_id=event.person_id,
     )
-    return WorkspaceResult(booking=booking, commands=commands)
 
 
 @transaction.atomic
-def workspace_check_out(*, person: Person, desk: Desk, at: datetime | None = None) -> WorkspaceResult:
-    """End the person's checked-in booking of ``desk``; the desk returns to its default height and the zone to the
-    preferences of whoever is left there (its policy when nobody is)."""
-    at = at or timezone.now()
-    booking = booking_services.desk_check_out(person=person, desk=desk, at=at)
-    commands = _apply_workspace(
+def workspace_sync(*, desk: Desk, at: datetime, trigger: dict, acts_for_id: int | None = None) -> list[Command]:
+    """Make the desk and its zone match who is checked in at ``at``: the occupant's sitting height (the default with
+    nobody there) and the zone arbitrated from everyone checked in. Reads the current state, so running it twice, or
+    for events that arrive late or out of order, changes nothing more."""
+    occupant = booking_selectors.desk_checked_in_booking(desk=desk, at=at)
+    if occupant is not None:
+        height = selectors.preference_of(person=occupant.organiser).desk_sit_height_mm
+        valid_until = occupant.end
+    else:
+        height = settings.COMFORT_DESK_DEFAULT_HEIGHT_MM
+        valid_until = at + settings.COMFORT_COMMAND_VALIDITY
+    return _apply_workspace(
         desk=desk,
-        height_mm=policy.get("COMFORT_DESK_DEFAULT_HEIGHT_MM"),
-        trigger={"type": "check_out", "id": booking.pk},
-        acts_for=person,
-        valid_until=at + policy.get("COMFORT_COMMAND_VALIDITY"),
+        height_mm=height,
+        trigger=trigger,
+        acts_for_id=acts_for_id,
+        valid_until=valid_until,
         at=at,
-        leaving=booking.pk,
     )
-    return WorkspaceResult(booking=booking, commands=commands)
+
+
+def workspace_reconcile(*, at: datetime | None = None, limit: int = 500) -> dict:
+    """The periodic safety net behind the occupancy event: a desk or zone whose last command does not stand for who
+    is checked in now (an event lost to a process that died between commit and handler) is synced again.
+
+    A desk is out of step when someone is checked in at it but its frame's latest command was not issued for that
+    booking, or when that command was issued for a check-in whose booking is no longer checked in. A zone is out of
+    step when the bookings behind its latest decision are not the ones checked in there now. A fixed number of
+    queries whatever the number of desks; only what is out of step is written (at most ``limit`` desks a run)."""
+    at = at or timezone.now()
+    live = list(
+        Booking.objects.filter(booking_selectors.occupying(at), desk__isnull=False)
+        .order_by("checked_in_at")
+        .values_list("desk_id", "desk__zone_id", "pk")
+    )
+    occupant_of_desk = {desk_id: booking_id for desk_id, _zone, booking_id in live}
+    present_in_zone: dict[int, set[int]] = {}
+    for _desk, zone_id, booking_id in live:
+        present_in_zone.setdefault(zone_id, set()).add(booking_id)
+
+    stale_desks = set()
+    for desk_id, reason in Command.objects.filter(
+        device__kind=DeviceKind.DESK, device__is_active=True, version=F("device__desired_version")
+    ).values_list("device__desk_id", "reason"):
+        reason = reason or {}
+        issued_for = reason.get("id") if reason.get("type") in _OCCUPIED_REASONS else None
+        if occupant_of_desk.get(desk_id) != issued_for:
+            stale_desks.add(desk_id)
+    never_commanded = set(
+        Device.objects.filter(
+            kind=DeviceKind.DESK, is_active=True, desired_version=0, desk_id__in=list(occupant_of_desk)
+        ).values_list("desk_id", flat=True)
+    )
+    stale_desks |= never_commanded
+    synced_zones: set[int] = set()
+    desks = Desk.objects.filter(pk__in=sorted(stale_desks)[:limit]).select_related("zone__floor__site", "site")
+    for desk in desks:
+        trigger = {"type": "reconcile", "id": occupant_of_desk.get(desk.pk)}
+        workspace_sync(desk=desk, at=at, trigger=trigger, acts_for_id=None)
+        synced_zones.add(desk.zone_id)
+
+    zone_ids = set(
+        Device.objects.filter(kind__in=[DeviceKind.HVAC, DeviceKind.FAN], is_active=True).values_list(
+            "zone_id", flat=True
+        )
+    )
+    latest: dict[int, ZoneDecision] = {}
+    for decision in ZoneDecision.objects.filter(zone_id__in=zone_ids).order_by("zone_id", "-decided_at", "-id"):
+        latest.setdefault(decision.zone_id, decision)
+    zones = 0
+    for zone in Zone.objects.filter(pk__in=sorted(zone_ids - synced_zones)).select_related("floor__site"):
+        decision = latest.get(zone.pk)
+        behind = {i["booking"] for i in decision.reasons.get("inputs", [])} if decision else None
+        if behind == present_in_zone.get(zone.pk, set()):
+            continue
+        zone_apply(zone=zone, at=at, trigger={"type": "reconcile"})
+        zones += 1
+    return {"desks": len(desks), "zones": zones}
+
+
+_OCCUPIED_REASONS = (OccupancyCause.CHECK_IN, "preferences", "reconcile")
 
 
 def _lock_devices(condition: Q) -> list[Device]:
@@ -130,10 +220,9 @@ def _apply_workspace(
     desk: Desk,
     height_mm: int,
     trigger: dict,
-    acts_for: Person,
+    acts_for_id: int | None,
     valid_until: datetime,
     at: datetime,
-    leaving: int | None = None,
 ) -> list[Command]:
     """The desk to ``height_mm`` and its zone re-arbitrated: devices locked once, outbox rows in one INSERT."""
     locked = _lock_devices(
@@ -145,7 +234,7 @@ def _apply_workspace(
             device=device,
             desired={"height_mm": height_mm},
             reason=trigger,
-            acts_for=acts_for,
+            acts_for_id=acts_for_id,
             valid_until=valid_until,
             at=at,
             messages=messages,
@@ -158,8 +247,7 @@ def _apply_workspace(
         zone=desk.zone,
         at=at,
         trigger=trigger,
-        acts_for=acts_for,
-        leaving=leaving,
+        acts_for_id=acts_for_id,
         devices=zone_devices,
         messages=messages,
     )
@@ -182,7 +270,7 @@ def zone_arbitrate(*, zone: Zone, inputs: list[dict]) -> dict:
     contract's range; the fan runs at the median speed. With nobody there the zone returns to its policy.
     """
     policy_c = Decimal(zone.default_setpoint_c).quantize(Decimal("0.1"))
-    band = Decimal(policy.get("COMFORT_ZONE_BAND_C"))
+    band = Decimal(settings.COMFORT_ZONE_BAND_C)
     low = max(policy_c - band, contract.SETPOINT_C[0])
     high = min(policy_c + band, contract.SETPOINT_C[1])
     reasons: dict = {
@@ -196,7 +284,7 @@ def zone_arbitrate(*, zone: Zone, inputs: list[dict]) -> dict:
         ],
     }
     if not inputs:
-        idle = policy.get("COMFORT_ZONE_IDLE_FAN")
+        idle = settings.COMFORT_ZONE_IDLE_FAN
         reasons["why"] = "nobody is checked in: the zone's policy applies"
         return {
             "basis": ZoneBasis.POLICY,
@@ -234,17 +322,14 @@ def zone_apply(
     zone: Zone,
     at: datetime,
     trigger: dict,
-    acts_for: Person | None = None,
-    leaving: int | None = None,
+    acts_for_id: int | None = None,
     devices: dict[str, Device] | None = None,
     messages: list[Publish] | None = None,
 ) -> list[Command]:
-    """Re-arbitrate ``zone`` from who is checked in at ``at`` (minus the booking ``leaving``), record the decision
+    """Re-arbitrate ``zone`` from who is checked in at ``at``, record the decision
     with its reasons and set the desired state of the zone's HVAC and fan. ``devices`` (already locked) and
     ``messages`` (outbox rows the caller writes) let a caller batch this with other changes."""
-    bookings = [
-        b for b in booking_selectors.desk_checked_in_bookings(zone=zone, at=at) if leaving is None or b.pk != leaving
-    ]
+    bookings = list(booking_selectors.desk_checked_in_bookings(zone=zone, at=at))
     prefs = selectors.preferences_of_people(person_ids=sorted({b.organiser_id for b in bookings}))
     inputs = [
         {
@@ -256,9 +341,12 @@ def zone_apply(
     ]
     outcome = zone_arbitrate(zone=zone, inputs=inputs)
     outcome["reasons"]["trigger"] = trigger
-    decision = ZoneDecision(zone=zone, decided_at=at, **outcome)
-    decision.full_clean(exclude=["zone"])
-    decision.save()
+    decision = selectors.zone_decision_latest(zone=zone)
+    if decision is None or not _same_decision(decision, outcome):
+        # A repeated event or a reconcile that finds the same people makes no new decision (and so no new version).
+        decision = ZoneDecision(zone=zone, decided_at=at, **outcome)
+        decision.full_clean(exclude=["zone"])
+        decision.save()
     own_messages = messages is None
     messages = [] if messages is None else messages
     if devices is None:
@@ -271,18 +359,18 @@ def zone_apply(
     wanted = {
         DeviceKind.HVAC: {
             "setpoint_c": float(decision.setpoint_c),
-            "mode": policy.get("COMFORT_ZONE_MODE"),
-            "fan": policy.get("COMFORT_ZONE_HVAC_FAN"),
+            "mode": settings.COMFORT_ZONE_MODE,
+            "fan": settings.COMFORT_ZONE_HVAC_FAN,
         },
         DeviceKind.FAN: {"on": decision.fan_on, "speed_pct": decision.fan_speed_pct},
     }
-    valid_until = at + policy.get("COMFORT_COMMAND_VALIDITY")
+    valid_until = at + settings.COMFORT_COMMAND_VALIDITY
     commands = [
         _desired_set(
             device=devices[kind],
             desired=wanted[kind],
             reason=reason,
-            acts_for=acts_for,
+            acts_for_id=acts_for_id,
             valid_until=valid_until,
             at=at,
             messages=messages,
@@ -293,6 +381,16 @@ def zone_apply(
     if own_messages:
         outbox_enqueue_many(messages)
     return commands
+
+
+def _same_decision(decision: ZoneDecision, outcome: dict) -> bool:
+    return (
+        decision.basis == outcome["basis"]
+        and decision.setpoint_c == outcome["setpoint_c"]
+        and decision.fan_on == outcome["fan_on"]
+        and decision.fan_speed_pct == outcome["fan_speed_pct"]
+        and decision.reasons.get("inputs") == outcome["reasons"]["inputs"]
+    )
 
 
 # --- desired versions ---------------------------------------------------------------------------------------------
@@ -324,7 +422,7 @@ def device_desired_set(
         device=locked,
         desired=desired,
         reason=reason,
-        acts_for=acts_for,
+        acts_for_id=acts_for.pk if acts_for else None,
         valid_until=valid_until,
         at=at or timezone.now(),
         messages=messages,
@@ -338,7 +436,7 @@ def _desired_set(
     device: Device,
     desired: dict,
     reason: dict,
-    acts_for: Person | None,
+    acts_for_id: int | None,
     valid_until: datetime | None,
     at: datetime,
     messages: list[Publish],
@@ -362,7 +460,7 @@ def _desired_set(
         version=version,
         desired=desired,
         reason=reason,
-        acts_for=acts_for,
+        acts_for_id=acts_for_id,
         issued_at=at,
         queued_at=at,
         valid_until=valid_until,
@@ -439,7 +537,7 @@ def commands_mark_sent(*, cmd_ids: list[str], at: datetime) -> int:
     commands.update(attempts=F("attempts") + 1)
     moved = commands.filter(state=CommandState.QUEUED).update(state=CommandState.SENT, sent_at=Coalesce("sent_at", at))
     commands.filter(state__in=[CommandState.SENT, CommandState.DELIVERED]).update(
-        deadline_at=at + policy.get("COMFORT_ACK_TIMEOUT")
+        deadline_at=at + settings.COMFORT_ACK_TIMEOUT
     )
     return moved
 
@@ -517,7 +615,7 @@ def command_record_ack(*, site: str, device_id: str, payload: dict, at: datetime
             state=CommandState.IN_PROGRESS,
             in_progress_at=Coalesce("in_progress_at", at),
             progress=payload.get("progress"),
-            deadline_at=at + timedelta(seconds=float(eta)) + policy.get("COMFORT_PROGRESS_GRACE"),
+            deadline_at=at + timedelta(seconds=float(eta)) + settings.COMFORT_PROGRESS_GRACE,
         )
     elif code == contract.ACK_APPLIED:
         changes.update(
@@ -570,6 +668,22 @@ def device_record_reported(*, site: str, device_id: str, payload: dict, at: date
     return True
 
 
+def device_record_presence(*, site: str, device_id: str, at: datetime | None = None) -> Booking | None:
+    """A desk frame sensed someone at it (``occupied`` in its report): the desk's booking that is due now is checked
+    in through bookings (desk presence is a check-in door like any other; the occupancy event moves the desk)."""
+    at = at or timezone.now()
+    device_pk = _device_pk(site, device_id)
+    desk_id = (
+        Device.objects.filter(pk=device_pk, kind=DeviceKind.DESK).values_list("desk_id", flat=True).first()
+        if device_pk
+        else None
+    )
+    desk = Desk.objects.select_related("site").filter(pk=desk_id).first() if desk_id else None
+    if desk is None:
+        return None
+    return booking_services.desk_presence_check_in(desk=desk, at=at)
+
+
 def device_record_status(*, site: str, device_id: str, online: bool, at: datetime | None = None) -> bool:
     """``online`` after connect, ``offline`` from the Last Will. A device that returns gets its retained desired state
     from the broker; its open commands get a fresh ack deadline, so the sweep retries them if it does not answer."""
@@ -581,7 +695,7 @@ def device_record_status(*, site: str, device_id: str, online: bool, at: datetim
         _SEEN_ONLINE[(site, device_id)] = at
         Command.objects.filter(
             device_id=device_pk, state__in=[CommandState.SENT, CommandState.DELIVERED, CommandState.IN_PROGRESS]
-        ).update(deadline_at=at + policy.get("COMFORT_ACK_TIMEOUT"))
+        ).update(deadline_at=at + settings.COMFORT_ACK_TIMEOUT)
     else:
         _SEEN_ONLINE.pop((site, device_id), None)
     return True
@@ -620,8 +734,8 @@ def commands_sweep(*, at: datetime | None = None) -> dict:
         )
         .order_by("id")[:1000]
     )
-    max_attempts = policy.get("COMFORT_MAX_ATTEMPTS")
-    timeout = policy.get("COMFORT_ACK_TIMEOUT")
+    max_attempts = settings.COMFORT_MAX_ATTEMPTS
+    timeout = settings.COMFORT_ACK_TIMEOUT
     for command in late:
         if command.attempts >= max_attempts:
             timed_out += Command.objects.filter(pk=command.pk, state=command.state).update(
@@ -640,7 +754,7 @@ def commands_sweep(*, at: datetime | None = None) -> dict:
 def comfort_history_purge(*, at: datetime | None = None) -> dict:
     """Delete finished commands and zone decisions older than COMFORT_HISTORY_RETENTION (their retention), keeping
     each device's latest command."""
-    cutoff = (at or timezone.now()) - policy.get("COMFORT_HISTORY_RETENTION")
+    cutoff = (at or timezone.now()) - settings.COMFORT_HISTORY_RETENTION
     commands, _ = Command.objects.filter(
         ~Q(state__in=OPEN_STATES), issued_at__lt=cutoff, version__lt=F("device__desired_version")
     ).delete()

@@ -13,5 +13,10 @@ def commands_sweep() -> dict:
 
 
 @shared_task(ignore_result=True)
+def workspace_reconcile() -> dict:
+    return services.workspace_reconcile()
+
+
+@shared_task(ignore_result=True)
 def comfort_history_purge() -> dict:
     return services.comfort_history_purge()

@@ -8,12 +8,13 @@ filesystem broker (or eagerly in tests), and an embedded amqtt MQTT broker. ``DA
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from labs.env import env_bool, env_int, env_list, env_str, env_url
+from labs.env import env_bool, env_choice, env_int, env_list, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("LABS_VAR_DIR", str(BASE_DIR / "var")))
@@ -144,7 +145,6 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict = {}  # apps add their periodic tasks in AppConfig.ready()
 
 # --- MQTT ---------------------------------------------------------------------------------------------------
 # Without MQTT_URL the embedded amqtt broker (`manage.py mqtt_broker`) listens here; 1883 is left to a real broker.
@@ -157,6 +157,43 @@ MQTT_CLIENT_PREFIX = env_str("MQTT_CLIENT_PREFIX", "labs-backend")
 MQTT_OUTBOX_NUDGE = env_bool("MQTT_OUTBOX_NUDGE", default=True)
 MQTT_OUTBOX_NUDGE_TIMEOUT = 2.0
 MQTT_OUTBOX_GRACE_MS = env_int("MQTT_OUTBOX_GRACE_MS", 1000, minimum=0, maximum=60_000)
+
+# --- Bookings and comfort: tunables -------------------------------------------------------------------------
+# Check-in opens this long before a booking starts (a site's grace period, if longer, applies to desks).
+BOOKINGS_CHECK_IN_AHEAD = timedelta(minutes=env_int("BOOKINGS_CHECK_IN_AHEAD_MINUTES", 15, minimum=0, maximum=240))
+# A recurring booking loses its future occurrences after this many released (no-show) occurrences in a row.
+BOOKINGS_MISSES_BEFORE_SERIES_ENDS = env_int("BOOKINGS_MISSES_BEFORE_SERIES_ENDS", 3, minimum=1, maximum=100)
+# A desk goes back to this height when nobody is checked in at it.
+COMFORT_DESK_DEFAULT_HEIGHT_MM = env_int("COMFORT_DESK_DEFAULT_HEIGHT_MM", 740, minimum=620, maximum=1270)
+# A zone's setpoint stays within this many tenths of a degree of its policy (Zone.default_setpoint_c).
+COMFORT_ZONE_BAND_C = Decimal(env_int("COMFORT_ZONE_BAND_DECI_C", 20, minimum=0, maximum=140)) / 10
+COMFORT_ZONE_MODE = env_choice("COMFORT_ZONE_MODE", "auto", choices=("off", "auto", "cool", "heat", "fan_only"))
+COMFORT_ZONE_HVAC_FAN = env_choice("COMFORT_ZONE_HVAC_FAN", "auto", choices=("auto", "low", "medium", "high"))
+# With nobody checked in, a zone's fan runs at this speed (0: off).
+_IDLE_FAN_PCT = env_int("COMFORT_ZONE_IDLE_FAN_PCT", 0, minimum=0, maximum=100)
+COMFORT_ZONE_IDLE_FAN = {"on": _IDLE_FAN_PCT > 0, "speed_pct": _IDLE_FAN_PCT}
+# An online device has this long to answer a command (once moving: its eta plus the grace) before the command is
+# published again; after COMFORT_MAX_ATTEMPTS publications it is timed out.
+COMFORT_ACK_TIMEOUT = timedelta(seconds=env_int("COMFORT_ACK_TIMEOUT_S", 10, minimum=1, maximum=3600))
+COMFORT_PROGRESS_GRACE = timedelta(seconds=env_int("COMFORT_PROGRESS_GRACE_S", 10, minimum=0, maximum=3600))
+COMFORT_MAX_ATTEMPTS = env_int("COMFORT_MAX_ATTEMPTS", 3, minimum=1, maximum=20)
+# A command without a natural end (a zone policy) is valid this long.
+COMFORT_COMMAND_VALIDITY = timedelta(hours=env_int("COMFORT_COMMAND_VALIDITY_HOURS", 12, minimum=1, maximum=168))
+# Finished commands and zone decisions are deleted this long after they were issued (their retention).
+COMFORT_HISTORY_RETENTION = timedelta(days=env_int("COMFORT_HISTORY_RETENTION_DAYS", 30, minimum=1, maximum=3650))
+
+# --- Periodic tasks: every one, in one place (Celery beat; seconds) -----------------------------------------
+CELERY_BEAT_SCHEDULE = {
+    "labs-sign-in-counters-purge": {"task": "labs.tasks.sign_in_counters_purge", "schedule": 3600.0},
+    "labs-outbox-purge": {"task": "labs.tasks.outbox_purge", "schedule": 3600.0},
+    "bookings-release-no-shows": {"task": "bookings.tasks.release_no_shows", "schedule": 60.0},
+    "bookings-complete-ended": {"task": "bookings.tasks.complete_ended", "schedule": 60.0},
+    "comfort-commands-sweep": {"task": "comfort.tasks.commands_sweep", "schedule": 5.0},
+    "comfort-workspace-reconcile": {"task": "comfort.tasks.workspace_reconcile", "schedule": 60.0},
+    "comfort-history-purge": {"task": "comfort.tasks.comfort_history_purge", "schedule": 3600.0},
+    "badges-sweep": {"task": "badges.tasks.badges_sweep", "schedule": 60.0},
+    "badges-retention-purge": {"task": "badges.tasks.badges_retention_purge", "schedule": 3600.0},
+}
 
 # --- Auth, API ----------------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

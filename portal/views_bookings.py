@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
@@ -253,7 +254,7 @@ def my_bookings(request):
             "booking": b,
             "start": b.start.astimezone(b.site.tz),
             "end": b.end.astimezone(b.site.tz),
-            "can_check_in": b.status == "confirmed" and b.start - services.CHECK_IN_AHEAD <= now < b.end,
+            "can_check_in": b.status == "confirmed" and b.start - settings.BOOKINGS_CHECK_IN_AHEAD <= now < b.end,
             "can_cancel": b.status in {"confirmed", "checked_in"},
         }
         for b in upcoming

@@ -25,12 +25,12 @@ from bookings.services.changes import (
     booking_update,
 )
 from bookings.services.check_in import (
-    CHECK_IN_AHEAD,
-    MISSES_BEFORE_SERIES_ENDS,
     booking_check_in,
+    bookings_complete_ended,
     bookings_release_no_shows,
     desk_check_in,
     desk_check_out,
+    desk_presence_check_in,
     presence_check_in,
     series_ended_notify,
 )
@@ -38,8 +38,6 @@ from bookings.services.feeds import calendar_feed_regenerate, calendar_feed_revo
 from bookings.services.rules import EffectiveRules, booking_rules_check, policy_for, rules_for
 
 __all__ = [
-    "CHECK_IN_AHEAD",
-    "MISSES_BEFORE_SERIES_ENDS",
     "EffectiveRules",
     "SeriesResult",
     "booking_cancel",
@@ -48,12 +46,14 @@ __all__ = [
     "booking_rules_check",
     "booking_series_create",
     "booking_update",
+    "bookings_complete_ended",
     "bookings_release_no_shows",
     "calendar_feed_regenerate",
     "calendar_feed_revoke",
     "calendar_feed_token_digest",
     "desk_check_in",
     "desk_check_out",
+    "desk_presence_check_in",
     "policy_for",
     "presence_check_in",
     "rules_for",

@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from bookings import db, recurrence
+from bookings import db, events, recurrence
 from bookings.choices import (
     OPEN_STATUSES,
     BookingSource,
@@ -22,6 +22,7 @@ from bookings.choices import (
     CancelScope,
     SeriesStatus,
 )
+from bookings.events import OccupancyCause
 from bookings.models import MAX_ATTENDEES, Booking, BookingSeries, Desk, Room
 from bookings.services.conflicts import (
     conflict_error,
@@ -466,7 +467,14 @@ def booking_cancel(
 
 
 def cancel_queryset(targets: QuerySet[Booking], *, now: datetime) -> int:
+    """Cancel what has not started and end (complete) what is running; a checked-in desk booking's desk returns to
+    its defaults (the occupancy event)."""
     not_started = Q(status=BookingStatus.CONFIRMED) | Q(status=BookingStatus.CHECKED_IN, start__gt=now)
+    checked_in_early = list(
+        targets.filter(status=BookingStatus.CHECKED_IN, start__gt=now, desk__isnull=False).only(
+            "pk", "desk_id", "organiser_id"
+        )
+    )
     changed = targets.filter(not_started).update(
         status=BookingStatus.CANCELLED, cancelled_at=now, sequence=F("sequence") + 1, updated_at=now
     )
@@ -476,5 +484,8 @@ def cancel_queryset(targets: QuerySet[Booking], *, now: datetime) -> int:
         running.status = BookingStatus.COMPLETED
         running.sequence += 1
         running.save(update_fields=["end", "hold_end", "status", "sequence", "updated_at"])
+        events.desk_occupancy_changed(booking=running, occupied=False, cause=OccupancyCause.CANCELLED, at=now)
         changed += 1
+    for booking in checked_in_early:
+        events.desk_occupancy_changed(booking=booking, occupied=False, cause=OccupancyCause.CANCELLED, at=now)
     return changed

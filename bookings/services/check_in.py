@@ -8,17 +8,21 @@ from __future__ import annotations
 import logging
 from datetime import datetime, time, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from bookings import events
 from bookings.choices import (
     HOLDING_STATUSES,
     OPEN_STATUSES,
     BookingSource,
     BookingStatus,
+    CheckInVia,
     SeriesStatus,
 )
+from bookings.events import OccupancyCause
 from bookings.models import Booking, BookingSeries, Desk
 from bookings.services.changes import RESOLVED_RELATIONS, cancel_queryset
 from bookings.services.conflicts import is_overlap_violation, retry_on_deadlock
@@ -30,10 +34,6 @@ from labs.transactions import enqueue_after_commit
 logger = logging.getLogger(__name__)
 
 
-CHECK_IN_AHEAD = timedelta(minutes=15)  # check-in opens this long before a booking starts
-MISSES_BEFORE_SERIES_ENDS = 3
-
-
 def _may_check_in(actor: Person, booking: Booking) -> bool:
     if booking.organiser_id == actor.pk:
         return True
@@ -41,18 +41,23 @@ def _may_check_in(actor: Person, booking: Booking) -> bool:
     return bool(email) and email in {a.lower() for a in booking.attendees}
 
 
+@transaction.atomic
 def booking_check_in(*, actor: Person, booking: Booking, at: datetime | None = None) -> Booking:
-    """The organiser or an attendee checks the booking in, from 15 minutes before its start until the release.
+    """The organiser or an attendee checks the booking in (API, portal), from 15 minutes before its start until the
+    release. A desk booking's desk moves to its organiser's preferences (the occupancy event).
 
     Idempotent: checking in a checked-in booking returns it unchanged.
     """
     if not _may_check_in(actor, booking):
         raise NotFound("No such booking.")
     at = at or timezone.now()
-    return _check_in(booking, at=at)
+    return _check_in(booking, at=at, via=CheckInVia.BOOKING)
 
 
-def _check_in(booking: Booking, *, at: datetime, ahead: timedelta = CHECK_IN_AHEAD) -> Booking:
+def _check_in(booking: Booking, *, at: datetime, via: str, ahead: timedelta | None = None) -> Booking:
+    """Confirmed -> checked in (a conditional UPDATE, so two doors checking in at once count once); announces the
+    desk's occupancy after commit."""
+    ahead = settings.BOOKINGS_CHECK_IN_AHEAD if ahead is None else ahead
     if booking.status == BookingStatus.CHECKED_IN:
         return booking
     if booking.status != BookingStatus.CONFIRMED:
@@ -63,11 +68,13 @@ def _check_in(booking: Booking, *, at: datetime, ahead: timedelta = CHECK_IN_AHE
     if at >= booking.end:
         raise violation("check_in_window", "This booking has ended.")
     updated = Booking.objects.filter(pk=booking.pk, status=BookingStatus.CONFIRMED).update(
-        status=BookingStatus.CHECKED_IN, checked_in_at=at, updated_at=timezone.now()
+        status=BookingStatus.CHECKED_IN, checked_in_at=at, checked_in_via=via, updated_at=timezone.now()
     )
     booking.refresh_from_db()
     if not updated and booking.status != BookingStatus.CHECKED_IN:
         raise Conflict(f"This booking is {booking.get_status_display().lower()}; book again.")
+    if updated:
+        events.desk_occupancy_changed(booking=booking, occupied=True, cause=OccupancyCause.CHECK_IN, at=at)
     return booking
 
 
@@ -93,14 +100,39 @@ def bookings_release_no_shows(*, now: datetime | None = None) -> list[int]:
                 status=BookingStatus.RELEASED, released_at=now, updated_at=now
             )
             done = list(
-                Booking.objects.filter(pk__in=candidates, status=BookingStatus.RELEASED, released_at=now).values_list(
-                    "pk", "series_id"
+                Booking.objects.filter(pk__in=candidates, status=BookingStatus.RELEASED, released_at=now).only(
+                    "pk", "series_id", "desk_id", "organiser_id"
                 )
             )
-            released += [pk for pk, _ in done]
-            for series_id in sorted({s for _, s in done if s}):
+            released += [b.pk for b in done]
+            for booking in done:
+                events.desk_occupancy_changed(booking=booking, occupied=False, cause=OccupancyCause.RELEASED, at=now)
+            for series_id in sorted({b.series_id for b in done if b.series_id}):
                 _end_series_after_misses(series_id, now=now)
     return released
+
+
+def bookings_complete_ended(*, now: datetime | None = None) -> list[int]:
+    """Checked-in bookings whose end has passed become completed; their desks return to their defaults (the
+    occupancy event). A conditional UPDATE per batch: running twice, or beside a check-out, completes each once."""
+    now = now or timezone.now()
+    completed: list[int] = []
+    with transaction.atomic():
+        ended = list(
+            Booking.objects.select_for_update(skip_locked=True)
+            .filter(status=BookingStatus.CHECKED_IN, end__lte=now)
+            .order_by("end")
+            .only("pk", "desk_id", "organiser_id", "end")[:5000]
+        )
+        if not ended:
+            return completed
+        Booking.objects.filter(pk__in=[b.pk for b in ended], status=BookingStatus.CHECKED_IN).update(
+            status=BookingStatus.COMPLETED, updated_at=now
+        )
+        for booking in ended:
+            completed.append(booking.pk)
+            events.desk_occupancy_changed(booking=booking, occupied=False, cause=OccupancyCause.ENDED, at=now)
+    return completed
 
 
 def _end_series_after_misses(series_id: int, *, now: datetime) -> None:
@@ -108,9 +140,9 @@ def _end_series_after_misses(series_id: int, *, now: datetime) -> None:
         Booking.objects.filter(series_id=series_id, start__lte=now)
         .exclude(status=BookingStatus.CANCELLED)
         .order_by("-start")
-        .values_list("status", flat=True)[:MISSES_BEFORE_SERIES_ENDS]
+        .values_list("status", flat=True)[: settings.BOOKINGS_MISSES_BEFORE_SERIES_ENDS]
     )
-    if len(recent) < MISSES_BEFORE_SERIES_ENDS or any(s != BookingStatus.RELEASED for s in recent):
+    if len(recent) < settings.BOOKINGS_MISSES_BEFORE_SERIES_ENDS or any(s != BookingStatus.RELEASED for s in recent):
         return
     cancelled = cancel_queryset(
         Booking.objects.filter(series_id=series_id, start__gt=now, status=BookingStatus.CONFIRMED), now=now
@@ -125,7 +157,8 @@ def _end_series_after_misses(series_id: int, *, now: datetime) -> None:
 
 
 def series_ended_notify(*, series_id: int) -> bool:
-    """E-mail the organiser that their series lost its future occurrences after repeated no-shows."""
+    """E-mail the organiser that their series lost its future occurrences after repeated no-shows; once (claimed
+    with a conditional UPDATE, released again if sending fails so a retry can send it)."""
     from django.core.mail import send_mail
 
     series = (
@@ -133,19 +166,30 @@ def series_ended_notify(*, series_id: int) -> bool:
     )
     if series is None or not series.organiser.user.email:
         return False
+    if not BookingSeries.objects.filter(pk=series_id, ended_notified_at=None).update(ended_notified_at=timezone.now()):
+        return False
     resource = series.room or series.desk
+    try:
+        _send_series_ended(series, resource, send_mail)
+    except Exception:
+        BookingSeries.objects.filter(pk=series_id).update(ended_notified_at=None)
+        raise
+    return True
+
+
+def _send_series_ended(series: BookingSeries, resource, send_mail) -> None:
     send_mail(
         subject=f"Your recurring booking of {resource} was cancelled",
         message=(
             f"Hello {series.organiser.display_name},\n\n"
             f"Your recurring booking of {resource} ({series.title or series.rrule}) was not checked in "
-            f"{MISSES_BEFORE_SERIES_ENDS} times in a row, so its future occurrences were released for others.\n"
+            f"{settings.BOOKINGS_MISSES_BEFORE_SERIES_ENDS} times in a row, so its future occurrences were released "
+            "for others.\n"
             "Book again whenever you need the space.\n"
         ),
         from_email=None,
         recipient_list=[series.organiser.user.email],
     )
-    return True
 
 
 # --- Desks and presence (called by comfort and badges) -----------------------------------------------------------
@@ -175,7 +219,7 @@ def desk_check_in(*, person: Person, desk: Desk, at: datetime | None = None) -> 
             .first()
         )
         if mine is not None:
-            return _check_in(mine, at=at, ahead=max(CHECK_IN_AHEAD, grace))
+            return _check_in(mine, at=at, via=CheckInVia.DESK, ahead=max(settings.BOOKINGS_CHECK_IN_AHEAD, grace))
         elsewhere = (
             Booking.objects.filter(organiser=person, desk__isnull=False, status__in=OPEN_STATUSES, start__lte=at)
             .filter(end__gt=at)
@@ -217,6 +261,7 @@ def desk_check_in(*, person: Person, desk: Desk, at: datetime | None = None) -> 
                     status=BookingStatus.CHECKED_IN,
                     source=BookingSource.WALK_IN,
                     checked_in_at=at,
+                    checked_in_via=CheckInVia.DESK,
                 )
                 booking.full_clean(exclude=RESOLVED_RELATIONS, validate_unique=False, validate_constraints=False)
                 booking.save(force_insert=True)
@@ -224,6 +269,7 @@ def desk_check_in(*, person: Person, desk: Desk, at: datetime | None = None) -> 
             if not is_overlap_violation(exc):
                 raise
             raise Conflict(f"Desk {desk.label} was just taken.") from None
+        events.desk_occupancy_changed(booking=booking, occupied=True, cause=OccupancyCause.CHECK_IN, at=at)
     return booking
 
 
@@ -248,28 +294,52 @@ def desk_check_out(*, person: Person, desk: Desk, at: datetime | None = None) ->
         booking.status = BookingStatus.COMPLETED
     booking.sequence += 1
     booking.save(update_fields=["end", "hold_end", "status", "cancelled_at", "sequence", "updated_at"])
+    events.desk_occupancy_changed(booking=booking, occupied=False, cause=OccupancyCause.CHECK_OUT, at=at)
     return booking
 
 
+@transaction.atomic
 def presence_check_in(*, person: Person, site: Site, at: datetime | None = None) -> list[Booking]:
-    """A badge scan at ``site``: check the person in to their bookings there that are live or start within 15 min."""
+    """A badge scan at ``site``: check the person in to their bookings there that are live or start within 15 min
+    (their desk moves to their preferences through the occupancy event)."""
     at = at or timezone.now()
     due = list(
         Booking.objects.filter(
             organiser=person,
             site=site,
             status=BookingStatus.CONFIRMED,
-            start__lte=at + CHECK_IN_AHEAD,
+            start__lte=at + settings.BOOKINGS_CHECK_IN_AHEAD,
             end__gt=at,
         ).order_by("start")
     )
     checked_in = []
     for booking in due:
         try:
-            checked_in.append(_check_in(booking, at=at))
+            with transaction.atomic():
+                checked_in.append(_check_in(booking, at=at, via=CheckInVia.BADGE))
         except (Conflict, RuleViolation):  # released or changed meanwhile: nothing to check in
             continue
     return checked_in
+
+
+@transaction.atomic
+def desk_presence_check_in(*, desk: Desk, at: datetime | None = None) -> Booking | None:
+    """A desk sensed someone at it: the desk's confirmed booking that is due now (from 15 minutes, or the site's
+    grace if longer, before its start until its end) is checked in. Nobody's booking is made up: a desk without a due
+    booking stays as it is (a walk-in checks in at the desk or the portal, which names the person)."""
+    at = at or timezone.now()
+    ahead = max(settings.BOOKINGS_CHECK_IN_AHEAD, timedelta(minutes=desk.site.check_in_grace_minutes))
+    booking = (
+        Booking.objects.filter(desk=desk, status__in=OPEN_STATUSES, start__lte=at + ahead, end__gt=at)
+        .order_by("start")
+        .first()
+    )
+    if booking is None:
+        return None
+    try:
+        return _check_in(booking, at=at, via=CheckInVia.DESK_PRESENCE, ahead=ahead)
+    except (Conflict, RuleViolation):  # released or changed meanwhile
+        return None
 
 
 # --- Calendar feed -----------------------------------------------------------------------------------------------

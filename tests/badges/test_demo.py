@@ -102,3 +102,30 @@ def test_the_simulators_demo_round_presents_member_visitor_and_cards(monkeypatch
     assert [s.label for s in scans][:3] == ["member's phone", "member's phone, same code", "visitor Ole Gæst's phone"]
     results = [decision(key, scan.type, scan.value) for scan in scans]
     assert results == [(True, "ok"), (False, "replayed"), (True, "ok"), (True, "ok"), (False, "unknown")]
+
+
+def test_the_demo_member_scanning_in_at_the_door_is_checked_in_and_their_desk_moves(
+    django_capture_on_commit_callbacks,
+):
+    from bookings.choices import BookingStatus, CheckInVia
+    from bookings.models import Booking
+    from comfort.models import Device, Preference
+
+    output = run_demo()
+    member = Person.objects.get(user__username="member")
+    desk_booking = Booking.objects.get(
+        organiser=member,
+        desk__isnull=False,
+        start__lte=timezone.now() + (timezone.timedelta(minutes=15)),
+        end__gt=timezone.now(),
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        allowed, _reason = decision(printed_key(output), "qr", current_code(member))
+
+    assert allowed
+    desk_booking.refresh_from_db()
+    assert desk_booking.status == BookingStatus.CHECKED_IN
+    assert desk_booking.checked_in_via == CheckInVia.BADGE
+    frame = Device.objects.get(desk=desk_booking.desk, kind="desk")
+    assert frame.desired == {"height_mm": Preference.objects.get(person=member).desk_sit_height_mm}

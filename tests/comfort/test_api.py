@@ -7,6 +7,9 @@ from comfort.models import Command, Preference
 from labs.models import OutboxMessage
 from tests.comfort.factories import DeskFactory, DeviceFactory, PreferenceFactory, ZoneFactory
 
+# Check-in and check-out commit, and the occupancy event moves the desk after commit: these tests commit for real.
+pytestmark = pytest.mark.django_db(transaction=True)
+
 PREFS = "/api/v1/me/preferences/"
 
 

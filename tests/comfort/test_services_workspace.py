@@ -12,6 +12,9 @@ from labs.errors import Conflict
 from labs.models import OutboxMessage
 from tests.comfort.factories import PreferenceFactory
 
+# Check-in and check-out commit, and the occupancy event moves the desk after commit: these tests commit for real.
+pytestmark = pytest.mark.django_db(transaction=True)
+
 
 @pytest.fixture
 def prefs(member, colleague):

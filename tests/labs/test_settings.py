@@ -78,3 +78,17 @@ def test_integers_respect_bounds(monkeypatch):
 def test_an_empty_variable_means_the_default(monkeypatch):
     monkeypatch.setenv("LABS_TEST_URL", "  ")
     assert env.env_url("LABS_TEST_URL", "redis://x:6379", schemes={"redis"}) == "redis://x:6379"
+
+
+def test_env_example_lists_every_variable_the_settings_read():
+    import re
+
+    from django.conf import settings
+
+    source = (settings.BASE_DIR / "labs" / "settings.py").read_text()
+    read = set(re.findall(r'env_(?:str|int|bool|url|list|choice)\(\s*"([A-Z][A-Z0-9_]*)"', source))
+    example = (settings.BASE_DIR / ".env.example").read_text()
+    listed = set(re.findall(r"^([A-Z][A-Z0-9_]*)=", example, flags=re.MULTILINE))
+
+    assert read, "the settings read no variables? the pattern above is out of date"
+    assert read - listed == set()

@@ -1,7 +1,9 @@
 import pytest
 from django.test import RequestFactory
 
-from portal import context_processors
+from labs.choices import Role
+from portal import context_processors, navigation
+from tests.factories import PersonFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -12,32 +14,36 @@ def request_for(user, path="/"):
     return request
 
 
-def test_members_do_not_see_staff_only_entries(member, staff, monkeypatch):
-    items = [
-        {"label": "Dashboard", "url_name": "portal:dashboard", "staff_only": False},
-        {"label": "Operations", "url_name": "portal:dashboard", "staff_only": True},
-    ]
-    monkeypatch.setattr(context_processors, "NAV_ITEMS", items)
-    assert [i["label"] for i in context_processors.navigation(request_for(member.user))["nav_items"]] == ["Dashboard"]
-    labels = [i["label"] for i in context_processors.navigation(request_for(staff.user))["nav_items"]]
-    assert labels == ["Dashboard", "Operations"]
+def labels_for(person, path="/"):
+    return [i["label"] for i in context_processors.navigation(request_for(person.user, path))["nav_items"]]
 
 
-def test_an_entry_whose_page_does_not_exist_yet_is_left_out(member, monkeypatch):
-    items = [*context_processors.NAV_ITEMS, {"label": "Soon", "url_name": "portal:not-built", "staff_only": False}]
-    monkeypatch.setattr(context_processors, "NAV_ITEMS", items)
-    labels = [i["label"] for i in context_processors.navigation(request_for(member.user))["nav_items"]]
-    assert "Soon" not in labels
-    assert "Dashboard" in labels
+def test_members_do_not_see_staff_only_areas(member, staff):
+    assert "Reception" not in labels_for(member)
+    assert "Reception" in labels_for(staff)
+
+
+def test_people_who_cannot_host_do_not_see_visitors(site, member):
+    visitor = PersonFactory(role=Role.VISITOR, company=None, site=site)
+
+    assert "Visitors" in labels_for(member)
+    assert "Visitors" not in labels_for(visitor)
+
+
+def test_every_area_has_a_page():
+    for area in navigation.AREAS:
+        assert area.url.startswith("/"), area.key  # reverse() raises for an area without a page
 
 
 def test_the_current_page_is_marked(member):
-    items = context_processors.navigation(request_for(member.user, "/"))["nav_items"]
-    dashboard = next(i for i in items if i["url_name"] == "portal:dashboard")
-    assert dashboard["current"] is True
-    assert dashboard["url"] == "/"
+    items = context_processors.navigation(request_for(member.user, "/desks/"))["nav_items"]
+    current = [i["key"] for i in items if i["current"]]
+    assert current == ["desks"]
 
 
-def test_it_does_not_modify_the_shared_entries(member):
-    context_processors.navigation(request_for(member.user))
-    assert all("url" not in item for item in context_processors.NAV_ITEMS)
+def test_the_nav_and_the_dashboard_cards_come_from_one_registry(member):
+    from portal.selectors import dashboard_cards
+
+    cards = {area.key for area in dashboard_cards(person=member)}
+    nav = {i["key"] for i in context_processors.navigation(request_for(member.user))["nav_items"]}
+    assert cards and cards <= nav

@@ -33,6 +33,7 @@ def test_the_workspace_page_shows_my_preferences_and_the_desks(member_browser, d
     assert "<script>" not in body and "style=" not in body  # strict CSP: no inline code or styles
 
 
+@pytest.mark.django_db(transaction=True)  # the desk moves after the check-in commits
 def test_checking_in_from_the_portal_calls_the_service(member_browser, member, desk, devices):
     response = member_browser.post("/workspace/check-in/", {"desk": desk.pk})
 
