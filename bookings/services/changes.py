@@ -22,7 +22,7 @@ from bookings.choices import (
     CancelScope,
     SeriesStatus,
 )
-from bookings.events import OccupancyCause
+from bookings.events import BookingChange, OccupancyCause
 from bookings.models import MAX_ATTENDEES, Booking, BookingSeries, Desk, Room
 from bookings.services.conflicts import (
     conflict_error,
@@ -226,6 +226,7 @@ def booking_create(
         )
         conflicts = list(conflicting(room=req.room, desk=req.desk, organiser=req.organiser, start=start, end=end)[:20])
         raise conflict_error(conflicts, tz=req.site.tz, desk=req.desk) from None
+    events.bookings_changed(booking_ids=[booking.pk], change=BookingChange.CREATED, at=timezone.now())
     return booking
 
 
@@ -321,6 +322,9 @@ def booking_series_create(
             series.save()
             bookings = [_new_booking(req, start=o.start, end=o.end, series=series, recurrence_id=o.start) for o in free]
             Booking.objects.bulk_create(bookings)
+            events.bookings_changed(
+                booking_ids=[b.pk for b in bookings], change=BookingChange.CREATED, at=timezone.now()
+            )
     except IntegrityError as exc:
         if not is_overlap_violation(exc):
             raise
@@ -435,6 +439,7 @@ def booking_update(
             )[:20]
         )
         raise conflict_error(conflicts, tz=tz, desk=booking.desk) from None
+    events.bookings_changed(booking_ids=[booking.pk], change=BookingChange.UPDATED, at=now)
     return booking
 
 
@@ -475,9 +480,13 @@ def cancel_queryset(targets: QuerySet[Booking], *, now: datetime) -> int:
             "pk", "desk_id", "organiser_id"
         )
     )
-    changed = targets.filter(not_started).update(
-        status=BookingStatus.CANCELLED, cancelled_at=now, sequence=F("sequence") + 1, updated_at=now
+    cancelled_ids = list(targets.filter(not_started).values_list("pk", flat=True))
+    changed = (
+        targets.filter(pk__in=cancelled_ids)
+        .filter(not_started)
+        .update(status=BookingStatus.CANCELLED, cancelled_at=now, sequence=F("sequence") + 1, updated_at=now)
     )
+    events.bookings_changed(booking_ids=cancelled_ids, change=BookingChange.CANCELLED, at=now)
     for running in targets.filter(status=BookingStatus.CHECKED_IN, start__lte=now, end__gt=now):
         running.end = max(now, running.start + timedelta(minutes=1))
         running.hold_end = held_until(room=running.room, end=running.end)
@@ -485,6 +494,7 @@ def cancel_queryset(targets: QuerySet[Booking], *, now: datetime) -> int:
         running.sequence += 1
         running.save(update_fields=["end", "hold_end", "status", "sequence", "updated_at"])
         events.desk_occupancy_changed(booking=running, occupied=False, cause=OccupancyCause.CANCELLED, at=now)
+        events.bookings_changed(booking_ids=[running.pk], change=BookingChange.COMPLETED, at=now)
         changed += 1
     for booking in checked_in_early:
         events.desk_occupancy_changed(booking=booking, occupied=False, cause=OccupancyCause.CANCELLED, at=now)

@@ -22,7 +22,7 @@ from bookings.choices import (
     CheckInVia,
     SeriesStatus,
 )
-from bookings.events import OccupancyCause
+from bookings.events import BookingChange, OccupancyCause
 from bookings.models import Booking, BookingSeries, Desk
 from bookings.services.changes import RESOLVED_RELATIONS, cancel_queryset
 from bookings.services.conflicts import is_overlap_violation, retry_on_deadlock
@@ -74,6 +74,7 @@ def _check_in(booking: Booking, *, at: datetime, via: str, ahead: timedelta | No
     if not updated and booking.status != BookingStatus.CHECKED_IN:
         raise Conflict(f"This booking is {booking.get_status_display().lower()}; book again.")
     if updated:
+        events.bookings_changed(booking_ids=[booking.pk], change=BookingChange.CHECKED_IN, at=at)
         events.desk_occupancy_changed(booking=booking, occupied=True, cause=OccupancyCause.CHECK_IN, at=at)
     return booking
 
@@ -105,6 +106,7 @@ def bookings_release_no_shows(*, now: datetime | None = None) -> list[int]:
                 )
             )
             released += [b.pk for b in done]
+            events.bookings_changed(booking_ids=[b.pk for b in done], change=BookingChange.RELEASED, at=now)
             for booking in done:
                 events.desk_occupancy_changed(booking=booking, occupied=False, cause=OccupancyCause.RELEASED, at=now)
             for series_id in sorted({b.series_id for b in done if b.series_id}):
@@ -129,6 +131,7 @@ def bookings_complete_ended(*, now: datetime | None = None) -> list[int]:
         Booking.objects.filter(pk__in=[b.pk for b in ended], status=BookingStatus.CHECKED_IN).update(
             status=BookingStatus.COMPLETED, updated_at=now
         )
+        events.bookings_changed(booking_ids=[b.pk for b in ended], change=BookingChange.COMPLETED, at=now)
         for booking in ended:
             completed.append(booking.pk)
             events.desk_occupancy_changed(booking=booking, occupied=False, cause=OccupancyCause.ENDED, at=now)
@@ -269,6 +272,7 @@ def desk_check_in(*, person: Person, desk: Desk, at: datetime | None = None) -> 
             if not is_overlap_violation(exc):
                 raise
             raise Conflict(f"Desk {desk.label} was just taken.") from None
+        events.bookings_changed(booking_ids=[booking.pk], change=BookingChange.CREATED, at=at)
         events.desk_occupancy_changed(booking=booking, occupied=True, cause=OccupancyCause.CHECK_IN, at=at)
     return booking
 
@@ -294,6 +298,8 @@ def desk_check_out(*, person: Person, desk: Desk, at: datetime | None = None) ->
         booking.status = BookingStatus.COMPLETED
     booking.sequence += 1
     booking.save(update_fields=["end", "hold_end", "status", "cancelled_at", "sequence", "updated_at"])
+    change = BookingChange.CANCELLED if booking.status == BookingStatus.CANCELLED else BookingChange.COMPLETED
+    events.bookings_changed(booking_ids=[booking.pk], change=change, at=at)
     events.desk_occupancy_changed(booking=booking, occupied=False, cause=OccupancyCause.CHECK_OUT, at=at)
     return booking
 
