@@ -20,6 +20,7 @@ from importlib import import_module
 
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY, authenticate, get_user_model
+from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
@@ -80,7 +81,7 @@ def person_create(
 @transaction.atomic
 def person_attach(
     *,
-    user,
+    user: AbstractUser,
     role: str,
     site: Site,
     company: Company | None = None,
@@ -160,7 +161,7 @@ def person_onboard(
     return person
 
 
-def set_password_url(user) -> str:
+def set_password_url(user: AbstractUser) -> str:
     """The absolute, single-use link to the portal page where ``user`` chooses a password.
 
     Django's PasswordResetTokenGenerator signs it: it stops working once the password changes (or the person signs
@@ -198,7 +199,7 @@ def person_welcome_send(*, person_id: int) -> bool:
 
 
 @transaction.atomic
-def user_set_password(*, user, password: str) -> None:
+def user_set_password(*, user: AbstractUser, password: str) -> None:
     """Set a password chosen by its owner (the set-password page). Validators apply; every sign-in made with the
     old password (sessions, API tokens) ends, so a link used after a lost password locks out whoever had it."""
     _validate_password(password, user)
@@ -207,7 +208,7 @@ def user_set_password(*, user, password: str) -> None:
     _sign_ins_end(user_id=user.pk)
 
 
-def _validate_password(password: str, user) -> None:
+def _validate_password(password: str, user: AbstractUser) -> None:
     try:
         validate_password(password, user)
     except ValidationError as exc:
@@ -383,7 +384,7 @@ def person_update(*, actor: Person, person: Person, changes: dict) -> Person:
 
 
 @transaction.atomic
-def user_deactivate(*, actor: Person, user) -> None:
+def user_deactivate(*, actor: Person, user: AbstractUser) -> None:
     """The User admin's "active" switch, off. A person's account goes through person_deactivate; an account without
     a Person (an operator's superuser) holds only sign-ins, which end."""
     person = person_of(user)
@@ -399,7 +400,7 @@ def user_deactivate(*, actor: Person, user) -> None:
 
 
 @transaction.atomic
-def user_reactivate(*, actor: Person, user) -> None:
+def user_reactivate(*, actor: Person, user: AbstractUser) -> None:
     """The User admin's "active" switch, on: person_reactivate for a person's account."""
     person = person_of(user)
     if person is not None:
