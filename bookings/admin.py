@@ -1,15 +1,17 @@
-"""Admin for rooms, desks, policies, series and bookings. Staff booking on someone's behalf goes through the service
-(rules checked unless an override reason is given; conflicts refused), never a raw save."""
+"""Admin for rooms, desks, policies, series and bookings. Bookings are made, changed and cancelled through the
+booking services (rules checked unless an override reason is given; conflicts refused, as form errors), never saved
+raw."""
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from bookings import services
 from bookings.choices import BookingSource
 from bookings.models import Booking, BookingPolicy, BookingSeries, CalendarFeed, Desk, Room
+from labs.admin_forms import NO_ACTOR, ServiceFormAdminMixin, ServiceModelForm, in_current_zone
 from labs.errors import DomainError
 from labs.permissions import person_of
 
@@ -44,12 +46,27 @@ class BookingSeriesAdmin(admin.ModelAdmin):
     raw_id_fields = ["organiser", "created_by", "room", "desk"]
 
 
-class StaffBookingForm(forms.ModelForm):
-    """Book on someone's behalf: the service decides, so rules and conflicts are the API's."""
+class _BookingTimesMixin:
+    """Start and end are shown and taken in the zone of the signed-in staff's site, and say which."""
+
+    def _name_zone(self) -> None:
+        zone = timezone.get_current_timezone_name()
+        for name in ("start", "end"):
+            if name in self.fields:
+                self.fields[name].help_text = f"Local time in {zone}."
+
+
+class StaffBookingForm(_BookingTimesMixin, ServiceModelForm):
+    """Book on someone's behalf through booking_create: rules (unless an override reason) and conflicts as in the
+    API, refusals shown on the form."""
 
     class Meta:
         model = Booking
         fields = ["organiser", "room", "desk", "start", "end", "title", "attendees", "override_reason"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._name_zone()
 
     def clean(self):
         data = super().clean()
@@ -57,10 +74,57 @@ class StaffBookingForm(forms.ModelForm):
             raise ValidationError("Choose a room or a desk.")
         return data
 
+    def apply(self) -> Booking:
+        data = self.cleaned_data
+        return services.booking_create(
+            actor=self.actor,
+            organiser=data["organiser"],
+            room=data.get("room"),
+            desk=data.get("desk"),
+            start=data["start"],
+            end=data["end"],
+            title=data.get("title") or "",
+            attendees=data.get("attendees") or [],
+            source=BookingSource.STAFF,
+            override_reason=data.get("override_reason") or "",
+        )
+
+
+class BookingChangeForm(_BookingTimesMixin, ServiceModelForm):
+    """Re-time or edit through booking_update: the same rules and conflict checks as the API's PATCH."""
+
+    class Meta:
+        model = Booking
+        fields = ["start", "end", "title", "attendees", "override_reason"]
+        help_texts = {"override_reason": "Give (or change) a reason to change the booking past its rules."}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._name_zone()
+
+    def apply(self) -> Booking:
+        changed = {name: self.cleaned_data[name] for name in ("start", "end", "title", "attendees")}
+        changed = {name: value for name, value in changed.items() if name in self.changed_data}
+        # A reason already on the booking does not wave the rules through again; a newly given one does.
+        override = (self.cleaned_data.get("override_reason") or "") if "override_reason" in self.changed_data else ""
+        return services.booking_update(
+            actor=self.actor,
+            booking=self.instance,
+            start=changed.get("start"),
+            end=changed.get("end"),
+            title=changed.get("title"),
+            attendees=changed.get("attendees"),
+            override_reason=override,
+        )
+
 
 @admin.register(Booking)
-class BookingAdmin(admin.ModelAdmin):
-    list_display = ["id", "start", "end", "room", "desk", "organiser", "status", "source", "checked_in_at"]
+class BookingAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
+    """Bookings change only through the booking services: adding is booking_create, editing booking_update,
+    cancelling booking_cancel (an action). Nothing is deleted: a cancelled booking stays for calendars and history.
+    Times are shown and taken in the signed-in staff's site zone, named in the column headers and the form."""
+
+    list_display = ["id", "start_local", "end_local", "room", "desk", "organiser", "status", "source", "checked_in_at"]
     list_filter = ["status", "source", "site", "room", "desk__zone", ("start", admin.DateFieldListFilter)]
     search_fields = ["title", "organiser__user__username", "organiser__user__email", "room__name", "desk__label"]
     list_select_related = ["room", "desk", "organiser__user"]
@@ -86,54 +150,32 @@ class BookingAdmin(admin.ModelAdmin):
     ]
     actions = ["cancel_bookings"]
 
+    @admin.display(description=in_current_zone("start"), ordering="start")
+    def start_local(self, obj: Booking):
+        return obj.start
+
+    @admin.display(description=in_current_zone("end"), ordering="end")
+    def end_local(self, obj: Booking):
+        return obj.end
+
     def get_form(self, request, obj=None, change=False, **kwargs):
-        if obj is None:
-            kwargs["form"] = StaffBookingForm
+        kwargs["form"] = BookingChangeForm if obj is not None else StaffBookingForm
         return super().get_form(request, obj, change=change, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
-        return [*self.readonly_fields, "organiser", "room", "desk", "start", "end"]
+        return ["organiser", "room", "desk", *self.readonly_fields]
 
-    def save_model(self, request, obj, form, change):
-        actor = person_of(request.user)
-        if change:
-            obj.save(update_fields=["title", "attendees", "override_reason", "updated_at"])
-            return
-        if actor is None:
-            raise ValidationError("Staff book on behalf through an account with a person record.")
-        data = form.cleaned_data
-        try:
-            booking = services.booking_create(
-                actor=actor,
-                organiser=data["organiser"],
-                room=data.get("room"),
-                desk=data.get("desk"),
-                start=data["start"],
-                end=data["end"],
-                title=data.get("title", ""),
-                attendees=data.get("attendees") or [],
-                source=BookingSource.STAFF,
-                override_reason=data.get("override_reason", ""),
-            )
-        except DomainError as exc:
-            self.message_user(request, f"Not booked: {exc.detail}", level=messages.ERROR)
-            raise _AdminRefused from None
-        obj.pk = booking.pk
-        obj.refresh_from_db()
-
-    def add_view(self, request, form_url="", extra_context=None):
-        try:
-            return super().add_view(request, form_url, extra_context)
-        except _AdminRefused:
-            from django.shortcuts import redirect
-
-            return redirect(request.get_full_path())
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
     @admin.action(description="Cancel the selected bookings")
     def cancel_bookings(self, request, queryset):
         actor = person_of(request.user)
+        if actor is None:
+            self.message_user(request, NO_ACTOR, level=messages.ERROR)
+            return
         done = 0
         for booking in queryset.select_related("site", "series"):
             try:
@@ -141,10 +183,6 @@ class BookingAdmin(admin.ModelAdmin):
             except DomainError as exc:
                 self.message_user(request, f"{booking}: {exc.detail}", level=messages.WARNING)
         self.message_user(request, f"Cancelled {done} booking(s).")
-
-
-class _AdminRefused(Exception):
-    pass
 
 
 @admin.register(CalendarFeed)

@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 from bookings.choices import HOLDING_STATUSES, BookingSource, BookingStatus, CheckInVia, SeriesStatus
 from labs import privacy
@@ -261,7 +262,9 @@ class Booking(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.resource} {self.start:%Y-%m-%d %H:%M}-{self.end:%H:%M} ({self.status})"
+        # In the zone the request shows times in (the admin's: the staff's site zone), as every other time on a page.
+        start, end = timezone.localtime(self.start), timezone.localtime(self.end)
+        return f"{self.resource} {start:%Y-%m-%d %H:%M}-{end:%H:%M} ({self.status})"
 
     @property
     def resource(self) -> Room | Desk | None:

@@ -1,6 +1,21 @@
-from django.contrib import admin
+"""Admin for the core domain. People and accounts change through the person services (labs/services.py)."""
 
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import UserChangeForm
+
+from labs import services
+from labs.admin_forms import NO_ACTOR, ServiceFormAdminMixin, ServiceModelForm
+from labs.errors import DomainError
 from labs.models import Company, Floor, OutboxMessage, Person, SignInCounter, Site, Zone
+from labs.permissions import person_of
+
+User = get_user_model()
+admin.site.unregister(User)
 
 
 class FloorInline(admin.TabularInline):
@@ -36,13 +51,172 @@ class CompanyAdmin(admin.ModelAdmin):
     search_fields = ["name"]
 
 
+class PersonAddForm(ServiceModelForm):
+    """Give an existing account its Person (labs.services.person_attach): how a superuser gets a staff Person."""
+
+    actor_required = False
+
+    class Meta:
+        model = Person
+        fields = ["user", "role", "company", "site", "phone", "job_title", "membership_ends_on"]
+
+    def apply(self) -> Person:
+        data = self.cleaned_data
+        return services.person_attach(
+            user=data["user"],
+            role=data["role"],
+            company=data.get("company"),
+            site=data["site"],
+            phone=data.get("phone") or "",
+            job_title=data.get("job_title") or "",
+            membership_ends_on=data.get("membership_ends_on"),
+        )
+
+
+class PersonChangeForm(ServiceModelForm):
+    """Staff edit a person through labs.services.person_update: what changed goes through its own service."""
+
+    is_active = forms.BooleanField(
+        required=False,
+        label="Account active",
+        help_text="Off: the person can no longer sign in; their sessions and API tokens end, their badges are revoked "
+        "and the visits they host are cancelled.",
+    )
+
+    class Meta:
+        model = Person
+        fields = ["role", "company", "is_active", "membership_ends_on", "phone", "job_title"]
+        help_texts = {
+            "role": "A change of role or company revokes the person's badges and ends their sessions and API tokens.",
+            "membership_ends_on": "The day the membership ends: from that day the person's badges stop working.",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.initial["is_active"] = self.instance.user.is_active
+
+    def apply(self) -> Person:
+        changes = {name: self.cleaned_data[name] for name in self.changed_data if name in services.UPDATE_FIELDS}
+        return services.person_update(actor=self.actor, person=self.instance, changes=changes)
+
+
+def _each(modeladmin, request, queryset, label: str, call) -> None:
+    """Apply a person service to each selected row; a refusal is a message, never a 500."""
+    actor = person_of(request.user)
+    if actor is None:
+        modeladmin.message_user(request, NO_ACTOR, messages.ERROR)
+        return
+    done = 0
+    for obj in queryset:
+        try:
+            call(actor, obj)
+            done += 1
+        except DomainError as exc:
+            modeladmin.message_user(request, f"{obj}: {exc.detail}", messages.ERROR)
+    if done:
+        modeladmin.message_user(request, f"{label}: {done}.", messages.SUCCESS)
+
+
 @admin.register(Person)
-class PersonAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "role", "company", "site", "membership_ends_on"]
-    list_filter = ["role", "site", "company__kind"]
+class PersonAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
+    """People: every change goes through the person services (labs/services.py), as from the API.
+
+    Adding attaches a Person to an existing account; onboarding someone new with an emailed set-password link is
+    ``POST /api/v1/people/``. People are not deleted here (that would skip every rule): deactivate them instead.
+    """
+
+    list_display = ["__str__", "role", "company", "site", "membership_ends_on", "is_active"]
+    list_filter = ["role", "site", "company__kind", "user__is_active"]
     search_fields = ["user__username", "user__first_name", "user__last_name", "user__email"]
     list_select_related = ["user", "company", "site"]
     autocomplete_fields = ["user", "company"]
+    actions = ["deactivate", "reactivate"]
+
+    @admin.display(boolean=True, description="active", ordering="user__is_active")
+    def is_active(self, obj: Person) -> bool:
+        return obj.user.is_active
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["form"] = PersonChangeForm if obj is not None else PersonAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return PersonAddForm._meta.fields
+        return ["user", "site", *PersonChangeForm._meta.fields, "created_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["user", "site", "created_at"] if obj is not None else []
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Deactivate (sign-ins end, badges revoked, hosted visits cancelled)")
+    def deactivate(self, request, queryset):
+        _each(self, request, queryset.select_related("user", "site"), "Deactivated", _deactivate)
+
+    @admin.action(description="Reactivate the account (badges are issued anew)")
+    def reactivate(self, request, queryset):
+        _each(self, request, queryset.select_related("user", "site"), "Reactivated", _reactivate)
+
+
+def _deactivate(actor: Person, person: Person) -> None:
+    services.person_deactivate(actor=actor, person=person)
+
+
+def _reactivate(actor: Person, person: Person) -> None:
+    services.person_reactivate(actor=actor, person=person)
+
+
+# --- Accounts ----------------------------------------------------------------------------------------------------
+
+
+class AccountChangeForm(UserChangeForm):
+    """Django's user form, except that the "active" switch goes through labs.services.user_deactivate /
+    user_reactivate (for a person's account: person_deactivate / person_reactivate) while the form validates, so a
+    refusal is a form error. The other fields (names, email, admin permissions) have no consequences to fire."""
+
+    actor: Person | None = None
+
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        if self.errors or "is_active" not in self.changed_data:
+            return
+        if self.actor is None:
+            self.add_error("is_active", NO_ACTOR)
+            return
+        user = self.instance
+        active = user.is_active
+        user.is_active = self.initial["is_active"]  # the stored value: the service makes the change
+        try:
+            if active:
+                services.user_reactivate(actor=self.actor, user=user)
+            else:
+                services.user_deactivate(actor=self.actor, user=user)
+        except DomainError as exc:
+            self.add_error("is_active", exc.detail)
+
+
+@admin.register(User)
+class AccountAdmin(UserAdmin):
+    """Django's user admin, with deactivation through the services (see AccountChangeForm)."""
+
+    form = AccountChangeForm
+    actions = ["deactivate"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if obj is None:
+            return form
+        return type(form.__name__, (form,), {"actor": person_of(request.user)})
+
+    @admin.action(description="Deactivate (sign-ins end; a person's badges revoked, hosted visits cancelled)")
+    def deactivate(self, request, queryset):
+        _each(self, request, queryset, "Deactivated", _deactivate_account)
+
+
+def _deactivate_account(actor: Person, user) -> None:
+    services.user_deactivate(actor=actor, user=user)
 
 
 @admin.register(SignInCounter)

@@ -8,6 +8,11 @@ def sign_in_counters_purge() -> int:
     return services.sign_in_counters_purge()
 
 
+@shared_task(ignore_result=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def person_welcome_send(person_id: int) -> bool:
+    return services.person_welcome_send(person_id=person_id)
+
+
 @shared_task
 def outbox_purge() -> int:
     from labs.outbox import outbox_purge as purge

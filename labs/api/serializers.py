@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from labs.choices import Role
 from labs.models import Company, Person, Site
 
 
@@ -44,3 +45,63 @@ class TokenInputSerializer(serializers.Serializer):
 
 class TokenOutputSerializer(serializers.Serializer):
     token = serializers.CharField()
+
+
+class ErrorOutputSerializer(serializers.Serializer):
+    """Every 4xx: a message and a stable code; a 400 adds ``{"<field>": ["..."]}`` for each invalid field."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField()
+
+
+# --- People (staff) --------------------------------------------------------------------------------------------
+
+
+class PersonOutputSerializer(MeOutputSerializer):
+    is_active = serializers.BooleanField(source="user.is_active")
+
+    class Meta(MeOutputSerializer.Meta):
+        fields = [*MeOutputSerializer.Meta.fields, "is_active", "membership_ends_on", "created_at"]
+
+
+class _StrictInputSerializer(serializers.Serializer):
+    """Refuses fields it does not know (a misspelt or read-only field is a 400, never silently dropped)."""
+
+    def validate(self, attrs):
+        if isinstance(self.initial_data, dict):
+            unknown = sorted(set(self.initial_data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: ["This field cannot be set here."] for name in unknown})
+        return attrs
+
+
+class PersonCreateInputSerializer(_StrictInputSerializer):
+    email = serializers.EmailField(max_length=150, help_text="Also the username (lowercased).")
+    first_name = serializers.CharField(max_length=150)
+    last_name = serializers.CharField(max_length=150)
+    role = serializers.ChoiceField(choices=Role.choices)
+    company = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, help_text="Company id: required for company roles."
+    )
+    site = serializers.SlugField(max_length=40, help_text="Site slug: the caller's own site.")
+    password = serializers.CharField(
+        required=False,
+        write_only=True,
+        max_length=4096,
+        trim_whitespace=False,
+        style={"input_type": "password"},
+        help_text="Optional: without it the person is emailed a link to choose one.",
+    )
+
+
+class PersonUpdateInputSerializer(_StrictInputSerializer):
+    first_name = serializers.CharField(max_length=150, required=False)
+    last_name = serializers.CharField(max_length=150, required=False)
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    job_title = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    role = serializers.ChoiceField(choices=Role.choices, required=False)
+    company = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    membership_ends_on = serializers.DateField(
+        required=False, allow_null=True, help_text="The day the membership ends (null: it does not end)."
+    )
+    is_active = serializers.BooleanField(required=False, help_text="false deactivates the account.")

@@ -7,6 +7,7 @@ app_name = "labs-api"
 
 router = SimpleRouter()
 router.register("sites", views.SiteViewSet, basename="site")
+router.register("people", views.PersonViewSet, basename="person")
 
 urlpatterns = [
     path("health/", views.HealthApi.as_view(), name="health"),

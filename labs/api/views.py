@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers, viewsets
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labs import privacy, services
 from labs.api.serializers import (
+    ErrorOutputSerializer,
     MeOutputSerializer,
     MeUpdateInputSerializer,
+    PersonCreateInputSerializer,
+    PersonOutputSerializer,
+    PersonUpdateInputSerializer,
     SiteSerializer,
     TokenInputSerializer,
     TokenOutputSerializer,
 )
+from labs.filtersets import PersonFilterSet
 from labs.health import health_report
-from labs.models import Site
-from labs.permissions import HasPerson, IsStaff, person_of
+from labs.models import Company, Person, Site
+from labs.permissions import HasPerson, IsStaff, person_of, scope_queryset
 
 
 class HealthApi(APIView):
@@ -91,3 +96,98 @@ class PrivacyRegisterApi(APIView):
     def get(self, request):
         rows = privacy.register()
         return Response({"count": len(rows), "results": rows})
+
+
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(ErrorOutputSerializer, description=description)
+
+
+_NOT_SIGNED_IN = _error("Not signed in.")
+_NOT_STAFF = _error("Not staff.")
+
+
+def _company_at(site: Site, company_id: int | None) -> Company | None:
+    if company_id is None:
+        return None
+    company = Company.objects.filter(pk=company_id, site=site).first()
+    if company is None:
+        raise serializers.ValidationError({"company": ["No such company at this site."]})
+    return company
+
+
+_NO_SUCH_PERSON = _error("No such person at your site.")
+
+
+@extend_schema_view(
+    list=extend_schema(responses={200: PersonOutputSerializer(many=True), 401: _NOT_SIGNED_IN, 403: _NOT_STAFF}),
+    retrieve=extend_schema(
+        responses={200: PersonOutputSerializer, 401: _NOT_SIGNED_IN, 403: _NOT_STAFF, 404: _NO_SUCH_PERSON}
+    ),
+)
+class PersonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """People of the caller's site, for its staff. POST onboards a person; PATCH changes one.
+
+    Every change goes through the person services, so the API does what the admin does: a role or company change
+    revokes badges and ends tokens and sessions; ``is_active: false`` also cancels hosted visits; a membership end
+    date that has come revokes badges. Another site's person is a 404.
+    """
+
+    serializer_class = PersonOutputSerializer
+    permission_classes = [IsStaff]
+    filterset_class = PersonFilterSet
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    queryset = Person.objects.select_related("user", "company", "site")
+
+    def get_queryset(self):
+        people = scope_queryset(self.queryset, person_of(self.request.user), site_field="site")
+        return people.order_by("user__last_name", "user__first_name", "id")
+
+    @extend_schema(
+        request=PersonCreateInputSerializer,
+        responses={
+            201: PersonOutputSerializer,
+            400: _error("Invalid input, with field errors (e.g. an email in use, a company of another site)."),
+            401: _NOT_SIGNED_IN,
+            403: _error("Not staff, or not staff of that site."),
+        },
+    )
+    def create(self, request):
+        """Onboard a person at your site. The username is the email, lowercased; without a password the person is
+        emailed a link to choose one."""
+        data = PersonCreateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        site = Site.objects.filter(slug=values["site"]).first()
+        if site is None:
+            raise serializers.ValidationError({"site": ["No such site."]})
+        person = services.person_onboard(
+            actor=person_of(request.user),
+            email=values["email"],
+            first_name=values["first_name"],
+            last_name=values["last_name"],
+            role=values["role"],
+            site=site,
+            company=_company_at(site, values.get("company")),
+            password=values.get("password"),
+        )
+        return Response(PersonOutputSerializer(person).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=PersonUpdateInputSerializer,
+        responses={
+            200: PersonOutputSerializer,
+            400: _error("Invalid input, with field errors; a field that cannot change here is one."),
+            401: _NOT_SIGNED_IN,
+            403: _error("Not staff, or a change of your own role or of your own account's activity."),
+            404: _NO_SUCH_PERSON,
+        },
+    )
+    def partial_update(self, request, pk=None):
+        person = self.get_object()
+        data = PersonUpdateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        changes = dict(data.validated_data)
+        if "company" in changes:
+            changes["company"] = _company_at(person.site, changes["company"])
+        person = services.person_update(actor=person_of(request.user), person=person, changes=changes)
+        return Response(PersonOutputSerializer(person).data)

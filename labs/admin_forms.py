@@ -1,0 +1,95 @@
+"""Admin forms whose save is a service call, and labels that name the time zone the admin shows.
+
+Django's admin validates a form, then saves the object raw. A ``ServiceModelForm`` makes the service call the last
+step of validation instead (:meth:`ServiceModelForm.apply`), so whatever the service refuses (a conflict, a broken
+rule, a permission) is a form error on the same page, with the input kept, never a 500 or a raw write. A refused
+call writes nothing: the service is atomic, and so is the admin's request. For pages without inlines only (an invalid
+inline would not undo a service call that already ran).
+
+Who acts: the signed-in account's Person (``labs.services`` explains why a bare superuser cannot act).
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import Model
+from django.utils import timezone
+from django.utils.functional import lazy
+
+from labs.errors import DomainError
+from labs.models import Person
+from labs.permissions import person_of
+
+NO_ACTOR = (
+    "Your account has no Person, and changes here follow the same rules as everywhere else, which need one: give "
+    "your account a staff Person (People → Add person), then try again."
+)
+
+
+def in_current_zone(label: str):
+    """``"<label> (<zone>)"``, worked out when it is shown: the zone this request shows and takes times in (the
+    signed-in person's site zone, activated by labs.middleware.SiteTimeZoneMiddleware; UTC for a bare account)."""
+    return lazy(lambda: f"{label} ({timezone.get_current_timezone_name()})", str)()
+
+
+def add_domain_error(form: forms.BaseForm, exc: DomainError) -> None:
+    """A domain error on the form: its field lists on their fields, else its message above the form."""
+    placed = False
+    for name, messages in exc.extra.items():
+        if name in form.fields and isinstance(messages, list | tuple):
+            form.add_error(name, [str(m) for m in messages])
+            placed = True
+    if not placed:
+        form.add_error(None, exc.detail)
+
+
+def add_validation_error(form: forms.BaseForm, exc: ValidationError) -> None:
+    """A model's ValidationError on the form: errors of fields the form shows on them, the rest above it."""
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc)
+        return
+    for name, errors in exc.error_dict.items():
+        form.add_error(name if name in form.fields else None, errors)
+
+
+class ServiceModelForm(forms.ModelForm):
+    """A ModelForm that saves by calling a service from :meth:`apply`, once the fields are valid."""
+
+    actor: Person | None = None  # the acting Person, set per request by ServiceFormAdminMixin.get_form
+    actor_required = True
+
+    def apply(self) -> Model:
+        """Call the service with ``self.cleaned_data`` (``self.instance`` is the stored object, untouched) and return
+        the saved object."""
+        raise NotImplementedError
+
+    def _post_clean(self) -> None:
+        # Not ModelForm's: it would copy the input onto self.instance and validate the model, which the service does
+        # (and the services compare the stored object with the new values).
+        if self.errors:
+            return
+        if self.actor_required and self.actor is None:
+            self.add_error(None, NO_ACTOR)
+            return
+        try:
+            self.instance = self.apply()
+        except DomainError as exc:
+            add_domain_error(self, exc)
+        except ValidationError as exc:
+            add_validation_error(self, exc)
+
+    def save(self, commit: bool = True) -> Model:
+        self.save_m2m = lambda: None
+        return self.instance
+
+
+class ServiceFormAdminMixin:
+    """For a ModelAdmin whose forms are ServiceModelForms: the form knows who acts, and the admin saves nothing."""
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"actor": person_of(request.user)})
+
+    def save_model(self, request, obj, form, change) -> None:
+        """The form's service call saved it."""

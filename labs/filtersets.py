@@ -1,0 +1,32 @@
+"""Filters of the core lists."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import Q
+
+from labs.choices import Role
+from labs.models import Person
+
+
+class PersonFilterSet(django_filters.FilterSet):
+    """``role``, ``company`` (id), ``is_active``, and ``search``: every word found in the name, username or email."""
+
+    role = django_filters.ChoiceFilter(choices=Role.choices)
+    company = django_filters.NumberFilter(field_name="company_id")
+    is_active = django_filters.BooleanFilter(field_name="user__is_active")
+    search = django_filters.CharFilter(method="filter_search", max_length=100, label="search")
+
+    class Meta:
+        model = Person
+        fields = ["role", "company", "is_active", "search"]
+
+    def filter_search(self, queryset, name, value):
+        for word in value.split()[:5]:
+            queryset = queryset.filter(
+                Q(user__first_name__icontains=word)
+                | Q(user__last_name__icontains=word)
+                | Q(user__username__icontains=word)
+                | Q(user__email__icontains=word)
+            )
+        return queryset
