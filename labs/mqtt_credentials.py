@@ -96,12 +96,15 @@ def _identity(username: str, site: str, kind: str) -> topics.Identity:
 
 
 @transaction.atomic
-def mqtt_credential_issue(*, username: str, site: str, kind: str, at: datetime | None = None) -> IssuedCredential:
+def mqtt_credential_issue(
+    *, username: str, site: str, kind: str, at: datetime | None = None, broker_url: str | None = None
+) -> IssuedCredential:
     """Issue (or rotate) the MQTT password of one device or reader and put it in force at the broker.
 
     The broker is told while the row is locked and before the commit: if it cannot be told, the transaction rolls back
     and the old password stays in force everywhere (a 503 ``broker_unavailable``). Raises Conflict when the username
-    already belongs to an identity of another kind (a reader and a device with the same id)."""
+    already belongs to an identity of another kind (a reader and a device with the same id). ``broker_url``: the
+    Mosquitto to provision (default: MQTT_URL)."""
     identity = _identity(username, site, kind)
     credential = MqttCredential.objects.select_for_update().filter(username=username).first()
     if credential is not None and (credential.kind == "reader") != (kind == "reader"):
@@ -119,7 +122,7 @@ def mqtt_credential_issue(*, username: str, site: str, kind: str, at: datetime |
         raise Conflict("These credentials were issued at the same moment by someone else; try again.") from None
     if settings.MQTT_DYNSEC:
         try:
-            mqtt_dynsec.provision(identity, password)
+            mqtt_dynsec.provision(identity, password, url=broker_url)
         except mqtt_dynsec.DynsecError as exc:
             logger.warning("could not provision MQTT identity %s at the broker: %s", username, exc)
             raise BrokerUnavailable() from exc
