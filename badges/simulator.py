@@ -159,12 +159,21 @@ async def in_thread(function, *args):
 
 def provision_readers(site: str, readers: list[str], url: str | None) -> dict[str, str]:
     """Issue each simulated reader its MQTT credentials through the backend's service: reader slug -> password."""
-    from labs.mqtt_credentials import mqtt_credential_issue
+    from labs.mqtt_credentials import BrokerUnavailable, mqtt_credential_issue
 
-    return {
-        reader: mqtt_credential_issue(username=reader, site=site, kind="reader", broker_url=url).password
-        for reader in readers
-    }
+    deadline = time.monotonic() + 30.0  # the broker may still be starting (`make run` starts everything at once)
+    passwords = {}
+    for reader in readers:
+        while reader not in passwords:
+            try:
+                passwords[reader] = mqtt_credential_issue(
+                    username=reader, site=site, kind="reader", broker_url=url
+                ).password
+            except BrokerUnavailable:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1.0)
+    return passwords
 
 
 def site_reader_ids(site: str) -> list[str]:

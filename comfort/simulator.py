@@ -260,14 +260,23 @@ def make_device(kind: str, device_id: str, site: str, **kwargs) -> SimDevice:
     return KINDS[kind](device_id, site, **kwargs)
 
 
-def provision(devices: list[SimDevice], *, broker_url: str | None = None) -> None:
-    """Issue each simulated device its MQTT credentials through the backend's service, as an operator would."""
-    from labs.mqtt_credentials import mqtt_credential_issue
+def provision(devices: list[SimDevice], *, broker_url: str | None = None, wait_s: float = 30.0) -> None:
+    """Issue each simulated device its MQTT credentials through the backend's service, as an operator would; while
+    the broker is still starting (``make run`` starts everything at once) try again for up to ``wait_s``."""
+    from labs.mqtt_credentials import BrokerUnavailable, mqtt_credential_issue
 
+    deadline = time.monotonic() + wait_s
     for device in devices:
-        issued = mqtt_credential_issue(
-            username=device.device_id, site=device.site, kind=device.kind, broker_url=broker_url
-        )
+        while True:
+            try:
+                issued = mqtt_credential_issue(
+                    username=device.device_id, site=device.site, kind=device.kind, broker_url=broker_url
+                )
+                break
+            except BrokerUnavailable:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1.0)
         device.password = issued.password
 
 
