@@ -330,6 +330,7 @@ class MqttCredential(models.Model):
 
 privacy.not_personal(
     MqttCredential,
+    username="a device's or badge reader's id (its MQTT username), not a person's",
     secret_hash="the hash of a machine's random MQTT password",  # noqa: S106 - a description, not a secret
     last_drop_reason="why a device's message was refused, e.g. 'schema: data.av must be integer'",
 )

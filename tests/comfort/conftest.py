@@ -146,10 +146,6 @@ class Mosquitto:
     def url(self) -> str:
         return f"mqtt://backend:{self.secret}@127.0.0.1:{self.port}"
 
-    @property
-    def anonymous_url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
-
     def start(self) -> None:
         self.process = subprocess.Popen(["mosquitto", "-c", str(self.conf)])  # noqa: S603, S607
         _wait_port(self.port)

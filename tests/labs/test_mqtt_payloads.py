@@ -170,6 +170,8 @@ def test_a_dropped_message_is_logged_and_counted_against_its_device(monkeypatch,
 
 def test_a_flood_of_bad_messages_logs_a_bounded_number_of_lines(monkeypatch, caplog):
     monkeypatch.setattr(mqtt_payloads, "_log_window_start", 0.0)
+    monkeypatch.setattr(mqtt_payloads, "_held_back", 0)
+    monkeypatch.setattr(mqtt_payloads, "_logged_in_window", 0)
     with caplog.at_level(logging.WARNING, logger="labs.mqtt_payloads"):
         for _ in range(500):
             mqtt_payloads.record_drop(ACK, "not JSON")
