@@ -39,6 +39,7 @@ check: venv
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
 	LABS_ENV=production DJANGO_SECRET_KEY=$$($(PY) -c "import secrets; print(secrets.token_urlsafe(60))") \
+		MQTT_URL=mqtt://backend:$$($(PY) -c "import secrets; print(secrets.token_urlsafe(24))")@mosquitto:1883 \
 		DJANGO_ALLOWED_HOSTS=labs.example.com $(PY) manage.py check --deploy --fail-level WARNING
 
 migrate: venv

@@ -75,7 +75,7 @@ class ReaderAdmin(admin.ModelAdmin):
     list_select_related = ["site", "door__site"]
     search_fields = ["slug", "name"]
     readonly_fields = ["key_rotated_at", "created_at"]
-    actions = ["rotate_key"]
+    actions = ["rotate_key", "issue_mqtt_credentials"]
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
@@ -88,6 +88,16 @@ class ReaderAdmin(admin.ModelAdmin):
         for reader in queryset:
             key = services.reader_rotate_key(reader=reader)
             self.message_user(request, f"New API key of {reader.slug} (shown once): {key}", messages.WARNING)
+
+    @admin.action(description="Issue MQTT credentials (shown once; the old password stops at once)")
+    def issue_mqtt_credentials(self, request, queryset):
+        from labs.mqtt_credentials import mqtt_credential_issue
+
+        for reader in queryset.select_related("site"):
+            issued = mqtt_credential_issue(username=reader.slug, site=reader.site.slug, kind="reader")
+            self.message_user(
+                request, f"MQTT password of reader {issued.username} (shown once): {issued.password}", messages.WARNING
+            )
 
 
 # --- badges ----------------------------------------------------------------------------------------------------

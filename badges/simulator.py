@@ -58,11 +58,13 @@ class ReaderClient:
         url: str | None = None,
         client_id: str | None = None,
         leaves: tuple[str, str] = ("scan", "decision"),
+        password: str | None = None,
     ) -> None:
         self.reader_id = reader_id
         self.site = site
         self.url = url
         self.client_id = client_id or reader_id
+        self.password = password  # its MQTT password (username = client id = reader slug), issued by the backend
         self.leaves = leaves  # other leaves let a bench measure a raw echo the backend does not subscribe to
         self.client = None
         self.counter = itertools.count(1)
@@ -103,7 +105,9 @@ class ReaderClient:
         address = parse_url(self.url)
         client = gmqtt.Client(self.client_id, clean_session=False)
         client.set_config({"reconnect_retries": -1, "reconnect_delay": 1})
-        if address.username:
+        if self.password:  # its own identity; without one the broker refuses the connection
+            client.set_auth_credentials(self.reader_id, self.password)
+        elif address.username:  # a bench's raw baseline may run under the URL's account
             client.set_auth_credentials(address.username, address.password)
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
@@ -151,6 +155,25 @@ async def in_thread(function, *args):
             connections.close_all()
 
     return await asyncio.to_thread(call)
+
+
+def provision_readers(site: str, readers: list[str], url: str | None) -> dict[str, str]:
+    """Issue each simulated reader its MQTT credentials through the backend's service: reader slug -> password."""
+    from labs.mqtt_credentials import BrokerUnavailable, mqtt_credential_issue
+
+    deadline = time.monotonic() + 30.0  # the broker may still be starting (`make run` starts everything at once)
+    passwords = {}
+    for reader in readers:
+        while reader not in passwords:
+            try:
+                passwords[reader] = mqtt_credential_issue(
+                    username=reader, site=site, kind="reader", broker_url=url
+                ).password
+            except BrokerUnavailable:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1.0)
+    return passwords
 
 
 def site_reader_ids(site: str) -> list[str]:
@@ -226,13 +249,15 @@ async def run_readers(
     interval_s: float = DEMO_INTERVAL_S,
     rounds: int | None = None,
     write: Callable[[str], None] = _write,
+    provision: bool = True,
 ) -> list[dict | None]:
     """Connect the readers, then every ``interval_s`` present ``scans`` (a list, or a function called each round,
     in a thread: it may read the database) at each reader and write each decision. Returns the decisions."""
     if not readers:
         write(f"[readers] no active reader at site {site!r}; nothing to simulate")
         return []
-    clients = [ReaderClient(reader_id, site, url=url) for reader_id in readers]
+    passwords = await in_thread(provision_readers, site, list(readers), url) if provision else {}
+    clients = [ReaderClient(reader_id, site, url=url, password=passwords.get(reader_id)) for reader_id in readers]
     results: list[dict | None] = []
     try:
         await asyncio.gather(*(client.connect() for client in clients))

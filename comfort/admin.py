@@ -1,4 +1,4 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from comfort.models import Command, Device, Preference, ZoneDecision
 
@@ -19,6 +19,17 @@ class DeviceAdmin(admin.ModelAdmin):
     search_fields = ["device_id"]
     raw_id_fields = ["desk", "zone"]
     readonly_fields = ["desired_version", "desired", "reported_version", "reported", "reported_at", "telemetry"]
+    actions = ["issue_mqtt_credentials"]
+
+    @admin.action(description="Issue MQTT credentials (shown once; the old password stops at once)")
+    def issue_mqtt_credentials(self, request, queryset):
+        from labs.mqtt_credentials import mqtt_credential_issue
+
+        for device in queryset.select_related("site"):
+            issued = mqtt_credential_issue(username=device.device_id, site=device.site.slug, kind=device.kind)
+            self.message_user(
+                request, f"MQTT password of {issued.username} (shown once): {issued.password}", messages.WARNING
+            )
 
 
 @admin.register(Command)

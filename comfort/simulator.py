@@ -5,7 +5,9 @@ Two layers:
 * :class:`SimDesk`, :class:`SimHvac`, :class:`SimFan` hold a device's logic with no I/O: ``on_desired(doc, now)``
   and ``tick(now)`` return the messages to publish. The contract tests drive them directly.
 * :class:`Simulator` runs any number of them in one asyncio process, each with its own gmqtt connection (MQTT 3.1.1,
-  ``clean_session=False``, a retained ``offline`` Last Will), subscribed to its own ``desired`` only. asyncio sets
+  ``clean_session=False``, a retained ``offline`` Last Will), subscribed to its own ``desired`` only, under its own
+  identity: username and client id its device id, password ``device.password`` as the backend issued it
+  (:func:`provision`). asyncio sets
   TCP_NODELAY on every TCP connection; paho's select() loop could not hold thousands of sockets.
 
 Faults for tests: drop acks, delay acks, reject every command, start offline, go offline and come back.
@@ -65,6 +67,7 @@ class SimDevice:
         self.active_cmd: str | None = None
         self.results: OrderedDict[str, dict] = OrderedDict()  # cmd_id -> the last ack sent for it
         self.received: list[dict] = []  # every desired document seen (tests read it)
+        self.password: str | None = None  # its MQTT password (username = client id = device id), issued by the backend
 
     # -- helpers
     def topic(self, leaf: str) -> str:
@@ -257,6 +260,26 @@ def make_device(kind: str, device_id: str, site: str, **kwargs) -> SimDevice:
     return KINDS[kind](device_id, site, **kwargs)
 
 
+def provision(devices: list[SimDevice], *, broker_url: str | None = None, wait_s: float = 30.0) -> None:
+    """Issue each simulated device its MQTT credentials through the backend's service, as an operator would; while
+    the broker is still starting (``make run`` starts everything at once) try again for up to ``wait_s``."""
+    from labs.mqtt_credentials import BrokerUnavailable, mqtt_credential_issue
+
+    deadline = time.monotonic() + wait_s
+    for device in devices:
+        while True:
+            try:
+                issued = mqtt_credential_issue(
+                    username=device.device_id, site=device.site, kind=device.kind, broker_url=broker_url
+                )
+                break
+            except BrokerUnavailable:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1.0)
+        device.password = issued.password
+
+
 def raise_fd_limit(wanted: int) -> int:
     """Raise the soft open-file limit towards ``wanted`` (each simulated device holds one socket)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -351,8 +374,8 @@ class Simulator:
         will = gmqtt.Message(device.topic("status"), json.dumps({"status": "offline"}), qos=1, retain=True)
         client = gmqtt.Client(device.device_id, clean_session=False, will_message=will)
         client.set_config({"reconnect_retries": -1, "reconnect_delay": self.reconnect_delay_s})
-        if self.address.username:
-            client.set_auth_credentials(self.address.username, self.address.password)
+        if device.password:  # its own identity; the broker refuses anonymous clients
+            client.set_auth_credentials(device.device_id, device.password)
         client.on_connect = self._on_connect(device)
         client.on_message = self._on_message(device)
         client.on_disconnect = self._on_disconnect(device)

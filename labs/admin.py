@@ -11,7 +11,7 @@ from django.contrib.auth.forms import UserChangeForm
 from labs import services
 from labs.admin_forms import NO_ACTOR, ServiceFormAdminMixin, ServiceModelForm
 from labs.errors import DomainError
-from labs.models import Company, Floor, OutboxMessage, Person, SignInCounter, Site, Zone
+from labs.models import Company, Floor, MqttCredential, OutboxMessage, Person, SignInCounter, Site, Zone
 from labs.permissions import person_of
 
 User = get_user_model()
@@ -245,3 +245,29 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     list_filter = ["retain", "qos"]
     search_fields = ["topic"]
     readonly_fields = ["topic", "payload", "qos", "retain", "created_at", "sent_at", "attempts", "last_error"]
+
+
+@admin.register(MqttCredential)
+class MqttCredentialAdmin(admin.ModelAdmin):
+    """Issued MQTT identities and the messages the bridge refused from each; issue and rotate from the device's or
+    reader's admin (or the API): the password is shown only there, once."""
+
+    list_display = ["username", "kind", "site", "issued_at", "dropped_messages", "last_drop_reason", "last_dropped_at"]
+    list_filter = ["kind", "site"]
+    search_fields = ["username"]
+    readonly_fields = [
+        "username",
+        "kind",
+        "site",
+        "issued_at",
+        "dropped_messages",
+        "last_drop_reason",
+        "last_dropped_at",
+    ]
+    exclude = ["secret_hash"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -300,3 +300,37 @@ privacy.declare(
     ),
 )
 privacy.not_personal(OutboxMessage, last_error="a transport error message, e.g. 'not connected'")
+
+
+class MqttCredential(models.Model):
+    """The MQTT identity of one device or badge reader: its username (= client id = device id or reader slug), the
+    site and kind its topics name, and the hash of the password the backend issued (labs/mqtt_credentials.py).
+
+    It also counts the messages the bridge dropped from this identity (labs/mqtt_payloads.py): a device sending
+    garbage shows up here and in the admin instead of in tracebacks."""
+
+    KINDS = [(kind, kind) for kind in ("desk", "hvac", "fan", "reader")]
+
+    username = models.SlugField(max_length=64, unique=True, help_text="Also the MQTT client id and the topic's {id}.")
+    site = models.SlugField(max_length=64, help_text="The {site} segment of the identity's topics.")
+    kind = models.CharField(max_length=8, choices=KINDS)
+    secret_hash = models.CharField(max_length=128, editable=False)
+    issued_at = models.DateTimeField()
+    dropped_messages = models.PositiveBigIntegerField(default=0, editable=False)
+    last_drop_reason = models.CharField(max_length=160, blank=True, editable=False)
+    last_dropped_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["username"]
+        verbose_name = "MQTT credential"
+
+    def __str__(self) -> str:
+        return self.username
+
+
+privacy.not_personal(
+    MqttCredential,
+    username="a device's or badge reader's id (its MQTT username), not a person's",
+    secret_hash="the hash of a machine's random MQTT password",  # noqa: S106 - a description, not a secret
+    last_drop_reason="why a device's message was refused, e.g. 'schema: data.av must be integer'",
+)

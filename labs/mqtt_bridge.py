@@ -5,6 +5,10 @@ the router (plain handler functions, which tests call without a broker) and publ
 outbox (:mod:`labs.outbox`) in id order. paho's network thread only queues incoming messages: every database access
 happens on the bridge's own thread. paho reconnects with backoff (1 s to 30 s); on every (re)connect the bridge
 subscribes again, so the retained ``status`` and ``reported`` of every device arrive again and reconcile its state.
+
+Device input is untrusted (labs/mqtt_payloads.py): a payload over the size limit is replaced by its size before it is
+queued, and the queue holds at most ``inbox_max_bytes`` of payloads (paho's thread waits, so the broker keeps the
+backlog): a flood costs the bridge time, not memory. The dropped-message counts are written after each batch.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import close_old_connections, connections
 
-from labs import mqtt, mqtt_router, outbox
+from labs import mqtt, mqtt_payloads, mqtt_router, outbox
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +37,7 @@ class Bridge:
         inbox_batch: int = 500,
         outbox_grace: timedelta | None = None,
         periodic: list[tuple[float, callable]] | None = None,
+        inbox_max_bytes: int = 4 * 1024 * 1024,
     ) -> None:
         self.url = url
         self.poll_s = poll_s
@@ -43,7 +48,10 @@ class Bridge:
             outbox_grace = timedelta(milliseconds=grace_ms)
         self.outbox_grace = outbox_grace
         self.periodic = [[interval, job, 0.0] for interval, job in (periodic or [])]
-        self.inbox: queue.Queue[tuple[str, bytes]] = queue.Queue()
+        self.inbox: queue.Queue[tuple[str, bytes | mqtt_payloads.Oversize]] = queue.Queue()
+        self.inbox_max_bytes = inbox_max_bytes
+        self.inbox_bytes = 0
+        self.inbox_space = threading.Condition()
         self.stopping = threading.Event()
         self.connected = threading.Event()
         self.subscribed = threading.Event()
@@ -72,7 +80,16 @@ class Bridge:
             logger.warning("bridge lost the broker (%s); paho reconnects with backoff", reason_code)
 
     def _on_message(self, client, userdata, message) -> None:
-        self.inbox.put((message.topic, message.payload))
+        payload = message.payload
+        if len(payload) > settings.MQTT_PAYLOAD_MAX_BYTES:
+            self.inbox.put((message.topic, mqtt_payloads.Oversize(len(payload))))
+            return
+        with self.inbox_space:
+            # Backpressure: while the queue holds too many bytes, paho's thread waits (the broker keeps the rest).
+            while self.inbox_bytes + len(payload) > self.inbox_max_bytes and not self.stopping.is_set():
+                self.inbox_space.wait(0.5)
+            self.inbox_bytes += len(payload)
+        self.inbox.put((message.topic, payload))
 
     # the bridge's own thread
     def start(self) -> None:
@@ -87,6 +104,8 @@ class Bridge:
 
     def stop(self) -> None:
         self.stopping.set()
+        with self.inbox_space:
+            self.inbox_space.notify_all()
 
     def run(self) -> None:
         """Serve until :meth:`stop` is called (from a signal handler or another thread)."""
@@ -119,7 +138,9 @@ class Bridge:
                     batch.append(self.inbox.get_nowait())
                 except queue.Empty:
                     break
+            self._release(batch)
             self._handle_batch(batch)
+            mqtt_payloads.flush_drops()
         if self.connected.is_set():
             try:
                 self.published += outbox.outbox_drain(
@@ -139,7 +160,14 @@ class Bridge:
                     logger.exception("periodic job %s failed", getattr(function, "__name__", function))
                     close_old_connections()
 
-    def _handle_batch(self, batch: list[tuple[str, bytes]]) -> None:
+    def _release(self, batch: list[tuple[str, bytes | mqtt_payloads.Oversize]]) -> None:
+        """The batch left the queue: give its bytes back to paho's thread."""
+        size = sum(len(payload) for _, payload in batch if not isinstance(payload, mqtt_payloads.Oversize))
+        with self.inbox_space:
+            self.inbox_bytes -= size
+            self.inbox_space.notify_all()
+
+    def _handle_batch(self, batch: list[tuple[str, bytes | mqtt_payloads.Oversize]]) -> None:
         """Each message in its own short transaction (the handlers' services are atomic): a transaction spanning
         many devices would lock them in arrival order and could deadlock with a check-in locking them in another."""
         self._fast_commits()

@@ -4,16 +4,20 @@ A handler is ``handler(topic: str, payload: dict) -> Iterable[Publish] | None``.
 services and returns the messages to publish in reply (a reader's decision, for example), which the bridge sends at
 once. Tests call handlers, or :func:`dispatch`, directly, with no broker. Apps register from ``AppConfig.ready()``,
 so ``labs`` never imports them.
+
+Before any handler runs, :func:`dispatch` checks the message (labs/mqtt_payloads.py: a device leaf of contract v1,
+size, strict JSON, depth, 64-bit integers, NUL, the leaf's JSON Schema); a message that fails is dropped with a
+logged reason and counted against its device, never raised.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable
 
 from django.db import transaction
 
+from labs import mqtt_payloads
 from labs.topics import Publish, matches
 
 logger = logging.getLogger(__name__)
@@ -34,19 +38,14 @@ def subscriptions() -> list[str]:
     return sorted({topic_filter for topic_filter, _ in _routes})
 
 
-def dispatch(topic: str, raw: bytes | str | dict) -> list[Publish]:
-    """Decode ``raw`` as a JSON object and run every matching handler; bad payloads are logged and dropped."""
-    if isinstance(raw, dict):
-        payload = raw
-    else:
-        try:
-            payload = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            logger.warning("dropping non-JSON message on %s", topic)
-            return []
-        if not isinstance(payload, dict):
-            logger.warning("dropping non-object JSON message on %s", topic)
-            return []
+def dispatch(topic: str, raw: bytes | str | dict | mqtt_payloads.Oversize) -> list[Publish]:
+    """Check ``raw`` (labs/mqtt_payloads.py) and run every matching handler on the JSON object; a message that fails
+    the check is dropped (a logged reason, a count against its device) and no handler sees it."""
+    try:
+        payload = mqtt_payloads.check(topic, raw)
+    except mqtt_payloads.Dropped as dropped:
+        mqtt_payloads.record_drop(topic, dropped.reason)
+        return []
     replies: list[Publish] = []
     for topic_filter, handler in list(_routes):
         if matches(topic_filter, topic):

@@ -7,9 +7,12 @@ filesystem broker (or eagerly in tests), and an embedded amqtt MQTT broker. ``DA
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -149,7 +152,6 @@ CELERY_TIMEZONE = "UTC"
 # --- MQTT ---------------------------------------------------------------------------------------------------
 # Without MQTT_URL the embedded amqtt broker (`manage.py mqtt_broker`) listens here; 1883 is left to a real broker.
 MQTT_EMBEDDED_PORT = env_int("MQTT_EMBEDDED_PORT", 18830, minimum=1, maximum=65535)
-MQTT_URL = env_url("MQTT_URL", f"mqtt://127.0.0.1:{MQTT_EMBEDDED_PORT}", schemes={"mqtt", "mqtts"})
 MQTT_EMBEDDED = env_str("MQTT_URL") is None
 MQTT_CLIENT_PREFIX = env_str("MQTT_CLIENT_PREFIX", "labs-backend")
 # After commit, the committing process publishes its outbox rows itself (labs/outbox.py); the bridge drains the rest
@@ -157,6 +159,33 @@ MQTT_CLIENT_PREFIX = env_str("MQTT_CLIENT_PREFIX", "labs-backend")
 MQTT_OUTBOX_NUDGE = env_bool("MQTT_OUTBOX_NUDGE", default=True)
 MQTT_OUTBOX_NUDGE_TIMEOUT = 2.0
 MQTT_OUTBOX_GRACE_MS = env_int("MQTT_OUTBOX_GRACE_MS", 1000, minimum=0, maximum=60_000)
+
+# --- MQTT identities and limits (docs/mqtt.md "Identity and limits", docs/operations.md "Mosquitto") ------------
+# No anonymous client anywhere. The backend's own account is MQTT_URL's user:password (mqtt://backend:SECRET@host);
+# production requires both. The embedded default (no MQTT_URL) derives the secret from DJANGO_SECRET_KEY, so every
+# local process (web, worker, bridge, broker, simulators) agrees on it without a shared file.
+MQTT_EMBEDDED_BACKEND_PASSWORD = hmac.new(SECRET_KEY.encode(), b"labs.mqtt.backend", hashlib.sha256).hexdigest()
+if MQTT_EMBEDDED:
+    if PRODUCTION:
+        raise ImproperlyConfigured(
+            "LABS_ENV=production needs MQTT_URL=mqtt://backend:SECRET@host:1883 (the embedded broker is for dev)"
+        )
+    MQTT_URL = f"mqtt://backend:{MQTT_EMBEDDED_BACKEND_PASSWORD}@127.0.0.1:{MQTT_EMBEDDED_PORT}"
+else:
+    MQTT_URL = env_url("MQTT_URL", None, schemes={"mqtt", "mqtts"})
+    _mqtt_parts = urlsplit(MQTT_URL)
+    if PRODUCTION and not (_mqtt_parts.username and _mqtt_parts.password):
+        raise ImproperlyConfigured(
+            "MQTT_URL must carry the backend's account in production: mqtt://backend:SECRET@host."
+        )
+# Device and reader credentials are provisioned into the broker when they are issued: into Mosquitto's
+# dynamic-security plugin over $CONTROL (labs/mqtt_dynsec.py) when MQTT_URL names the project's Mosquitto, while the
+# embedded broker reads their hashes from the database at connect time.
+MQTT_DYNSEC = env_bool("MQTT_DYNSEC", default=not MQTT_EMBEDDED)
+# Every device message is checked before it touches the database (labs/mqtt_payloads.py): at most this many bytes
+# (mosquitto.conf's message_size_limit is the same), strict JSON, this nesting depth, then the leaf's JSON Schema.
+MQTT_PAYLOAD_MAX_BYTES = env_int("MQTT_PAYLOAD_MAX_BYTES", 65536, minimum=1024, maximum=1_048_576)
+MQTT_PAYLOAD_MAX_DEPTH = env_int("MQTT_PAYLOAD_MAX_DEPTH", 8, minimum=2, maximum=32)
 
 # --- Bookings and comfort: tunables -------------------------------------------------------------------------
 # Check-in opens this long before a booking starts (a site's grace period, if longer, applies to desks).

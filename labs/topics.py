@@ -115,3 +115,40 @@ def matches(topic_filter_: str, value: str) -> bool:
         if part != "+" and part != topic_parts[index]:
             return False
     return len(filter_parts) == len(topic_parts)
+
+
+# --- identities (MQTT.md "Identity, limits, scale") ----------------------------------------------------------------
+# The one rule of who may do what, read by the embedded broker's topic check (labs/mqtt_broker_auth.py) and turned
+# into Mosquitto dynamic-security roles (labs/mqtt_dynsec.py), so both brokers enforce the same thing.
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A device's or reader's MQTT identity: username = client id = its id. It may publish only to its own device
+    leaves (readers: ``scan`` and ``status``) and subscribe to, and receive, only its own ``desired`` (readers:
+    ``decision``); ``desired`` and ``decision`` of anyone are the backend's alone."""
+
+    site: str
+    kind: str
+    device_id: str
+
+    @property
+    def publish_leaves(self) -> tuple[str, ...]:
+        return READER_LEAVES if self.kind == "reader" else DEVICE_LEAVES
+
+    @property
+    def subscribe_leaf(self) -> str:
+        return "decision" if self.kind == "reader" else "desired"
+
+    def publish_topics(self) -> list[str]:
+        return [topic(self.site, self.kind, self.device_id, leaf) for leaf in self.publish_leaves]
+
+    def subscribe_topics(self) -> list[str]:
+        return [topic(self.site, self.kind, self.device_id, self.subscribe_leaf)]
+
+    def may_publish(self, value: str) -> bool:
+        """Exact topics only: a wildcard or another device's topic is refused."""
+        return value in self.publish_topics()
+
+    def may_subscribe(self, value: str) -> bool:
+        return value in self.subscribe_topics()

@@ -74,6 +74,9 @@ class DeviceSerializer(serializers.ModelSerializer):
     desk = serializers.CharField(source="desk.label", allow_null=True, default=None)
     zone = serializers.CharField(source="zone.slug", allow_null=True, default=None)
     last_command = serializers.SerializerMethodField()
+    dropped_messages = serializers.IntegerField(
+        read_only=True, default=0, help_text="Messages from this device the bridge refused (labs/mqtt_payloads.py)."
+    )
 
     class Meta:
         model = Device
@@ -93,6 +96,7 @@ class DeviceSerializer(serializers.ModelSerializer):
             "telemetry",
             "telemetry_at",
             "last_command",
+            "dropped_messages",
         ]
 
     def get_last_command(self, device: Device) -> dict | None:

@@ -13,5 +13,6 @@ urlpatterns = [
     path("me/preferences/", views.MyPreferencesApi.as_view(), name="my-preferences"),
     path("desks/<int:pk>/check-in/", views.DeskCheckInApi.as_view(), name="desk-check-in"),
     path("desks/<int:pk>/check-out/", views.DeskCheckOutApi.as_view(), name="desk-check-out"),
+    path("devices/<str:id>/credentials/", views.DeviceCredentialsApi.as_view(), name="device-credentials"),
     *router.urls,
 ]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from django.db.models import OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from rest_framework import viewsets
+from rest_framework import serializers, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -17,7 +19,9 @@ from comfort.api.serializers import (
     WorkspaceOutputSerializer,
 )
 from comfort.filtersets import CommandFilterSet, DeviceFilterSet
-from labs.permissions import HasPerson, person_of
+from labs.models import MqttCredential
+from labs.mqtt_credentials import mqtt_credential_issue
+from labs.permissions import HasPerson, person_of, require_staff
 
 
 class MyPreferencesApi(APIView):
@@ -83,7 +87,29 @@ class DeviceViewSet(viewsets.ReadOnlyModelViewSet):
     lookup_url_kwarg = "id"
 
     def get_queryset(self):
-        return selectors.device_list(person=person_of(self.request.user))
+        dropped = MqttCredential.objects.filter(username=OuterRef("device_id")).values("dropped_messages")[:1]
+        return selectors.device_list(person=person_of(self.request.user)).annotate(
+            dropped_messages=Coalesce(Subquery(dropped), 0)
+        )
+
+
+class DeviceCredentialsApi(APIView):
+    """Issue (or rotate) a device's MQTT credentials; the password is shown once and the old one stops at once."""
+
+    permission_classes = [HasPerson]
+
+    class OutputSerializer(serializers.Serializer):
+        username = serializers.CharField()
+        password = serializers.CharField()
+
+    @extend_schema(request=None, responses={201: OutputSerializer})
+    def post(self, request, id: str):
+        person = person_of(request.user)
+        device = get_object_or_404(selectors.device_list(person=person), device_id=id)
+        require_staff(person)  # a member who may see the device at their desk may not take its identity
+        issued = mqtt_credential_issue(username=device.device_id, site=device.site.slug, kind=device.kind)
+        data = self.OutputSerializer({"username": issued.username, "password": issued.password}).data
+        return Response(data, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
 
 
 class CommandViewSet(viewsets.ReadOnlyModelViewSet):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from comfort.simulator import Simulator, SimulatorThread, make_device
+from comfort.simulator import Simulator, SimulatorThread, make_device, provision
 from labs.mqtt_bridge import run_in_thread
 from tests.comfort.factories import DeskFactory, DeviceFactory, FloorFactory, ZoneFactory
 
@@ -101,18 +101,42 @@ def _wait_port(port: int, timeout: float = 10.0) -> None:
     raise AssertionError(f"nothing listens on 127.0.0.1:{port}")
 
 
+def subprocess_env(**extra: str) -> dict:
+    """The environment of a manage.py subprocess (the embedded broker, a simulator) that must see this test's
+    database: the embedded broker reads the issued credentials from it. MQTT_URL is dropped (embedded defaults)."""
+    from django.db import connection
+
+    env = {k: v for k, v in os.environ.items() if k != "MQTT_URL"}
+    database = connection.settings_dict
+    if connection.vendor == "sqlite":
+        env.pop("DATABASE_URL", None)
+        env["SQLITE_PATH"] = str(database["NAME"])
+    else:
+        user = database.get("USER") or ""
+        password = f":{database['PASSWORD']}" if database.get("PASSWORD") else ""
+        host = f"{database.get('HOST') or '127.0.0.1'}:{database.get('PORT') or 5432}"
+        env["DATABASE_URL"] = f"postgres://{user}{password}@{host}/{database['NAME']}"
+    env.update(extra)
+    return env
+
+
 class Mosquitto:
-    """A private Mosquitto from the project's mosquitto.conf (TCP_NODELAY, persistence) that a test may restart."""
+    """A private Mosquitto from the project's mosquitto.conf (TCP_NODELAY, persistence, dynamic security, no anonymous
+    client) that a test may restart; its backend account has a fresh secret, carried in :attr:`url`."""
 
     def __init__(self, data_dir: Path) -> None:
+        import secrets
+
         self.port = free_port()
         self.data_dir = data_dir
         self.conf = data_dir / "mosquitto.conf"
+        self.secret = secrets.token_urlsafe(24)
         text = subprocess.run(  # noqa: S603
             ["bash", str(ROOT / "scripts" / "mosquitto-conf.sh"), str(self.port), str(data_dir)],  # noqa: S607
             check=True,
             capture_output=True,
             text=True,
+            env={**os.environ, "MQTT_BACKEND_PASSWORD": self.secret},
         ).stdout
         # foreground process we own: no pid file, log to a file
         self.conf.write_text("\n".join(line for line in text.splitlines() if not line.startswith("pid_file")))
@@ -120,7 +144,7 @@ class Mosquitto:
 
     @property
     def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
+        return f"mqtt://backend:{self.secret}@127.0.0.1:{self.port}"
 
     def start(self) -> None:
         self.process = subprocess.Popen(["mosquitto", "-c", str(self.conf)])  # noqa: S603, S607
@@ -139,13 +163,16 @@ class Mosquitto:
 
 
 @pytest.fixture
-def own_mosquitto():
+def own_mosquitto(settings):
+    """A private Mosquitto; the backend's settings point at it, so credentials are provisioned into it."""
     if not _has_mosquitto():
         pytest.skip("needs the mosquitto binary")
     # Not under pytest's tmp_path: started as root, Mosquitto drops to its own user, which cannot enter that tree.
     data_dir = Path(tempfile.mkdtemp(prefix="comfort-mosquitto-"))
     broker = Mosquitto(data_dir)
     broker.start()
+    settings.MQTT_URL = broker.url
+    settings.MQTT_DYNSEC = True
     yield broker
     broker.stop()
     shutil.rmtree(data_dir, ignore_errors=True)
@@ -159,24 +186,26 @@ def _has_mosquitto() -> bool:
 
 @pytest.fixture
 def project_mosquitto():
-    """The project's own Mosquitto of the run (CI: MQTT_URL=mqtt://127.0.0.1:18831); the marker skips without it."""
+    """The project's own Mosquitto of the run (CI: MQTT_URL=mqtt://backend:SECRET@127.0.0.1:18831, dynamic security);
+    the marker skips without it."""
     from tests.services import project_mosquitto_url
 
     return project_mosquitto_url()
 
 
 @pytest.fixture
-def amqtt_broker():
-    """The embedded broker as `make run` starts it: `manage.py mqtt_broker` (no MQTT_URL) on a free port."""
+def amqtt_broker(django_db_setup, settings):
+    """The embedded broker as `make run` starts it: `manage.py mqtt_broker` (no MQTT_URL) on a free port, reading the
+    credentials from this test's database; yields the URL with the backend's (embedded default) account."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "MQTT_URL"}
-    env["MQTT_EMBEDDED_PORT"] = str(port)
+    env = subprocess_env(MQTT_EMBEDDED_PORT=str(port))
     process = subprocess.Popen(  # noqa: S603
         [sys.executable, str(ROOT / "manage.py"), "mqtt_broker"], env=env, cwd=ROOT
     )
+    settings.MQTT_DYNSEC = False  # the embedded broker reads the hashes from the database
     try:
         _wait_port(port, timeout=20)
-        yield f"mqtt://127.0.0.1:{port}"
+        yield f"mqtt://backend:{settings.MQTT_EMBEDDED_BACKEND_PASSWORD}@127.0.0.1:{port}"
     finally:
         process.terminate()
         process.wait(10)
@@ -192,7 +221,9 @@ def sim_devices_for(devices, **desk_options) -> list:
 
 @contextmanager
 def live(url: str, sims: list, *, bridge_kwargs: dict | None = None):
-    """A bridge (thread) and a simulator (thread, own event loop) on ``url``; yields (bridge, simulator thread)."""
+    """A bridge (thread) and a simulator (thread, own event loop) on ``url``; yields (bridge, simulator thread).
+    Each simulated device gets its credentials from the backend first, as an operator would issue them."""
+    provision(sims, broker_url=url)
     simulator = SimulatorThread(Simulator(sims, url=url, telemetry_s=0, reconnect_delay_s=0.5)).start()
     bridge, thread = run_in_thread(url=url, poll_s=0.02, **(bridge_kwargs or {}))
     try:
@@ -215,6 +246,7 @@ def clear_retained(url: str, topics: list[str]) -> None:
         return
     address = parse_url(url)
     client = paho.Client(paho.CallbackAPIVersion.VERSION2, protocol=paho.MQTTv311)
+    client.username_pw_set(address.username, address.password)  # the backend's account
     try:
         client.connect(address.host, address.port)
     except OSError:  # the broker is gone (a test stopped it): nothing to clear

@@ -43,12 +43,14 @@ class MinimalDesk:
         ]
 
     # --- over MQTT, with paho (one device: select() is fine) ---
-    def connect(self, host: str, port: int) -> paho.Client:
+    def connect(self, host: str, port: int, password: str | None = None) -> paho.Client:
         import socket
 
         client = paho.Client(
             paho.CallbackAPIVersion.VERSION2, client_id=self.device_id, protocol=paho.MQTTv311, clean_session=False
         )
+        if password:  # the credentials the backend issued: username = client id = device id
+            client.username_pw_set(self.device_id, password)
         client.will_set(self.topic("status"), json.dumps({"status": "offline"}), qos=1, retain=True)
         client.on_socket_open = lambda c, u, sock: sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         connected = threading.Event()

@@ -19,7 +19,9 @@ from comfort.choices import CommandState
 from comfort.models import Command, Device
 from comfort.simulator import Faults, SimDesk
 from labs.models import OutboxMessage
-from tests.comfort.conftest import clear_retained, live, sim_devices_for, wait_until
+from labs.mqtt import parse_url
+from labs.mqtt_credentials import mqtt_credential_issue
+from tests.comfort.conftest import clear_retained, live, sim_devices_for, subprocess_env, wait_until
 from tests.comfort.contract_device import MinimalDesk
 from tests.comfort.factories import PreferenceFactory
 
@@ -82,7 +84,9 @@ class Listener:
         self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
         self.client.on_subscribe = lambda *args: self.ready.set()
         self.client.on_message = lambda c, u, m: self.messages.append((m.topic, json.loads(m.payload)))
-        self.client.connect(*_host_port(url))
+        address = parse_url(url)
+        self.client.username_pw_set(address.username, address.password)  # the backend's account
+        self.client.connect(address.host, address.port)
         self.client.loop_start()
         assert self.ready.wait(5)
 
@@ -183,7 +187,8 @@ def _minimal_desk_follows_the_backend(url, desk, devices):
     with live(url, []):
         first = services.device_desired_set(device=device, desired={"height_mm": 1200}, reason={"type": "t"})
         # the device connects only now: the retained document is waiting for it
-        client = minimal.connect(*_host_port(url))
+        issued = mqtt_credential_issue(username=device.device_id, site=device.site.slug, kind="desk", broker_url=url)
+        client = minimal.connect(*_host_port(url), password=issued.password)
         try:
             wait_until(lambda: Command.objects.get(pk=first.pk).state == CommandState.APPLIED, message="applied")
             second = services.device_desired_set(device=device, desired={"height_mm": 650}, reason={"type": "t"})
@@ -225,7 +230,7 @@ def test_simulate_devices_runs_synthetic_devices_each_with_its_own_connection(am
 
     root = Path(__file__).resolve().parents[2]
     listener = Listener(amqtt_broker, "labs/v1/simtest/+/+/status")
-    env = {k: v for k, v in os.environ.items() if k != "MQTT_URL"}
+    env = subprocess_env()
     process = subprocess.Popen(  # noqa: S603
         [
             sys.executable,

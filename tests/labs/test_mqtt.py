@@ -64,12 +64,13 @@ class Listener:
     def __init__(self, url: str, topic: str) -> None:
         self.messages = []
         ready = threading.Event()
-        host, port = url.removeprefix("mqtt://").split(":")
+        address = mqtt.parse_url(url)
         self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, protocol=paho.MQTTv311)
+        self.client.username_pw_set(address.username, address.password)  # the backend's account
         self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
         self.client.on_subscribe = lambda *a: ready.set()
         self.client.on_message = lambda c, u, m: self.messages.append((m.topic, m.payload, m.retain))
-        self.client.connect(host, int(port))
+        self.client.connect(address.host, address.port)
         self.client.loop_start()
         assert ready.wait(5)
 
@@ -147,7 +148,8 @@ def test_the_bridge_dispatches_to_registered_handlers_and_sends_their_replies(am
     bridge, thread = run_in_thread(url=amqtt_broker, poll_s=0.02)
     try:
         wait_until(bridge.subscribed.is_set, message="subscribed")
-        listener.client.publish("labs/v1/test/reader/r1/scan", b'{"scan_id": "s1"}', qos=1)
+        scan = b'{"scan_id": "s1", "credential": {"type": "qr", "value": "v"}}'
+        listener.client.publish("labs/v1/test/reader/r1/scan", scan, qos=1)
         wait_until(lambda: listener.messages, message="the decision")
     finally:
         bridge.stop()

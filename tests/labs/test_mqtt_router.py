@@ -3,6 +3,8 @@ import pytest
 from labs import mqtt_router, topics
 from labs.topics import Publish
 
+SCAN = b'{"scan_id": "1", "credential": {"type": "qr", "value": "v"}}'
+
 
 @pytest.mark.parametrize(
     "topic_filter,topic,expected",
@@ -27,16 +29,25 @@ def test_it_dispatches_json_to_matching_handlers_and_collects_replies(monkeypatc
         return [Publish(topic.replace("scan", "decision"), {"allow": True})]
 
     mqtt_router.register("labs/v1/+/reader/+/scan", on_scan)
-    replies = mqtt_router.dispatch("labs/v1/cph/reader/r1/scan", b'{"scan_id": "1"}')
-    assert seen == [("labs/v1/cph/reader/r1/scan", {"scan_id": "1"})]
+    replies = mqtt_router.dispatch("labs/v1/cph/reader/r1/scan", SCAN)
+    assert seen == [("labs/v1/cph/reader/r1/scan", {"scan_id": "1", "credential": {"type": "qr", "value": "v"}})]
     assert replies == [Publish("labs/v1/cph/reader/r1/decision", {"allow": True})]
     assert mqtt_router.subscriptions() == ["labs/v1/+/reader/+/scan"]
 
 
-@pytest.mark.parametrize("raw", [b"not json", b"[1, 2]", b"\xff\xfe"])
+@pytest.mark.parametrize("raw", [b"not json", b"[1, 2]", b"\xff\xfe", b'{"scan_id": "1"}'])
 def test_it_drops_bad_payloads_without_raising(monkeypatch, raw):
     monkeypatch.setattr(mqtt_router, "_routes", [])
     called = []
     mqtt_router.register("labs/#", lambda t, p: called.append(p))
-    assert mqtt_router.dispatch("labs/v1/x", raw) == []
+    assert mqtt_router.dispatch("labs/v1/cph/reader/r1/scan", raw) == []
+    assert called == []
+
+
+def test_only_device_leaves_of_the_contract_reach_handlers(monkeypatch):
+    monkeypatch.setattr(mqtt_router, "_routes", [])
+    called = []
+    mqtt_router.register("#", lambda t, p: called.append(t))
+    for topic in ("labs/v1/x", "labs/v1/cph/desk/d1/desired", "labs/v1/cph/desk/d1/scan", "other/cph/desk/d1/ack"):
+        assert mqtt_router.dispatch(topic, SCAN) == []
     assert called == []

@@ -53,12 +53,15 @@ def test_production_needs_a_secret_key():
     assert "DJANGO_SECRET_KEY must be set" in result.stderr
 
 
+PRODUCTION = {
+    "LABS_ENV": "production",
+    "DJANGO_SECRET_KEY": "k" * 20 + "-a-long-random-production-secret-value-123",
+    "DJANGO_ALLOWED_HOSTS": "labs.example.com",
+}
+
+
 def test_production_settings_pass_check_deploy_without_warnings():
-    result = _start(
-        LABS_ENV="production",
-        DJANGO_SECRET_KEY="k" * 20 + "-a-long-random-production-secret-value-123",
-        DJANGO_ALLOWED_HOSTS="labs.example.com",
-    )
+    result = _start(**PRODUCTION, MQTT_URL="mqtt://backend:a-long-mqtt-secret@mosquitto:1883")
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
 
@@ -92,3 +95,17 @@ def test_env_example_lists_every_variable_the_settings_read():
 
     assert read, "the settings read no variables? the pattern above is out of date"
     assert read - listed == set()
+
+
+@pytest.mark.parametrize(
+    "mqtt_url,message",
+    [
+        (None, "LABS_ENV=production needs MQTT_URL=mqtt://backend:SECRET@host:1883"),
+        ("mqtt://mosquitto:1883", "MQTT_URL must carry the backend's account in production"),
+        ("mqtt://backend@mosquitto:1883", "MQTT_URL must carry the backend's account in production"),
+    ],
+)
+def test_production_needs_the_backends_mqtt_secret(mqtt_url, message):
+    result = _start(**PRODUCTION, **({"MQTT_URL": mqtt_url} if mqtt_url else {}))
+    assert result.returncode != 0
+    assert message in result.stderr

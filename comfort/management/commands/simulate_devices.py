@@ -1,4 +1,8 @@
-"""``manage.py simulate_devices``: the demo site's desks, HVAC zones and fans (or N synthetic ones) over MQTT."""
+"""``manage.py simulate_devices``: the demo site's desks, HVAC zones and fans (or N synthetic ones) over MQTT.
+
+Every simulated device gets fresh MQTT credentials through labs.mqtt_credentials when the command starts (the broker
+refuses anonymous clients) and connects with them; ``--url`` names the broker (default MQTT_URL, with the backend's
+account, which provisions them into Mosquitto's dynamic security)."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from comfort.models import Device
-from comfort.simulator import Faults, Simulator, make_device
+from comfort.simulator import Faults, Simulator, make_device, provision
 from labs import simulators
 
 
@@ -52,6 +56,8 @@ class Command(BaseCommand):
         if not devices and not opts["site"]:
             raise CommandError("Give --site SLUG or --count N.")
         url = opts["url"] or settings.MQTT_URL
+        # Each simulated device connects under its own identity: issue (rotate) its credentials as an operator would.
+        provision(devices, broker_url=url)
         simulator = Simulator(devices, url=url, telemetry_s=opts["telemetry"])
         extras = {} if opts["no_extra"] or not opts["site"] else simulators.registered()
         self.stdout.write(

@@ -1,8 +1,10 @@
 """``manage.py mqtt_broker``: the embedded amqtt broker for a bare machine, or a placeholder when MQTT_URL is set.
 
 amqtt speaks MQTT 3.1.1 only and slows down past a few hundred clients: it serves ``make run`` and the embedded test
-path, not load tests. With ``MQTT_URL`` set the real broker is used and this process just idles until SIGTERM/SIGINT,
-because honcho stops every process as soon as one exits.
+path, not load tests. It refuses anonymous clients and enforces the same per-device rule as the project's Mosquitto
+(labs/mqtt_broker_auth.py): the backend's secret, the devices' issued credentials, each identity on its own topics.
+With ``MQTT_URL`` set the real broker is used and this process just idles until SIGTERM/SIGINT, because honcho stops
+every process as soon as one exits.
 """
 
 from __future__ import annotations
@@ -14,19 +16,11 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 
-def broker_config(*, host: str, port: int) -> dict:
-    return {
-        "listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}", "max_connections": 0}},
-        "timeout_disconnect_delay": 0,
-        "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
-    }
-
-
 async def serve(*, host: str, port: int, ready=None, stop: asyncio.Event | None = None) -> None:
     """Run an amqtt broker until ``stop`` is set (asyncio sets TCP_NODELAY on every accepted socket)."""
-    from amqtt.broker import Broker
+    from labs.mqtt_broker_auth import LabsBroker, broker_config
 
-    broker = Broker(broker_config(host=host, port=port))
+    broker = LabsBroker(broker_config(host=host, port=port))
     await broker.start()
     if ready:
         ready()

@@ -1,0 +1,163 @@
+"""Who may connect to the embedded amqtt broker, and what each identity may publish, subscribe to and receive.
+
+The embedded broker (``manage.py mqtt_broker``, ``make run``) enforces the same rule as the project's Mosquitto:
+
+* no anonymous client: the backend connects with MQTT_URL's user and password (the embedded default derives the
+  secret from DJANGO_SECRET_KEY); every device and reader with the credentials the backend issued
+  (labs/mqtt_credentials.py), checked against the stored hash at every connect, under its own id as client id;
+* a device publishes only to its own ``ack``/``reported``/``telemetry``/``status`` (readers: ``scan``, ``status``),
+  subscribes to and receives only its own ``desired`` (readers: ``decision``), and may leave a Last Will only on a
+  topic it may publish to (``labs.topics.Identity``); the backend may do anything.
+
+amqtt 0.12.1 merges a CONNECT into the stored session of its client id, taking over a live connection, *before* it
+authenticates. With that order a client without credentials could kick a device off and rewrite its session's Last
+Will (an unchecked publish, retained if it likes). :class:`LabsBroker` therefore authenticates the CONNECT as it
+arrives, before it may touch any session, and caps every packet's size (MQTT_PAYLOAD_MAX_BYTES plus the headers),
+closing the connection of a client that sends more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from amqtt.adapters import StreamReaderAdapter, StreamWriterAdapter
+from amqtt.broker import Broker
+from amqtt.contexts import Action
+from amqtt.errors import MQTTError
+from amqtt.mqtt.connack import NOT_AUTHORIZED, ConnackPacket
+from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
+from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
+from amqtt.utils import format_client_message, gen_client_id
+from django.conf import settings
+from django.utils.crypto import constant_time_compare
+
+from labs import topics
+
+logger = logging.getLogger(__name__)
+
+BACKEND = "backend"  # the session attribute value of the backend's connections
+HEADER_ALLOWANCE = 4096  # a packet's topic and headers on top of its payload
+
+
+def _authenticate_device(username: str, password: str) -> topics.Identity | None:
+    """The database lookup, on a worker thread (the ORM is synchronous); its connection is closed after use."""
+    from django.db import close_old_connections, connections
+
+    from labs.mqtt_credentials import mqtt_credential_authenticate
+
+    close_old_connections()
+    try:
+        return mqtt_credential_authenticate(username=username, password=password)
+    finally:
+        connections.close_all()
+
+
+async def identify(session) -> topics.Identity | str | None:
+    """The session's identity (``BACKEND`` or a device's), or None: no anonymous client, no wrong password."""
+    username, password = session.username, session.password
+    if not username or not password:
+        return None
+    from labs.mqtt import parse_url
+
+    backend = parse_url(settings.MQTT_URL)
+    if backend.username and username == backend.username:
+        return BACKEND if constant_time_compare(password, backend.password or "") else None
+    identity = await asyncio.to_thread(_authenticate_device, username, password)
+    if identity is None or session.client_id != username:
+        return None  # a device connects under its own id only: no taking over another device's session
+    if session.will_flag and not identity.may_publish(session.will_topic or ""):
+        return None  # a Last Will is a publication: only on the device's own topics
+    return identity
+
+
+class LabsAuthPlugin(BaseAuthPlugin):
+    """amqtt authentication: the backend's secret or an issued device credential (see the module docstring)."""
+
+    async def authenticate(self, *, session) -> bool:
+        identity = await identify(session)
+        session.labs_identity = identity
+        if identity is None:
+            logger.warning(
+                "embedded broker refused %s (user %r)", format_client_message(session=session), session.username
+            )
+        return identity is not None
+
+
+class LabsTopicPlugin(BaseTopicPlugin):
+    """amqtt topic check: a device publishes, subscribes to and receives only its own topics."""
+
+    async def topic_filtering(self, *, session=None, topic=None, action=None) -> bool:
+        identity = getattr(session, "labs_identity", None) if session is not None else None
+        if identity == BACKEND:
+            return True
+        if not isinstance(identity, topics.Identity) or not topic:
+            return False
+        if action == Action.PUBLISH:
+            allowed = identity.may_publish(topic)
+        else:  # SUBSCRIBE and RECEIVE
+            allowed = identity.may_subscribe(topic)
+        if not allowed and action != Action.RECEIVE:
+            logger.warning("embedded broker refused %s %s on %s", identity.device_id, action, topic)
+        return allowed
+
+
+class _BoundedReader(StreamReaderAdapter):
+    """Refuses to read a packet body longer than the limit: the connection ends instead of buffering it."""
+
+    def __init__(self, reader, limit: int) -> None:
+        super().__init__(reader)
+        self.limit = limit
+
+    async def read(self, n: int = -1) -> bytes:
+        if n > self.limit:
+            logger.warning("embedded broker closed a connection that sent a %d-byte packet", n)
+            raise asyncio.IncompleteReadError(b"", n)
+        return await super().read(n)
+
+
+class LabsBroker(Broker):
+    """amqtt's broker with authentication before any session is touched and a packet size limit."""
+
+    async def stream_connected(self, reader, writer, listener_name: str) -> None:
+        limit = settings.MQTT_PAYLOAD_MAX_BYTES + HEADER_ALLOWANCE
+        await self._client_connected(listener_name, _BoundedReader(reader, limit), StreamWriterAdapter(writer))
+
+    async def _initialize_client_session(self, reader, writer, remote_address, remote_port):
+        # amqtt 0.12.1's method, with the authentication moved before the session lookup.
+        handler, client_session = await BrokerProtocolHandler.init_from_connect(reader, writer, self.plugins_manager)
+        if not await self._authenticate(client_session, None):
+            await ConnackPacket.build(0, NOT_AUTHORIZED).to_stream(writer)
+            await writer.close()
+            raise MQTTError(f"{format_client_message(address=remote_address, port=remote_port)}: not authorised")
+        if client_session.clean_session:
+            if client_session.client_id is not None and client_session.client_id != "":
+                await self._delete_session(client_session.client_id)
+            else:
+                client_session.client_id = gen_client_id()
+            client_session.parent = 0
+        elif client_session.client_id in self._sessions:
+            existing, _ = self._sessions[client_session.client_id]
+            for name in ("will_flag", "will_message", "will_topic", "will_qos", "keep_alive", "username", "password"):
+                setattr(existing, name, getattr(client_session, name))
+            existing.will_retain = client_session.will_retain
+            existing.labs_identity = client_session.labs_identity
+            client_session = existing
+            client_session.parent = 1
+        else:
+            client_session.parent = 0
+        delay = self.config.get("timeout-disconnect-delay", 0)
+        if client_session.keep_alive > 0 and isinstance(delay, int):
+            client_session.keep_alive += delay
+        return handler, client_session
+
+
+def broker_config(*, host: str, port: int) -> dict:
+    return {
+        "listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}", "max_connections": 0}},
+        "timeout_disconnect_delay": 0,
+        "plugins": {
+            "labs.mqtt_broker_auth.LabsAuthPlugin": {},
+            "labs.mqtt_broker_auth.LabsTopicPlugin": {},
+        },
+    }

@@ -1,0 +1,234 @@
+"""MQTT asks who you are: on the project's Mosquitto (dynamic security, from mosquitto.conf) and on the embedded amqtt
+broker, no anonymous client, no wrong password, and each device only on its own topics."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+
+import paho.mqtt.client as paho
+import pytest
+
+from labs.mqtt import parse_url
+from labs.mqtt_credentials import mqtt_credential_issue
+from tests.comfort import conftest as comfort_fixtures
+from tests.comfort.conftest import wait_until
+
+own_mosquitto = comfort_fixtures.own_mosquitto
+amqtt_broker = comfort_fixtures.amqtt_broker
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SITE = "idtest"
+
+
+@pytest.fixture(params=["mosquitto", "amqtt"])
+def broker(request):
+    """The backend's URL of a broker started from the project's own configuration."""
+    if request.param == "mosquitto":
+        from tests.services import require
+
+        require("the mosquitto binary", comfort_fixtures._has_mosquitto())  # CI fails instead of skipping
+        return request.getfixturevalue("own_mosquitto").url
+    return request.getfixturevalue("amqtt_broker")
+
+
+class Client:
+    """A paho client that records what it receives and whether the broker accepted it."""
+
+    def __init__(self, url: str, *, username=None, password=None, client_id="", will: str | None = None) -> None:
+        address = parse_url(url)
+        self.client = paho.Client(
+            paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311, clean_session=True
+        )
+        if username is None and address.username:  # no identity given: the URL's (the backend's) account
+            username, password = address.username, address.password
+        if username:
+            self.client.username_pw_set(username, password)
+        if will:
+            self.client.will_set(will, json.dumps({"v": 999999, "cmd_id": "x", "desired": {}}), qos=1, retain=True)
+        self.messages: list[tuple[str, bytes]] = []
+        self.granted: list[int] = []
+        self.result = None
+        self.answered = threading.Event()
+        self.subscribed = threading.Event()
+        self.disconnected = threading.Event()
+        self.client.on_connect = self._on_connect
+        self.client.on_message = lambda c, u, m: self.messages.append((m.topic, m.payload))
+        self.client.on_subscribe = self._on_subscribe
+        self.client.on_disconnect = lambda *args: self.disconnected.set()
+        self.client.connect_async(address.host, address.port, keepalive=10)
+        self.client.loop_start()
+        self.answered.wait(5)
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties):
+        self.result = reason_code
+        self.answered.set()
+        if reason_code.is_failure:
+            client.disconnect()
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties):
+        self.granted = [code.value for code in reason_codes]
+        self.subscribed.set()
+
+    @property
+    def accepted(self) -> bool:
+        return self.result is not None and not self.result.is_failure
+
+    def subscribe(self, topic: str) -> list[int]:
+        self.subscribed.clear()
+        self.client.subscribe(topic, qos=1)
+        assert self.subscribed.wait(5)
+        return self.granted
+
+    def publish(self, topic: str, payload: dict, *, retain: bool = False) -> None:
+        self.client.publish(topic, json.dumps(payload), qos=1, retain=retain).wait_for_publish(5)
+
+    def abort(self) -> None:
+        """Drop the TCP connection without DISCONNECT (the broker then publishes the Last Will)."""
+        self.client.socket().shutdown(socket.SHUT_RDWR)
+        self.client.loop_stop()
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def topic(kind: str, device: str, leaf: str) -> str:
+    return f"labs/v1/{SITE}/{kind}/{device}/{leaf}"
+
+
+def _issue(username: str, kind: str, url: str) -> str:
+    return mqtt_credential_issue(username=username, site=SITE, kind=kind, broker_url=url).password
+
+
+@pytest.fixture
+def identities(broker):
+    return {
+        "desk-a": _issue("desk-a", "desk", broker),
+        "desk-b": _issue("desk-b", "desk", broker),
+        "reader-r": _issue("reader-r", "reader", broker),
+    }
+
+
+def test_an_anonymous_client_is_refused(broker):
+    address = parse_url(broker)
+    client = Client(f"mqtt://{address.host}:{address.port}", client_id="idtest-anonymous")
+    try:
+        assert client.result is not None and client.result.is_failure
+    finally:
+        client.close()
+
+
+def test_a_wrong_password_and_a_borrowed_client_id_are_refused(broker, identities):
+    wrong = Client(broker, username="desk-a", password="not-the-password", client_id="desk-a")
+    borrowed = Client(broker, username="desk-a", password=identities["desk-a"], client_id="desk-b")
+    backend_guess = Client(broker, username="backend", password="backend", client_id="x")
+    right = Client(broker, username="desk-a", password=identities["desk-a"], client_id="desk-a")
+    try:
+        assert not wrong.accepted and not borrowed.accepted and not backend_guess.accepted
+        assert right.accepted  # the same broker takes the right credentials
+    finally:
+        for client in (wrong, borrowed, backend_guess, right):
+            client.close()
+
+
+def test_a_device_cannot_publish_on_another_devices_topics_nor_any_desired(broker, identities):
+    backend = Client(broker, client_id="idtest-backend")  # the URL's account: the bridge's view of the tree
+    backend.subscribe(f"labs/v1/{SITE}/#")
+    device = Client(broker, username="desk-a", password=identities["desk-a"], client_id="desk-a")
+    try:
+        assert backend.accepted and device.accepted
+        forbidden = [
+            topic("desk", "desk-b", "ack"),
+            topic("desk", "desk-b", "reported"),
+            topic("desk", "desk-b", "status"),
+            topic("reader", "reader-r", "scan"),
+            topic("desk", "desk-b", "desired"),
+            topic("desk", "desk-a", "desired"),  # not even its own: desired is the backend's alone
+            topic("reader", "reader-r", "decision"),
+        ]
+        for name in forbidden:
+            device.publish(name, {"cmd_id": "6f1c0e8e-5b7a-4d0e-9a55-0123456789ab", "av": 1, "ac": 200}, retain=True)
+        device.publish(topic("desk", "desk-a", "ack"), {"marker": True})  # its own topic: this one arrives
+        wait_until(lambda: backend.messages, message="the device's own ack")
+        assert [t for t, _ in backend.messages] == [topic("desk", "desk-a", "ack")]
+
+        late = Client(broker, client_id="idtest-late")  # a fresh subscriber would get any retained desired
+        late.subscribe(f"labs/v1/{SITE}/+/+/desired")
+        time.sleep(0.3)
+        assert late.messages == []
+        late.close()
+    finally:
+        backend.close()
+        device.close()
+
+
+def test_a_device_subscribes_only_to_its_own_desired(broker, identities):
+    device = Client(broker, username="desk-a", password=identities["desk-a"], client_id="desk-a")
+    backend = Client(broker, client_id="idtest-backend")
+    try:
+        assert device.subscribe(topic("desk", "desk-a", "desired")) == [1]
+        assert device.subscribe(topic("desk", "desk-b", "desired")) == [128]
+        assert device.subscribe(f"labs/v1/{SITE}/#") == [128]
+        backend.publish(topic("desk", "desk-b", "desired"), {"v": 1})
+        backend.publish(topic("desk", "desk-a", "desired"), {"v": 2})
+        wait_until(lambda: device.messages, message="its own desired")
+        time.sleep(0.2)
+        assert [t for t, _ in device.messages] == [topic("desk", "desk-a", "desired")]
+    finally:
+        device.close()
+        backend.close()
+
+
+def test_a_last_will_on_another_devices_desired_never_arrives(broker, identities):
+    backend = Client(broker, client_id="idtest-backend")
+    backend.subscribe(f"labs/v1/{SITE}/+/+/desired")
+    sneaky = Client(
+        broker,
+        username="desk-a",
+        password=identities["desk-a"],
+        client_id="desk-a",
+        will=topic("desk", "desk-b", "desired"),
+    )
+    try:
+        if sneaky.accepted:  # Mosquitto may accept the CONNECT; the Will must still never be published
+            sneaky.abort()
+        time.sleep(1.0)
+        assert backend.messages == []
+    finally:
+        backend.close()
+        sneaky.close()
+
+
+def test_rotating_ends_the_old_password(broker, identities):
+    old = identities["desk-a"]
+    connected = Client(broker, username="desk-a", password=old, client_id="desk-a")
+    assert connected.accepted
+    new = _issue("desk-a", "desk", broker)
+    try:
+        again = Client(broker, username="desk-a", password=old, client_id="desk-a")
+        fresh = Client(broker, username="desk-a", password=new, client_id="desk-a")
+        assert not again.accepted
+        assert fresh.accepted
+        again.close()
+        fresh.close()
+    finally:
+        connected.close()
+
+
+def test_rotating_kicks_the_connected_device_off_mosquitto(request):
+    from tests.services import require
+
+    require("the mosquitto binary", comfort_fixtures._has_mosquitto())
+    own_mosquitto = request.getfixturevalue("own_mosquitto")
+    password = _issue("desk-k", "desk", own_mosquitto.url)
+    device = Client(own_mosquitto.url, username="desk-k", password=password, client_id="desk-k")
+    assert device.accepted
+    _issue("desk-k", "desk", own_mosquitto.url)
+    try:
+        assert device.disconnected.wait(5)
+    finally:
+        device.close()
