@@ -1,6 +1,27 @@
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 
 from labs.models import Company, Floor, OutboxMessage, Person, SignInCounter, Site, Zone
+from labs.validators import validate_single_line
+
+User = get_user_model()
+
+
+class LabsUserAdmin(UserAdmin):
+    """Django's user admin, with a person's names held to one line as everywhere else (they go into emails)."""
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        for name in ("first_name", "last_name"):
+            if name in form.base_fields:
+                form.base_fields[name].validators.append(validate_single_line)
+        return form
+
+
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+admin.site.register(User, LabsUserAdmin)
 
 
 class FloorInline(admin.TabularInline):

@@ -29,6 +29,7 @@ from bookings.api.serializers import (
 from bookings.choices import BookingSource
 from bookings.filtersets import BookingFilterSet, DeskFilterSet, RoomFilterSet
 from bookings.models import CalendarFeed, Desk, Room
+from labs.api.schema import errors
 from labs.errors import NotFound
 from labs.permissions import HasPerson, person_of
 
@@ -139,7 +140,9 @@ class BookingViewSet(
     def get_queryset(self):
         return selectors.booking_list_for(person=person_of(self.request.user)).order_by("start", "id")
 
-    @extend_schema(request=BookingCreateInputSerializer, responses={201: SeriesCreatedOutputSerializer})
+    @extend_schema(
+        request=BookingCreateInputSerializer, responses={201: SeriesCreatedOutputSerializer, **errors(409, 422)}
+    )
     def create(self, request):
         data = BookingCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -165,7 +168,7 @@ class BookingViewSet(
         booking = services.booking_create(**common, source=BookingSource.API)
         return Response(BookingOutputSerializer(booking).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=BookingUpdateInputSerializer, responses=BookingOutputSerializer)
+    @extend_schema(request=BookingUpdateInputSerializer, responses={200: BookingOutputSerializer, **errors(409, 422)})
     def partial_update(self, request, pk=None):
         booking = self.get_object()
         data = BookingUpdateInputSerializer(data=request.data)
@@ -182,7 +185,10 @@ class BookingViewSet(
         )
         return Response(BookingOutputSerializer(booking).data)
 
-    @extend_schema(parameters=[OpenApiParameter("scope", str, enum=["one", "following", "all"])], responses={204: None})
+    @extend_schema(
+        parameters=[OpenApiParameter("scope", str, enum=["one", "following", "all"])],
+        responses={204: None, **errors(409)},
+    )
     def destroy(self, request, pk=None):
         booking = self.get_object()
         data = BookingCancelInputSerializer(data=request.query_params)
@@ -196,7 +202,7 @@ class BookingCheckInApi(APIView):
 
     permission_classes = [HasPerson]
 
-    @extend_schema(request=None, responses=BookingOutputSerializer)
+    @extend_schema(request=None, responses={200: BookingOutputSerializer, **errors(409, 422)})
     def post(self, request, pk: int):
         person = person_of(request.user)
         booking = selectors.booking_for_check_in(person=person, pk=pk)

@@ -4,21 +4,22 @@ from rest_framework import serializers
 
 from comfort import contract
 from comfort.models import Command, Device, Preference
+from labs.api import fields
 
 
 class PreferenceSerializer(serializers.ModelSerializer):
     """Ranges as in MQTT.md; the model's full_clean() is the rule, these give the field errors early."""
 
-    desk_sit_height_mm = serializers.IntegerField(min_value=contract.DESK_HEIGHT_MM[0], max_value=1270)
-    desk_stand_height_mm = serializers.IntegerField(min_value=contract.DESK_HEIGHT_MM[0], max_value=1270)
-    temperature_c = serializers.DecimalField(
+    desk_sit_height_mm = fields.IntegerField(min_value=contract.DESK_HEIGHT_MM[0], max_value=1270)
+    desk_stand_height_mm = fields.IntegerField(min_value=contract.DESK_HEIGHT_MM[0], max_value=1270)
+    temperature_c = fields.DecimalField(
         max_digits=3,
         decimal_places=1,
         min_value=contract.SETPOINT_C[0],
         max_value=contract.SETPOINT_C[1],
         coerce_to_string=False,
     )
-    fan_speed_pct = serializers.IntegerField(min_value=0, max_value=100)
+    fan_speed_pct = fields.IntegerField(min_value=0, max_value=100)
 
     class Meta:
         model = Preference

@@ -17,6 +17,7 @@ from comfort.api.serializers import (
     WorkspaceOutputSerializer,
 )
 from comfort.filtersets import CommandFilterSet, DeviceFilterSet
+from labs.api.schema import errors
 from labs.permissions import HasPerson, person_of
 
 
@@ -56,7 +57,7 @@ class DeskCheckInApi(APIView):
 
     permission_classes = [HasPerson]
 
-    @extend_schema(request=None, responses=WorkspaceOutputSerializer)
+    @extend_schema(request=None, responses={200: WorkspaceOutputSerializer, **errors(409)})
     def post(self, request, pk: int):
         result = services.workspace_check_in(person=person_of(request.user), desk=_desk_for(request, pk))
         return Response(WorkspaceOutputSerializer(result).data)
@@ -67,7 +68,7 @@ class DeskCheckOutApi(APIView):
 
     permission_classes = [HasPerson]
 
-    @extend_schema(request=None, responses=WorkspaceOutputSerializer)
+    @extend_schema(request=None, responses={200: WorkspaceOutputSerializer, **errors(409)})
     def post(self, request, pk: int):
         result = services.workspace_check_out(person=person_of(request.user), desk=_desk_for(request, pk))
         return Response(WorkspaceOutputSerializer(result).data)

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labs import privacy, services
+from labs.api.schema import errors
 from labs.api.serializers import (
     MeOutputSerializer,
     MeUpdateInputSerializer,
@@ -39,7 +40,7 @@ class AuthTokenApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(request=TokenInputSerializer, responses=TokenOutputSerializer)
+    @extend_schema(request=TokenInputSerializer, responses={200: TokenOutputSerializer, **errors(401, 429)})
     def post(self, request):
         data = TokenInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
