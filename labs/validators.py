@@ -27,7 +27,7 @@ MAX_UTC_OFFSET_MINUTES = 15 * 60 + 59
 
 # Years 0002-9998 as a regex, so the schema can state the range on strings (JSON Schema has no date minimum).
 _YEAR = r"(?:000[2-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9])"
-_OFFSET = r"(?:Z|z|[+-](?:0[0-9]|1[0-5]):[0-5][0-9])"
+_OFFSET = r"(?:Z|[+-](?:0[0-9]|1[0-5]):[0-5][0-9])"
 DATE_PATTERN = rf"^{_YEAR}-[0-9]{{2}}-[0-9]{{2}}$"
 DATETIME_PATTERN = rf"^{_YEAR}-[0-9]{{2}}-[0-9]{{2}}T[0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}}(?:\.[0-9]{{1,6}})?{_OFFSET}$"
 DATE_RE = re.compile(DATE_PATTERN, re.ASCII)

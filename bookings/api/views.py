@@ -45,6 +45,17 @@ class ICalendarRenderer(renderers.BaseRenderer):
         return json.dumps(data).encode()  # an error payload
 
 
+class ICalendarViewMixin:
+    """iCalendar when it works; an error is JSON like every other error of the API (not JSON labelled text/calendar)."""
+
+    renderer_classes = [ICalendarRenderer, renderers.JSONRenderer]
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        if response.status_code >= 400:
+            request.accepted_renderer, request.accepted_media_type = renderers.JSONRenderer(), "application/json"
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
 def _busy_payload(resource, day, viewer) -> dict:
     busy = selectors.resource_busy_intervals(
         room=resource if isinstance(resource, Room) else None,
@@ -219,11 +230,10 @@ def _calendar_response(person) -> Response:
     return response
 
 
-class MyCalendarApi(APIView):
+class MyCalendarApi(ICalendarViewMixin, APIView):
     """The signed-in person's bookings as iCalendar."""
 
     permission_classes = [HasPerson]
-    renderer_classes = [ICalendarRenderer, renderers.JSONRenderer]
 
     @extend_schema(responses={(200, "text/calendar"): str})
     def get(self, request):
@@ -247,12 +257,11 @@ class MyCalendarFeedApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class CalendarFeedApi(APIView):
+class CalendarFeedApi(ICalendarViewMixin, APIView):
     """The private feed: the token in the URL is the credential (for calendar apps that cannot send headers)."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    renderer_classes = [ICalendarRenderer, renderers.JSONRenderer]
 
     @extend_schema(responses={(200, "text/calendar"): str})
     def get(self, request, token: str):

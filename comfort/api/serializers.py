@@ -20,6 +20,7 @@ class PreferenceSerializer(serializers.ModelSerializer):
         coerce_to_string=False,
     )
     fan_speed_pct = fields.IntegerField(min_value=0, max_value=100)
+    updated_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
     class Meta:
         model = Preference

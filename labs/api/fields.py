@@ -43,6 +43,8 @@ class AwareDateTimeField(serializers.DateTimeField):
         if not isinstance(value, str):
             self.fail("invalid")
         text = value.strip()
+        if text.endswith("z"):
+            text = text[:-1] + "Z"
         if not DATETIME_RE.fullmatch(text):
             self.fail("naive" if DATETIME_RE.fullmatch(text + "Z") else "invalid")
         return super().to_internal_value(text)

@@ -12,7 +12,14 @@ from django.core.exceptions import ValidationError
 from drf_spectacular.utils import extend_schema_field
 
 from labs.api.fields import DATE_MESSAGE, DATETIME_MESSAGE, NAIVE_MESSAGE
-from labs.validators import DATE_PATTERN, DATE_RE, DATETIME_PATTERN, DATETIME_RE, SINGLE_LINE_PATTERN
+from labs.validators import (
+    DATE_PATTERN,
+    DATE_RE,
+    DATETIME_PATTERN,
+    DATETIME_RE,
+    SINGLE_LINE_PATTERN,
+    validate_single_line,
+)
 
 EMPTY_MESSAGE = "Give a value, or leave this filter out."
 
@@ -23,6 +30,8 @@ class AwareDateTimeFormField(forms.DateTimeField):
     def to_python(self, value):
         if isinstance(value, str) and value.strip():
             text = value.strip()
+            if text.endswith("z"):
+                text = text[:-1] + "Z"
             if not DATETIME_RE.fullmatch(text):
                 raise ValidationError(NAIVE_MESSAGE if DATETIME_RE.fullmatch(text + "Z") else DATETIME_MESSAGE)
             value = text
@@ -84,7 +93,7 @@ class SlugFilter(django_filters.CharFilter):
     """A slug (a site, a zone, a device id): 1 to ``max_length`` characters, no control characters."""
 
     def __init__(self, *args, max_length: int = 64, **kwargs):
-        super().__init__(*args, max_length=max_length, **kwargs)
+        super().__init__(*args, max_length=max_length, validators=[validate_single_line], **kwargs)
         extend_schema_field(
             {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": SINGLE_LINE_PATTERN}
         )(self)

@@ -50,8 +50,9 @@ class AutoSchema(openapi.AutoSchema):
             isinstance(permission, AllowAny) for permission in self.view.get_permissions()
         ):
             codes |= {401, 403}
-        if "{" in self.path or self._is_list_view() and self._get_paginator() is not None:
-            codes.add(404)
+        paginated = self._is_list_view() and self._get_paginator() is not None
+        if "{" in self.path or paginated or len(self.view.get_renderers()) > 1:
+            codes.add(404)  # no such object, a page past the end, an unknown ?format=
         return codes
 
     def _get_response_bodies(self, direction="response"):

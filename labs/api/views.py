@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, viewsets
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -21,14 +21,14 @@ from labs.health import health_report
 from labs.models import Site
 from labs.permissions import HasPerson, IsStaff, person_of
 
+_HEALTH = inline_serializer("Health", {"status": serializers.CharField(), "checks": serializers.DictField()})
+
 
 class HealthApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(
-        responses=inline_serializer("Health", {"status": serializers.CharField(), "checks": serializers.DictField()})
-    )
+    @extend_schema(responses={200: _HEALTH, 503: OpenApiResponse(_HEALTH, description="A dependency is down.")})
     def get(self, request):
         ok, checks = health_report()
         return Response({"status": "ok" if ok else "degraded", "checks": checks}, status=200 if ok else 503)

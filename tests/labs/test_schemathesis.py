@@ -8,7 +8,7 @@ Deterministic (a fixed derandomized search) and bounded: a few seconds per opera
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import schemathesis
@@ -41,7 +41,7 @@ EXCLUDED: dict[str, str] = {}
 WORLD: dict[str, dict[str, str | int]] = {}
 
 schema = schemathesis.openapi.from_wsgi("/api/v1/schema/", get_wsgi_application())
-schema.config.generation.update(max_examples=12, deterministic=True, allow_x00=False)
+schema.config.generation.update(max_examples=8, deterministic=True, allow_x00=False)
 
 
 @pytest.fixture(autouse=True)
@@ -67,6 +67,43 @@ def flatmap_path_parameters(context, path_parameters):
     if not real:
         return st.just(path_parameters)
     return st.sampled_from([path_parameters, {**path_parameters, **real}])
+
+
+# Rules across fields that JSON Schema cannot state. Positive cases are made to follow them (negative ones are left
+# alone), so that a 400 on data the generator calls valid points at a rule the schema misses.
+ORDERED_TIMES = [("start", "end"), ("free_from", "free_to")]
+ORDERED_NUMBERS = [("desk_sit_height_mm", "desk_stand_height_mm")]
+REFERENCES = {"site", "person", "organiser", "room", "desk", "reader"}  # which ids exist is the database's business
+
+
+def _later(text: str) -> str:
+    start = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    end = start + timedelta(hours=1) if start.year < 9998 else start
+    return end.isoformat() if end > start else text
+
+
+def _follow_rules(values: dict) -> dict:
+    values = dict(values)
+    for first, then in ORDERED_TIMES:
+        if isinstance(values.get(first), str) and isinstance(values.get(then), str):
+            values[then] = _later(values[first])
+    for low, high in ORDERED_NUMBERS:
+        if isinstance(values.get(low), int) and isinstance(values.get(high), int) and values[low] > values[high]:
+            values[low], values[high] = values[high], values[low]
+    for name in REFERENCES & values.keys() & WORLD.get("refs", {}).keys():
+        values[name] = WORLD["refs"][name]
+    return values
+
+
+@schema.hook
+def map_case(context, case):
+    if case.meta is None or not case.meta.generation.mode.is_positive:
+        return case
+    if isinstance(case.body, dict):
+        case.body = _follow_rules(case.body)
+    if case.query:
+        case.query = _follow_rules(case.query)
+    return case
 
 
 @pytest.fixture
@@ -104,6 +141,14 @@ def world(site, member, staff, settings):
             "badges": {"id": badge.pk},
             "visits": {"id": visit.pk},
             "sites": {"slug": site.slug},
+            "refs": {
+                "site": site.slug,
+                "person": member.pk,
+                "organiser": member.pk,
+                "room": room.pk,
+                "desk": desk.pk,
+                "reader": reader.slug,
+            },
         }
     )
     yield {"reader_key": key, "reader": reader.slug, "mentor": mentor}
