@@ -19,7 +19,7 @@ from django.utils.deconstruct import deconstructible
 
 LINE_SEPARATORS = "\u2028\u2029"
 # For the OpenAPI schema (an ECMA-262 regex, understood by Python too): no C0/C1 controls, DEL, U+2028/2029.
-SINGLE_LINE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]*$"
+SINGLE_LINE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]+$"
 
 MIN_YEAR, MAX_YEAR = 2, 9998
 MIN_DATE, MAX_DATE = date(MIN_YEAR, 1, 1), date(MAX_YEAR, 12, 31)

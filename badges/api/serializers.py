@@ -195,7 +195,7 @@ class VisitCardInputSerializer(serializers.Serializer):
 
 class CredentialSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=CredentialType.choices)
-    value = fields.CharField(max_length=512, trim_whitespace=False)
+    value = fields.CharField(max_length=512, trim_whitespace=False, single_line=False)  # any scan is answered
 
 
 class AccessCheckInputSerializer(serializers.Serializer):

@@ -7,7 +7,7 @@ import json
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, renderers, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
@@ -152,7 +152,13 @@ class BookingViewSet(
         return selectors.booking_list_for(person=person_of(self.request.user)).order_by("start", "id")
 
     @extend_schema(
-        request=BookingCreateInputSerializer, responses={201: SeriesCreatedOutputSerializer, **errors(409, 422)}
+        request=BookingCreateInputSerializer,
+        responses={
+            201: OpenApiResponse(
+                BookingOutputSerializer, description="The booking; a series adds `occurrences` and `skipped`."
+            ),
+            **errors(409, 422),
+        },
     )
     def create(self, request):
         data = BookingCreateInputSerializer(data=request.data)

@@ -8,6 +8,7 @@ Deterministic (a fixed derandomized search) and bounded: a few seconds per opera
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta
 
 import pytest
@@ -17,7 +18,6 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from django.utils import timezone
 from hypothesis import HealthCheck, settings
-from hypothesis import strategies as st
 from schemathesis.checks import CHECKS, load_all_checks
 
 from badges import services as badge_services
@@ -37,10 +37,29 @@ ALL_CHECKS = CHECKS.get_all()  # every built-in check of the pinned version (14 
 # Operations left out, with the reason. Keep it short: every entry is a door nobody fuzzes.
 EXCLUDED: dict[str, str] = {}
 
+# Checks left out for one operation, with the reason: only where the server is right and no schema can say why.
+_TIME_RULES = (
+    "schema-valid times are mostly refused by rules relative to now and to the resource (in the past, opening hours, "
+    "how far ahead, at most 24 hours): 400/422 by the contract; JSON Schema cannot state them"
+)
+EXCLUDED_CHECKS: dict[str, dict[str, str]] = {
+    "GET /api/v1/health/": {
+        "not_a_server_error": "a 503 is the answer when a dependency is down (no MQTT broker in this test); documented"
+    },
+    "POST /api/v1/visits/": {"positive_data_acceptance": _TIME_RULES},
+    "POST /api/v1/bookings/": {"positive_data_acceptance": _TIME_RULES},
+    "PATCH /api/v1/bookings/{id}/": {"positive_data_acceptance": _TIME_RULES},
+    "POST /api/v1/bookings/{id}/check-in/": {
+        "positive_data_acceptance": "check-in is refused outside its window around the booking's start (422)"
+    },
+}
+
 # The ids of the world of the running test, by path parameter; the hook below picks them besides random values.
 WORLD: dict[str, dict[str, str | int]] = {}
 
 schema = schemathesis.openapi.from_wsgi("/api/v1/schema/", get_wsgi_application())
+if os.environ.get("SCHEMATHESIS_PATH_REGEX"):  # to run a few operations while debugging
+    schema = schema.include(path_regex=os.environ["SCHEMATHESIS_PATH_REGEX"])
 schema.config.generation.update(max_examples=8, deterministic=True, allow_x00=False)
 
 
@@ -59,19 +78,10 @@ def _resource_of(path: str) -> str:
     return path.strip("/").split("/")[2] if path.count("/") > 3 else ""
 
 
-@schema.hook
-def flatmap_path_parameters(context, path_parameters):
-    """Half the time, the real id of the world's object of that collection instead of a random one."""
-    known = WORLD.get(_resource_of(context.operation.path), {})
-    real = {name: known[name] for name in path_parameters if name in known}
-    if not real:
-        return st.just(path_parameters)
-    return st.sampled_from([path_parameters, {**path_parameters, **real}])
-
-
 # Rules across fields that JSON Schema cannot state. Positive cases are made to follow them (negative ones are left
 # alone), so that a 400 on data the generator calls valid points at a rule the schema misses.
 ORDERED_TIMES = [("start", "end"), ("free_from", "free_to")]
+BOTH_OR_NEITHER = [("free_from", "free_to")]
 ORDERED_NUMBERS = [("desk_sit_height_mm", "desk_stand_height_mm")]
 REFERENCES = {"site", "person", "organiser", "room", "desk", "reader"}  # which ids exist is the database's business
 
@@ -84,6 +94,11 @@ def _later(text: str) -> str:
 
 def _follow_rules(values: dict) -> dict:
     values = dict(values)
+    for first, then in BOTH_OR_NEITHER:
+        if isinstance(values.get(then), str) and first not in values:
+            values[first] = values[then]
+        if isinstance(values.get(first), str) and then not in values:
+            values[then] = values[first]
     for first, then in ORDERED_TIMES:
         if isinstance(values.get(first), str) and isinstance(values.get(then), str):
             values[then] = _later(values[first])
@@ -93,17 +108,6 @@ def _follow_rules(values: dict) -> dict:
     for name in REFERENCES & values.keys() & WORLD.get("refs", {}).keys():
         values[name] = WORLD["refs"][name]
     return values
-
-
-@schema.hook
-def map_case(context, case):
-    if case.meta is None or not case.meta.generation.mode.is_positive:
-        return case
-    if isinstance(case.body, dict):
-        case.body = _follow_rules(case.body)
-    if case.query:
-        case.query = _follow_rules(case.query)
-    return case
 
 
 @pytest.fixture
@@ -163,10 +167,23 @@ FUZZ = settings(
 def _call_and_validate(case, person, world) -> None:
     if case.operation.label in EXCLUDED:
         pytest.skip(EXCLUDED[case.operation.label])
+    if case.meta is not None and case.meta.generation.mode.is_positive:
+        # Rules across fields, and which ids exist: known only now that the world is built.
+        if isinstance(case.body, dict):
+            case.body.update(_follow_rules(case.body))
+        if case.query:
+            case.query.update(_follow_rules(case.query))
+        # Half the time (by the generated value's parity, so runs stay deterministic), the real id of the world's
+        # object of that collection instead of a random one, so operations run beyond their 404.
+        known = WORLD.get(_resource_of(case.operation.path), {})
+        for name, value in (case.path_parameters or {}).items():
+            if name in known and len(str(value)) % 2 == 0:
+                case.path_parameters[name] = known[name]
     headers = {"Authorization": f"Token {labs_services.token_for(user=person.user)}"}
     if "X-Reader-Key" in (case.headers or {}) and case.meta and case.meta.generation.mode.is_positive:
         headers["X-Reader-Key"] = world["reader_key"]
-    case.call_and_validate(headers=headers, checks=ALL_CHECKS)
+    excluded = EXCLUDED_CHECKS.get(case.operation.label, {})
+    case.call_and_validate(headers=headers, checks=[check for check in ALL_CHECKS if check.__name__ not in excluded])
 
 
 @schema.parametrize()
