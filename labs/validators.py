@@ -48,8 +48,10 @@ class SingleLineValidator(RegexValidator):
     message = "Use one line of text, without control characters (%(characters)s)."
     code = "control_characters"
 
-    def __init__(self):
-        super().__init__(regex=SINGLE_LINE_PATTERN, message=self.message, code=self.code)
+    def __init__(self, allow_empty: bool = False):
+        # The schema's pattern: "+" (a blank field gets its own "maxLength: 0" branch), "*" where "" is a value.
+        regex = SINGLE_LINE_PATTERN[:-2] + "*$" if allow_empty else SINGLE_LINE_PATTERN
+        super().__init__(regex=regex, message=self.message, code=self.code)
 
     def __call__(self, value) -> None:
         if not isinstance(value, str):

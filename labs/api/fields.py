@@ -15,7 +15,14 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from labs.validators import DATE_PATTERN, DATE_RE, DATETIME_PATTERN, DATETIME_RE, validate_single_line
+from labs.validators import (
+    DATE_PATTERN,
+    DATE_RE,
+    DATETIME_PATTERN,
+    DATETIME_RE,
+    SingleLineValidator,
+    validate_single_line,
+)
 
 NAIVE_MESSAGE = "Give the datetime with a UTC offset, e.g. 2026-11-24T09:00:00+01:00 or ...Z."
 DATETIME_MESSAGE = (
@@ -66,7 +73,7 @@ class CharField(serializers.CharField):
     def __init__(self, *, single_line: bool = True, **kwargs):
         super().__init__(**kwargs)
         if single_line:
-            self.validators.append(validate_single_line)
+            self.validators.append(SingleLineValidator(allow_empty=True) if self.allow_blank else validate_single_line)
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
