@@ -13,6 +13,7 @@ from badges.choices import LIVE_STATUSES, BadgeKind, BadgeStatus, Channel, Crede
 from labs import privacy
 from labs.choices import Role
 from labs.privacy import Category, LegalBasis, PersonalData, Purpose
+from labs.validators import validate_single_line
 
 VISIT_MAX_LENGTH = timedelta(hours=24)
 VISIT_EARLY_ENTRY = timedelta(minutes=30)
@@ -30,7 +31,7 @@ class Door(models.Model):
 
     site = models.ForeignKey("labs.Site", on_delete=models.PROTECT, related_name="doors")
     slug = models.SlugField(max_length=40)
-    name = models.CharField(max_length=120)
+    name = models.CharField(max_length=120, validators=[validate_single_line])
     allows_visitors = models.BooleanField(
         default=False, help_text="Visitor badges open this door (during their visit, within the rules' hours)."
     )
@@ -94,7 +95,7 @@ class Reader(models.Model):
     slug = models.SlugField(max_length=64, unique=True, help_text="Also its MQTT client id and username.")
     site = models.ForeignKey("labs.Site", on_delete=models.PROTECT, related_name="readers")
     door = models.ForeignKey(Door, on_delete=models.PROTECT, related_name="readers")
-    name = models.CharField(max_length=120, blank=True)
+    name = models.CharField(max_length=120, blank=True, validators=[validate_single_line])
     key_digest = models.CharField(max_length=64, blank=True, editable=False)
     key_rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
     is_active = models.BooleanField(default=True)
@@ -116,9 +117,9 @@ class Visit(models.Model):
 
     host = models.ForeignKey("labs.Person", on_delete=models.CASCADE, related_name="hosted_visits")
     site = models.ForeignKey("labs.Site", on_delete=models.PROTECT, related_name="visits")
-    name = models.CharField(max_length=160)
-    email = models.EmailField()
-    purpose = models.CharField(max_length=200, blank=True)
+    name = models.CharField(max_length=160, validators=[validate_single_line])
+    email = models.EmailField(validators=[validate_single_line])
+    purpose = models.CharField(max_length=200, blank=True, validators=[validate_single_line])
     start = models.DateTimeField()
     end = models.DateTimeField()
     created_at = models.DateTimeField(default=timezone.now, editable=False)

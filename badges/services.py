@@ -37,6 +37,7 @@ from labs.errors import Conflict, Forbidden, Invalid, NotFound
 from labs.models import Person, Site
 from labs.permissions import is_host, is_staff, require_staff
 from labs.transactions import after_commit, enqueue_after_commit
+from labs.validators import single_line
 
 logger = logging.getLogger(__name__)
 
@@ -387,7 +388,7 @@ def visit_host_notify(*, visit_id: int) -> bool:
     local = visit.checked_in_at.astimezone(visit.site.tz)
     try:
         send_mail(
-            subject=f"{visit.name} has arrived",
+            subject=single_line(f"{visit.name} has arrived"),
             message=(
                 f"Your visitor {visit.name} arrived at {visit.site.name} at {local:%H:%M} ({visit.site.timezone}).\n"
             ),
@@ -420,7 +421,7 @@ def visit_badge_send(*, visit_id: int) -> bool:
     address = f", {visit.site.address}" if visit.site.address else ""
     try:
         send_mail(
-            subject=f"Your visit to {visit.site.name}",
+            subject=single_line(f"Your visit to {visit.site.name}"),
             message=(
                 f"Hello {visit.name},\n\n{visit.host.display_name} expects you at {visit.site.name}{address} on "
                 f"{when}.\nShow this badge at the door from 30 minutes before your visit:\n{link}\n"

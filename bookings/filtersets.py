@@ -6,34 +6,20 @@ from datetime import timedelta
 
 import django_filters
 from django import forms
-from django.core.exceptions import ValidationError
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from bookings import selectors
 from bookings.models import Booking, Desk, Room
+from labs.api.filters import AwareDateTimeFilter, FilterSet, IdFilter, IntegerFilter, SlugFilter
 from labs.models import Site
+from labs.validators import SINGLE_LINE_PATTERN, control_characters
 
 MAX_WINDOW = timedelta(days=31)
 
 
-class AwareDateTimeFormField(forms.DateTimeField):
-    """ISO 8601 with a UTC offset; without one the request is a 400 (never silently local time)."""
-
-    def to_python(self, value):
-        if isinstance(value, str) and value.strip():
-            text = value.strip()
-            if not (text.endswith(("Z", "z")) or "+" in text[10:] or "-" in text[10:]):
-                raise ValidationError("Give the datetime with a UTC offset, e.g. 2026-11-24T09:00:00+01:00.")
-        return super().to_python(value)
-
-
-@extend_schema_field(OpenApiTypes.DATETIME)
-class AwareDateTimeFilter(django_filters.Filter):
-    field_class = AwareDateTimeFormField
-
-
-@extend_schema_field({"type": "array", "items": {"type": "string"}})
+@extend_schema_field(
+    {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 40, "pattern": SINGLE_LINE_PATTERN}}
+)
 class AnyValueMultipleFilter(django_filters.MultipleChoiceFilter):
     """Repeatable (``?amenity=screen&amenity=video``); any short name is valid."""
 
@@ -43,15 +29,19 @@ class AnyValueMultipleFilter(django_filters.MultipleChoiceFilter):
     @property
     def field(self):
         field = super().field
-        field.valid_value = lambda value: isinstance(value, str) and 0 < len(value) <= 40
+        field.valid_value = lambda value: (
+            isinstance(value, str) and 0 < len(value) <= 40 and not control_characters(value)
+        )
         return field
 
 
-class _FreeWindowFilterSet(django_filters.FilterSet):
-    site = django_filters.ModelChoiceFilter(
-        queryset=Site.objects.all(), to_field_name="slug", method="_noop", label="site slug"
+class _FreeWindowFilterSet(FilterSet):
+    site = extend_schema_field({"type": "string", "minLength": 1, "maxLength": 40, "pattern": SINGLE_LINE_PATTERN})(
+        django_filters.ModelChoiceFilter(
+            queryset=Site.objects.all(), to_field_name="slug", method="_noop", label="site slug"
+        )
     )
-    floor = django_filters.NumberFilter(method="_noop", label="floor level")
+    floor = IntegerFilter(method="_noop", min_value=-32768, max_value=32767, label="floor level")
     amenity = AnyValueMultipleFilter(method="_noop")
     free_from = AwareDateTimeFilter(method="_noop")
     free_to = AwareDateTimeFilter(method="_noop")
@@ -68,6 +58,10 @@ class _FreeWindowFilterSet(django_filters.FilterSet):
             raise forms.ValidationError("free_to must be after free_from, at most 31 days later.")
         return start, end
 
+    def _of_site(self, queryset):
+        site = self.form.cleaned_data.get("site")
+        return queryset.filter(site=site) if site else queryset
+
     def is_valid(self):
         if not super().is_valid():
             return False
@@ -80,7 +74,7 @@ class _FreeWindowFilterSet(django_filters.FilterSet):
 
 
 class RoomFilterSet(_FreeWindowFilterSet):
-    capacity_min = django_filters.NumberFilter(method="_noop", min_value=1)
+    capacity_min = IntegerFilter(method="_noop", min_value=1, max_value=10_000)
 
     class Meta:
         model = Room
@@ -90,8 +84,7 @@ class RoomFilterSet(_FreeWindowFilterSet):
         data = self.form.cleaned_data
         start, end = self._window()
         return selectors.room_search(
-            queryset=queryset,
-            site=data.get("site"),
+            queryset=self._of_site(queryset),
             capacity_min=int(data["capacity_min"]) if data.get("capacity_min") else None,
             amenities=list(data.get("amenity") or []),
             floor_level=int(data["floor"]) if data.get("floor") is not None else None,
@@ -101,8 +94,8 @@ class RoomFilterSet(_FreeWindowFilterSet):
 
 
 class DeskFilterSet(_FreeWindowFilterSet):
-    zone = django_filters.CharFilter(method="_noop", max_length=40, label="zone slug")
-    capacity_min = django_filters.NumberFilter(method="_noop", min_value=1)
+    zone = SlugFilter(method="_noop", max_length=40, label="zone slug")
+    capacity_min = IntegerFilter(method="_noop", min_value=1, max_value=10_000)
 
     class Meta:
         model = Desk
@@ -116,8 +109,7 @@ class DeskFilterSet(_FreeWindowFilterSet):
         if data.get("zone"):
             queryset = queryset.filter(zone__slug=data["zone"])
         return selectors.desk_search(
-            queryset=queryset,
-            site=data.get("site"),
+            queryset=self._of_site(queryset),
             amenities=list(data.get("amenity") or []),
             floor_level=int(data["floor"]) if data.get("floor") is not None else None,
             free_from=start,
@@ -125,13 +117,13 @@ class DeskFilterSet(_FreeWindowFilterSet):
         )
 
 
-class BookingFilterSet(django_filters.FilterSet):
+class BookingFilterSet(FilterSet):
     """``start``/``end``: bookings overlapping that window; ``room``/``desk``: of that resource."""
 
     start = AwareDateTimeFilter(method="_ends_after")
     end = AwareDateTimeFilter(method="_starts_before")
-    room = django_filters.NumberFilter(field_name="room_id")
-    desk = django_filters.NumberFilter(field_name="desk_id")
+    room = IdFilter(field_name="room_id")
+    desk = IdFilter(field_name="desk_id")
     status = django_filters.MultipleChoiceFilter(choices=Booking._meta.get_field("status").choices)
 
     class Meta:

@@ -22,6 +22,7 @@ from bookings.choices import HOLDING_STATUSES, BookingSource, BookingStatus, Che
 from labs import privacy
 from labs.models import Company, Floor, Person, Site, Zone
 from labs.privacy import Category, LegalBasis, PersonalData, Purpose
+from labs.validators import validate_single_line
 
 MAX_ATTENDEES = 200
 
@@ -69,7 +70,7 @@ class Room(models.Model):
 
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="rooms")
     floor = models.ForeignKey(Floor, on_delete=models.PROTECT, related_name="rooms")
-    name = models.CharField(max_length=120)
+    name = models.CharField(max_length=120, validators=[validate_single_line])
     capacity = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
     amenities = models.JSONField(
         default=list, blank=True, validators=[_validate_amenities], help_text='e.g. ["screen", "video", "whiteboard"]'
@@ -117,7 +118,7 @@ class Desk(models.Model):
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="desks")
     floor = models.ForeignKey(Floor, on_delete=models.PROTECT, related_name="desks")
     zone = models.ForeignKey(Zone, on_delete=models.PROTECT, related_name="desks")
-    label = models.CharField(max_length=40)
+    label = models.CharField(max_length=40, validators=[validate_single_line])
     is_active = models.BooleanField(default=True)
     amenities = models.JSONField(
         default=list, blank=True, validators=[_validate_amenities], help_text='e.g. ["monitor", "standing"]'
@@ -152,7 +153,7 @@ class BookingSeries(models.Model):
     desk = models.ForeignKey(Desk, on_delete=models.PROTECT, null=True, blank=True, related_name="series")
     organiser = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="booking_series")
     created_by = models.ForeignKey(Person, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    title = models.CharField(max_length=200, blank=True)
+    title = models.CharField(max_length=200, blank=True, validators=[validate_single_line])
     attendees = models.JSONField(default=list, blank=True)
     rrule = models.CharField(max_length=500, help_text="RFC 5545 RRULE, e.g. FREQ=WEEKLY;COUNT=10")
     first_start = models.DateTimeField(help_text="Start of the first occurrence (UTC); its local time repeats.")
@@ -206,7 +207,7 @@ class Booking(models.Model):
         help_text="The organiser's company when booked, for quotas.",
     )
     created_by = models.ForeignKey(Person, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    title = models.CharField(max_length=200, blank=True)
+    title = models.CharField(max_length=200, blank=True, validators=[validate_single_line])
     attendees = models.JSONField(default=list, blank=True, help_text="E-mail addresses of invited people.")
     start = models.DateTimeField()
     end = models.DateTimeField()
@@ -222,7 +223,9 @@ class Booking(models.Model):
     checked_in_via = models.CharField(max_length=16, choices=CheckInVia.choices, blank=True)
     released_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
-    override_reason = models.CharField(max_length=300, blank=True, help_text="Why staff overrode the booking rules.")
+    override_reason = models.CharField(
+        max_length=300, blank=True, validators=[validate_single_line], help_text="Why staff overrode the booking rules."
+    )
     sequence = models.PositiveIntegerField(
         default=0, help_text="iCalendar SEQUENCE: bumped on every re-time or cancel."
     )

@@ -13,6 +13,7 @@ from labs.admin_forms import NO_ACTOR, ServiceFormAdminMixin, ServiceModelForm
 from labs.errors import DomainError
 from labs.models import Company, Floor, MqttCredential, OutboxMessage, Person, SignInCounter, Site, Zone
 from labs.permissions import person_of
+from labs.validators import validate_single_line
 
 User = get_user_model()
 admin.site.unregister(User)
@@ -177,6 +178,12 @@ class AccountChangeForm(UserChangeForm):
     refusal is a form error. The other fields (names, email, admin permissions) have no consequences to fire."""
 
     actor: Person | None = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("first_name", "last_name"):  # one line, as everywhere else (names go into emails)
+            if name in self.fields:
+                self.fields[name].validators.append(validate_single_line)
 
     def _post_clean(self) -> None:
         super()._post_clean()

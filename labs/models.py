@@ -13,6 +13,7 @@ from django.utils import timezone as dj_timezone
 from labs import privacy
 from labs.choices import COMPANY_ROLES, REPRESENTATIVE_ROLE_FOR_KIND, CompanyKind, Role
 from labs.privacy import Category, LegalBasis, PersonalData, Purpose
+from labs.validators import validate_single_line
 
 
 def validate_time_zone(value: str) -> None:
@@ -26,9 +27,9 @@ class Site(models.Model):
     """A building or campus the operator runs; every local time is shown in its IANA time zone."""
 
     slug = models.SlugField(unique=True, max_length=40)
-    name = models.CharField(max_length=120)
+    name = models.CharField(max_length=120, validators=[validate_single_line])
     timezone = models.CharField(max_length=64, validators=[validate_time_zone], default="Europe/Copenhagen")
-    address = models.CharField(max_length=255, blank=True)
+    address = models.CharField(max_length=255, blank=True, validators=[validate_single_line])
     check_in_grace_minutes = models.PositiveSmallIntegerField(
         default=10, help_text="A booking not checked in this long after its start is released."
     )
@@ -49,7 +50,7 @@ class Floor(models.Model):
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="floors")
     level = models.SmallIntegerField()
-    name = models.CharField(max_length=80)
+    name = models.CharField(max_length=80, validators=[validate_single_line])
 
     class Meta:
         ordering = ["site", "level"]
@@ -70,7 +71,7 @@ class Zone(models.Model):
 
     floor = models.ForeignKey(Floor, on_delete=models.CASCADE, related_name="zones")
     slug = models.SlugField(max_length=40)
-    name = models.CharField(max_length=80)
+    name = models.CharField(max_length=80, validators=[validate_single_line])
     default_setpoint_c = models.DecimalField(max_digits=3, decimal_places=1, default=22)
 
     class Meta:
@@ -94,7 +95,7 @@ class Zone(models.Model):
 class Company(models.Model):
     """A business member, partner or sponsor organisation; its people see only its own objects."""
 
-    name = models.CharField(max_length=160)
+    name = models.CharField(max_length=160, validators=[validate_single_line])
     kind = models.CharField(max_length=20, choices=CompanyKind.choices)
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="companies")
     is_active = models.BooleanField(default=True)
@@ -121,8 +122,8 @@ class Person(models.Model):
     role = models.CharField(max_length=20, choices=Role.choices)
     company = models.ForeignKey(Company, on_delete=models.PROTECT, null=True, blank=True, related_name="people")
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="people")
-    phone = models.CharField(max_length=32, blank=True)
-    job_title = models.CharField(max_length=120, blank=True)
+    phone = models.CharField(max_length=32, blank=True, validators=[validate_single_line])
+    job_title = models.CharField(max_length=120, blank=True, validators=[validate_single_line])
     membership_ends_on = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -150,6 +151,17 @@ class Person(models.Model):
         return self.role == Role.STAFF
 
     def clean(self) -> None:
+        # The account's names are the person's: one line each, whichever door set them (admin, API, portal).
+        user = self.user if self.user_id else None
+        if user is not None:
+            errors = {}
+            for field in ("first_name", "last_name"):
+                try:
+                    validate_single_line(getattr(user, field))
+                except ValidationError as exc:
+                    errors[field] = exc.messages
+            if errors:
+                raise ValidationError(errors)
         if self.role in COMPANY_ROLES and self.company_id is None:
             raise ValidationError({"company": "This role belongs to a company."}, code="company_required")
         if self.role not in COMPANY_ROLES and self.company_id is not None:

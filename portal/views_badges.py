@@ -24,6 +24,7 @@ from badges.qr import qr_svg
 from labs.errors import DomainError
 from labs.models import Site
 from labs.permissions import is_host, is_staff, person_of
+from labs.validators import validate_datetime_in_range, validate_single_line
 
 QR_POLL_SECONDS = 5
 
@@ -105,12 +106,16 @@ class LocalDateTimeField(forms.DateTimeField):
 
 
 class VisitorInviteForm(forms.Form):
-    name = forms.CharField(max_length=160, label="Visitor's name")
-    email = forms.EmailField(max_length=254, label="Visitor's email")
+    name = forms.CharField(max_length=160, label="Visitor's name", validators=[validate_single_line])
+    email = forms.EmailField(max_length=254, label="Visitor's email", validators=[validate_single_line])
     site = forms.ModelChoiceField(queryset=Site.objects.order_by("name"), empty_label=None)
-    start = LocalDateTimeField(label="Arrives")
-    end = LocalDateTimeField(label="Leaves", help_text="At most 24 hours after the arrival.")
-    purpose = forms.CharField(max_length=200, required=False, label="Purpose of the visit")
+    start = LocalDateTimeField(label="Arrives", validators=[validate_datetime_in_range])
+    end = LocalDateTimeField(
+        label="Leaves", help_text="At most 24 hours after the arrival.", validators=[validate_datetime_in_range]
+    )
+    purpose = forms.CharField(
+        max_length=200, required=False, label="Purpose of the visit", validators=[validate_single_line]
+    )
 
     def clean(self):
         data = super().clean()

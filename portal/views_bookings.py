@@ -11,6 +11,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -24,6 +25,7 @@ from bookings.models import Booking, Desk, Room
 from labs.errors import DomainError
 from labs.models import Zone
 from labs.permissions import person_of
+from labs.validators import validate_date_in_range, validate_datetime_in_range, validate_single_line
 
 
 def _site_today(person) -> date:
@@ -38,7 +40,7 @@ def _next_half_hour(person) -> time:
 class WindowForm(forms.Form):
     """A local date and a from-to time at the person's site."""
 
-    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), validators=[validate_date_in_range])
     start = forms.TimeField(label="From", widget=forms.TimeInput(attrs={"type": "time", "step": 900}, format="%H:%M"))
     end = forms.TimeField(label="To", widget=forms.TimeInput(attrs={"type": "time", "step": 900}, format="%H:%M"))
 
@@ -84,9 +86,9 @@ class DeskSearchForm(WindowForm):
 class BookForm(forms.Form):
     room = forms.IntegerField(required=False, min_value=1)
     desk = forms.IntegerField(required=False, min_value=1)
-    start = forms.DateTimeField()
-    end = forms.DateTimeField()
-    title = forms.CharField(max_length=200, required=False)
+    start = forms.DateTimeField(validators=[validate_datetime_in_range])
+    end = forms.DateTimeField(validators=[validate_datetime_in_range])
+    title = forms.CharField(max_length=200, required=False, validators=[validate_single_line])
     next = forms.CharField(required=False)
 
 
@@ -136,6 +138,17 @@ def room_search(request):
     )
 
 
+def _day_asked(request) -> date | None:
+    """The ``?date=`` of a day page; a malformed one, or one too far out to show (0001-01-01, 9999-12-31), is
+    ignored: the page shows today."""
+    try:
+        day = date.fromisoformat(request.GET.get("date", ""))
+        validate_date_in_range(day)
+    except (ValueError, ValidationError):
+        return None
+    return day
+
+
 @login_required
 @require_GET
 def room_day(request, pk: int):
@@ -144,10 +157,7 @@ def room_day(request, pk: int):
         return redirect("portal:dashboard")
     room = get_object_or_404(Room.objects.select_related("site", "floor"), pk=pk, is_active=True)
     tz = room.site.tz
-    try:
-        day = date.fromisoformat(request.GET.get("date", "")) if request.GET.get("date") else _site_today(person)
-    except ValueError:
-        day = _site_today(person)
+    day = _day_asked(request) or _site_today(person)
     rules = services.rules_for(room=room)
     busy = selectors.resource_busy_intervals(room=room, day=day, viewer=person)
     hours = []

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import re
 
+from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from badges import selectors
 from badges.choices import BadgeKind, CredentialType
 from badges.models import Badge, Visit
+from labs.api import fields
 from labs.api.fields import AwareDateTimeField
 from labs.models import Site
 
 MAX_ID = 2**63 - 1
+# 4 to 16 bytes as hex pairs, optionally separated by ":", "-" or a space (badges.codes.normalise_card_uid).
+CARD_UID = RegexValidator(
+    r"^[0-9A-Fa-f]{2}(?:[:\- ]?[0-9A-Fa-f]{2}){3,15}$", "A card UID is 4 to 16 bytes in hex, e.g. 04:A2:2B:1C."
+)
 
 
 def _local(value, site) -> str | None:
@@ -89,9 +95,18 @@ class MyBadgeOutputSerializer(serializers.ModelSerializer):
 
 
 class BadgeIssueInputSerializer(serializers.Serializer):
-    person = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    """A card needs its ``card_uid``; a digital badge has none (the schema says so with ``oneOf``)."""
+
+    schema_rules = {
+        "oneOf": [
+            {"properties": {"kind": {"type": "string", "pattern": "^card$"}}, "required": ["card_uid"]},
+            {"properties": {"kind": {"type": "string", "pattern": "^digital$"}}, "not": {"required": ["card_uid"]}},
+        ]
+    }
+
+    person = fields.IntegerField(min_value=1, max_value=MAX_ID)
     kind = serializers.ChoiceField(choices=BadgeKind.choices)
-    card_uid = serializers.CharField(max_length=64, required=False)
+    card_uid = fields.CharField(max_length=64, required=False, validators=[CARD_UID])
     valid_until = AwareDateTimeField(required=False, allow_null=True)
 
     def validate(self, attrs):
@@ -161,18 +176,18 @@ class VisitOutputSerializer(serializers.ModelSerializer):
 
 
 class VisitCreateInputSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=160)
-    email = serializers.EmailField(max_length=254)
+    name = fields.CharField(max_length=160)
+    email = fields.EmailField(max_length=254)
     site = SiteRefField()
     start = AwareDateTimeField()
     end = AwareDateTimeField(
         error_messages={"required": "A visit needs an end (at most 24 hours).", "null": "A visit needs an end."}
     )
-    purpose = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    purpose = fields.CharField(max_length=200, required=False, allow_blank=True, default="")
 
 
 class VisitCardInputSerializer(serializers.Serializer):
-    card_uid = serializers.CharField(max_length=64)
+    card_uid = fields.CharField(max_length=64, validators=[CARD_UID])
 
 
 # --- access decisions ------------------------------------------------------------------------------------------
@@ -180,11 +195,11 @@ class VisitCardInputSerializer(serializers.Serializer):
 
 class CredentialSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=CredentialType.choices)
-    value = serializers.CharField(max_length=512, trim_whitespace=False)
+    value = fields.CharField(max_length=512, trim_whitespace=False, single_line=False)  # any scan is answered
 
 
 class AccessCheckInputSerializer(serializers.Serializer):
-    reader = serializers.CharField(max_length=64)
+    reader = fields.CharField(max_length=64)
     credential = CredentialSerializer()
 
 

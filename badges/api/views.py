@@ -24,6 +24,7 @@ from badges.api.serializers import (
 )
 from badges.choices import Channel
 from badges.filtersets import BadgeFilterSet, VisitFilterSet
+from labs.api.schema import errors
 from labs.errors import NotFound, Unauthenticated
 from labs.models import Person
 from labs.permissions import HasPerson, IsHost, IsStaff, person_of
@@ -36,7 +37,7 @@ class MyBadgeApi(APIView):
 
     permission_classes = [HasPerson]
 
-    @extend_schema(responses=MyBadgeOutputSerializer)
+    @extend_schema(responses={200: MyBadgeOutputSerializer, **errors(404)})
     def get(self, request):
         badge = selectors.badge_for_person(person=person_of(request.user))
         if badge is None:
@@ -56,7 +57,7 @@ class BadgeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def get_queryset(self):
         return selectors.badges_visible_to(person_of(self.request.user)).order_by("-issued_at", "-id")
 
-    @extend_schema(request=BadgeIssueInputSerializer, responses={201: BadgeOutputSerializer})
+    @extend_schema(request=BadgeIssueInputSerializer, responses={201: BadgeOutputSerializer, **errors(409)})
     def create(self, request):
         data = BadgeIssueInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -82,7 +83,7 @@ class _BadgeCommandApi(APIView):
     def _badge(self, request, pk):
         return get_object_or_404(selectors.badges_visible_to(person_of(request.user)), pk=pk)
 
-    @extend_schema(request=BadgeStatusInputSerializer, responses=BadgeOutputSerializer)
+    @extend_schema(request=BadgeStatusInputSerializer, responses={200: BadgeOutputSerializer, **errors(409)})
     def post(self, request, pk: int):
         badge = self._badge(request, pk)
         data = BadgeStatusInputSerializer(data=request.data)
@@ -107,7 +108,7 @@ class BadgeSuspendApi(_BadgeCommandApi):
 class BadgeReinstateApi(APIView):
     permission_classes = [HasPerson]
 
-    @extend_schema(request=None, responses=BadgeOutputSerializer)
+    @extend_schema(request=None, responses={200: BadgeOutputSerializer, **errors(409)})
     def post(self, request, pk: int):
         badge = get_object_or_404(selectors.badges_visible_to(person_of(request.user)), pk=pk)
         badge = services.badge_reinstate(actor=person_of(request.user), badge=badge)
@@ -134,6 +135,7 @@ class VisitViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Dest
         visit = self.get_queryset().get(pk=visit.pk)
         return Response(VisitOutputSerializer(visit).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(responses={204: None, **errors(409)})
     def destroy(self, request, pk=None):
         services.visit_cancel(actor=person_of(request.user), visit=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -148,7 +150,7 @@ class VisitCheckInApi(APIView):
 
     permission_classes = [HasPerson]
 
-    @extend_schema(request=None, responses=VisitOutputSerializer)
+    @extend_schema(request=None, responses={200: VisitOutputSerializer, **errors(409)})
     def post(self, request, pk: int):
         visit = services.visit_check_in(actor=person_of(request.user), visit=_visit_for(request, pk))
         return Response(VisitOutputSerializer(_visit_for(request, visit.pk)).data)
@@ -159,7 +161,7 @@ class VisitCheckOutApi(APIView):
 
     permission_classes = [HasPerson]
 
-    @extend_schema(request=None, responses=VisitOutputSerializer)
+    @extend_schema(request=None, responses={200: VisitOutputSerializer, **errors(409)})
     def post(self, request, pk: int):
         visit = services.visit_check_out(actor=person_of(request.user), visit=_visit_for(request, pk))
         return Response(VisitOutputSerializer(_visit_for(request, visit.pk)).data)
@@ -170,7 +172,7 @@ class VisitCardApi(APIView):
 
     permission_classes = [HasPerson]
 
-    @extend_schema(request=VisitCardInputSerializer, responses={201: BadgeOutputSerializer})
+    @extend_schema(request=VisitCardInputSerializer, responses={201: BadgeOutputSerializer, **errors(409)})
     def post(self, request, pk: int):
         visit = _visit_for(request, pk)
         data = VisitCardInputSerializer(data=request.data)
@@ -190,7 +192,7 @@ class AccessCheckApi(APIView):
 
     @extend_schema(
         request=AccessCheckInputSerializer,
-        responses=AccessCheckOutputSerializer,
+        responses={200: AccessCheckOutputSerializer, **errors(401)},
         parameters=[OpenApiParameter(READER_KEY_HEADER, str, OpenApiParameter.HEADER, required=True)],
     )
     def post(self, request):

@@ -6,8 +6,11 @@ from rest_framework import serializers
 
 from bookings.choices import CancelScope
 from bookings.models import Booking, Desk, Room
+from labs.api import fields
 from labs.api.fields import AwareDateTimeField
 from labs.models import Person
+
+MAX_ID = 2**63 - 1
 
 
 def _local(value, site) -> str | None:
@@ -35,7 +38,7 @@ class DeskOutputSerializer(serializers.ModelSerializer):
 
 
 class AvailabilityQuerySerializer(serializers.Serializer):
-    date = serializers.DateField()
+    date = fields.DateField()
 
 
 class BookingOutputSerializer(serializers.ModelSerializer):
@@ -93,16 +96,26 @@ class BookingOutputSerializer(serializers.ModelSerializer):
 
 
 class BookingCreateInputSerializer(serializers.Serializer):
-    room = serializers.IntegerField(required=False, min_value=1)
-    desk = serializers.IntegerField(required=False, min_value=1)
+    """``room`` or ``desk``, never both (the schema says so with ``oneOf``)."""
+
+    schema_rules = {"oneOf": [{"required": ["room"]}, {"required": ["desk"]}]}
+
+    room = fields.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    desk = fields.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     start = AwareDateTimeField()
     end = AwareDateTimeField()
-    title = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    attendees = serializers.ListField(child=serializers.EmailField(), required=False, default=list, max_length=200)
-    recurrence = serializers.CharField(max_length=300, required=False, allow_blank=False)
-    skip_conflicts = serializers.BooleanField(required=False, default=False)
-    organiser = serializers.PrimaryKeyRelatedField(queryset=Person.objects.all(), required=False)
-    override_reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    title = fields.CharField(max_length=200, required=False, allow_blank=True, default="")
+    attendees = serializers.ListField(child=fields.EmailField(), required=False, default=list, max_length=200)
+    recurrence = fields.CharField(max_length=300, required=False, allow_blank=False)
+    skip_conflicts = fields.BooleanField(required=False, default=False)
+    organiser = fields.IntegerField(required=False, min_value=1, max_value=MAX_ID, help_text="a person's id (staff)")
+    override_reason = fields.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+    def validate_organiser(self, value: int):
+        person = Person.objects.filter(pk=value).first()
+        if person is None:
+            raise serializers.ValidationError("No such person.")
+        return person
 
     def validate(self, attrs):
         if ("room" in attrs) == ("desk" in attrs):
@@ -113,9 +126,9 @@ class BookingCreateInputSerializer(serializers.Serializer):
 class BookingUpdateInputSerializer(serializers.Serializer):
     start = AwareDateTimeField(required=False)
     end = AwareDateTimeField(required=False)
-    title = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    attendees = serializers.ListField(child=serializers.EmailField(), required=False, max_length=200)
-    override_reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    title = fields.CharField(max_length=200, required=False, allow_blank=True)
+    attendees = serializers.ListField(child=fields.EmailField(), required=False, max_length=200)
+    override_reason = fields.CharField(max_length=300, required=False, allow_blank=True, default="")
 
 
 class BookingCancelInputSerializer(serializers.Serializer):
@@ -144,8 +157,8 @@ class SeriesCreatedOutputSerializer(BookingOutputSerializer):
 class BookingListFilterSerializer(serializers.Serializer):
     start = AwareDateTimeField(required=False)
     end = AwareDateTimeField(required=False)
-    room = serializers.IntegerField(required=False, min_value=1)
-    desk = serializers.IntegerField(required=False, min_value=1)
+    room = fields.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    desk = fields.IntegerField(required=False, min_value=1, max_value=MAX_ID)
 
 
 class CalendarFeedOutputSerializer(serializers.Serializer):

@@ -7,7 +7,7 @@ import json
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, renderers, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
@@ -29,6 +29,7 @@ from bookings.api.serializers import (
 from bookings.choices import BookingSource
 from bookings.filtersets import BookingFilterSet, DeskFilterSet, RoomFilterSet
 from bookings.models import CalendarFeed, Desk, Room
+from labs.api.schema import errors
 from labs.errors import NotFound
 from labs.permissions import HasPerson, person_of
 
@@ -42,6 +43,17 @@ class ICalendarRenderer(renderers.BaseRenderer):
         if isinstance(data, bytes):
             return data
         return json.dumps(data).encode()  # an error payload
+
+
+class ICalendarViewMixin:
+    """iCalendar when it works; an error is JSON like every other error of the API (not JSON labelled text/calendar)."""
+
+    renderer_classes = [ICalendarRenderer, renderers.JSONRenderer]
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        if response.status_code >= 400:
+            request.accepted_renderer, request.accepted_media_type = renderers.JSONRenderer(), "application/json"
+        return super().finalize_response(request, response, *args, **kwargs)
 
 
 def _busy_payload(resource, day, viewer) -> dict:
@@ -139,7 +151,15 @@ class BookingViewSet(
     def get_queryset(self):
         return selectors.booking_list_for(person=person_of(self.request.user)).order_by("start", "id")
 
-    @extend_schema(request=BookingCreateInputSerializer, responses={201: SeriesCreatedOutputSerializer})
+    @extend_schema(
+        request=BookingCreateInputSerializer,
+        responses={
+            201: OpenApiResponse(
+                BookingOutputSerializer, description="The booking; a series adds `occurrences` and `skipped`."
+            ),
+            **errors(409, 422),
+        },
+    )
     def create(self, request):
         data = BookingCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -165,7 +185,7 @@ class BookingViewSet(
         booking = services.booking_create(**common, source=BookingSource.API)
         return Response(BookingOutputSerializer(booking).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=BookingUpdateInputSerializer, responses=BookingOutputSerializer)
+    @extend_schema(request=BookingUpdateInputSerializer, responses={200: BookingOutputSerializer, **errors(409, 422)})
     def partial_update(self, request, pk=None):
         booking = self.get_object()
         data = BookingUpdateInputSerializer(data=request.data)
@@ -182,7 +202,10 @@ class BookingViewSet(
         )
         return Response(BookingOutputSerializer(booking).data)
 
-    @extend_schema(parameters=[OpenApiParameter("scope", str, enum=["one", "following", "all"])], responses={204: None})
+    @extend_schema(
+        parameters=[OpenApiParameter("scope", str, enum=["one", "following", "all"])],
+        responses={204: None, **errors(409)},
+    )
     def destroy(self, request, pk=None):
         booking = self.get_object()
         data = BookingCancelInputSerializer(data=request.query_params)
@@ -196,7 +219,7 @@ class BookingCheckInApi(APIView):
 
     permission_classes = [HasPerson]
 
-    @extend_schema(request=None, responses=BookingOutputSerializer)
+    @extend_schema(request=None, responses={200: BookingOutputSerializer, **errors(409, 422)})
     def post(self, request, pk: int):
         person = person_of(request.user)
         booking = selectors.booking_for_check_in(person=person, pk=pk)
@@ -213,11 +236,10 @@ def _calendar_response(person) -> Response:
     return response
 
 
-class MyCalendarApi(APIView):
+class MyCalendarApi(ICalendarViewMixin, APIView):
     """The signed-in person's bookings as iCalendar."""
 
     permission_classes = [HasPerson]
-    renderer_classes = [ICalendarRenderer, renderers.JSONRenderer]
 
     @extend_schema(responses={(200, "text/calendar"): str})
     def get(self, request):
@@ -241,12 +263,11 @@ class MyCalendarFeedApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class CalendarFeedApi(APIView):
+class CalendarFeedApi(ICalendarViewMixin, APIView):
     """The private feed: the token in the URL is the credential (for calendar apps that cannot send headers)."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    renderer_classes = [ICalendarRenderer, renderers.JSONRenderer]
 
     @extend_schema(responses={(200, "text/calendar"): str})
     def get(self, request, token: str):

@@ -1,24 +1,39 @@
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from comfort import contract
 from comfort.models import Command, Device, Preference
+from labs.api import fields
+
+
+@extend_schema_field(
+    {
+        "type": "number",
+        "minimum": float(contract.SETPOINT_C[0]),
+        "maximum": float(contract.SETPOINT_C[1]),
+        "multipleOf": float(contract.SETPOINT_STEP_C),
+    }
+)
+class SetpointField(fields.DecimalField):
+    """A temperature setpoint in °C: in range, in steps of 0.5 (MQTT.md), as the schema says."""
 
 
 class PreferenceSerializer(serializers.ModelSerializer):
     """Ranges as in MQTT.md; the model's full_clean() is the rule, these give the field errors early."""
 
-    desk_sit_height_mm = serializers.IntegerField(min_value=contract.DESK_HEIGHT_MM[0], max_value=1270)
-    desk_stand_height_mm = serializers.IntegerField(min_value=contract.DESK_HEIGHT_MM[0], max_value=1270)
-    temperature_c = serializers.DecimalField(
+    desk_sit_height_mm = fields.IntegerField(min_value=contract.DESK_HEIGHT_MM[0], max_value=1270)
+    desk_stand_height_mm = fields.IntegerField(min_value=contract.DESK_HEIGHT_MM[0], max_value=1270)
+    temperature_c = SetpointField(
         max_digits=3,
         decimal_places=1,
         min_value=contract.SETPOINT_C[0],
         max_value=contract.SETPOINT_C[1],
         coerce_to_string=False,
     )
-    fan_speed_pct = serializers.IntegerField(min_value=0, max_value=100)
+    fan_speed_pct = fields.IntegerField(min_value=0, max_value=100)
+    updated_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
     class Meta:
         model = Preference

@@ -19,6 +19,7 @@ from comfort.api.serializers import (
     WorkspaceOutputSerializer,
 )
 from comfort.filtersets import CommandFilterSet, DeviceFilterSet
+from labs.api.schema import errors
 from labs.models import MqttCredential
 from labs.mqtt_credentials import mqtt_credential_issue
 from labs.permissions import HasPerson, person_of, require_staff
@@ -60,7 +61,7 @@ class DeskCheckInApi(APIView):
 
     permission_classes = [HasPerson]
 
-    @extend_schema(request=None, responses=WorkspaceOutputSerializer)
+    @extend_schema(request=None, responses={200: WorkspaceOutputSerializer, **errors(409)})
     def post(self, request, pk: int):
         result = services.workspace_check_in(person=person_of(request.user), desk=_desk_for(request, pk))
         return Response(WorkspaceOutputSerializer(result).data)
@@ -71,7 +72,7 @@ class DeskCheckOutApi(APIView):
 
     permission_classes = [HasPerson]
 
-    @extend_schema(request=None, responses=WorkspaceOutputSerializer)
+    @extend_schema(request=None, responses={200: WorkspaceOutputSerializer, **errors(409)})
     def post(self, request, pk: int):
         result = services.workspace_check_out(person=person_of(request.user), desk=_desk_for(request, pk))
         return Response(WorkspaceOutputSerializer(result).data)

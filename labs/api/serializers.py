@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from labs.api import fields
 from labs.choices import Role
 from labs.models import Company, Person, Site
 
@@ -32,15 +33,17 @@ class MeOutputSerializer(serializers.ModelSerializer):
 
 
 class MeUpdateInputSerializer(serializers.Serializer):
-    first_name = serializers.CharField(max_length=150, required=False)
-    last_name = serializers.CharField(max_length=150, required=False)
-    phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
-    job_title = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    first_name = fields.CharField(max_length=150, required=False)
+    last_name = fields.CharField(max_length=150, required=False)
+    phone = fields.CharField(max_length=32, required=False, allow_blank=True)
+    job_title = fields.CharField(max_length=120, required=False, allow_blank=True)
 
 
 class TokenInputSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
-    password = serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
+    username = fields.CharField(max_length=150)
+    password = fields.CharField(
+        max_length=4096, trim_whitespace=False, single_line=False, style={"input_type": "password"}
+    )
 
 
 class TokenOutputSerializer(serializers.Serializer):

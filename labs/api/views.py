@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labs import privacy, services
+from labs.api.schema import errors
 from labs.api.serializers import (
     ErrorOutputSerializer,
     MeOutputSerializer,
@@ -25,14 +26,14 @@ from labs.health import health_report
 from labs.models import Company, Person, Site
 from labs.permissions import HasPerson, IsStaff, person_of, scope_queryset
 
+_HEALTH = inline_serializer("Health", {"status": serializers.CharField(), "checks": serializers.DictField()})
+
 
 class HealthApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(
-        responses=inline_serializer("Health", {"status": serializers.CharField(), "checks": serializers.DictField()})
-    )
+    @extend_schema(responses={200: _HEALTH, 503: OpenApiResponse(_HEALTH, description="A dependency is down.")})
     def get(self, request):
         ok, checks = health_report()
         return Response({"status": "ok" if ok else "degraded", "checks": checks}, status=200 if ok else 503)
@@ -44,7 +45,7 @@ class AuthTokenApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(request=TokenInputSerializer, responses=TokenOutputSerializer)
+    @extend_schema(request=TokenInputSerializer, responses={200: TokenOutputSerializer, **errors(401, 429)})
     def post(self, request):
         data = TokenInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
