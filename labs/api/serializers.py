@@ -40,6 +40,12 @@ class MeUpdateInputSerializer(serializers.Serializer):
 class TokenInputSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
+    otp = serializers.CharField(
+        max_length=16,
+        required=False,
+        allow_blank=True,
+        help_text="The current code of the account's authenticator app; required for accounts that have one.",
+    )
 
 
 class TokenOutputSerializer(serializers.Serializer):

@@ -9,6 +9,7 @@ from django.urls import reverse
 from bookings import services
 from bookings.models import Booking, BookingPolicy, BookingSeries, CalendarFeed, Desk, Room
 from tests.bookings.conftest import local
+from tests.sign_in import signed_in
 
 pytestmark = pytest.mark.usefixtures("frozen")
 
@@ -18,8 +19,7 @@ def admin_client_staff(client, staff):
     staff.user.is_staff = True
     staff.user.is_superuser = True  # permissions are the demo's concern; here: the pages and the service
     staff.user.save()
-    client.force_login(staff.user)
-    return client
+    return signed_in(client, staff)
 
 
 def _url(model, action, *args):
