@@ -85,6 +85,10 @@ def _is_api(request) -> bool:
     return request.path.startswith("/api/")
 
 
+def _is_admin(request) -> bool:
+    return request.path.startswith(reverse("admin:index"))
+
+
 def _redirect(request, url: str) -> HttpResponse:
     """A redirect that also works for htmx fragments: htmx follows ``HX-Redirect`` with a full page load."""
     if request.headers.get("HX-Request"):
@@ -184,13 +188,10 @@ class SecondFactorMiddleware:
             if _is_api(request):
                 detail = "Sign in again with the code from your authenticator app."
                 return JsonResponse({"detail": detail, "code": "otp_required"}, status=401)
-            return _redirect(request, _with_next(resolve_url(settings.LOGIN_URL), request))
+            sign_in = reverse("admin:login") if _is_admin(request) else resolve_url(settings.LOGIN_URL)
+            return _redirect(request, _with_next(sign_in, request))
         if _is_api(request):
             detail = "Staff need two-factor authentication: set up an authenticator in the portal first."
             return JsonResponse({"detail": detail, "code": "second_factor_enrolment_required"}, status=403)
-        enrol = (
-            reverse("admin:two-factor")
-            if request.path.startswith("/admin/")
-            else resolve_url(settings.SECOND_FACTOR_ENROL_URL)
-        )
+        enrol = reverse("admin:two-factor") if _is_admin(request) else resolve_url(settings.SECOND_FACTOR_ENROL_URL)
         return _redirect(request, _with_next(enrol, request))

@@ -83,7 +83,7 @@ class TestTheLogin:
         client.force_login(admin_staff.user)
         response = client.get("/admin/labs/site/")
         assert response.status_code == 302
-        assert response["Location"].startswith("/sign-in/?next=")
+        assert response["Location"] == "/admin/login/?next=%2Fadmin%2Flabs%2Fsite%2F"
         assert "_auth_user_id" not in client.session
 
     def test_the_code_is_not_shown_again_in_the_form(self, client, admin_staff, authenticator, password):
