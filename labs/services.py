@@ -299,6 +299,9 @@ def second_factor_enrol(*, user, key: str, code: str, ip: str, name: str = "Auth
     if not matched:
         raise Unauthenticated("Wrong or expired code.", code=CODE_INVALID)
     with transaction.atomic():
+        User.objects.select_for_update().filter(pk=user.pk).first()  # one enrolment at a time per account
+        if second_factor_device(user=user) is not None:
+            raise Conflict("This account already has an authenticator.")
         TOTPDevice.objects.filter(user=user, confirmed=False).delete()
         device = TOTPDevice(user=user, name=name, key=key, confirmed=True, last_t=totp.t())
         device.full_clean()

@@ -241,3 +241,10 @@ def test_an_inactive_account_is_a_failed_guess(member, password):
     with pytest.raises(Unauthenticated):
         services.sign_in(username="member", password=password, ip=IP)
     assert failures("user_ip") == 1
+
+
+def test_the_privacy_register_declares_the_authenticators_secret():
+    from labs import privacy
+
+    rows = {(row["model"], row["field"]): row for row in privacy.register()}
+    assert rows[("otp_totp.TOTPDevice", "key")]["purposes"][0]["code"] == "security"
