@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
 
 class LabsConfig(AppConfig):
@@ -6,3 +7,11 @@ class LabsConfig(AppConfig):
 
     name = "labs"
     verbose_name = "Labs core"
+
+
+class LabsAdminConfig(admin_apps.AdminConfig):
+    """django.contrib.admin, whose ``admin.site`` is the labs site: its login goes through the one sign-in throttle
+    and staff need a verified second factor (labs/admin_site.py)."""
+
+    default = False  # named in INSTALLED_APPS; LabsConfig stays the default config of labs
+    default_site = "labs.admin_site.LabsAdminSite"

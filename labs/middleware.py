@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from django.http import HttpResponseBadRequest, JsonResponse
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY, logout
+from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseRedirect, JsonResponse
+from django.shortcuts import resolve_url
+from django.urls import Resolver404, resolve, reverse
 from django.utils import timezone
 
 
@@ -67,3 +73,125 @@ class SiteTimeZoneMiddleware:
             return self.get_response(request)
         finally:
             timezone.deactivate()
+
+
+# --- Sessions: idle timeout and the second factor -----------------------------------------------------------------
+
+IDLE_SESSION_KEY = "last_seen"
+IDLE_RESOLUTION_SECONDS = 60  # the session is written at most once a minute for this, not on every request
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def _is_admin(request) -> bool:
+    return request.path.startswith(reverse("admin:index"))
+
+
+def _redirect(request, url: str) -> HttpResponse:
+    """A redirect that also works for htmx fragments: htmx follows ``HX-Redirect`` with a full page load."""
+    if request.headers.get("HX-Request"):
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return HttpResponseRedirect(url)
+
+
+def _with_next(url: str, request, **extra) -> str:
+    return f"{url}?{urlencode({'next': request.get_full_path(), **extra})}"
+
+
+def session_idle_limit(user):
+    """How long a session may stay unused: SESSION_IDLE_STAFF for staff, SESSION_IDLE for everyone else."""
+    from labs.second_factor import second_factor_required
+
+    return settings.SESSION_IDLE_STAFF if second_factor_required(user) else settings.SESSION_IDLE
+
+
+class SessionIdleTimeoutMiddleware:
+    """A signed-in session unused for longer than its idle limit is signed out at its next request.
+
+    Enforced here, on the server, from the time of the session's last request (kept in the session to the minute),
+    not by the cookie's age. Pages then go to the sign-in page (and back after it); the API answers 401
+    ``session_expired`` unless the request carries its own credentials (an ``Authorization`` header).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            last_seen = request.session.get(IDLE_SESSION_KEY)
+            limit = session_idle_limit(user)
+            if isinstance(last_seen, int) and self._now() - last_seen > limit.total_seconds():
+                logout(request)
+                if not _is_api(request):
+                    return _redirect(request, _with_next(resolve_url(settings.LOGIN_URL), request, idle="1"))
+                if "HTTP_AUTHORIZATION" not in request.META:
+                    minutes = int(limit.total_seconds() // 60)
+                    detail = f"Signed out after {minutes} minutes without activity; sign in again."
+                    return JsonResponse({"detail": detail, "code": "session_expired"}, status=401)
+        response = self.get_response(request)
+        # After the view, so that the request that signs someone in starts their clock. Only signed-in sessions: a
+        # token-authenticated API request must not create one.
+        if hasattr(request, "session") and SESSION_KEY in request.session:
+            now, last_seen = self._now(), request.session.get(IDLE_SESSION_KEY)
+            if not isinstance(last_seen, int) or now - last_seen >= IDLE_RESOLUTION_SECONDS:
+                request.session[IDLE_SESSION_KEY] = now
+        return response
+
+    @staticmethod
+    def _now() -> int:
+        return int(timezone.now().timestamp())
+
+
+class SecondFactorMiddleware:
+    """Staff without a verified second factor reach only the sign-in, sign-out and enrolment pages.
+
+    Staff without an authenticator are sent to set one up (the admin's page under /admin/, the portal's elsewhere),
+    and the API answers 403 ``second_factor_enrolment_required``. A session of an account that has an authenticator
+    but never passed it (one from before it was required) is signed out.
+    """
+
+    EXEMPT = frozenset(
+        {
+            "portal:sign-in",
+            "portal:sign-in-code",
+            "portal:sign-out",
+            "portal:two-factor",
+            "portal:favicon",
+            "admin:two-factor",
+            "admin:logout",
+            "labs-api:health",
+        }
+    )
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from labs.second_factor import second_factor_device, second_factor_required
+
+        user = getattr(request, "user", None)
+        if not second_factor_required(user) or user.is_verified():
+            return self.get_response(request)
+        try:
+            view_name = resolve(request.path_info).view_name
+        except Resolver404:
+            return self.get_response(request)
+        if view_name in self.EXEMPT:
+            return self.get_response(request)
+        if second_factor_device(user=user) is not None:
+            logout(request)
+            if _is_api(request):
+                detail = "Sign in again with the code from your authenticator app."
+                return JsonResponse({"detail": detail, "code": "otp_required"}, status=401)
+            sign_in = reverse("admin:login") if _is_admin(request) else resolve_url(settings.LOGIN_URL)
+            return _redirect(request, _with_next(sign_in, request))
+        if _is_api(request):
+            detail = "Staff need two-factor authentication: set up an authenticator in the portal first."
+            return JsonResponse({"detail": detail, "code": "second_factor_enrolment_required"}, status=403)
+        enrol = reverse("admin:two-factor") if _is_admin(request) else resolve_url(settings.SECOND_FACTOR_ENROL_URL)
+        return _redirect(request, _with_next(enrol, request))

@@ -268,8 +268,19 @@ privacy.declare(
         Category.CONTACT_VERIFICATION,
         (Purpose.SECURITY,),
         LegalBasis.LEGITIMATE_INTEREST,
-        "a SHA-256 digest of username and IP; purged one day after its window",
+        "a SHA-256 digest of a username and IP, an IP or a username; purged one day after its window",
         1,
+    ),
+)
+# Two-factor authenticators (TOTP, django-otp; required for staff): the shared secret and when it was last used.
+_WHILE_THE_ACCOUNT_EXISTS = "while the account exists; deleted with it or when staff remove the authenticator"
+privacy.declare(
+    "otp_totp.TOTPDevice",
+    key=PersonalData(
+        Category.CONTACT_VERIFICATION, (Purpose.SECURITY,), LegalBasis.LEGITIMATE_INTEREST, _WHILE_THE_ACCOUNT_EXISTS
+    ),
+    last_used_at=PersonalData(
+        Category.DEVICE_USAGE, (Purpose.SECURITY,), LegalBasis.LEGITIMATE_INTEREST, _WHILE_THE_ACCOUNT_EXISTS
     ),
 )
 

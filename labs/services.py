@@ -15,8 +15,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from binascii import unhexlify
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from importlib import import_module
+from typing import TypeVar
 
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY, authenticate, get_user_model
@@ -30,18 +33,23 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
+from django_otp import verify_token
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.authtoken.models import Token
 
 from labs import hooks
 from labs.choices import COMPANY_ROLES, Role
-from labs.errors import Forbidden, Invalid, NotFound, Throttled, Unauthenticated
+from labs.errors import Conflict, Forbidden, Invalid, NotFound, Throttled, Unauthenticated
 from labs.models import Company, Person, SignInCounter, Site
 from labs.permissions import person_of, require_staff
+from labs.second_factor import key_is_valid, second_factor_device, second_factor_required
 from labs.transactions import enqueue_after_commit
 
 logger = logging.getLogger(__name__)
 
 User = get_user_model()
+T = TypeVar("T")
 
 PROFILE_FIELDS = frozenset({"first_name", "last_name", "phone", "job_title"})
 PROTECTED_FIELDS = frozenset({"role", "company", "site", "is_staff", "is_superuser", "username"})
@@ -412,8 +420,20 @@ def user_reactivate(*, actor: Person, user: AbstractUser) -> None:
 
 
 # --- Sign-in -------------------------------------------------------------------------------------------------
-# Failures are counted per (username, IP) and per IP. A flood from one IP locks that IP and that pair only: the real
-# user signing in from elsewhere is never locked out by someone else's guesses.
+# One throttle for every door: the API token, the portal, the admin, second-factor codes, and any door added later
+# (a password reset calls sign_in_attempt the same way). Failures are counted per (username, IP) and per IP, so a
+# flood from one IP locks that IP and that pair only: the real user signing in from elsewhere is never locked out by
+# someone else's guesses. Second-factor codes are also counted per account, from any IP (only someone who has the
+# password gets that far).
+#
+# A guess first reserves a slot under each key (a conditional UPDATE ... SET failures = failures + 1 WHERE failures
+# < limit), and only then is checked: N concurrent guesses can never pass a limit, because a guess that found no free
+# slot is refused before its check runs. A wrong guess keeps its slots (that is the count); a right one gives them
+# back. Callers must not wrap a door in a transaction that a wrong guess rolls back: the count must survive it.
+
+CODE_REQUIRED = "otp_required"
+CODE_INVALID = "otp_invalid"
+ENROLMENT_REQUIRED = "second_factor_enrolment_required"
 
 
 def _digest(*parts: str) -> str:
@@ -426,26 +446,67 @@ def _window_start():
     return datetime.fromtimestamp(now - now % window, tz=UTC)
 
 
-def _counter_keys(username: str, ip: str) -> list[tuple[str, str, int]]:
-    return [
+def _counter_keys(username: str, ip: str, *, second_factor: bool = False) -> list[tuple[str, str, int]]:
+    keys = [
         ("user_ip", _digest(username.lower(), ip), settings.SIGN_IN_MAX_FAILURES_PER_USER_IP),
         ("ip", _digest(ip), settings.SIGN_IN_MAX_FAILURES_PER_IP),
     ]
+    if second_factor:
+        keys.append(("code_user", _digest(username.lower()), settings.SIGN_IN_MAX_CODE_FAILURES_PER_USER))
+    return keys
 
 
-def _increment(scope: str, key_digest: str, window_start) -> None:
-    """Atomic: a conditional UPDATE ... SET failures = failures + 1, inserting the row on first use."""
+def _reserve(scope: str, key_digest: str, window_start, limit: int) -> bool:
+    """Take one slot under the key in this window; False when all ``limit`` are taken. Atomic on its own."""
     lookup = {"scope": scope, "key_digest": key_digest, "window_start": window_start}
-    if SignInCounter.objects.filter(**lookup).update(failures=F("failures") + 1):
-        return
+    if SignInCounter.objects.filter(**lookup, failures__lt=limit).update(failures=F("failures") + 1):
+        return True
     try:
         with transaction.atomic():
             SignInCounter.objects.create(**lookup, failures=1)
-    except IntegrityError:  # another request created it first
-        SignInCounter.objects.filter(**lookup).update(failures=F("failures") + 1)
+        return True
+    except IntegrityError:  # the row exists: it was full, or another request created it a moment ago
+        return bool(SignInCounter.objects.filter(**lookup, failures__lt=limit).update(failures=F("failures") + 1))
+
+
+def _release(scope: str, key_digest: str, window_start) -> None:
+    SignInCounter.objects.filter(scope=scope, key_digest=key_digest, window_start=window_start, failures__gt=0).update(
+        failures=F("failures") - 1
+    )
+
+
+def _sign_in_reset(username: str, ip: str) -> None:
+    """A completed sign-in clears that pair's (and that account's code) failures; the IP's count stays."""
+    SignInCounter.objects.filter(scope="user_ip", key_digest=_digest(username.lower(), ip)).delete()
+    SignInCounter.objects.filter(scope="code_user", key_digest=_digest(username.lower())).delete()
+
+
+def sign_in_attempt(*, username: str, ip: str, check: Callable[[], T], second_factor: bool = False) -> T:
+    """Run one guess at a sign-in door under the one throttle and return what ``check`` returned.
+
+    A falsy result is a failure and stays counted; a truthy one frees its slots. Raises ``Throttled`` (``check`` is
+    then never called) when the pair, the IP or (for a ``second_factor`` code) the account is at its limit.
+    """
+    window_start = _window_start()
+    reserved = []
+    for scope, key_digest, limit in _counter_keys(username, ip, second_factor=second_factor):
+        if not _reserve(scope, key_digest, window_start, limit):
+            for taken in reserved:
+                _release(*taken, window_start)
+            raise Throttled("Too many failed sign-ins from here; try again later.")
+        reserved.append((scope, key_digest))
+    result = None
+    try:
+        result = check()
+    finally:
+        if result:  # a right guess gives its slots back; a wrong one (or a crash) keeps them
+            for taken in reserved:
+                _release(*taken, window_start)
+    return result
 
 
 def sign_in_is_locked(*, username: str, ip: str) -> bool:
+    """Whether the next guess for this pair from this IP would be refused (a read, for pages and tests)."""
     window_start = _window_start()
     for scope, key_digest, limit in _counter_keys(username, ip):
         row = SignInCounter.objects.filter(scope=scope, key_digest=key_digest, window_start=window_start).first()
@@ -455,17 +516,93 @@ def sign_in_is_locked(*, username: str, ip: str) -> bool:
 
 
 def sign_in(*, username: str, password: str, ip: str, request=None):
-    """Check credentials under the throttle; returns the user or raises Throttled / Unauthenticated."""
-    if sign_in_is_locked(username=username, ip=ip):
-        raise Throttled("Too many failed sign-ins from here; try again later.")
-    user = authenticate(request, username=username, password=password)
-    if user is None or not user.is_active:
-        window_start = _window_start()
-        for scope, key_digest, _limit in _counter_keys(username, ip):
-            _increment(scope, key_digest, window_start)
+    """The first factor: check the password under the throttle; returns the user or raises Throttled /
+    Unauthenticated. Whoever has an authenticator still owes its code (``sign_in_second_factor``)."""
+
+    def check():
+        user = authenticate(request, username=username, password=password)
+        return user if user is not None and user.is_active else None
+
+    user = sign_in_attempt(username=username, ip=ip, check=check)
+    if user is None:
         raise Unauthenticated()
-    SignInCounter.objects.filter(scope="user_ip", key_digest=_digest(username.lower(), ip)).delete()
+    if second_factor_device(user=user) is None:
+        _sign_in_reset(username, ip)
     return user
+
+
+def sign_in_second_factor(*, user, code: str, ip: str):
+    """The second factor: check an authenticator code under the throttle; returns the device that accepted it.
+
+    A code is accepted once (django-otp remembers the last time step used, under a row lock)."""
+    device = second_factor_device(user=user)
+    if device is None:
+        raise Invalid("This account has no authenticator to check a code against.", code=ENROLMENT_REQUIRED)
+    username = user.get_username()
+    code = "".join(str(code).split())
+    verified = sign_in_attempt(
+        username=username,
+        ip=ip,
+        second_factor=True,
+        check=lambda: code.isdigit() and verify_token(user, device.persistent_id, code),
+    )
+    if not verified:
+        raise Unauthenticated("Wrong or expired code.", code=CODE_INVALID)
+    _sign_in_reset(username, ip)
+    return verified
+
+
+def sign_in_with_code(*, username: str, password: str, code: str | None, ip: str, request=None):
+    """Both factors in one request (the API token, the admin's login form); returns ``(user, device or None)``.
+
+    ``device`` is None only for an account without an authenticator, which may still need to enrol
+    (``second_factor_required``) before it can do anything else."""
+    user = sign_in(username=username, password=password, ip=ip, request=request)
+    if second_factor_device(user=user) is None:
+        return user, None
+    if not code:
+        raise Unauthenticated("This account needs the code from its authenticator app.", code=CODE_REQUIRED)
+    return user, sign_in_second_factor(user=user, code=code, ip=ip)
+
+
+def sign_in_for_token(*, username: str, password: str, code: str | None, ip: str, request=None) -> str:
+    """The API door: the password and, for anyone with an authenticator, its code; staff without one get no token."""
+    user, device = sign_in_with_code(username=username, password=password, code=code, ip=ip, request=request)
+    if device is None and second_factor_required(user):
+        raise Forbidden(
+            "Staff need two-factor authentication: set up an authenticator in the portal first.",
+            code=ENROLMENT_REQUIRED,
+        )
+    return token_for(user=user)
+
+
+def second_factor_enrol(*, user, key: str, code: str, ip: str, name: str = "Authenticator app"):
+    """Confirm a new authenticator: ``code`` must match ``key`` now (under the throttle); returns the device.
+
+    Refused if the account already has a confirmed authenticator (staff remove a lost one in the admin)."""
+    if second_factor_device(user=user) is not None:
+        raise Conflict("This account already has an authenticator.")
+    if not key_is_valid(key):
+        raise Invalid("The enrolment secret is not valid; reload the page.")
+    code = "".join(str(code).split())
+    totp = TOTP(unhexlify(key))
+    matched = sign_in_attempt(
+        username=user.get_username(),
+        ip=ip,
+        second_factor=True,
+        check=lambda: code.isdigit() and totp.verify(int(code), tolerance=1),
+    )
+    if not matched:
+        raise Unauthenticated("Wrong or expired code.", code=CODE_INVALID)
+    with transaction.atomic():
+        User.objects.select_for_update().filter(pk=user.pk).first()  # one enrolment at a time per account
+        if second_factor_device(user=user) is not None:
+            raise Conflict("This account already has an authenticator.")
+        TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+        device = TOTPDevice(user=user, name=name, key=key, confirmed=True, last_t=totp.t())
+        device.full_clean()
+        device.save()
+    return device
 
 
 def token_for(*, user) -> str:

@@ -42,7 +42,7 @@ ALLOWED_HOSTS = env_list(
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "labs.apps.LabsAdminConfig",  # django.contrib.admin with labs.admin_site.LabsAdminSite as admin.site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -53,6 +53,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "labs",
     "bookings",
     "comfort",
@@ -68,6 +70,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "labs.middleware.SessionIdleTimeoutMiddleware",
+    "labs.middleware.SecondFactorMiddleware",
     "labs.middleware.SiteTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -235,12 +240,25 @@ LOGIN_URL = "portal:sign-in"
 LOGIN_REDIRECT_URL = "portal:dashboard"
 LOGOUT_REDIRECT_URL = "portal:sign-in"
 
-# Sign-in throttling (labs.services.sign_in_*): failures are counted per (username, IP) and per IP in a window.
+# --- Sign-in doors, throttle, second factor, idle sessions (docs/security.md) ---------------------------------
+# One throttle for every door (API token, portal, admin, second-factor codes): labs.services.sign_in_attempt reserves
+# a slot per (username, IP) and per IP before a guess is checked, so concurrent guesses never pass the limits.
 SIGN_IN_WINDOW = timedelta(minutes=env_int("SIGN_IN_WINDOW_MINUTES", 15, minimum=1))
 SIGN_IN_MAX_FAILURES_PER_USER_IP = env_int("SIGN_IN_MAX_FAILURES_PER_USER_IP", 5, minimum=1)
-SIGN_IN_MAX_FAILURES_PER_IP = env_int("SIGN_IN_MAX_FAILURES_PER_IP", 50, minimum=1)
+SIGN_IN_MAX_FAILURES_PER_IP = env_int("SIGN_IN_MAX_FAILURES_PER_IP", 20, minimum=1)
+# Wrong second-factor codes per account from any address (only reachable with the right password).
+SIGN_IN_MAX_CODE_FAILURES_PER_USER = env_int("SIGN_IN_MAX_CODE_FAILURES_PER_USER", 10, minimum=1)
 # Number of reverse proxies in front of the app whose X-Forwarded-For entries are trusted (0: use REMOTE_ADDR).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=5)
+# TOTP (django-otp): staff need a confirmed authenticator; the portal's sign-in asks for its code after the password.
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Labs")
+OTP_TOTP_THROTTLE_FACTOR = 0  # django-otp's per-device back-off is off: every code goes through the one throttle
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # the admin never shows a device's secret or its QR code once saved
+SECOND_FACTOR_ENROL_URL = "portal:two-factor"
+SECOND_FACTOR_PENDING = timedelta(minutes=5)  # between the right password and the code on the portal
+# Idle timeout, enforced on the server: a session unused for longer is signed out at its next request.
+SESSION_IDLE_STAFF = timedelta(minutes=env_int("SESSION_IDLE_MINUTES_STAFF", 30, minimum=1))
+SESSION_IDLE = timedelta(minutes=env_int("SESSION_IDLE_MINUTES", 480, minimum=1))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -1,21 +1,36 @@
-"""The portal's own pages: sign-in, sign-out and the dashboard. Each area adds its pages in views_<area>.py."""
+"""The portal's own pages: sign-in (the password, then an authenticator's code for accounts that have one), two-factor
+set-up, sign-out and the dashboard. Each area adds its pages in views_<area>.py."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django import forms
-from django.contrib.auth import login, logout
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import get_user_model, login, logout
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
+from django_otp import login as otp_login
 
 from labs import services
-from labs.errors import Throttled, Unauthenticated
+from labs.errors import Conflict, Invalid, Throttled, Unauthenticated
 from labs.permissions import person_of
+from labs.second_factor import (
+    ENROLMENT_KEY_SESSION,
+    OneTimeCodeForm,
+    enrolment,
+    second_factor_device,
+    second_factor_required,
+)
 from portal import selectors
 
 WRONG_CREDENTIALS = "Wrong username or password."
@@ -46,6 +61,7 @@ def _safe_next(request) -> str | None:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def sign_in(request):
+    """The password. Accounts with an authenticator go on to its code (``sign_in_code``) before they are signed in."""
     if request.method == "GET" and request.user.is_authenticated:
         return redirect(_safe_next(request) or "portal:dashboard")
     form = SignInForm(request.POST or None)
@@ -68,9 +84,115 @@ def sign_in(request):
                 form.add_error(None, WRONG_CREDENTIALS)
                 status = 400
             else:
-                login(request, user)
+                if second_factor_device(user=user) is not None:
+                    _pending_store(request, user)
+                    return redirect(_url_with_next("portal:sign-in-code", _safe_next(request)))
+                login(request, user)  # staff without an authenticator are sent to set one up from here
                 return redirect(_safe_next(request) or "portal:dashboard")
-    return render(request, "portal/sign_in.html", {"form": form, "next": _safe_next(request) or ""}, status=status)
+    context = {"form": form, "next": _safe_next(request) or "", "idle": request.GET.get("idle") == "1"}
+    return render(request, "portal/sign_in.html", context, status=status)
+
+
+# Between the right password and the right code, the session holds who signed in, with which backend and when.
+PENDING_SESSION_KEY = "sign_in_pending"
+
+
+def _pending_store(request, user) -> None:
+    request.session[PENDING_SESSION_KEY] = {
+        "user": user.pk,
+        "backend": user.backend,
+        "at": timezone.now().timestamp(),
+    }
+
+
+def _pending_user(request):
+    pending = request.session.get(PENDING_SESSION_KEY)
+    if not isinstance(pending, dict):
+        return None
+    age = timezone.now().timestamp() - pending.get("at", 0)
+    if not 0 <= age <= settings.SECOND_FACTOR_PENDING.total_seconds():
+        request.session.pop(PENDING_SESSION_KEY, None)
+        return None
+    user = get_user_model().objects.filter(pk=pending.get("user"), is_active=True).first()
+    if user is not None:
+        user.backend = pending.get("backend")
+    return user
+
+
+def _url_with_next(name: str, target: str | None) -> str:
+    url = reverse(name)
+    return f"{url}?{urlencode({'next': target})}" if target else url
+
+
+@sensitive_post_parameters("code")
+@csrf_protect
+@never_cache
+@require_http_methods(["GET", "POST"])
+def sign_in_code(request):
+    """The second step for accounts with an authenticator: its current code, under the same throttle."""
+    user = _pending_user(request)
+    if user is None:
+        return redirect(_url_with_next("portal:sign-in", _safe_next(request)))
+    form = OneTimeCodeForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                device = services.sign_in_second_factor(
+                    user=user, code=form.cleaned_data["code"], ip=services.client_ip(request)
+                )
+            except Throttled as exc:
+                form.add_error(None, exc.detail)
+                status = 429
+            except Unauthenticated as exc:
+                form.add_error("code", exc.detail)
+            else:
+                request.session.pop(PENDING_SESSION_KEY, None)
+                user.otp_device = device  # django-otp's user_logged_in receiver marks the session verified
+                login(request, user, backend=user.backend)
+                return redirect(_safe_next(request) or "portal:dashboard")
+    context = {"form": form, "next": _safe_next(request) or ""}
+    return render(request, "portal/sign_in_code.html", context, status=status)
+
+
+@sensitive_post_parameters("code")
+@login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def two_factor(request):
+    """Two-factor authentication: set up an authenticator app (staff must), or see that it is on."""
+    if second_factor_device(user=request.user) is not None:
+        return render(request, "portal/two_factor.html", {"enabled": True, "required": True})
+    form = OneTimeCodeForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                device = services.second_factor_enrol(
+                    user=request.user,
+                    key=request.session.get(ENROLMENT_KEY_SESSION, ""),
+                    code=form.cleaned_data["code"],
+                    ip=services.client_ip(request),
+                )
+            except Throttled as exc:
+                form.add_error(None, exc.detail)
+                status = 429
+            except (Unauthenticated, Invalid, Conflict) as exc:
+                form.add_error("code", exc.detail)
+            else:
+                request.session.pop(ENROLMENT_KEY_SESSION, None)
+                otp_login(request, device)
+                messages.success(request, "Two-factor authentication is on for your account.")
+                return redirect(_safe_next(request) or "portal:dashboard")
+    context = {
+        "form": form,
+        "next": _safe_next(request) or "",
+        "required": second_factor_required(request.user),
+        **enrolment(request),
+    }
+    return render(request, "portal/two_factor.html", context, status=status)
 
 
 @require_POST

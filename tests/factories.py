@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import factory
 from django.contrib.auth import get_user_model
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from labs.choices import CompanyKind, Role
 from labs.models import Company, Floor, Person, Site, Zone
@@ -73,3 +74,14 @@ class PersonFactory(factory.django.DjangoModelFactory):
         yes_declaration=factory.SubFactory(CompanyFactory, site=factory.SelfAttribute("..site")),
         no_declaration=None,
     )
+
+
+class AuthenticatorFactory(factory.django.DjangoModelFactory):
+    """A confirmed TOTP authenticator (django-otp); ``tests.sign_in.totp_code(device)`` is what its app shows."""
+
+    class Meta:
+        model = TOTPDevice
+
+    user = factory.SubFactory(UserFactory)
+    name = "Phone"
+    confirmed = True

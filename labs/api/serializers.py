@@ -44,6 +44,12 @@ class TokenInputSerializer(serializers.Serializer):
     password = fields.CharField(
         max_length=4096, trim_whitespace=False, single_line=False, style={"input_type": "password"}
     )
+    otp = fields.CharField(
+        max_length=16,
+        required=False,
+        allow_blank=True,
+        help_text="The current code of the account's authenticator app; required for accounts that have one.",
+    )
 
 
 class TokenOutputSerializer(serializers.Serializer):

@@ -40,7 +40,12 @@ class HealthApi(APIView):
 
 
 class AuthTokenApi(APIView):
-    """Exchange a username and password for an API token; failures are throttled per username+IP and per IP."""
+    """Exchange a username, password and (for accounts with an authenticator) its code for an API token.
+
+    Every guess goes through the one sign-in throttle (labs.services.sign_in_attempt). Errors: 401
+    ``authentication_failed`` (wrong password), 401 ``otp_required`` / ``otp_invalid`` (code missing or wrong), 403
+    ``second_factor_enrolment_required`` (staff without an authenticator), 429 ``throttled``.
+    """
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -49,13 +54,14 @@ class AuthTokenApi(APIView):
     def post(self, request):
         data = TokenInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = services.sign_in(
+        token = services.sign_in_for_token(
             username=data.validated_data["username"],
             password=data.validated_data["password"],
+            code=data.validated_data.get("otp") or None,
             ip=services.client_ip(request),
             request=request,
         )
-        return Response({"token": services.token_for(user=user)})
+        return Response({"token": token})
 
 
 class MeApi(APIView):

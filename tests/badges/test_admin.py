@@ -6,12 +6,14 @@ from __future__ import annotations
 from io import StringIO
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.urls import reverse
 
 from badges.choices import BadgeStatus
 from badges.models import AccessDecision, Badge, BadgeCodeUse, Door, Reader, Visit
 from labs.models import Person
+from tests.sign_in import admin_sign_in, authenticator_for
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +24,8 @@ MODELS = [Door, Reader, Badge, Visit, AccessDecision, BadgeCodeUse]
 def demo_staff_client(client, monkeypatch):
     monkeypatch.delenv("DEMO_READER_KEY", raising=False)
     call_command("demo_site", stdout=StringIO())
-    assert client.login(username="staff", password="demo")
+    staff = get_user_model().objects.get(username="staff")
+    assert admin_sign_in(client, "staff", "demo", device=authenticator_for(staff)).status_code == 302
     return client
 
 

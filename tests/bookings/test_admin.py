@@ -14,6 +14,7 @@ from bookings import services
 from bookings.models import Booking, BookingPolicy, BookingSeries, CalendarFeed, Desk, Room
 from labs.admin_forms import NO_ACTOR
 from tests.bookings.conftest import local
+from tests.sign_in import signed_in
 
 pytestmark = pytest.mark.usefixtures("frozen")
 
@@ -23,8 +24,7 @@ def admin_client_staff(client, staff):
     staff.user.is_staff = True
     staff.user.is_superuser = True  # permissions are the demo's concern; here: the pages and the service
     staff.user.save()
-    client.force_login(staff.user)
-    return client
+    return signed_in(client, staff)
 
 
 def _url(model, action, *args):

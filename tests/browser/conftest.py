@@ -86,17 +86,25 @@ def page(browser, live_server, transactional_db, browser_context_args):
         context.close()
 
 
-def sign_in(page, live_server, username: str, password: str):
-    """Sign in through the portal's form, as a person would; returns the response of the form's submission."""
+def sign_in(page, live_server, username: str, password: str, *, authenticator=None):
+    """Sign in through the portal's form, as a person would: the password, then (for an account with an
+    ``authenticator``, a django-otp device) the code its app shows. Returns the page."""
     page.goto(f"{live_server.url}/sign-in/")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     with page.expect_navigation():
         page.get_by_role("button", name="Sign in").click()
+    if authenticator is not None:
+        from tests.sign_in import totp_code
+
+        page.get_by_label("Code", exact=True).fill(totp_code(authenticator))
+        with page.expect_navigation():
+            page.get_by_role("button", name="Verify").click()
     return page
 
 
 @pytest.fixture(name="sign_in")
 def sign_in_fixture():
-    """The :func:`sign_in` helper as a fixture: ``sign_in(page, live_server, "member", password)``."""
+    """The :func:`sign_in` helper as a fixture: ``sign_in(page, live_server, "member", password)``; staff pass
+    ``authenticator=`` (``tests.sign_in.authenticator_for(user)``)."""
     return sign_in

@@ -9,6 +9,7 @@ from django.core import mail
 from django.utils import timezone
 
 from badges.models import Visit
+from tests.sign_in import authenticator_for
 
 pytestmark = pytest.mark.browser
 
@@ -37,7 +38,7 @@ def test_a_member_invites_a_visitor_and_reception_checks_them_in(page, live_serv
     assert page.console_errors == []
 
     page.context.clear_cookies()
-    sign_in(page, live_server, "staff", password)
+    sign_in(page, live_server, "staff", password, authenticator=authenticator_for(staff.user))
     page.goto(f"{live_server.url}/reception/")
     row = page.locator(f"#visit-{visit.pk}")
     row.get_by_role("button", name="Check in").click()

@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from labs.models import Company, Floor, Person, SignInCounter, Site, Zone
+from tests.sign_in import admin_sign_in, authenticator_for, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -23,15 +24,17 @@ def demo(settings):
 
 @pytest.fixture
 def demo_staff_client(client, demo):
-    assert client.login(username="staff", password="demo")
+    """Signed in at the admin's login as a person would: password and the demo authenticator's code."""
+    staff = get_user_model().objects.get(username="staff")
+    response = admin_sign_in(client, "staff", "demo", device=authenticator_for(staff))
+    assert response.status_code == 302 and response["Location"] == "/admin/"
     return client
 
 
 @pytest.fixture
 def superuser_client(client, member):
     user = get_user_model().objects.create_superuser("root", "root@example.test", "a-long-root-password")
-    client.force_login(user)
-    return client
+    return signed_in(client, user, "a-long-root-password")
 
 
 def admin_url(model, action, *args):

@@ -1,8 +1,11 @@
 import pytest
 from django.urls import reverse
+from rest_framework.authtoken.models import Token
 
 from labs.choices import Role
-from labs.models import Person
+from labs.models import Person, SignInCounter
+from tests.factories import AuthenticatorFactory
+from tests.sign_in import totp_code
 
 pytestmark = pytest.mark.django_db
 
@@ -50,6 +53,47 @@ class TestAuthToken:
             "/api/v1/auth/token/", {"username": "member", "password": password}, REMOTE_ADDR="10.0.0.9"
         )
         assert response.status_code == 429
+
+
+class TestAuthTokenWithASecondFactor:
+    def test_an_account_with_an_authenticator_must_send_its_code(self, anon_client, staff, password):
+        AuthenticatorFactory(user=staff.user)
+        response = anon_client.post("/api/v1/auth/token/", {"username": "staff", "password": password})
+        assert response.status_code == 401
+        assert response.json()["code"] == "otp_required"
+
+    def test_a_wrong_code_is_refused_and_counted(self, anon_client, staff, password):
+        AuthenticatorFactory(user=staff.user)
+        response = anon_client.post("/api/v1/auth/token/", {"username": "staff", "password": password, "otp": "000000"})
+        assert response.status_code == 401
+        assert response.json()["code"] == "otp_invalid"
+        assert SignInCounter.objects.filter(scope="code_user", failures=1).exists()
+
+    def test_the_right_code_gets_a_token(self, anon_client, staff, password):
+        device = AuthenticatorFactory(user=staff.user)
+        response = anon_client.post(
+            "/api/v1/auth/token/", {"username": "staff", "password": password, "otp": totp_code(device)}
+        )
+        assert response.status_code == 200
+        anon_client.credentials(HTTP_AUTHORIZATION=f"Token {response.json()['token']}")
+        assert anon_client.get("/api/v1/me/").json()["username"] == "staff"
+
+    def test_staff_without_an_authenticator_are_told_to_set_one_up(self, anon_client, staff, password):
+        response = anon_client.post("/api/v1/auth/token/", {"username": "staff", "password": password})
+        assert response.status_code == 403
+        assert response.json()["code"] == "second_factor_enrolment_required"
+        assert not Token.objects.filter(user=staff.user).exists()
+
+    def test_a_member_without_one_needs_no_code(self, anon_client, member, password):
+        response = anon_client.post("/api/v1/auth/token/", {"username": "member", "password": password, "otp": ""})
+        assert response.status_code == 200
+
+    def test_an_overlong_code_is_a_field_error(self, anon_client, member, password):
+        response = anon_client.post(
+            "/api/v1/auth/token/", {"username": "member", "password": password, "otp": "1" * 17}
+        )
+        assert response.status_code == 400
+        assert "otp" in response.json()
 
 
 class TestMe:

@@ -1,10 +1,13 @@
-"""Cross-cutting HTTP behaviour: pages in the site's time zone; the API the same whoever asks."""
+"""Cross-cutting HTTP behaviour: pages in the site's time zone; the API the same whoever asks; idle sessions end."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import pytest
 import time_machine
+from django.test import Client
 
-from tests.factories import PersonFactory, SiteFactory
+from tests.factories import PASSWORD, PersonFactory, SiteFactory
+from tests.sign_in import signed_in
 
 
 def test_a_page_shows_the_time_in_the_persons_site_zone(client, member):
@@ -42,3 +45,104 @@ def test_the_api_answers_the_same_to_a_session_as_to_a_token(client, member):
 
     assert by_session == by_token
     assert datetime.fromisoformat(by_session["start"]) == datetime(2030, 1, 7, 9, tzinfo=UTC)
+
+
+# --- Idle sessions -------------------------------------------------------------------------------------------------
+
+START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(START, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def member_session(client, member, clock):
+    return signed_in(client, member)
+
+
+@pytest.fixture
+def staff_session(clock, staff, settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    staff.user.set_password(PASSWORD)
+    staff.user.save()
+    return signed_in(Client(), staff)
+
+
+class TestIdleSessions:
+    def test_a_member_idle_past_the_limit_is_signed_out_and_sent_to_sign_in(self, member_session, clock, settings):
+        clock.shift(settings.SESSION_IDLE + timedelta(minutes=1))
+        response = member_session.get("/bookings/")
+        assert response.status_code == 302
+        assert response["Location"] == "/sign-in/?next=%2Fbookings%2F&idle=1"
+        assert "_auth_user_id" not in member_session.session
+        assert "signed out after a while without activity" in member_session.get(response["Location"]).content.decode()
+
+    def test_activity_keeps_a_session_alive_past_the_limit(self, member_session, clock, settings):
+        for _ in range(4):
+            clock.shift(settings.SESSION_IDLE - timedelta(minutes=2))
+            assert member_session.get("/").status_code == 200
+
+    def test_staff_are_signed_out_after_thirty_idle_minutes(self, staff_session, clock):
+        clock.shift(timedelta(minutes=29))
+        assert staff_session.get("/reception/").status_code == 200
+        clock.shift(timedelta(minutes=31))
+        response = staff_session.get("/reception/")
+        assert response.status_code == 302 and response["Location"].startswith("/sign-in/?next=%2Freception%2F")
+        assert "otp_device_id" not in staff_session.session
+
+    def test_a_member_is_not_held_to_the_staff_limit(self, member_session, clock):
+        clock.shift(timedelta(minutes=31))
+        assert member_session.get("/").status_code == 200
+
+    def test_the_api_answers_401_json_to_an_idle_session(self, member_session, clock, settings):
+        clock.shift(settings.SESSION_IDLE + timedelta(seconds=61))
+        response = member_session.get("/api/v1/me/")
+        assert response.status_code == 401
+        assert response.json()["code"] == "session_expired"
+        assert member_session.get("/api/v1/me/").json()["code"] == "not_authenticated"
+
+    def test_an_api_request_with_its_own_token_is_not_refused_for_an_idle_session(
+        self, member_session, member, clock, settings
+    ):
+        from rest_framework.authtoken.models import Token
+
+        token = Token.objects.create(user=member.user)
+        clock.shift(settings.SESSION_IDLE + timedelta(minutes=1))
+        response = member_session.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Token {token.key}")
+        assert response.status_code == 200
+        assert "_auth_user_id" not in member_session.session
+
+    def test_htmx_fragments_send_the_whole_page_to_sign_in(self, member_session, clock, settings):
+        clock.shift(settings.SESSION_IDLE + timedelta(minutes=1))
+        response = member_session.get("/badge/qr/", HTTP_HX_REQUEST="true")
+        assert response.status_code == 204
+        assert response["HX-Redirect"].startswith("/sign-in/?next=%2Fbadge%2Fqr%2F")
+
+    def test_the_limit_comes_from_the_environment(self, member_session, clock, settings):
+        settings.SESSION_IDLE = timedelta(minutes=10)
+        clock.shift(timedelta(minutes=11))
+        assert member_session.get("/").status_code == 302
+
+    def test_the_last_request_time_is_written_at_most_once_a_minute(self, member_session, clock):
+        member_session.get("/")
+        first = member_session.session["last_seen"]
+        clock.shift(timedelta(seconds=30))
+        member_session.get("/")
+        assert member_session.session["last_seen"] == first
+        clock.shift(timedelta(seconds=31))
+        member_session.get("/")
+        assert member_session.session["last_seen"] == first + 61
+
+
+def test_a_token_request_creates_no_session(member):
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=member.user).key}")
+    response = client.get("/api/v1/me/")
+    assert response.status_code == 200
+    assert "sessionid" not in response.cookies

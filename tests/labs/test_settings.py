@@ -37,6 +37,7 @@ def _start(**overrides) -> subprocess.CompletedProcess:
         ("DATABASE_URL", "mysql://db/x", "DATABASE_URL='mysql://db/x' must start with one of"),
         ("MQTT_URL", "mqtt://:notaport", "MQTT_URL='mqtt://:notaport'"),
         ("SIGN_IN_MAX_FAILURES_PER_IP", "ten", "SIGN_IN_MAX_FAILURES_PER_IP='ten' is not a whole number"),
+        ("SESSION_IDLE_MINUTES_STAFF", "0", "SESSION_IDLE_MINUTES_STAFF=0 is below the minimum 1"),
         ("LABS_ENV", "staging", "LABS_ENV='staging' must be 'development' or 'production'"),
     ],
 )

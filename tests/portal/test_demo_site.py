@@ -1,13 +1,16 @@
+import re
+from base64 import b32decode
 from io import StringIO
 
 import pytest
 from django.apps import apps
 from django.contrib.auth import authenticate, get_user_model
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from labs.choices import CompanyKind, Role
 from labs.models import Company, Person, Site, Zone
-from portal.management.commands.demo_site import DEMO_PASSWORD, SIGN_INS
+from portal.management.commands.demo_site import DEMO_PASSWORD, DEMO_TOTP_SECRET, SIGN_INS
 
 pytestmark = pytest.mark.django_db
 
@@ -152,3 +155,55 @@ def test_the_demo_member_signs_in_to_the_portal_and_sees_their_company(client):
     assert "Welcome, Maja Jensen" in html
     assert "Nordlys Robotics" in html
     assert "Fjord Analytics" not in html
+
+
+# --- The demo staff's second factor --------------------------------------------------------------------------------
+
+
+def test_the_demo_staff_has_an_authenticator_with_the_published_secret():
+    run_demo()
+    device = TOTPDevice.objects.get(user__username="staff")
+    assert device.confirmed
+    assert device.key == b32decode(DEMO_TOTP_SECRET).hex()
+    run_demo()
+    assert TOTPDevice.objects.filter(user__username="staff").count() == 1
+
+
+def test_a_second_run_restores_a_changed_demo_secret():
+    run_demo()
+    TOTPDevice.objects.filter(user__username="staff").update(key="00" * 20)
+    run_demo()
+    assert TOTPDevice.objects.get(user__username="staff").key == b32decode(DEMO_TOTP_SECRET).hex()
+
+
+def test_it_prints_how_to_get_the_staff_code():
+    output = run_demo()
+    assert "python manage.py demo_totp" in output
+    assert "LABS DEMO TOTP SECR ETNO TFOR PROD UCTN" in output
+
+
+def test_demo_totp_prints_a_code_that_signs_the_demo_staff_in(client):
+    run_demo()
+    out = StringIO()
+    call_command("demo_totp", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert re.fullmatch(r"\d{6}", lines[0])
+    assert f"otpauth://totp/Labs%3Astaff?secret={DEMO_TOTP_SECRET}&" in out.getvalue()
+    client.post("/sign-in/", {"username": "staff", "password": DEMO_PASSWORD})
+    response = client.post("/sign-in/code/", {"code": lines[0]})
+    assert response.status_code == 302 and response["Location"] == "/"
+    assert client.get("/reception/").status_code == 200
+
+
+def test_demo_totp_refuses_an_account_without_the_demo_authenticator():
+    run_demo()
+    with pytest.raises(CommandError, match="no demo authenticator"):
+        call_command("demo_totp", "member", stdout=StringIO())
+
+
+@pytest.mark.parametrize("command", ["demo_site", "demo_totp"])
+def test_the_demo_commands_refuse_to_run_in_production(command, settings):
+    settings.PRODUCTION = True
+    with pytest.raises(CommandError, match="refuses to run in LABS_ENV=production"):
+        call_command(command, stdout=StringIO())
+    assert not TOTPDevice.objects.exists()

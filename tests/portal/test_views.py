@@ -2,10 +2,12 @@ import re
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.test import Client
 from django.urls import reverse
 
 from labs.choices import Role
 from tests.factories import PersonFactory
+from tests.sign_in import signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -167,8 +169,7 @@ class TestDashboard:
         assert "/admin/" not in client.get("/").content.decode()
         staff.user.is_staff = True
         staff.user.save()
-        client.force_login(staff.user)
-        assert "/admin/" in client.get("/").content.decode()
+        assert "/admin/" in signed_in(Client(), staff).get("/").content.decode()
 
     def test_an_account_without_a_person_gets_an_explanation(self, client):
         user = get_user_model().objects.create_user("root", password="x-long-password-1")

@@ -2,7 +2,9 @@
 
 Idempotent: running it again creates nothing new and prints the same. The six demo sign-ins get the password
 ``demo`` (deliberately weak, set without the password validators); everyone else has an unusable password, which
-keeps the bulk fast (no password hashing).
+keeps the bulk fast (no password hashing). Staff need a second factor: the demo's ``staff`` gets an authenticator
+with the published secret DEMO_TOTP_SECRET, whose current code ``manage.py demo_totp`` prints. Refuses to run with
+LABS_ENV=production: the password and the secret are public.
 """
 
 from __future__ import annotations
@@ -10,21 +12,31 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import random
+from base64 import b32decode
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.models import Group, Permission
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.db.models import Q
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from labs import services
 from labs.choices import REPRESENTATIVE_ROLE_FOR_KIND, CompanyKind, Role
 from labs.models import Company, Floor, Person, Site, Zone
 
 DEMO_PASSWORD = "demo"  # noqa: S105 - the documented password of the demo sign-ins
+# The documented TOTP secret of the demo staff's authenticator (base32, as authenticator apps take it).
+DEMO_TOTP_SECRET = "LABSDEMOTOTPSECRETNOTFORPRODUCTN"  # noqa: S105 - published on purpose, refused in production
+DEMO_TOTP_KEY = b32decode(DEMO_TOTP_SECRET).hex()
+DEMO_TOTP_DEVICE = "Demo authenticator"
+PRODUCTION_REFUSAL = (
+    "The demo's password and two-factor secret are public: {command} refuses to run in LABS_ENV=production."
+)
 STAFF_GROUP = "Operator staff"
 # Apps whose models the demo staff may manage in the Django admin (plus viewing and editing user accounts).
 STAFF_ADMIN_APPS = ("labs", "bookings", "comfort", "badges")
@@ -128,6 +140,8 @@ class Command(BaseCommand):
     help = "Create (or complete) the demo site: floors, zones, companies, ~150 people and each app's demo data."
 
     def handle(self, *args, **options):
+        if settings.PRODUCTION:
+            raise CommandError(PRODUCTION_REFUSAL.format(command="demo_site"))
         site, counts = self.seed_core()
         seeded = self.seed_apps(site)
         self.report(site, counts, seeded)
@@ -227,6 +241,17 @@ class Command(BaseCommand):
                 user.save(update_fields=changed)
             if is_staff:
                 user.groups.add(self.ensure_staff_group())
+                self.ensure_demo_authenticator(user)
+
+    def ensure_demo_authenticator(self, user) -> None:
+        """Staff need a second factor: the demo staff's authenticator has the published DEMO_TOTP_SECRET."""
+        device = TOTPDevice.objects.filter(user=user, name=DEMO_TOTP_DEVICE).first()
+        if device is not None and device.key == DEMO_TOTP_KEY and device.confirmed:
+            return
+        device = device or TOTPDevice(user=user, name=DEMO_TOTP_DEVICE)
+        device.key, device.confirmed = DEMO_TOTP_KEY, True
+        device.full_clean()
+        device.save()
 
     def ensure_staff_group(self) -> Group:
         group, _ = Group.objects.get_or_create(name=STAFF_GROUP)
@@ -307,6 +332,11 @@ class Command(BaseCommand):
         width = max(len(s.username) for s in SIGN_INS)
         for sign_in in SIGN_INS:
             out.write(f"  {sign_in.username:<{width}}  {sign_in.first_name} {sign_in.last_name}, {sign_in.description}")
+        out.write("")
+        out.write("  staff also enters a code from an authenticator (staff need two-factor authentication):")
+        out.write("    python manage.py demo_totp     prints the current code, or add the demo secret to an app:")
+        secret = " ".join(DEMO_TOTP_SECRET[i : i + 4] for i in range(0, len(DEMO_TOTP_SECRET), 4))
+        out.write(f"    {secret}   (time-based, 6 digits, 30 s; a demo secret, refused in production)")
         out.write("")
         out.write("  Portal    http://127.0.0.1:8000/")
         out.write("  Admin     http://127.0.0.1:8000/admin/   (as staff)")
