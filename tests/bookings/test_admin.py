@@ -168,7 +168,7 @@ def test_a_rule_broken_in_the_admin_is_a_form_error(admin_client_staff, member, 
 
 def test_an_account_without_a_person_is_told_so_not_given_a_500(client, member, room):
     root = get_user_model().objects.create_superuser("root", "root@example.test", "a-long-root-password")
-    client.force_login(root)
+    signed_in(client, root, "a-long-root-password")
 
     response = client.post(_url(Booking, "add"), _add_form(member, room, "2026-03-03", "09:00", "10:00"))
 

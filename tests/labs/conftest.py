@@ -16,6 +16,7 @@ from badges import services as badge_services
 from badges.choices import BadgeKind, BadgeStatus
 from badges.models import Badge, Visit
 from labs import services
+from tests.sign_in import signed_in
 
 
 @pytest.fixture(autouse=True)
@@ -91,5 +92,4 @@ def admin_client_staff(client, staff):
     staff.user.is_staff = True
     staff.user.is_superuser = True
     staff.user.save()
-    client.force_login(staff.user)
-    return client
+    return signed_in(client, staff)  # the password and the authenticator's code, as staff sign in to the admin

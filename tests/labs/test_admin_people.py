@@ -15,6 +15,7 @@ from labs.choices import Role
 from labs.models import Person
 from tests.factories import SiteFactory
 from tests.labs.conftest import ALL_ENDED, ALL_LIVE
+from tests.sign_in import signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -138,7 +139,7 @@ class TestPersonForm:
             role=Role.STAFF,
             site=aarhus,
         )
-        client.force_login(aarhus_staff.user)
+        signed_in(client, aarhus_staff, "a-long-password-1")
 
         response = client.post(_url(Person, "change", member.pk), _person_form(member, is_active=False))
 
@@ -242,7 +243,11 @@ class TestUserAdmin:
 class TestASuperuserWithoutAPerson:
     @pytest.fixture
     def root_client(self, client):
-        client.force_login(User.objects.create_superuser("root", "root@example.test", "a-long-root-password"))
+        signed_in(
+            client,
+            User.objects.create_superuser("root", "root@example.test", "a-long-root-password"),
+            "a-long-root-password",
+        )
         return client
 
     def test_is_told_to_get_a_person_instead_of_changing_raw(self, root_client, member):
