@@ -55,6 +55,14 @@ EXCLUDED_CHECKS: dict[str, dict[str, str]] = {
     # Open question (reported): a generated 39-character amenity arrives as a one-item list's repr and is refused.
     "GET /api/v1/rooms/": {"positive_data_acceptance": "amenity values: see the note above"},
     "GET /api/v1/desks/": {"positive_data_acceptance": "amenity values: see the note above"},
+    "POST /api/v1/people/": {
+        "positive_data_acceptance": "Django's password validators (common, entirely numeric, like the name) and an "
+        "email already in use: 400 by the contract; JSON Schema cannot state them"
+    },
+    "PATCH /api/v1/people/{id}/": {
+        "positive_data_acceptance": "a role must fit the company's kind and staff cannot change their own role: "
+        "rules across fields and the caller, 400/403; JSON Schema cannot state them"
+    },
     "POST /api/v1/bookings/{id}/check-in/": {
         "positive_data_acceptance": "check-in is refused outside its window around the booking's start (422)"
     },
