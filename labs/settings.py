@@ -227,6 +227,9 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "labs@localhost")
 # DJANGO_SECRET_KEY; set it so rotating the secret key does not orphan registered cards).
 PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://127.0.0.1:8000")
 BADGE_CARD_UID_KEY = env_str("BADGE_CARD_UID_KEY", None)
+# Badges: how long a QR code of the previous 30 s step is still accepted after the step changed, and a code of the next
+# step before it starts (clock skew between servers); docs/badges.md has the threat model.
+BADGE_CODE_GRACE_SECONDS = env_int("BADGE_CODE_GRACE_SECONDS", 5, minimum=0, maximum=15)
 
 # --- Security -----------------------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -34,7 +34,7 @@ def test_my_badge_shows_the_current_code_as_an_svg_qr(frozen, member_web, member
     html = member_web.get("/badge/").content.decode()
     code = code_at(member_badge, MONDAY)
     assert f'data-code="{code}"' in html and "<svg" in html and 'class="qr__svg"' in html
-    assert 'hx-get="/badge/qr/"' in html and 'hx-trigger="every 5s"' in html
+    assert 'hx-get="/badge/qr/"' in html and "every 5s" in html
     assert "<script>" not in html and "style=" not in html  # the CSP allows neither inline
 
 
@@ -45,6 +45,33 @@ def test_the_qr_fragment_follows_the_steps(frozen, member_web, member_badge):
     second = member_web.get("/badge/qr/").content.decode()
     assert code_at(member_badge, MONDAY + timedelta(seconds=30)) in second
     assert code_at(member_badge, MONDAY) not in second
+
+
+def test_the_qr_fragment_asks_for_the_next_code_as_its_step_ends(frozen, member_web, member_badge):
+    frozen.move_to(MONDAY + timedelta(seconds=12.5))
+    html = member_web.get("/badge/qr/").content.decode()
+    assert 'hx-trigger="load delay:17500ms, every 5s, refresh"' in html
+    assert 'data-valid-ms="22500"' in html  # 17.5 s of its step and the 5 s grace
+
+
+def test_a_phone_refreshing_as_the_page_says_always_shows_a_code_the_reader_takes(
+    frozen, member_web, member_badge, main_reader
+):
+    """The phone shows each code until the fetch it was told to make (plus a second of latency): every moment of
+    that, a reader accepts the code on screen, and never twice at one reader."""
+    import re
+
+    from tests.badges.conftest import decide
+
+    frozen.move_to(MONDAY + timedelta(seconds=7.3))
+    for _ in range(4):
+        html = member_web.get("/badge/qr/").content.decode()
+        code = re.search(r'data-code="([^"]+)"', html).group(1)
+        refresh_ms = int(re.search(r"load delay:(\d+)ms", html).group(1))
+        frozen.shift(refresh_ms / 1000 + 1.0)  # the phone fetches late, by a second of network and rendering
+        decision = decide(main_reader, code)
+        assert (decision.allow, decision.reason) == (True, "ok")
+        assert decide(main_reader, code).reason == "replayed"
 
 
 def test_without_a_badge_the_page_says_so(member_web):
