@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc served from our static files: the CSP allows no CDN
     "csp",
     "labs",
     "bookings",
@@ -199,6 +200,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # /api/v1/docs/ (labs.urls) loads Swagger UI from the project's own static files, under the strict CSP.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # Choice sets whose field names collide across apps ("kind", "state"...) get explicit component names.
     "ENUM_NAME_OVERRIDES": {
         "DeviceKindEnum": "comfort.choices.DeviceKind",
