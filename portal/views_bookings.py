@@ -6,6 +6,7 @@ Every page calls the bookings services and selectors; times are entered and show
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from types import SimpleNamespace
 
 from django import forms
 from django.contrib import messages
@@ -24,20 +25,64 @@ from labs.errors import DomainError
 from labs.models import Zone
 from labs.permissions import person_of
 
+SLOT = timedelta(minutes=30)  # proposed times fall on the half hour
+ROOM_DEFAULT_LENGTH = timedelta(hours=1)
+DESK_DAY_ENDS = time(17)  # a desk is proposed until the end of the working day (or closing, if later)
+
 
 def _site_today(person) -> date:
     return timezone.now().astimezone(person.site.tz).date()
 
 
-def _next_half_hour(person) -> time:
-    local = timezone.now().astimezone(person.site.tz) + timedelta(minutes=30)
-    return time(local.hour, 0 if local.minute < 30 else 30)
+def _next_slot(*, tz, rules, length: timedelta) -> tuple[datetime, datetime]:
+    """The first window of ``length`` on the half-hour grid that starts after now plus the notice and lies within the
+    bookable hours: today if it still fits, else the next day at opening. Wall-clock arithmetic in ``tz``."""
+    earliest = (timezone.now() + rules.min_notice).astimezone(tz).replace(tzinfo=None)
+    start = earliest.replace(minute=0, second=0, microsecond=0) + SLOT * (earliest.minute // 30 + 1)
+    day = start.date()
+    for _ in range(3):
+        opens, closes = datetime.combine(day, rules.opens_at), datetime.combine(day, rules.closes_at)
+        start = max(start, opens)
+        if start + length <= closes:
+            break
+        day += timedelta(days=1)
+        start = datetime.combine(day, rules.opens_at)
+    return start.replace(tzinfo=tz), (start + length).replace(tzinfo=tz)
+
+
+def _window_initial(start: datetime, end: datetime) -> dict:
+    return {"date": start.date(), "start": start.time(), "end": end.time()}
+
+
+def _room_initial(site, rules=None) -> dict:
+    rules = rules or _site_rules(site)
+    return _window_initial(*_next_slot(tz=site.tz, rules=rules, length=ROOM_DEFAULT_LENGTH))
+
+
+def _desk_initial(site) -> dict:
+    rules = _site_rules(site)
+    start, end = _next_slot(tz=site.tz, rules=rules, length=ROOM_DEFAULT_LENGTH)
+    day_end = min(DESK_DAY_ENDS, rules.closes_at)
+    if end.time() < day_end:
+        end = end.replace(hour=day_end.hour, minute=day_end.minute)
+    elif end.time() < rules.closes_at:
+        end = end.replace(hour=rules.closes_at.hour, minute=rules.closes_at.minute)
+    return _window_initial(start, end)
+
+
+def _site_rules(site):
+    """The site's bookable hours and notice (its policy; a room may have its own, see room_day)."""
+    policy = services.policy_for(site)
+    return SimpleNamespace(
+        opens_at=policy.opens_at, closes_at=policy.closes_at, min_notice=timedelta(minutes=policy.min_notice_minutes)
+    )
 
 
 class WindowForm(forms.Form):
     """A local date and a from-to time at the person's site."""
 
-    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    # An <input type=date> takes and sends YYYY-MM-DD whatever the locale (en-GB's 29/11/2026 leaves it empty).
+    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     start = forms.TimeField(label="From", widget=forms.TimeInput(attrs={"type": "time", "step": 900}, format="%H:%M"))
     end = forms.TimeField(label="To", widget=forms.TimeInput(attrs={"type": "time", "step": 900}, format="%H:%M"))
 
@@ -99,12 +144,6 @@ def _render(request, template: str, context: dict, *, tz, status: int = 200):
         return render(request, template, context, status=status)
 
 
-def _initial(person) -> dict:
-    start = _next_half_hour(person)
-    end = (datetime.combine(date.today(), start) + timedelta(hours=1)).time()  # noqa: DTZ011 - wall-clock arithmetic
-    return {"date": _site_today(person), "start": start, "end": end}
-
-
 @login_required
 @require_GET
 def room_search(request):
@@ -112,7 +151,7 @@ def room_search(request):
     if person is None:
         return redirect("portal:dashboard")
     site = person.site
-    form = RoomSearchForm(request.GET or None, site=site, initial=_initial(person))
+    form = RoomSearchForm(request.GET or None, site=site, initial=_room_initial(site))
     rooms, window = None, None
     if form.is_bound and form.is_valid():
         window = form.window()
@@ -133,6 +172,12 @@ def room_search(request):
         tz=site.tz,
         status=400 if form.is_bound and not form.is_valid() else 200,
     )
+
+
+def _room_day_initial(room, rules, day: date) -> dict:
+    """The room's next bookable hour, on the day shown if that is later (same hours), else on the slot's day."""
+    initial = _window_initial(*_next_slot(tz=room.site.tz, rules=rules, length=ROOM_DEFAULT_LENGTH))
+    return {**initial, "date": max(day, initial["date"])}
 
 
 @login_required
@@ -165,7 +210,7 @@ def room_day(request, pk: int):
             "next_day": day + timedelta(days=1),
             "busy": [{"start": b.start.astimezone(tz), "end": b.end.astimezone(tz), "mine": b.mine} for b in busy],
             "hours": hours,
-            "form": WindowForm(tz=tz, initial={**_initial(person), "date": day}),
+            "form": WindowForm(tz=tz, initial=_room_day_initial(room, rules, day)),
             "tz": tz,
         },
         tz=tz,
@@ -179,8 +224,7 @@ def desk_search(request):
     if person is None:
         return redirect("portal:dashboard")
     site = person.site
-    initial = {**_initial(person), "start": time(9), "end": time(17)}
-    form = DeskSearchForm(request.GET or None, site=site, initial=initial)
+    form = DeskSearchForm(request.GET or None, site=site, initial=_desk_initial(site))
     desks, window = None, None
     if form.is_bound and form.is_valid():
         window = form.window()
@@ -253,6 +297,7 @@ def my_bookings(request):
             "booking": b,
             "start": b.start.astimezone(b.site.tz),
             "end": b.end.astimezone(b.site.tz),
+            "tz": b.site.tz,  # a booking at another site shows in that site's zone, named
             "can_check_in": b.status == "confirmed" and b.start - services.CHECK_IN_AHEAD <= now < b.end,
             "can_cancel": b.status in {"confirmed", "checked_in"},
         }

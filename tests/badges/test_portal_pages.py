@@ -175,3 +175,39 @@ def test_the_nav_shows_badge_and_visitors_and_reception_only_to_staff(member_web
     assert 'href="/badge/"' in html and 'href="/visitors/"' in html and 'href="/reception/"' not in html
     client.force_login(staff.user)
     assert 'href="/reception/"' in client.get("/").content.decode()
+
+
+# --- times in the site's zone, named; never UTC ----------------------------------------------------------------
+
+
+def test_my_badge_shows_its_validity_in_the_sites_zone(frozen, member_web, member_badge):
+    html = member_web.get("/badge/").content.decode()
+    local_from = member_badge.valid_from.astimezone(MONDAY.tzinfo)
+    assert f"{local_from:%H:%M}" in html and "Copenhagen time" in html and "UTC" not in html
+
+
+def test_the_visitors_page_is_in_the_visits_zone_without_an_account(frozen, member, client):
+    """A visitor is not signed in: the page takes the zone from the visit's site (Tokyo here, not the host's)."""
+    from tests.factories import SiteFactory
+
+    tokyo = SiteFactory(slug="tyo", name="Tokyo", timezone="Asia/Tokyo")
+    start = MONDAY + timedelta(hours=3)  # 12:00 in Copenhagen = 20:00 in Tokyo
+    visit = services.visit_create(host=member, site=tokyo, name="Yui", email="y@x.example", start=start,
+                                  end=start + timedelta(hours=1))  # fmt: skip
+    token = selectors.visitor_badge_token(visit.badges.get())
+    html = client.get(f"/visitor-badge/{token}/").content.decode()
+    assert 'Monday 2 March 2026, 20:00 <span class="muted">Tokyo time</span>' in html
+    assert "21:00" in html and "12:00" not in html and "UTC" not in html
+
+
+def test_reception_and_visitors_name_the_zone_of_the_times(frozen, member, member_web, staff, site):
+    from django.test import Client
+
+    services.visit_create(host=member, site=site, name="Vera", email="v@x.example", start=START,
+                          end=START + timedelta(hours=1))  # fmt: skip
+    staff_web = Client()
+    staff_web.force_login(staff.user)
+    reception = staff_web.get("/reception/").content.decode()
+    assert "times in Copenhagen time" in reception and "11:00–12:00" in reception and "UTC" not in reception
+    visitors = member_web.get("/visitors/").content.decode()
+    assert "11:00–12:00" in visitors and "Copenhagen · Copenhagen time" in visitors and "UTC" not in visitors
