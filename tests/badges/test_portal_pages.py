@@ -210,4 +210,11 @@ def test_reception_and_visitors_name_the_zone_of_the_times(frozen, member, membe
     reception = staff_web.get("/reception/").content.decode()
     assert "times in Copenhagen time" in reception and "11:00–12:00" in reception and "UTC" not in reception
     visitors = member_web.get("/visitors/").content.decode()
-    assert "11:00–12:00" in visitors and "Copenhagen · Copenhagen time" in visitors and "UTC" not in visitors
+    assert "Mon 2 Mar, 11:00–12:00" in visitors and "UTC" not in visitors
+
+
+def test_a_visit_past_midnight_shows_the_day_it_ends(frozen, member, member_web, site):
+    late = MONDAY.replace(hour=23)
+    services.visit_create(host=member, site=site, name="Nat", email="n@x.example", start=late,
+                          end=late + timedelta(hours=2))  # fmt: skip
+    assert "Mon 2 Mar, 23:00–Tue 3 Mar, 01:00" in member_web.get("/visitors/").content.decode()
