@@ -6,7 +6,7 @@ Every page calls the bookings services and selectors; times are entered and show
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from types import SimpleNamespace
+from typing import NamedTuple
 
 from django import forms
 from django.contrib import messages
@@ -28,6 +28,14 @@ from labs.permissions import person_of
 SLOT = timedelta(minutes=30)  # proposed times fall on the half hour
 ROOM_DEFAULT_LENGTH = timedelta(hours=1)
 DESK_DAY_ENDS = time(17)  # a desk is proposed until the end of the working day (or closing, if later)
+
+
+class BookableHours(NamedTuple):
+    """What a proposed window must respect; bookings.services.EffectiveRules has the same attributes."""
+
+    opens_at: time
+    closes_at: time
+    min_notice: timedelta
 
 
 def _site_today(person) -> date:
@@ -54,13 +62,12 @@ def _window_initial(start: datetime, end: datetime) -> dict:
     return {"date": start.date(), "start": start.time(), "end": end.time()}
 
 
-def _room_initial(site, rules=None) -> dict:
-    rules = rules or _site_rules(site)
+def _room_initial(site, rules: BookableHours) -> dict:
     return _window_initial(*_next_slot(tz=site.tz, rules=rules, length=ROOM_DEFAULT_LENGTH))
 
 
 def _desk_initial(site) -> dict:
-    rules = _site_rules(site)
+    rules = _site_hours(site)
     start, end = _next_slot(tz=site.tz, rules=rules, length=ROOM_DEFAULT_LENGTH)
     day_end = min(DESK_DAY_ENDS, rules.closes_at)
     if end.time() < day_end:
@@ -70,12 +77,10 @@ def _desk_initial(site) -> dict:
     return _window_initial(start, end)
 
 
-def _site_rules(site):
-    """The site's bookable hours and notice (its policy; a room may have its own, see room_day)."""
+def _site_hours(site) -> BookableHours:
+    """The site's bookable hours and notice (its policy; a room may have its own: room_day uses the room's rules)."""
     policy = services.policy_for(site)
-    return SimpleNamespace(
-        opens_at=policy.opens_at, closes_at=policy.closes_at, min_notice=timedelta(minutes=policy.min_notice_minutes)
-    )
+    return BookableHours(policy.opens_at, policy.closes_at, timedelta(minutes=policy.min_notice_minutes))
 
 
 class WindowForm(forms.Form):
@@ -151,7 +156,7 @@ def room_search(request):
     if person is None:
         return redirect("portal:dashboard")
     site = person.site
-    form = RoomSearchForm(request.GET or None, site=site, initial=_room_initial(site))
+    form = RoomSearchForm(request.GET or None, site=site, initial=_room_initial(site, _site_hours(site)))
     rooms, window = None, None
     if form.is_bound and form.is_valid():
         window = form.window()
@@ -176,7 +181,7 @@ def room_search(request):
 
 def _room_day_initial(room, rules, day: date) -> dict:
     """The room's next bookable hour, on the day shown if that is later (same hours), else on the slot's day."""
-    initial = _window_initial(*_next_slot(tz=room.site.tz, rules=rules, length=ROOM_DEFAULT_LENGTH))
+    initial = _room_initial(room.site, rules)
     return {**initial, "date": max(day, initial["date"])}
 
 
