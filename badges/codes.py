@@ -2,9 +2,13 @@
 
 A digital badge holds a 32-byte secret from :mod:`secrets`. Its QR code is ``<public id>.<mac>``: the public id is a
 random 12-character base32 handle (no personal data), the mac the first 80 bits of HMAC-SHA256(secret, step) in
-base32, where ``step`` counts 30-second periods since the Unix epoch (TOTP-style). A reader accepts the codes of the
-current step and of one step either side; the decision service records (badge, reader, step) so a code opens a reader
-once. Nothing in a code identifies the person: without the database it is 28 random-looking characters.
+base32, where ``step`` counts 30-second periods since the Unix epoch (TOTP-style). A reader accepts the code of the
+current step; the previous step's only for a short grace after the step changed (a phone fetching its new code) and
+the next step's only for that grace before it starts (clocks of two servers a little apart):
+``BADGE_CODE_GRACE_SECONDS``, 5 s by default. So a code lives at most 30 s plus twice the grace, and a photo of it
+is worth the rest of its step. The decision service records (badge, reader, step) so a code opens a reader once.
+Nothing in a code identifies the person: without the database it is 28 random-looking characters. The threat model
+is in docs/badges.md.
 
 A card UID is stored only as a keyed digest (HMAC-SHA256 with ``BADGE_CARD_UID_KEY``, by default derived from
 ``SECRET_KEY``), which is what a scan is looked up by: a leaked table does not give the UIDs to clone. Reader API
@@ -16,6 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import re
 import secrets
 from dataclasses import dataclass
@@ -24,9 +29,11 @@ from datetime import datetime
 from django.conf import settings
 
 STEP_SECONDS = 30
-TOLERANCE_STEPS = 1  # one step either side of the current one
-# A well-formed code with a good mac from further back than the tolerance (up to this many steps) is "expired":
-# an old screenshot; anything else is "unknown".
+# How long after a step ends its code is still accepted, and how long before a step starts its code already is
+# (settings.BADGE_CODE_GRACE_SECONDS overrides it; at most half a step).
+DEFAULT_GRACE_SECONDS = 5
+# A well-formed code with a good mac from further back than that (up to this many steps) is "expired": an old
+# screenshot; anything else is "unknown".
 STALE_LOOKBACK_STEPS = 20
 
 PUBLIC_ID_LENGTH = 12  # base32 characters: 60 bits
@@ -61,6 +68,27 @@ def seconds_left_in_step(moment: datetime) -> int:
     return STEP_SECONDS - int(moment.timestamp()) % STEP_SECONDS
 
 
+def ms_left_in_step(moment: datetime) -> int:
+    """Milliseconds until the next step starts (at least 1): when a page showing the code should fetch the next one."""
+    return max(1, math.ceil((STEP_SECONDS - moment.timestamp() % STEP_SECONDS) * 1000))
+
+
+def grace_seconds() -> float:
+    grace = getattr(settings, "BADGE_CODE_GRACE_SECONDS", DEFAULT_GRACE_SECONDS)
+    return min(max(float(grace), 0.0), STEP_SECONDS / 2)
+
+
+def acceptable_steps(moment: datetime) -> range:
+    """The steps whose codes a reader accepts at ``moment``: the current one; the previous one within the grace after
+    the step changed; the next one within the grace before it starts."""
+    grace = grace_seconds()
+    into = moment.timestamp() % STEP_SECONDS
+    step = step_at(moment)
+    first = step - 1 if into < grace else step
+    last = step + 1 if STEP_SECONDS - into <= grace else step
+    return range(first, last + 1)
+
+
 def mac_for(secret: bytes, step: int) -> str:
     digest = hmac.new(bytes(secret), _MAC_DOMAIN + step.to_bytes(8, "big", signed=True), hashlib.sha256).digest()
     return _b32(digest[:10])  # 80 bits -> exactly 16 base32 characters
@@ -88,17 +116,19 @@ def parse_code(value) -> ParsedCode | None:
 
 @dataclass(frozen=True)
 class CodeCheck:
-    valid: bool  # the mac matches a step within the tolerance
+    valid: bool  # the mac matches an acceptable step
     step: int | None  # that step (valid), or the older step it matched (stale)
-    stale: bool = False  # a genuine code, but older than the tolerance
+    stale: bool = False  # a genuine code, but older than the acceptable steps
 
 
-def check_mac(secret: bytes, mac: str, *, now_step: int) -> CodeCheck:
-    """Compare ``mac`` with every acceptable step in constant time per comparison."""
-    for step in range(now_step - TOLERANCE_STEPS, now_step + TOLERANCE_STEPS + 1):
+def check_mac(secret: bytes, mac: str, *, at: datetime) -> CodeCheck:
+    """Check ``mac`` against the steps acceptable at ``at`` (see :func:`acceptable_steps`), then against the recent
+    past to tell an old genuine code ("expired") from anything else; each comparison in constant time."""
+    steps = acceptable_steps(at)
+    for step in steps:
         if hmac.compare_digest(mac_for(secret, step), mac):
             return CodeCheck(valid=True, step=step)
-    for step in range(now_step - TOLERANCE_STEPS - 1, now_step - STALE_LOOKBACK_STEPS - 1, -1):
+    for step in range(steps[0] - 1, step_at(at) - STALE_LOOKBACK_STEPS - 1, -1):
         if hmac.compare_digest(mac_for(secret, step), mac):
             return CodeCheck(valid=False, step=step, stale=True)
     return CodeCheck(valid=False, step=None)

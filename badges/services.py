@@ -593,7 +593,7 @@ def _evaluate(*, reader: Reader | None, credential_type: str, value, at: datetim
         return _Evaluation(Reason.UNKNOWN)
     step = None
     if mac is not None:
-        check = codes.check_mac(badge.secret, mac, now_step=codes.step_at(at))
+        check = codes.check_mac(badge.secret, mac, at=at)
         if not check.valid:
             return _Evaluation(Reason.EXPIRED if check.stale else Reason.UNKNOWN, badge)
         step = check.step

@@ -4,6 +4,9 @@
   identity; in production also its username, which the broker's ACL ties to its own ``scan`` and ``decision``
   topics), subscribed to its own ``decision`` topic. ``await reader.scan("qr", value)`` publishes a scan and returns
   the decision for that ``scan_id`` (or None after the timeout). asyncio sets TCP_NODELAY on its TCP sockets.
+  Like the comfort device simulators, a reader keeps trying: :meth:`ReaderClient.connect_retrying` waits for a broker
+  that is not up yet (``make run`` starts every process at once) with a growing delay, and once connected gmqtt
+  reconnects by itself after a broker restart, subscribing again on every connect.
 * :func:`run_site_readers` is the coroutine ``manage.py simulate_devices`` runs beside the comfort devices (registered
   with labs.simulators from BadgesConfig.ready()); ``manage.py simulate_readers`` runs the same standalone.
 * :func:`demo_scans` is what a demo round presents: the member's phone (a fresh code, then the same code again, which
@@ -30,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 DECISION_TIMEOUT_S = 5.0
 DEMO_INTERVAL_S = 20.0
+CONNECT_RETRY_FIRST_S = 0.5  # the first wait for a broker that is not up, doubling up to ...
+CONNECT_RETRY_MAX_S = 5.0
 DEMO_UNKNOWN_CARD = "DE:AD:BE:EF"
 
 
@@ -80,6 +85,7 @@ class ReaderClient:
         return topics.topic(self.site, "reader", self.reader_id, self.leaves[1])
 
     def _on_connect(self, client, flags, rc, properties) -> None:
+        # On every (re)connect: after a broker restart without persistence the subscription is gone.
         client.subscribe(self.decision_topic, qos=1)
 
     def _on_subscribe(self, client, mid, qos, properties) -> None:
@@ -97,6 +103,7 @@ class ReaderClient:
         return 0
 
     async def connect(self, timeout: float = 10.0) -> None:
+        """Connect once and wait for the subscription; raises OSError or TimeoutError when the broker is not there."""
         import gmqtt
         from gmqtt.mqtt.constants import MQTTv311
 
@@ -104,6 +111,7 @@ class ReaderClient:
 
         address = parse_url(self.url)
         client = gmqtt.Client(self.client_id, clean_session=False)
+        # Once connected, gmqtt reconnects by itself (every second, for ever) when the broker goes away.
         client.set_config({"reconnect_retries": -1, "reconnect_delay": 1})
         if self.password:  # its own identity; without one the broker refuses the connection
             client.set_auth_credentials(self.reader_id, self.password)
@@ -112,9 +120,51 @@ class ReaderClient:
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
+        self.subscribed.clear()
         self.client = client
-        await client.connect(address.host, address.port, keepalive=30, version=MQTTv311, ssl=address.tls)
-        await asyncio.wait_for(self.subscribed.wait(), timeout)
+        try:
+            await client.connect(address.host, address.port, keepalive=30, version=MQTTv311, ssl=address.tls)
+            await asyncio.wait_for(self.subscribed.wait(), timeout)
+        except BaseException:
+            await self._abandon(client)
+            raise
+
+    async def connect_retrying(
+        self,
+        stop: asyncio.Event,
+        *,
+        deadline_s: float | None = None,
+        first_delay_s: float = CONNECT_RETRY_FIRST_S,
+        max_delay_s: float = CONNECT_RETRY_MAX_S,
+    ) -> bool:
+        """Connect, waiting with a growing delay while the broker is not up; False if ``stop`` is set (or
+        ``deadline_s`` passes) first."""
+        delay = first_delay_s
+        started = time.monotonic()
+        warned = False
+        while not stop.is_set():
+            try:
+                await self.connect()
+                if warned:
+                    logger.info("reader %s: connected to the broker", self.reader_id)
+                return True
+            except (OSError, TimeoutError) as exc:
+                if not warned:
+                    logger.warning("reader %s: no broker yet (%s); retrying", self.reader_id, exc or type(exc).__name__)
+                    warned = True
+            if deadline_s is not None and time.monotonic() - started + delay > deadline_s:
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+            delay = min(delay * 2, max_delay_s)
+        return False
+
+    @staticmethod
+    async def _abandon(client) -> None:
+        """Give up a client whose connect failed: no reconnect loop left behind in the background."""
+        client._is_active = False  # gmqtt: stop its automatic reconnects
+        with contextlib.suppress(Exception):
+            await client.disconnect()
 
     def scan_payload(self, credential_type: str, value: str) -> dict:
         scan_id = f"{self.reader_id}-{next(self.counter):06d}"
@@ -136,8 +186,12 @@ class ReaderClient:
         return {**decision, "latency_ms": (time.perf_counter() - started) * 1000}
 
     async def close(self) -> None:
-        if self.client is not None and self.client.is_connected:
+        if self.client is None:
+            return
+        if self.client.is_connected:
             await self.client.disconnect()
+        else:
+            await self._abandon(self.client)  # reconnecting: stop it
 
 
 # --- what the demo presents (database reads; run them in a thread from asyncio) --------------------------------
@@ -250,9 +304,11 @@ async def run_readers(
     rounds: int | None = None,
     write: Callable[[str], None] = _write,
     provision: bool = True,
+    connect_deadline_s: float | None = None,
 ) -> list[dict | None]:
-    """Connect the readers, then every ``interval_s`` present ``scans`` (a list, or a function called each round,
-    in a thread: it may read the database) at each reader and write each decision. Returns the decisions."""
+    """Connect the readers (waiting for the broker: for ever, or ``connect_deadline_s``), then every ``interval_s``
+    present ``scans`` (a list, or a function called each round, in a thread: it may read the database) at each
+    reader and write each decision. Returns the decisions."""
     if not readers:
         write(f"[readers] no active reader at site {site!r}; nothing to simulate")
         return []
@@ -260,7 +316,13 @@ async def run_readers(
     clients = [ReaderClient(reader_id, site, url=url, password=passwords.get(reader_id)) for reader_id in readers]
     results: list[dict | None] = []
     try:
-        await asyncio.gather(*(client.connect() for client in clients))
+        connected = await asyncio.gather(
+            *(client.connect_retrying(stop, deadline_s=connect_deadline_s) for client in clients)
+        )
+        if not all(connected):
+            if not stop.is_set():
+                write(f"[readers] no broker at {(url or '').split('@')[-1]} within {connect_deadline_s:g} s")
+            return results
         write(f"[readers] {', '.join(readers)} connected; scanning every {interval_s:g} s")
         done = 0
         while not stop.is_set() and (rounds is None or done < rounds):

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc served from our static files: the CSP allows no CDN
     "csp",
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -283,6 +284,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # /api/v1/docs/ (labs.urls) loads Swagger UI from the project's own static files, under the strict CSP.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # Choice sets whose field names collide across apps ("kind", "state"...) get explicit component names.
     "ENUM_NAME_OVERRIDES": {
         "DeviceKindEnum": "comfort.choices.DeviceKind",
@@ -311,6 +316,9 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "labs@localhost")
 # DJANGO_SECRET_KEY; set it so rotating the secret key does not orphan registered cards).
 PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://127.0.0.1:8000")
 BADGE_CARD_UID_KEY = env_str("BADGE_CARD_UID_KEY", None)
+# Badges: how long a QR code of the previous 30 s step is still accepted after the step changed, and a code of the next
+# step before it starts (clock skew between servers); docs/badges.md has the threat model.
+BADGE_CODE_GRACE_SECONDS = env_int("BADGE_CODE_GRACE_SECONDS", 5, minimum=0, maximum=15)
 
 # --- Security -----------------------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

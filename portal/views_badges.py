@@ -1,8 +1,10 @@
 """Portal pages for badges: my badge (a QR code that refreshes itself), visitors I host, the reception desk, and the
 page a visitor opens from their email. Every change goes through badges.services; reads through badges.selectors.
 
-The QR code is rendered on the server as inline SVG; htmx (a static file: the CSP allows no inline script) polls
-the fragment every few seconds, so the code on screen follows the 30-second steps.
+The QR code is rendered on the server as inline SVG; htmx (a static file: the CSP allows no inline script) fetches
+the fragment again right after the code's 30-second step ends (well within the readers' grace for the previous code),
+and every few seconds besides, so a phone held up to a reader shows a code the reader accepts. Pages show times in the
+site's zone: the person's site (the middleware), a visit's site on the visitor's own page (no account).
 """
 
 from __future__ import annotations
@@ -31,12 +33,16 @@ QR_POLL_SECONDS = 5
 
 def _qr_context(badge, *, at: datetime) -> dict:
     code = selectors.badge_current_code(badge=badge, at=at) if badge else None
+    refresh_ms = codes.ms_left_in_step(at)
     return {
         "badge": badge,
         "code": code,
         "qr": qr_svg(code) if code else "",
         "seconds_left": codes.seconds_left_in_step(at),
         "poll_seconds": QR_POLL_SECONDS,
+        # Fetch the next code as its step starts; the page greys this one out once readers no longer take it.
+        "refresh_ms": refresh_ms,
+        "valid_ms": refresh_ms + int(codes.grace_seconds() * 1000),
         "usable": bool(code),
     }
 
@@ -80,7 +86,8 @@ def _visitor_badge_or_404(token: str):
 def visitor_badge(request, token: str):
     visit_badge = _visitor_badge_or_404(token)
     context = {"visit": visit_badge.visit, "token": token, **_qr_context(visit_badge, at=timezone.now())}
-    return render(request, "portal/badges/visitor_badge.html", context)
+    with timezone.override(visit_badge.visit.site.tz):  # the visitor has no account: the visit's site tells the zone
+        return render(request, "portal/badges/visitor_badge.html", context)
 
 
 @never_cache

@@ -6,6 +6,7 @@ Every page calls the bookings services and selectors; times are entered and show
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
 
 from django import forms
 from django.conf import settings
@@ -27,20 +28,71 @@ from labs.models import Zone
 from labs.permissions import person_of
 from labs.validators import validate_date_in_range, validate_datetime_in_range, validate_single_line
 
+SLOT = timedelta(minutes=30)  # proposed times fall on the half hour
+ROOM_DEFAULT_LENGTH = timedelta(hours=1)
+DESK_DAY_ENDS = time(17)  # a desk is proposed until the end of the working day (or closing, if later)
+
+
+class BookableHours(NamedTuple):
+    """What a proposed window must respect; bookings.services.EffectiveRules has the same attributes."""
+
+    opens_at: time
+    closes_at: time
+    min_notice: timedelta
+
 
 def _site_today(person) -> date:
     return timezone.now().astimezone(person.site.tz).date()
 
 
-def _next_half_hour(person) -> time:
-    local = timezone.now().astimezone(person.site.tz) + timedelta(minutes=30)
-    return time(local.hour, 0 if local.minute < 30 else 30)
+def _next_slot(*, tz, rules, length: timedelta) -> tuple[datetime, datetime]:
+    """The first window of ``length`` on the half-hour grid that starts after now plus the notice and lies within the
+    bookable hours: today if it still fits, else the next day at opening. Wall-clock arithmetic in ``tz``."""
+    earliest = (timezone.now() + rules.min_notice).astimezone(tz).replace(tzinfo=None)
+    start = earliest.replace(minute=0, second=0, microsecond=0) + SLOT * (earliest.minute // 30 + 1)
+    day = start.date()
+    for _ in range(3):
+        opens, closes = datetime.combine(day, rules.opens_at), datetime.combine(day, rules.closes_at)
+        start = max(start, opens)
+        if start + length <= closes:
+            break
+        day += timedelta(days=1)
+        start = datetime.combine(day, rules.opens_at)
+    return start.replace(tzinfo=tz), (start + length).replace(tzinfo=tz)
+
+
+def _window_initial(start: datetime, end: datetime) -> dict:
+    return {"date": start.date(), "start": start.time(), "end": end.time()}
+
+
+def _room_initial(site, rules: BookableHours) -> dict:
+    return _window_initial(*_next_slot(tz=site.tz, rules=rules, length=ROOM_DEFAULT_LENGTH))
+
+
+def _desk_initial(site) -> dict:
+    rules = _site_hours(site)
+    start, end = _next_slot(tz=site.tz, rules=rules, length=ROOM_DEFAULT_LENGTH)
+    day_end = min(DESK_DAY_ENDS, rules.closes_at)
+    if end.time() < day_end:
+        end = end.replace(hour=day_end.hour, minute=day_end.minute)
+    elif end.time() < rules.closes_at:
+        end = end.replace(hour=rules.closes_at.hour, minute=rules.closes_at.minute)
+    return _window_initial(start, end)
+
+
+def _site_hours(site) -> BookableHours:
+    """The site's bookable hours and notice (its policy; a room may have its own: room_day uses the room's rules)."""
+    policy = services.policy_for(site)
+    return BookableHours(policy.opens_at, policy.closes_at, timedelta(minutes=policy.min_notice_minutes))
 
 
 class WindowForm(forms.Form):
     """A local date and a from-to time at the person's site."""
 
-    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), validators=[validate_date_in_range])
+    # An <input type=date> takes and sends YYYY-MM-DD whatever the locale (en-GB's 29/11/2026 leaves it empty).
+    date = forms.DateField(
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"), validators=[validate_date_in_range]
+    )
     start = forms.TimeField(label="From", widget=forms.TimeInput(attrs={"type": "time", "step": 900}, format="%H:%M"))
     end = forms.TimeField(label="To", widget=forms.TimeInput(attrs={"type": "time", "step": 900}, format="%H:%M"))
 
@@ -102,12 +154,6 @@ def _render(request, template: str, context: dict, *, tz, status: int = 200):
         return render(request, template, context, status=status)
 
 
-def _initial(person) -> dict:
-    start = _next_half_hour(person)
-    end = (datetime.combine(date.today(), start) + timedelta(hours=1)).time()  # noqa: DTZ011 - wall-clock arithmetic
-    return {"date": _site_today(person), "start": start, "end": end}
-
-
 @login_required
 @require_GET
 def room_search(request):
@@ -115,7 +161,7 @@ def room_search(request):
     if person is None:
         return redirect("portal:dashboard")
     site = person.site
-    form = RoomSearchForm(request.GET or None, site=site, initial=_initial(person))
+    form = RoomSearchForm(request.GET or None, site=site, initial=_room_initial(site, _site_hours(site)))
     rooms, window = None, None
     if form.is_bound and form.is_valid():
         window = form.window()
@@ -149,6 +195,12 @@ def _day_asked(request) -> date | None:
     return day
 
 
+def _room_day_initial(room, rules, day: date) -> dict:
+    """The room's next bookable hour, on the day shown if that is later (same hours), else on the slot's day."""
+    initial = _room_initial(room.site, rules)
+    return {**initial, "date": max(day, initial["date"])}
+
+
 @login_required
 @require_GET
 def room_day(request, pk: int):
@@ -176,7 +228,7 @@ def room_day(request, pk: int):
             "next_day": day + timedelta(days=1),
             "busy": [{"start": b.start.astimezone(tz), "end": b.end.astimezone(tz), "mine": b.mine} for b in busy],
             "hours": hours,
-            "form": WindowForm(tz=tz, initial={**_initial(person), "date": day}),
+            "form": WindowForm(tz=tz, initial=_room_day_initial(room, rules, day)),
             "tz": tz,
         },
         tz=tz,
@@ -190,8 +242,7 @@ def desk_search(request):
     if person is None:
         return redirect("portal:dashboard")
     site = person.site
-    initial = {**_initial(person), "start": time(9), "end": time(17)}
-    form = DeskSearchForm(request.GET or None, site=site, initial=initial)
+    form = DeskSearchForm(request.GET or None, site=site, initial=_desk_initial(site))
     desks, window = None, None
     if form.is_bound and form.is_valid():
         window = form.window()
@@ -264,6 +315,7 @@ def my_bookings(request):
             "booking": b,
             "start": b.start.astimezone(b.site.tz),
             "end": b.end.astimezone(b.site.tz),
+            "tz": b.site.tz,  # a booking at another site shows in that site's zone, named
             "can_check_in": b.status == "confirmed" and b.start - settings.BOOKINGS_CHECK_IN_AHEAD <= now < b.end,
             "can_cancel": b.status in {"confirmed", "checked_in"},
         }

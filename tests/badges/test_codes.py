@@ -24,21 +24,71 @@ def test_the_code_changes_every_30_seconds():
     assert codes.mac_for(SECRET, step) != codes.mac_for(SECRET, step + 1)
 
 
-def test_it_accepts_one_step_either_side_and_no_more():
-    now = codes.step_at(T0)
-    for offset in (-1, 0, 1):
-        check = codes.check_mac(SECRET, codes.mac_for(SECRET, now + offset), now_step=now)
-        assert check.valid and check.step == now + offset
-    for offset in (-2, 2, 5):
-        assert not codes.check_mac(SECRET, codes.mac_for(SECRET, now + offset), now_step=now).valid
+def _accepted(offset_steps: int, *, at: datetime) -> codes.CodeCheck:
+    return codes.check_mac(SECRET, codes.mac_for(SECRET, codes.step_at(at) + offset_steps), at=at)
+
+
+def test_mid_step_only_the_current_code_is_accepted():
+    middle = T0 + timedelta(seconds=15)
+    assert _accepted(0, at=middle).valid and _accepted(0, at=middle).step == codes.step_at(middle)
+    for offset in (-2, -1, 1, 2, 5):
+        assert not _accepted(offset, at=middle).valid, offset
+
+
+def test_the_previous_code_is_accepted_only_within_the_grace_after_the_step_changed(settings):
+    settings.BADGE_CODE_GRACE_SECONDS = 5
+    assert codes.step_at(T0) * codes.STEP_SECONDS == T0.timestamp()  # T0 is a step boundary
+    for seconds in (0, 2.5, 4.999):
+        check = _accepted(-1, at=T0 + timedelta(seconds=seconds))
+        assert check.valid and check.step == codes.step_at(T0) - 1, seconds
+    for seconds in (5, 6, 20, 29.9):
+        check = _accepted(-1, at=T0 + timedelta(seconds=seconds))
+        assert not check.valid and check.stale, seconds  # a genuine code, too old: "expired"
+
+
+def test_the_next_code_is_accepted_only_within_the_grace_before_its_step(settings):
+    settings.BADGE_CODE_GRACE_SECONDS = 5
+    for seconds in (25, 27, 29.999):
+        assert _accepted(1, at=T0 + timedelta(seconds=seconds)).valid, seconds
+    for seconds in (0, 10, 24.9):
+        check = _accepted(1, at=T0 + timedelta(seconds=seconds))
+        assert not check.valid and not check.stale, seconds  # from the future: "unknown"
+
+
+def test_the_grace_is_a_setting_and_zero_means_the_current_step_only(settings):
+    settings.BADGE_CODE_GRACE_SECONDS = 0
+    assert list(codes.acceptable_steps(T0)) == [codes.step_at(T0)]
+    assert list(codes.acceptable_steps(T0 + timedelta(seconds=29.5))) == [codes.step_at(T0)]
+    settings.BADGE_CODE_GRACE_SECONDS = 10
+    assert list(codes.acceptable_steps(T0 + timedelta(seconds=9))) == [codes.step_at(T0) - 1, codes.step_at(T0)]
+    assert list(codes.acceptable_steps(T0 + timedelta(seconds=21))) == [codes.step_at(T0), codes.step_at(T0) + 1]
+
+
+def test_a_code_lives_at_most_a_step_and_two_graces(settings):
+    settings.BADGE_CODE_GRACE_SECONDS = 5
+    mac = codes.mac_for(SECRET, codes.step_at(T0))
+    accepted = [
+        tenth / 10
+        for tenth in range(-100, 500)
+        if codes.check_mac(SECRET, mac, at=T0 + timedelta(seconds=tenth / 10)).valid
+    ]
+    assert (min(accepted), max(accepted)) == (-5.0, 34.9)
 
 
 def test_an_old_genuine_code_is_stale_and_a_forged_one_is_not():
-    now = codes.step_at(T0)
-    stale = codes.check_mac(SECRET, codes.mac_for(SECRET, now - 3), now_step=now)
+    middle = T0 + timedelta(seconds=15)
+    stale = _accepted(-3, at=middle)
     assert not stale.valid and stale.stale
-    forged = codes.check_mac(SECRET, "a" * codes.MAC_LENGTH, now_step=now)
+    forged = codes.check_mac(SECRET, "a" * codes.MAC_LENGTH, at=middle)
     assert not forged.valid and not forged.stale
+    ancient = _accepted(-(codes.STALE_LOOKBACK_STEPS + 1), at=middle)
+    assert not ancient.valid and not ancient.stale
+
+
+def test_a_page_fetches_the_next_code_right_when_the_step_changes():
+    assert codes.ms_left_in_step(T0) == 30_000
+    assert codes.ms_left_in_step(T0 + timedelta(seconds=29, microseconds=999_500)) == 1
+    assert codes.ms_left_in_step(T0 + timedelta(seconds=12.25)) == 17_750
 
 
 def test_another_secret_gives_another_code():

@@ -35,7 +35,7 @@ def test_my_badge_shows_the_current_code_as_an_svg_qr(frozen, member_web, member
     html = member_web.get("/badge/").content.decode()
     code = code_at(member_badge, MONDAY)
     assert f'data-code="{code}"' in html and "<svg" in html and 'class="qr__svg"' in html
-    assert 'hx-get="/badge/qr/"' in html and 'hx-trigger="every 5s"' in html
+    assert 'hx-get="/badge/qr/"' in html and "every 5s" in html
     assert "<script>" not in html and "style=" not in html  # the CSP allows neither inline
 
 
@@ -46,6 +46,33 @@ def test_the_qr_fragment_follows_the_steps(frozen, member_web, member_badge):
     second = member_web.get("/badge/qr/").content.decode()
     assert code_at(member_badge, MONDAY + timedelta(seconds=30)) in second
     assert code_at(member_badge, MONDAY) not in second
+
+
+def test_the_qr_fragment_asks_for_the_next_code_as_its_step_ends(frozen, member_web, member_badge):
+    frozen.move_to(MONDAY + timedelta(seconds=12.5))
+    html = member_web.get("/badge/qr/").content.decode()
+    assert 'hx-trigger="load delay:17500ms, every 5s, refresh"' in html
+    assert 'data-valid-ms="22500"' in html  # 17.5 s of its step and the 5 s grace
+
+
+def test_a_phone_refreshing_as_the_page_says_always_shows_a_code_the_reader_takes(
+    frozen, member_web, member_badge, main_reader
+):
+    """The phone shows each code until the fetch it was told to make (plus a second of latency): every moment of
+    that, a reader accepts the code on screen, and never twice at one reader."""
+    import re
+
+    from tests.badges.conftest import decide
+
+    frozen.move_to(MONDAY + timedelta(seconds=7.3))
+    for _ in range(4):
+        html = member_web.get("/badge/qr/").content.decode()
+        code = re.search(r'data-code="([^"]+)"', html).group(1)
+        refresh_ms = int(re.search(r"load delay:(\d+)ms", html).group(1))
+        frozen.shift(refresh_ms / 1000 + 1.0)  # the phone fetches late, by a second of network and rendering
+        decision = decide(main_reader, code)
+        assert (decision.allow, decision.reason) == (True, "ok")
+        assert decide(main_reader, code).reason == "replayed"
 
 
 def test_without_a_badge_the_page_says_so(member_web):
@@ -150,3 +177,45 @@ def test_the_nav_shows_badge_and_visitors_and_reception_only_to_staff(member_web
     assert 'href="/badge/"' in html and 'href="/visitors/"' in html and 'href="/reception/"' not in html
     staff_client = signed_in(Client(), staff)
     assert 'href="/reception/"' in staff_client.get("/").content.decode()
+
+
+# --- times in the site's zone, named; never UTC ----------------------------------------------------------------
+
+
+def test_my_badge_shows_its_validity_in_the_sites_zone(frozen, member_web, member_badge):
+    html = member_web.get("/badge/").content.decode()
+    local_from = member_badge.valid_from.astimezone(MONDAY.tzinfo)
+    assert f"{local_from:%H:%M}" in html and "Copenhagen time" in html and "UTC" not in html
+
+
+def test_the_visitors_page_is_in_the_visits_zone_without_an_account(frozen, member, client):
+    """A visitor is not signed in: the page takes the zone from the visit's site (Tokyo here, not the host's)."""
+    from tests.factories import SiteFactory
+
+    tokyo = SiteFactory(slug="tyo", name="Tokyo", timezone="Asia/Tokyo")
+    start = MONDAY + timedelta(hours=3)  # 12:00 in Copenhagen = 20:00 in Tokyo
+    visit = services.visit_create(host=member, site=tokyo, name="Yui", email="y@x.example", start=start,
+                                  end=start + timedelta(hours=1))  # fmt: skip
+    token = selectors.visitor_badge_token(visit.badges.get())
+    html = client.get(f"/visitor-badge/{token}/").content.decode()
+    assert 'Monday 2 March 2026, 20:00 <span class="muted">Tokyo time</span>' in html
+    assert "21:00" in html and "12:00" not in html and "UTC" not in html
+
+
+def test_reception_and_visitors_name_the_zone_of_the_times(frozen, member, member_web, staff, site):
+    from django.test import Client
+
+    services.visit_create(host=member, site=site, name="Vera", email="v@x.example", start=START,
+                          end=START + timedelta(hours=1))  # fmt: skip
+    staff_web = signed_in(Client(), staff)
+    reception = staff_web.get("/reception/").content.decode()
+    assert "times in Copenhagen time" in reception and "11:00–12:00" in reception and "UTC" not in reception
+    visitors = member_web.get("/visitors/").content.decode()
+    assert "Mon 2 Mar, 11:00–12:00" in visitors and "UTC" not in visitors
+
+
+def test_a_visit_past_midnight_shows_the_day_it_ends(frozen, member, member_web, site):
+    late = MONDAY.replace(hour=23)
+    services.visit_create(host=member, site=site, name="Nat", email="n@x.example", start=late,
+                          end=late + timedelta(hours=2))  # fmt: skip
+    assert "Mon 2 Mar, 23:00–Tue 3 Mar, 01:00" in member_web.get("/visitors/").content.decode()

@@ -31,8 +31,8 @@ def test_a_valid_code_opens_the_main_entrance(frozen, main_reader, member_badge)
 def test_revoked_then_the_very_next_scan_is_denied(frozen, staff, main_reader, member_badge):
     assert decide(main_reader, code_at(member_badge, MONDAY)).allow
     services.badge_revoke(actor=staff, badge=member_badge)
-    frozen.shift(1)
-    decision = decide(main_reader, code_at(member_badge, MONDAY + timedelta(seconds=31)))
+    frozen.shift(30)
+    decision = decide(main_reader, code_at(member_badge, MONDAY + timedelta(seconds=30)))
     assert (decision.allow, decision.reason) == (False, "revoked")
 
 
@@ -59,24 +59,47 @@ def test_the_next_step_gives_a_fresh_code_that_works(frozen, main_reader, member
     assert decide(main_reader, code_at(member_badge, MONDAY + timedelta(seconds=30))).allow
 
 
-def test_a_code_from_the_previous_step_is_still_accepted(frozen, main_reader, member_badge):
-    code = code_at(member_badge, MONDAY)
-    frozen.shift(30)  # one step later: within the tolerance
+def test_a_code_from_the_previous_step_is_accepted_just_after_the_step_changed(frozen, main_reader, member_badge):
+    code = code_at(member_badge, MONDAY + timedelta(seconds=29))  # MONDAY 09:00:00 starts a step
+    frozen.move_to(MONDAY + timedelta(seconds=33))  # the phone has not fetched its new code yet
     assert decide(main_reader, code).allow
 
 
-def test_a_code_past_the_tolerance_is_denied(frozen, main_reader, member_badge):
-    code = code_at(member_badge, MONDAY)
-    frozen.shift(60)  # two steps later
+def test_a_screenshot_of_the_previous_step_is_expired_once_the_grace_is_over(frozen, main_reader, member_badge):
+    code = code_at(member_badge, MONDAY + timedelta(seconds=10))
+    frozen.move_to(MONDAY + timedelta(seconds=36))  # 6 s into the next step: past the 5 s grace
     decision = decide(main_reader, code)
     assert (decision.allow, decision.reason) == (False, "expired")
+    frozen.move_to(MONDAY + timedelta(seconds=60))
+    assert decide(main_reader, code).reason == "expired"
     frozen.shift(3600)
     assert decide(main_reader, code).reason == "unknown"  # far too old to tell from a forgery
+
+
+def test_the_grace_follows_the_setting(frozen, settings, main_reader, member_badge):
+    settings.BADGE_CODE_GRACE_SECONDS = 0
+    code = code_at(member_badge, MONDAY + timedelta(seconds=29))
+    frozen.move_to(MONDAY + timedelta(seconds=30))
+    assert decide(main_reader, code).reason == "expired"
+
+
+def test_a_code_of_the_next_step_is_accepted_only_just_before_it(frozen, main_reader, member_badge):
+    early = decide(main_reader, code_at(member_badge, MONDAY + timedelta(seconds=30)))
+    assert (early.allow, early.reason) == (False, "unknown")  # 30 s ahead: no server's clock is that far off
+    frozen.move_to(MONDAY + timedelta(seconds=27))
+    assert decide(main_reader, code_at(member_badge, MONDAY + timedelta(seconds=30))).allow
 
 
 def test_a_code_from_two_steps_ahead_is_denied(frozen, main_reader, member_badge):
     decision = decide(main_reader, code_at(member_badge, MONDAY + timedelta(seconds=60)))
     assert (decision.allow, decision.reason) == (False, "unknown")
+
+
+def test_a_code_used_in_the_grace_is_still_refused_as_a_replay(frozen, main_reader, member_badge):
+    code = code_at(member_badge, MONDAY + timedelta(seconds=29))
+    assert decide(main_reader, code).allow
+    frozen.move_to(MONDAY + timedelta(seconds=32))
+    assert decide(main_reader, code).reason == "replayed"
 
 
 def test_a_forged_mac_for_a_real_badge_is_unknown(frozen, main_reader, member_badge):
@@ -272,7 +295,7 @@ def test_an_inactive_door_and_a_door_without_rules_admit_no_one(frozen, site, st
     assert decide(main_reader, code_at(badge, MONDAY)).reason == "wrong_door"
     bare = DoorFactory(site=site, slug="bare")
     reader, _ = make_reader(bare, "bare-reader")
-    assert decide(reader, code_at(badge, MONDAY + timedelta(seconds=30))).reason == "wrong_door"
+    assert decide(reader, code_at(badge, MONDAY)).reason == "wrong_door"
 
 
 def test_an_unknown_or_disabled_reader_is_denied_and_audited(frozen, main_reader, member_badge):

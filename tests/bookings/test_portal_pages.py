@@ -139,3 +139,88 @@ def test_the_outsider_cannot_touch_a_members_booking_from_the_portal(outsider, m
 def test_the_navigation_lists_the_bookings_pages(member_web):
     labels = [item["label"] for item in member_web.get("/bookings/").context["nav_items"]]
     assert {"Rooms", "Desks", "My bookings"} <= set(labels)
+
+
+# --- what a person sees: values in the date and time fields, defaults, times in the site's zone -------------------
+
+
+def _field_values(html: str) -> dict[str, str]:
+    """The value="..." of each named <input> of the search form."""
+    import re
+
+    values = {}
+    for tag in re.findall(r"<input[^>]*>", html):
+        name, value = re.search(r'name="([^"]+)"', tag), re.search(r'value="([^"]*)"', tag)
+        if name and value and name.group(1) in {"date", "start", "end"}:
+            values.setdefault(name.group(1), value.group(1))
+    return values
+
+
+def test_the_room_search_proposes_the_next_half_hour_in_fields_a_browser_can_show(member_web, room):
+    html = member_web.get("/rooms/").content.decode()  # Monday 2 March 2026, 08:00 in Copenhagen
+    assert 'type="date"' in html and 'type="time"' in html
+    assert _field_values(html) == {"date": "2026-03-02", "start": "08:30", "end": "09:30"}  # never 02/03/2026
+
+
+def test_the_first_find_rooms_with_the_proposed_values_finds_rooms(member_web, room):
+    proposed = _field_values(member_web.get("/rooms/").content.decode())
+    response = member_web.get("/rooms/", proposed)
+    assert response.status_code == 200 and b"This field is required" not in response.content
+    assert [r.name for r in response.context["rooms"]] == ["Fjord"]
+    assert "free Mon 2 Mar, 08:30–09:30" in response.content.decode()
+
+
+def test_the_first_find_desks_with_the_proposed_values_finds_desks(member_web, desk):
+    proposed = _field_values(member_web.get("/desks/").content.decode())
+    assert proposed == {"date": "2026-03-02", "start": "08:30", "end": "17:00"}
+    response = member_web.get("/desks/", proposed)
+    assert response.status_code == 200 and [d.label for d in response.context["desks"]] == ["N-01"]
+
+
+@pytest.mark.parametrize(
+    ("now", "rooms", "desks"),
+    [
+        # late evening in Copenhagen (20:23 UTC): nothing fits today; tomorrow at opening (07:00)
+        (local(2026, 3, 2, 21, 23), ("2026-03-03", "07:00", "08:00"), ("2026-03-03", "07:00", "17:00")),
+        # an hour before closing (20:00): the room fits, the desk runs to closing
+        (local(2026, 3, 2, 18, 40), ("2026-03-02", "19:00", "20:00"), ("2026-03-02", "19:00", "20:00")),
+        # after midnight, before opening
+        (local(2026, 3, 3, 0, 10), ("2026-03-03", "07:00", "08:00"), ("2026-03-03", "07:00", "17:00")),
+    ],
+)
+def test_the_proposed_window_is_always_bookable(member_web, room, desk, frozen, now, rooms, desks):
+    frozen.move_to(now)
+    for path, expected in (("/rooms/", rooms), ("/desks/", desks)):
+        proposed = _field_values(member_web.get(path).content.decode())
+        assert (proposed["date"], proposed["start"], proposed["end"]) == expected
+        assert member_web.get(path, proposed).status_code == 200
+
+
+def test_the_proposal_respects_the_sites_notice(member_web, room, site):
+    from bookings.models import BookingPolicy
+
+    BookingPolicy.objects.create(site=site, min_notice_minutes=120)
+    assert _field_values(member_web.get("/rooms/").content.decode())["start"] == "10:30"  # 08:00 + 2 h, next half hour
+
+
+def test_a_room_day_form_proposes_that_day_in_iso_format(member_web, room):
+    html = member_web.get(f"/rooms/{room.pk}/", {"date": "2026-03-05"}).content.decode()
+    assert _field_values(html) == {"date": "2026-03-05", "start": "08:30", "end": "09:30"}
+    assert "hour by hour (Copenhagen time)" in html
+    past = member_web.get(f"/rooms/{room.pk}/", {"date": "2026-02-20"}).content.decode()
+    assert _field_values(past)["date"] == "2026-03-02"  # never propose a day gone by
+
+
+def test_my_bookings_show_local_times_and_name_another_sites_zone(member_web, member, room, staff):
+    from tests.bookings.factories import BookingFactory, RoomFactory
+    from tests.factories import SiteFactory
+
+    services.booking_create(actor=member, room=room, start=local(2026, 3, 3, 9), end=local(2026, 3, 3, 10))
+    london = SiteFactory(slug="ldn", name="London", timezone="Europe/London")
+    thames = RoomFactory(site=london, name="Thames")
+    BookingFactory(room=thames, organiser=member, start=local(2026, 3, 4, 11), end=local(2026, 3, 4, 12))
+    html = member_web.get("/bookings/").content.decode()
+    assert "Times in Copenhagen time" in html
+    assert "Tue 3 Mar, 09:00–10:00" in html  # 08:00-09:00 UTC
+    assert 'Wed 4 Mar, 10:00–11:00</time><span class="facts__sub muted">London time' in html
+    assert "UTC" not in html

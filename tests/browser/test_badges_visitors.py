@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
+import time_machine
 from django.core import mail
 from django.utils import timezone
 
@@ -17,6 +18,13 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(autouse=True)
 def _locmem_email(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+
+@pytest.fixture(autouse=True)
+def _morning(site):
+    """10:00 in the site's zone, the clock running: a visit ten minutes ahead is today's (at 23:55 it was not)."""
+    with time_machine.travel(datetime(2026, 3, 2, 10, 0, tzinfo=site.tz), tick=True):
+        yield
 
 
 def test_a_member_invites_a_visitor_and_reception_checks_them_in(page, live_server, sign_in, member, staff, password):

@@ -226,3 +226,15 @@ def test_favicon_ico_points_at_the_portal_icon(client):
     assert response.status_code == 301
     assert response["Location"] == "/static/portal/favicon.svg"
     assert client.get(response["Location"]).status_code == 200
+
+
+def test_the_dashboard_clock_is_the_sites_local_time_and_says_whose(client, member):
+    from datetime import UTC, datetime
+
+    import time_machine
+
+    client.force_login(member.user)
+    with time_machine.travel(datetime(2026, 11, 29, 20, 23, tzinfo=UTC), tick=False):
+        page = client.get("/").content.decode()
+    assert "Sunday 29 November, 21:23</time> Copenhagen time" in page
+    assert 'datetime="2026-11-29T21:23:00+01:00"' in page

@@ -92,3 +92,21 @@ def test_a_malformed_or_unknown_desk_is_a_404_not_a_500(member_browser, desk, de
         response = member_browser.post(url, {"desk": desk_value})
         assert response.status_code == 404
     assert not Command.objects.exists()
+
+
+def test_the_workspace_says_until_when_in_the_sites_zone_never_utc(member_browser, member, desk, devices):
+    from datetime import UTC, datetime
+
+    import time_machine
+
+    from bookings.models import Booking
+
+    with time_machine.travel(datetime(2026, 3, 2, 8, 0, tzinfo=UTC), tick=False):  # 09:00 in Copenhagen
+        member_browser.post("/workspace/check-in/", {"desk": desk.pk})
+        body = member_browser.get("/workspace/").content.decode()
+
+    end = Booking.objects.get(organiser=member).end
+    local_end = end.astimezone(member.site.tz).strftime("%H:%M")
+    assert local_end != end.astimezone(UTC).strftime("%H:%M")
+    assert f">{local_end}</time> (Copenhagen time)" in body
+    assert "UTC" not in body

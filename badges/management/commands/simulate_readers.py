@@ -2,7 +2,8 @@
 
 Without credentials, every active reader of the site presents the demo round every ``--interval`` seconds (see
 badges.simulator.demo_scans). With ``--qr``, ``--card`` or ``--person`` it presents those, ``--rounds`` times (default
-once), and exits with status 1 if a scan got no decision.
+once), and exits with status 1 if a scan got no decision. The demo waits for the broker as long as it takes; given
+credentials wait at most ``CONNECT_DEADLINE_S``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from badges import simulator
+
+CONNECT_DEADLINE_S = 30.0
 
 
 class Command(BaseCommand):
@@ -45,9 +48,10 @@ class Command(BaseCommand):
             self.stdout.write(line)
             self.stdout.flush()
 
-        results = asyncio.run(self._main(site, readers, url, scans, opts["interval"], rounds, write))
-        if explicit and any(result is None for result in results):
-            raise CommandError("A scan got no decision: is `manage.py mqtt_bridge` running?")
+        deadline = CONNECT_DEADLINE_S if explicit else None
+        results = asyncio.run(self._main(site, readers, url, scans, opts["interval"], rounds, write, deadline))
+        if explicit and (not results or any(result is None for result in results)):
+            raise CommandError("A scan got no decision: is the broker up and `manage.py mqtt_bridge` running?")
 
     def _explicit_scans(self, opts):
         def build() -> list[simulator.Scan]:
@@ -63,11 +67,19 @@ class Command(BaseCommand):
 
         return build
 
-    async def _main(self, site, readers, url, scans, interval, rounds, write):
+    async def _main(self, site, readers, url, scans, interval, rounds, write, deadline):
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         return await simulator.run_readers(
-            site=site, readers=readers, url=url, stop=stop, scans=scans, interval_s=interval, rounds=rounds, write=write
+            site=site,
+            readers=readers,
+            url=url,
+            stop=stop,
+            scans=scans,
+            interval_s=interval,
+            rounds=rounds,
+            write=write,
+            connect_deadline_s=deadline,
         )

@@ -34,10 +34,38 @@
     });
   }
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", function () { setupMenu(); setupSkipLink(); });
-  } else {
+  // A badge's QR code: grey it out once readers no longer accept it (data-valid-ms after it arrived) unless htmx has
+  // swapped in the next one by then, and fetch a fresh one as soon as the page is shown again (a phone woken up).
+  function watchCodes(scope) {
+    if (!scope || !scope.querySelectorAll) return;
+    var codes = Array.prototype.slice.call(scope.querySelectorAll(".qr[data-valid-ms]"));
+    if (scope.matches && scope.matches(".qr[data-valid-ms]")) codes.push(scope);
+    codes.forEach(function (qr) {
+      if (qr.dataset.watched) return;
+      qr.dataset.watched = "1";
+      var valid = parseInt(qr.dataset.validMs, 10);
+      if (!(valid > 0)) return;
+      window.setTimeout(function () { qr.classList.add("qr--stale"); }, valid);
+    });
+  }
+
+  document.addEventListener("htmx:load", function (event) { watchCodes(event.detail && event.detail.elt); });
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState !== "visible" || !window.htmx) return;
+    Array.prototype.forEach.call(document.querySelectorAll(".qr[hx-get]"), function (qr) {
+      window.htmx.trigger(qr, "refresh");
+    });
+  });
+
+  function setup() {
     setupMenu();
     setupSkipLink();
+    watchCodes(document);
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", setup);
+  } else {
+    setup();
   }
 })();

@@ -1,0 +1,32 @@
+"""Naming a site's time zone to a person: ``{{ site|zone_name }}`` -> "Copenhagen time".
+
+Pages show every time in the site's zone (labs.middleware.SiteTimeZoneMiddleware activates the signed-in person's; a
+page about another site's thing wraps it in ``{% timezone %}``); where it matters the page says which zone that is,
+in words a person reads, never "UTC" for a site that is not in it.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django import template
+
+register = template.Library()
+
+
+def _key(value) -> str:
+    if isinstance(value, zoneinfo.ZoneInfo):
+        return value.key
+    if hasattr(value, "timezone"):  # a Site
+        return str(value.timezone)
+    return str(value or "")
+
+
+@register.filter
+def zone_name(value) -> str:
+    """``Europe/Copenhagen`` (a key, a ZoneInfo or a Site) -> ``Copenhagen time``; ``America/New_York`` ->
+    ``New York time``; a zone without a city (``UTC``, ``Etc/GMT-1``) keeps its name."""
+    key = _key(value)
+    if "/" not in key or key.startswith("Etc/"):
+        return key.removeprefix("Etc/")
+    return f"{key.rsplit('/', 1)[-1].replace('_', ' ')} time"
