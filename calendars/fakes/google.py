@@ -930,17 +930,31 @@ class FakeGoogle:
         return False
 
     def _resources_respond(self, event: dict, *, reset: bool = False) -> None:
-        """Rooms invited (or re-asked after a move) accept, or decline when busy."""
-        intervals = self._intervals(event)
+        """Rooms invited (or re-asked after a move) accept, or decline when busy; a room busy for some instances of
+        a recurring event declines those instances only."""
         for attendee in event["attendees"]:
             room = self.tenant.resources.get(attendee["email"])
             if room is None or not room.get("auto_accept", True) or attendee["email"] == event["organizer"]:
                 continue
             if attendee["responseStatus"] != "needsAction" and not reset:
                 continue
-            busy = self._room_busy(attendee["email"], intervals, ignore=event["id"])
-            attendee["responseStatus"] = "declined" if busy else "accepted"
             attendee.pop("comment", None)
+            if not event["recurrence"]:
+                busy = self._room_busy(attendee["email"], self._intervals(event), ignore=event["id"])
+                attendee["responseStatus"] = "declined" if busy else "accepted"
+                continue
+            instances = self._expand(event)
+            busy = [o for o, s, e, _ov in instances if self._room_busy(attendee["email"], [(s, e)], ignore=event["id"])]
+            if len(busy) == len(instances):
+                attendee["responseStatus"] = "declined"
+                continue
+            attendee["responseStatus"] = "accepted"
+            for original in busy:
+                override = event["exceptions"].setdefault(original.isoformat(), {})
+                copies = override.setdefault("attendees", [dict(a) for a in event["attendees"]])
+                for copy in copies:
+                    if copy["email"] == attendee["email"]:
+                        copy["responseStatus"] = "declined"
 
     def _patch(self, cal: str, event_id: str, body: dict, *, actor: str) -> dict:
         master, original = self._find(event_id)
