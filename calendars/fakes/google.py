@@ -237,7 +237,8 @@ class FakeGoogle:
         self.revoked: set[str] = set()
         self.channels: dict[str, dict] = {}
         self.channel_ttl = channel_ttl
-        self.failures: list[dict] = []
+        self.failures: list[dict | None] = []
+        self.broken: dict[str, int] = {}
         self.log: list[dict] = []
         self.outbox: list[dict] = []
         self._ids = itertools.count(1)
@@ -247,11 +248,24 @@ class FakeGoogle:
             threading.Thread(target=self._deliver_forever, name="fake-google-push", daemon=True).start()
 
     # --- knobs for tests and the demo -----------------------------------------------------------------------------
-    def fail_next(self, count: int = 1, *, status: int = 429, retry_after: float = 0, reason: str = "") -> None:
-        """Answer the next ``count`` API requests with a rate-limit error (429 with Retry-After, or 403)."""
+    def fail_next(
+        self, count: int = 1, *, status: int = 429, retry_after: float = 0, reason: str = "", after: int = 0
+    ) -> None:
+        """Answer ``count`` API requests, once ``after`` more have passed, with a rate-limit error (429 with
+        Retry-After, or 403 ``rateLimitExceeded``) or another error status."""
         reason = reason or ("rateLimitExceeded" if status in {403, 429} else "backendError")
         with self.lock:
+            self.failures.extend([None] * after)
             self.failures.extend({"status": status, "retry_after": retry_after, "reason": reason} for _ in range(count))
+
+    def fail_calendar(self, calendar_id: str, *, status: int = 503) -> None:
+        """Every request about this calendar fails (until :meth:`heal_calendar`)."""
+        with self.lock:
+            self.broken[calendar_id.lower()] = status
+
+    def heal_calendar(self, calendar_id: str) -> None:
+        with self.lock:
+            self.broken.pop(calendar_id.lower(), None)
 
     def expire_sync_tokens(self, calendar_id: str) -> None:
         """Every sync token of this calendar answers 410 from now on."""
@@ -379,10 +393,19 @@ class FakeGoogle:
                     subject, scopes = self._authenticate(request)
                     calendar = self._calendar_of_path(request.path)
                     self.log.append(
-                        {"method": request.method, "path": request.path, "calendar": calendar, "at": time.time()}
+                        {
+                            "method": request.method,
+                            "path": request.path,
+                            "query": {k: v[0] for k, v in request.query.items()},
+                            "calendar": calendar,
+                            "at": time.time(),
+                        }
                     )
-                    if self.failures:
-                        failure = self.failures.pop(0)
+                    if calendar in self.broken:
+                        status = self.broken[calendar]
+                        return _error(status, "Backend Error", "backendError")
+                    failure = self.failures.pop(0) if self.failures else None
+                    if failure is not None:
                         return _error(
                             failure["status"],
                             "Rate Limit Exceeded",
