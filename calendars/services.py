@@ -252,8 +252,12 @@ def on_bookings_changed(event: BookingsChanged) -> None:
     are, and one sync of each such calendar. Check-ins change nothing at the provider."""
     if event.change == BookingChange.CHECKED_IN:
         return
+    in_step = sync.in_step.get() or set()
+    ids = [pk for pk in event.booking_ids if pk not in in_step]  # the calendar sync's own changes: in step already
+    if not ids:
+        return
     bookings = list(
-        Booking.objects.filter(pk__in=event.booking_ids, room__calendar_link__isnull=False).select_related(
+        Booking.objects.filter(pk__in=ids, room__calendar_link__isnull=False).select_related(
             "site", "room", "room__calendar_link", "organiser__user"
         )
     )

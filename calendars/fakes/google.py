@@ -373,6 +373,21 @@ class FakeGoogle:
                     notify=False,
                 )
 
+    def seed_slots(self, calendar_id: str, slots, *, summary: str = "Seeded") -> list[str]:
+        """Bulk-write events at the given (start, end) pairs straight into a calendar; returns their ids."""
+        cal = calendar_id.lower()
+        tz = self.tenant.timezone
+        ids = []
+        with self.lock:
+            for index, (begin, end) in enumerate(slots):
+                body = {
+                    "summary": f"{summary} {index}",
+                    "start": {"dateTime": _local_iso(begin, tz), "timeZone": tz},
+                    "end": {"dateTime": _local_iso(end, tz), "timeZone": tz},
+                }
+                ids.append(self._insert(cal, body, actor=cal, notify=False)["id"])
+        return ids
+
     @staticmethod
     def _body_from_changes(changes: dict, tz: str) -> dict:
         body = {}
