@@ -329,3 +329,15 @@ def calendar_sync_run(*, calendar_id: int, full: bool = False) -> sync.SyncResul
         return sync.calendar_sync(calendar_id=calendar_id, full=full)
     except RoomCalendar.DoesNotExist:
         return sync.SyncResult(calendar_id=calendar_id, ran=False)
+
+
+def person_calendar_erase(*, person: Person) -> int:
+    """Erase what calendar sync holds about ``person`` (the erasure service of the privacy work calls this): their
+    address where it was kept as an external organiser, and the reasons written about their events. The event ids
+    stay: they identify events on the operator's room calendars, and the bookings they point at are erased or
+    pseudonymised by the bookings side; without them the next sync would book those events again."""
+    email = (person.user.email or "").lower()
+    links = EventLink.objects.filter(booking__organiser=person)
+    if email:
+        links = links | EventLink.objects.filter(organiser_email__iexact=email)
+    return EventLink.objects.filter(pk__in=links.values("pk")).update(organiser_email="", reason="")
