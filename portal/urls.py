@@ -16,4 +16,5 @@ urlpatterns = [
     path("", include("portal.urls_comfort")),
     path("", include("portal.urls_badges")),
     path("", include("portal.urls_account")),
+    path("", include("portal.urls_calendars")),
 ]
