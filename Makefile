@@ -39,6 +39,7 @@ check: venv
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
 	LABS_ENV=production DJANGO_SECRET_KEY=$$($(PY) -c "import secrets; print(secrets.token_urlsafe(60))") \
+		LABS_ENCRYPTION_KEY=$$($(PY) -c "import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())") \
 		DJANGO_ALLOWED_HOSTS=labs.example.com $(PY) manage.py check --deploy --fail-level WARNING
 
 migrate: venv

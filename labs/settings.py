@@ -7,6 +7,8 @@ filesystem broker (or eagerly in tests), and an embedded amqtt MQTT broker. ``DA
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -54,6 +56,7 @@ INSTALLED_APPS = [
     "bookings",
     "comfort",
     "badges",
+    "calendars",
     "portal",
 ]
 
@@ -182,6 +185,46 @@ COMFORT_COMMAND_VALIDITY = timedelta(hours=env_int("COMFORT_COMMAND_VALIDITY_HOU
 # Finished commands and zone decisions are deleted this long after they were issued (their retention).
 COMFORT_HISTORY_RETENTION = timedelta(days=env_int("COMFORT_HISTORY_RETENTION_DAYS", 30, minimum=1, maximum=3650))
 
+# --- Calendars (shared/contracts/CALENDAR.md) and secrets at rest -------------------------------------------
+# Fernet keys of labs.crypto (calendar credentials, OAuth tokens), comma-separated: the first encrypts, all decrypt.
+# Required in production; in development derived from DJANGO_SECRET_KEY. `python -c "import labs.crypto as c;
+# print(c.generate_key())"` makes one.
+LABS_ENCRYPTION_KEYS = env_list("LABS_ENCRYPTION_KEY", [])
+if not LABS_ENCRYPTION_KEYS:
+    if PRODUCTION:
+        raise ImproperlyConfigured("LABS_ENCRYPTION_KEY must be set in production (a Fernet key; see labs/crypto.py).")
+    LABS_ENCRYPTION_KEYS = [
+        base64.urlsafe_b64encode(hashlib.sha256(b"labs.crypto/v1:" + SECRET_KEY.encode()).digest()).decode()
+    ]
+for _key in LABS_ENCRYPTION_KEYS:
+    try:
+        if len(base64.urlsafe_b64decode(_key.encode())) != 32:
+            raise ValueError
+    except ValueError:
+        raise ImproperlyConfigured("LABS_ENCRYPTION_KEY holds a value that is not a Fernet key.") from None
+# The project's own address (push-notification URLs) and the providers' endpoints; unset: the real providers.
+PUBLIC_BASE_URL = env_url("PUBLIC_BASE_URL", "http://127.0.0.1:8000", schemes={"http", "https"}).rstrip("/")
+GOOGLE_API_ENDPOINT = env_url("GOOGLE_API_ENDPOINT", None, schemes={"http", "https"})
+GOOGLE_ADMIN_API_ENDPOINT = env_url("GOOGLE_ADMIN_API_ENDPOINT", None, schemes={"http", "https"})
+MS_GRAPH_ENDPOINT = env_url("MS_GRAPH_ENDPOINT", "https://graph.microsoft.com/v1.0", schemes={"http", "https"})
+MS_AUTHORITY_HOST = env_url("MS_AUTHORITY_HOST", "https://login.microsoftonline.com", schemes={"https"})
+MS_CA_BUNDLE = env_str("MS_CA_BUNDLE", None)
+# The sync window: every event from this many days ago to this many days ahead is a booking.
+CALENDAR_SYNC_PAST_DAYS = env_int("CALENDAR_SYNC_PAST_DAYS", 1, minimum=0, maximum=30)
+CALENDAR_SYNC_FUTURE_DAYS = env_int("CALENDAR_SYNC_FUTURE_DAYS", 180, minimum=1, maximum=366)
+# Events per page asked of a provider (Google allows up to 2500).
+CALENDAR_PAGE_SIZE = env_int("CALENDAR_PAGE_SIZE", 1000, minimum=1, maximum=2500)
+# Push channels are asked for this long and renewed when less than half of it is left.
+CALENDAR_WATCH_HOURS = env_int("CALENDAR_WATCH_HOURS", 168, minimum=1, maximum=720)
+# A rate-limited request (429, 403 rateLimitExceeded) is retried in place this many times, waiting its Retry-After
+# up to this long; past that the sync task is retried later, from where its sync token stood.
+CALENDAR_RETRY_ATTEMPTS = env_int("CALENDAR_RETRY_ATTEMPTS", 4, minimum=0, maximum=10)
+CALENDAR_RETRY_MAX_WAIT = env_int("CALENDAR_RETRY_MAX_WAIT_S", 30, minimum=0, maximum=600)
+# A running sync holds its calendar this long at most (a worker that died frees it after this).
+CALENDAR_SYNC_LEASE = timedelta(seconds=env_int("CALENDAR_SYNC_LEASE_S", 900, minimum=30, maximum=86_400))
+# Provider HTTP timeout (seconds).
+CALENDAR_HTTP_TIMEOUT = env_int("CALENDAR_HTTP_TIMEOUT_S", 30, minimum=1, maximum=300)
+
 # --- Periodic tasks: every one, in one place (Celery beat; seconds) -----------------------------------------
 CELERY_BEAT_SCHEDULE = {
     "labs-sign-in-counters-purge": {"task": "labs.tasks.sign_in_counters_purge", "schedule": 3600.0},
@@ -193,6 +236,8 @@ CELERY_BEAT_SCHEDULE = {
     "comfort-history-purge": {"task": "comfort.tasks.comfort_history_purge", "schedule": 3600.0},
     "badges-sweep": {"task": "badges.tasks.badges_sweep", "schedule": 60.0},
     "badges-retention-purge": {"task": "badges.tasks.badges_retention_purge", "schedule": 3600.0},
+    "calendars-reconcile": {"task": "calendars.tasks.calendars_reconcile", "schedule": 300.0},
+    "calendars-watches-renew": {"task": "calendars.tasks.watches_renew", "schedule": 900.0},
 }
 
 # --- Auth, API ----------------------------------------------------------------------------------------------

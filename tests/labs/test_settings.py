@@ -53,11 +53,29 @@ def test_production_needs_a_secret_key():
     assert "DJANGO_SECRET_KEY must be set" in result.stderr
 
 
+def test_production_needs_an_encryption_key():
+    result = _start(
+        LABS_ENV="production",
+        DJANGO_SECRET_KEY="k" * 20 + "-a-long-random-production-secret-value-123",
+        DJANGO_ALLOWED_HOSTS="labs.example.com",
+        LABS_ENCRYPTION_KEY="",
+    )
+    assert result.returncode != 0
+    assert "LABS_ENCRYPTION_KEY must be set in production" in result.stderr
+
+
+def test_an_encryption_key_that_is_not_a_fernet_key_stops_start_up():
+    result = _start(LABS_ENCRYPTION_KEY="not-a-key")
+    assert result.returncode != 0
+    assert "LABS_ENCRYPTION_KEY holds a value that is not a Fernet key" in result.stderr
+
+
 def test_production_settings_pass_check_deploy_without_warnings():
     result = _start(
         LABS_ENV="production",
         DJANGO_SECRET_KEY="k" * 20 + "-a-long-random-production-secret-value-123",
         DJANGO_ALLOWED_HOSTS="labs.example.com",
+        LABS_ENCRYPTION_KEY="Vq0CRnUvVd7wtSzYBpNz8hfIBK3Zy6v2r4GmV3oPc2k=",
     )
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout

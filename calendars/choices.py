@@ -1,0 +1,28 @@
+from django.db import models
+
+
+class ProviderName(models.TextChoices):
+    GOOGLE = "google", "Google Workspace"
+    MICROSOFT = "microsoft", "Microsoft 365"
+
+
+class ConnectionStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    FAILING = "failing", "Failing: the provider refused the credentials"
+
+
+class CalendarStatus(models.TextChoices):
+    PENDING = "pending", "Linked, first sync not done yet"
+    OK = "ok", "In sync"
+    FAILING = "failing", "Failing: see the last error"
+
+
+class EventOrigin(models.TextChoices):
+    INBOUND = "inbound", "Made at the provider (a booking was created from it)"
+    OUTBOUND = "outbound", "Written by us for a booking made elsewhere"
+
+
+class EventLinkState(models.TextChoices):
+    LINKED = "linked", "Holds its booking"
+    DECLINED = "declined", "Declined by the room (conflict or broken rule)"
+    ENDED = "ended", "Cancelled, deleted or released: holds nothing"
