@@ -93,6 +93,7 @@ class RoomCalendar(models.Model):
         max_length=128, blank=True, help_text="The secret the provider echoes (channel token or clientState)."
     )
     watch_expires_at = models.DateTimeField(null=True, blank=True)
+    watch_error = models.CharField(max_length=500, blank=True, help_text="Why the last watch start or renewal failed.")
     # One sync per calendar at a time: a conditional UPDATE claims the row until ``sync_claimed_until``.
     sync_claim = models.CharField(max_length=32, blank=True)
     sync_claimed_until = models.DateTimeField(null=True, blank=True)
@@ -138,6 +139,11 @@ class EventLink(models.Model):
     )
     origin = models.CharField(max_length=20, choices=EventOrigin.choices)
     state = models.CharField(max_length=20, choices=EventLinkState.choices, default=EventLinkState.LINKED)
+    room_response = models.CharField(max_length=20, blank=True, help_text="The room's answer as last seen.")
+    pending_response = models.CharField(
+        max_length=10, blank=True, help_text="accept or decline: the room's answer still to send to the provider."
+    )
+    digest = models.CharField(max_length=64, blank=True, help_text="What we last wrote (outbound), as a digest.")
     reason = models.CharField(max_length=300, blank=True, help_text="Why the room declined or ended it.")
     start = models.DateTimeField(null=True, blank=True, help_text="The event's start as last seen or written.")
     end = models.DateTimeField(null=True, blank=True)
@@ -193,9 +199,16 @@ privacy.not_personal(
     watch_token="a random secret we chose for the push channel",  # noqa: S106 - a reason, not a password
     last_error="the provider's error text about a room's calendar",
 )
+_EVENT = PersonalData(Category.CALENDAR, (Purpose.BOOK_ROOMS,), LegalBasis.CONTRACT, _EVENTS, 30)
 privacy.declare(
     EventLink,
-    ical_uid=PersonalData(Category.CALENDAR, (Purpose.BOOK_ROOMS,), LegalBasis.CONTRACT, _EVENTS, 30),
+    event_id=_EVENT,
+    write_ref=_EVENT,
+    ical_uid=_EVENT,
+    start=_EVENT,
+    end=_EVENT,
+    attendee_count=_EVENT,
+    reason=_EVENT,
     organiser_email=PersonalData(
         Category.CALENDAR, (Purpose.BOOK_ROOMS, Purpose.IDENTIFY_CONTACT), LegalBasis.CONTRACT, _EVENTS, 30
     ),
