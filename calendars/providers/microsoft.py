@@ -223,7 +223,9 @@ def _app(credentials: dict) -> tuple[str, msal.ConfidentialClientApplication, th
                 token_cache=msal.SerializableTokenCache(),
             )
         except ValueError as exc:  # msal's tenant discovery: an unknown tenant, or an unreachable authority
-            raise CredentialsRejected(f"Microsoft refused the tenant: {exc}", status=400) from None
+            raise CredentialsRejected(
+                f"Microsoft refused the tenant {credentials['tenant_id']!r}: {_discovery_error(exc)}"[:480], status=400
+            ) from None
         except requests.RequestException as exc:
             raise ProviderError(f"Microsoft's sign-in service could not be reached: {exc}") from None
         with _apps_lock:
@@ -722,6 +724,16 @@ class MicrosoftProvider(CalendarProvider):
                 )
             )
         return found
+
+
+def _discovery_error(exc: ValueError) -> str:
+    """The identity platform's own words behind msal's generic discovery error (its ``error_description``)."""
+    for error in (exc.__context__, exc):
+        text = str(error or "")
+        match = re.search(r'"error_description":\s*"((?:[^"\\]|\\.)*)"', text)
+        if match:
+            return json.loads(f'"{match.group(1)}"').split("\r\n")[0]
+    return str(exc)
 
 
 def _retry_after(response: requests.Response) -> float:

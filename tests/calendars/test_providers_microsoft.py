@@ -22,7 +22,7 @@ from calendars.providers.base import (
 )
 from calendars.providers.microsoft import MicrosoftProvider, iana_zone, parse_graph_datetime, recurrence_to_rrule
 from labs.errors import Invalid
-from tests.calendars.ms_support import ALICE, BOB, OTHER_ROOM, ROOM, SERVICE, at, credentials, fake_ms  # noqa: F401
+from tests.calendars.ms_support import ALICE, BOB, OTHER_ROOM, ROOM, SERVICE, at, credentials
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +33,7 @@ def slept():
 
 
 @pytest.fixture
-def provider(fake_ms, slept):  # noqa: F811
+def provider(fake_ms, slept):
     return MicrosoftProvider(credentials=credentials(fake_ms), connection_id=1, sleep=slept.append)
 
 
@@ -79,28 +79,28 @@ def test_credentials_need_tenant_client_and_secret_and_take_a_service_mailbox():
         MicrosoftProvider.credentials_clean({**cleaned, "client_id": "nope"})
 
 
-def test_verifying_good_credentials_gets_a_token_and_asks_nothing_of_microsoft(provider, fake_ms, closed_network):  # noqa: F811
+def test_verifying_good_credentials_gets_a_token_and_asks_nothing_of_microsoft(provider, fake_ms, closed_network):
     provider.credentials_verify()
 
     assert fake_ms.counts() == {"openid-configuration": 1, "token": 1}
     assert closed_network == []
 
 
-def test_a_wrong_secret_is_rejected_naming_microsofts_answer(fake_ms):  # noqa: F811
+def test_a_wrong_secret_is_rejected_naming_microsofts_answer(fake_ms):
     provider = MicrosoftProvider(credentials=credentials(fake_ms, client_secret="wrong"))
 
     with pytest.raises(CredentialsRejected, match="invalid_client: AADSTS7000215"):
         provider.credentials_verify()
 
 
-def test_an_unknown_tenant_is_rejected(fake_ms):  # noqa: F811
+def test_an_unknown_tenant_is_rejected(fake_ms):
     provider = MicrosoftProvider(credentials=credentials(fake_ms, tenant_id="nowhere.test"))
 
     with pytest.raises(CredentialsRejected, match="AADSTS90002"):
         provider.credentials_verify()
 
 
-def test_every_worker_shares_one_token_through_the_cache(fake_ms, monkeypatch):  # noqa: F811
+def test_every_worker_shares_one_token_through_the_cache(fake_ms, monkeypatch):
     MicrosoftProvider(credentials=credentials(fake_ms)).resources_list()
     monkeypatch.setattr(microsoft, "_apps", {})  # another worker process: no msal app of its own yet
 
@@ -110,7 +110,7 @@ def test_every_worker_shares_one_token_through_the_cache(fake_ms, monkeypatch): 
     assert fake_ms.count("openid-configuration") == 2
 
 
-def test_a_refused_token_is_replaced_once(provider, fake_ms):  # noqa: F811
+def test_a_refused_token_is_replaced_once(provider, fake_ms):
     provider.resources_list()
     fake_ms.expire_access_tokens()
 
@@ -118,7 +118,7 @@ def test_a_refused_token_is_replaced_once(provider, fake_ms):  # noqa: F811
     assert fake_ms.count("token") == 2
 
 
-def test_the_ca_bundle_is_used_even_when_requests_ca_bundle_says_otherwise(provider, fake_ms, monkeypatch, tmp_path):  # noqa: F811
+def test_the_ca_bundle_is_used_even_when_requests_ca_bundle_says_otherwise(provider, fake_ms, monkeypatch, tmp_path):
     import certifi
 
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())
@@ -128,7 +128,7 @@ def test_the_ca_bundle_is_used_even_when_requests_ca_bundle_says_otherwise(provi
     assert len(provider.resources_list()) == 2
 
 
-def test_without_the_ca_bundle_the_fake_is_not_trusted(fake_ms, settings):  # noqa: F811
+def test_without_the_ca_bundle_the_fake_is_not_trusted(fake_ms, settings):
     settings.MS_CA_BUNDLE = None
 
     with pytest.raises(ProviderError):
@@ -150,7 +150,7 @@ def test_resources_are_the_tenants_room_mailboxes(provider):
 # --- reading -------------------------------------------------------------------------------------------------
 
 
-def test_a_full_sync_reads_every_page_and_an_unchanged_calendar_then_costs_one_request(provider, fake_ms, settings):  # noqa: F811
+def test_a_full_sync_reads_every_page_and_an_unchanged_calendar_then_costs_one_request(provider, fake_ms, settings):
     settings.CALENDAR_PAGE_SIZE = 2
     for day in range(5):
         fake_ms.outlook_create(ALICE, subject=f"M{day}", start=at(day), end=at(day, 10), rooms=[ROOM])
@@ -163,7 +163,7 @@ def test_a_full_sync_reads_every_page_and_an_unchanged_calendar_then_costs_one_r
     assert (again.events, again.full, provider.requests) == ([], False, 1)
 
 
-def test_inbound_events_carry_what_a_booking_needs(provider, fake_ms):  # noqa: F811
+def test_inbound_events_carry_what_a_booking_needs(provider, fake_ms):
     fake_ms.outlook_create(
         ALICE,
         subject="Quarterly",
@@ -184,7 +184,7 @@ def test_inbound_events_carry_what_a_booking_needs(provider, fake_ms):  # noqa: 
     assert event.ical_uid and event.etag and not event.booking_key and event.status == "confirmed"
 
 
-def test_moves_and_cancellations_arrive_as_changes(provider, fake_ms):  # noqa: F811
+def test_moves_and_cancellations_arrive_as_changes(provider, fake_ms):
     moved = fake_ms.outlook_create(BOB, subject="Moved", start=at(1), end=at(1, 10), rooms=[ROOM])
     gone = fake_ms.outlook_create(BOB, subject="Gone", start=at(2), end=at(2, 10), rooms=[ROOM])
     first = provider.changes_list(ROOM, token=None, window=window())
@@ -198,7 +198,7 @@ def test_moves_and_cancellations_arrive_as_changes(provider, fake_ms):  # noqa: 
     assert changes[ids[gone.ical_uid]].is_cancelled
 
 
-def test_a_replayed_change_is_read_once(provider, fake_ms):  # noqa: F811
+def test_a_replayed_change_is_read_once(provider, fake_ms):
     first = provider.changes_list(ROOM, token=None, window=window())
     fake_ms.replay_changes = True
     fake_ms.outlook_create(ALICE, subject="Once", start=at(0), end=at(0, 10), rooms=[ROOM])
@@ -208,7 +208,7 @@ def test_a_replayed_change_is_read_once(provider, fake_ms):  # noqa: F811
     assert len(changes.events) == 1
 
 
-def test_an_expired_delta_token_is_sync_token_invalid(provider, fake_ms):  # noqa: F811
+def test_an_expired_delta_token_is_sync_token_invalid(provider, fake_ms):
     first = provider.changes_list(ROOM, token=None, window=window())
     fake_ms.expire_delta_tokens(ROOM)
 
@@ -216,7 +216,7 @@ def test_an_expired_delta_token_is_sync_token_invalid(provider, fake_ms):  # noq
         provider.changes_list(ROOM, token=first.next_token, window=window())
 
 
-def test_a_delta_link_to_another_host_is_never_followed(provider, fake_ms):  # noqa: F811
+def test_a_delta_link_to_another_host_is_never_followed(provider, fake_ms):
     with pytest.raises(SyncTokenInvalid):
         provider.changes_list(ROOM, token="https://attacker.test/v1.0/x?$deltatoken=1", window=window())
     assert fake_ms.count("calendarView.delta") == 0
@@ -230,7 +230,7 @@ def test_the_query_fingerprint_names_calendar_and_window(provider):
     assert provider.query_fingerprint(ROOM, one) != provider.query_fingerprint(OTHER_ROOM, one)
 
 
-def test_a_series_comes_as_instances_with_their_series_and_original_start(provider, fake_ms):  # noqa: F811
+def test_a_series_comes_as_instances_with_their_series_and_original_start(provider, fake_ms):
     series = fake_ms.outlook_create(
         ALICE,
         subject="Stand-up",
@@ -252,7 +252,7 @@ def test_a_series_comes_as_instances_with_their_series_and_original_start(provid
     assert {e.recurring_event_id for e in events} == {copy.id}
 
 
-def test_series_get_gives_the_rule_in_the_series_own_zone(provider, fake_ms):  # noqa: F811
+def test_series_get_gives_the_rule_in_the_series_own_zone(provider, fake_ms):
     start = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # 09:00 in Copenhagen
     series = fake_ms.outlook_create(
         ALICE,
@@ -307,7 +307,7 @@ def test_windows_zone_names_map_to_iana():
 # --- writing -------------------------------------------------------------------------------------------------
 
 
-def test_a_booking_is_written_from_the_service_mailbox_and_the_room_accepts_it(provider, fake_ms):  # noqa: F811
+def test_a_booking_is_written_from_the_service_mailbox_and_the_room_accepts_it(provider, fake_ms):
     written = provider.event_create(ROOM, outbound())
 
     copy = fake_ms.room_copy(ROOM, written.ical_uid)
@@ -321,7 +321,7 @@ def test_a_booking_is_written_from_the_service_mailbox_and_the_room_accepts_it(p
     assert copy.extended == {}
 
 
-def test_the_room_copy_of_our_write_is_recognisable_by_ical_uid_only(provider, fake_ms):  # noqa: F811
+def test_the_room_copy_of_our_write_is_recognisable_by_ical_uid_only(provider, fake_ms):
     written = provider.event_create(ROOM, outbound())
 
     [echo] = provider.changes_list(ROOM, token=None, window=window()).events
@@ -331,7 +331,7 @@ def test_the_room_copy_of_our_write_is_recognisable_by_ical_uid_only(provider, f
     assert echo.booking_key == "" and echo.title == "Labs bookings"
 
 
-def test_a_retried_create_does_not_make_a_second_event(provider, fake_ms):  # noqa: F811
+def test_a_retried_create_does_not_make_a_second_event(provider, fake_ms):
     first = provider.event_create(ROOM, outbound())
     second = provider.event_create(ROOM, outbound())
 
@@ -339,7 +339,7 @@ def test_a_retried_create_does_not_make_a_second_event(provider, fake_ms):  # no
     assert len(fake_ms.calendar_view(ROOM, at(-1), at(2))) == 1
 
 
-def test_retiming_moves_the_room_copy_and_deleting_cancels_it(provider, fake_ms):  # noqa: F811
+def test_retiming_moves_the_room_copy_and_deleting_cancels_it(provider, fake_ms):
     written = provider.event_create(ROOM, outbound())
 
     provider.event_update(ROOM, written.write_ref, outbound(start=at(1, 13)))
@@ -352,7 +352,7 @@ def test_retiming_moves_the_room_copy_and_deleting_cancels_it(provider, fake_ms)
         provider.event_update(ROOM, written.write_ref, outbound())
 
 
-def test_a_booking_the_room_declines_says_so(provider, fake_ms):  # noqa: F811
+def test_a_booking_the_room_declines_says_so(provider, fake_ms):
     fake_ms.outlook_create(ALICE, subject="First", start=at(0, 9), end=at(0, 10), rooms=[ROOM])
 
     written = provider.event_create(ROOM, outbound())
@@ -360,7 +360,7 @@ def test_a_booking_the_room_declines_says_so(provider, fake_ms):  # noqa: F811
     assert written.room_response == RoomResponse.DECLINED
 
 
-def test_without_a_service_mailbox_the_room_calendar_is_written_directly(fake_ms):  # noqa: F811
+def test_without_a_service_mailbox_the_room_calendar_is_written_directly(fake_ms):
     provider = MicrosoftProvider(credentials=fake_ms.credentials())
 
     written = provider.event_create(ROOM, outbound())
@@ -370,7 +370,7 @@ def test_without_a_service_mailbox_the_room_calendar_is_written_directly(fake_ms
     assert listed.id == written.id and listed.room_response == RoomResponse.OWNER
 
 
-def test_the_room_declines_an_inbound_event_with_a_comment(provider, fake_ms):  # noqa: F811
+def test_the_room_declines_an_inbound_event_with_a_comment(provider, fake_ms):
     meeting = fake_ms.outlook_create(ALICE, subject="Clash", start=at(0, 9), end=at(0, 10), rooms=[ROOM])
     [event] = provider.changes_list(ROOM, token=None, window=window()).events
 
@@ -381,7 +381,7 @@ def test_the_room_declines_an_inbound_event_with_a_comment(provider, fake_ms):  
     assert fake_ms.responses[-1]["comment"] == "Fjord is already booked 09:00-10:00."
 
 
-def test_an_event_written_straight_into_the_room_is_removed_when_declined(fake_ms):  # noqa: F811
+def test_an_event_written_straight_into_the_room_is_removed_when_declined(fake_ms):
     direct = MicrosoftProvider(credentials=fake_ms.credentials())
     written = direct.event_create(ROOM, outbound())
     [event] = direct.changes_list(ROOM, token=None, window=window()).events
@@ -394,7 +394,7 @@ def test_an_event_written_straight_into_the_room_is_removed_when_declined(fake_m
 # --- push ----------------------------------------------------------------------------------------------------
 
 
-def test_a_subscription_is_made_on_the_room_events_and_its_expiration_read_back(provider, fake_ms):  # noqa: F811
+def test_a_subscription_is_made_on_the_room_events_and_its_expiration_read_back(provider, fake_ms):
     wanted = datetime.now(UTC) + timedelta(days=30)
 
     watch = provider.watch_start(
@@ -414,7 +414,7 @@ def test_a_subscription_is_made_on_the_room_events_and_its_expiration_read_back(
     assert watch.expires_at < datetime.now(UTC) + timedelta(days=7)
 
 
-def test_renewing_patches_the_expiration_and_a_vanished_subscription_is_made_again(provider, fake_ms):  # noqa: F811
+def test_renewing_patches_the_expiration_and_a_vanished_subscription_is_made_again(provider, fake_ms):
     address = "https://labs.test/n/"
     watch = provider.watch_start(ROOM, address=address, token="t", expires_at=datetime.now(UTC) + timedelta(days=2))
 
@@ -435,7 +435,7 @@ def test_renewing_patches_the_expiration_and_a_vanished_subscription_is_made_aga
     assert fake_ms.subscriptions_for(ROOM) == []
 
 
-def test_a_subscription_the_endpoint_does_not_validate_is_a_provider_error(provider, fake_ms):  # noqa: F811
+def test_a_subscription_the_endpoint_does_not_validate_is_a_provider_error(provider, fake_ms):
     fake_ms.transport = lambda url, **kwargs: (404, "")
 
     with pytest.raises(ProviderError, match="validation"):
@@ -446,7 +446,8 @@ def test_a_subscription_the_endpoint_does_not_validate_is_a_provider_error(provi
 
 def test_notifications_parse_changes_and_lifecycle_events():
     body = (
-        b'{"value": [{"subscriptionId": "s1", "clientState": "k", "changeType": "updated", "resource": "Users/u/Events/e"},'
+        b'{"value": [{"subscriptionId": "s1", "clientState": "k", "changeType": "updated",'
+        b' "resource": "Users/u/Events/e"},'
         b' {"subscriptionId": "s2", "clientState": "k", "lifecycleEvent": "missed"}]}'
     )
 
@@ -462,7 +463,7 @@ def test_notifications_parse_changes_and_lifecycle_events():
 # --- limits --------------------------------------------------------------------------------------------------
 
 
-def test_a_429_waits_its_retry_after_and_loses_nothing(provider, fake_ms, slept):  # noqa: F811
+def test_a_429_waits_its_retry_after_and_loses_nothing(provider, fake_ms, slept):
     fake_ms.outlook_create(ALICE, subject="M", start=at(0), end=at(0, 10), rooms=[ROOM])
     fake_ms.throttle(times=2, retry_after=2, mailbox=ROOM)
 
@@ -473,7 +474,7 @@ def test_a_429_waits_its_retry_after_and_loses_nothing(provider, fake_ms, slept)
     assert provider.requests == 3
 
 
-def test_a_retry_after_longer_than_the_wait_in_place_reaches_the_caller(provider, fake_ms, slept):  # noqa: F811
+def test_a_retry_after_longer_than_the_wait_in_place_reaches_the_caller(provider, fake_ms, slept):
     fake_ms.throttle(times=1, retry_after=120, mailbox=ROOM)
 
     with pytest.raises(RateLimited) as caught:
@@ -482,7 +483,7 @@ def test_a_retry_after_longer_than_the_wait_in_place_reaches_the_caller(provider
     assert caught.value.retry_after == 120 and slept == []
 
 
-def test_no_more_than_four_requests_are_in_flight_per_mailbox(fake_ms):  # noqa: F811
+def test_no_more_than_four_requests_are_in_flight_per_mailbox(fake_ms):
     fake_ms.latency = 0.2
     errors = []
 
@@ -506,7 +507,7 @@ def test_no_more_than_four_requests_are_in_flight_per_mailbox(fake_ms):  # noqa:
     assert fake_ms.count("events.get", mailbox=ROOM) == 10
 
 
-def test_a_failing_mailbox_is_an_error_of_that_mailbox_only(provider, fake_ms):  # noqa: F811
+def test_a_failing_mailbox_is_an_error_of_that_mailbox_only(provider, fake_ms):
     fake_ms.fail_mailbox(ROOM)
 
     with pytest.raises(ProviderError) as caught:
