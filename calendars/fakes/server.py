@@ -99,13 +99,21 @@ class FakeServer:
     """Serve ``fake`` on ``host:port`` in a daemon thread; ``base_url`` once started."""
 
     def __init__(self, fake, *, host: str = "127.0.0.1", port: int = 0, ssl_context: ssl.SSLContext | None = None):
-        self.fake = fake
         self._server = _Server((host, port), _Handler)
         self._server.fake = fake
         if ssl_context is not None:
             self._server.socket = ssl_context.wrap_socket(self._server.socket, server_side=True)
         self.scheme = "https" if ssl_context is not None else "http"
         self._thread: threading.Thread | None = None
+
+    @property
+    def fake(self):
+        return self._server.fake
+
+    @fake.setter
+    def fake(self, fake) -> None:
+        """Serve another fake from now on (tests keep one server and give each test a fresh fake)."""
+        self._server.fake = fake
 
     @property
     def port(self) -> int:
