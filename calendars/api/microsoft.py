@@ -3,14 +3,14 @@
 Both endpoints answer Graph's validation handshake (``?validationToken=X`` → 200 ``text/plain`` X) at once, and
 otherwise answer 202 at once after :func:`handle_notifications` has parsed the body and queued work: one incremental
 sync per change item whose ``clientState`` matches the subscription's secret, a renewal for
-``reauthorizationRequired``, a new subscription and a resync for ``subscriptionRemoved``, a resync for ``missed``.
-An item for an unknown subscription or with the wrong ``clientState`` is dropped and logged: Graph retries only
-non-2xx answers, and a forger learns nothing from the answer.
+``reauthorizationRequired``, a new subscription and a resync for ``subscriptionRemoved``, a resync for ``missed``
+(:func:`calendars.services.notifications_receive`, the same rule as Google's channels). An item for an unknown
+subscription or with the wrong ``clientState`` is dropped and logged, and the answer is still 202: Graph retries only
+non-2xx answers, and a forger learns nothing from it.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 
 from django.http import HttpResponse
@@ -19,7 +19,6 @@ from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
 from calendars.choices import ProviderName
-from calendars.models import RoomCalendar
 from calendars.providers.microsoft import MicrosoftProvider
 from labs.errors import Invalid
 
@@ -29,7 +28,9 @@ MAX_BODY = 1_000_000  # Graph batches at most a few hundred small items
 
 
 def handle_notifications(body: bytes, *, endpoint: str) -> int:
-    """Parse one POST from Graph and queue what each genuine item asks for; returns how many were accepted."""
+    """Parse one POST from Graph and pass its items to the calendars' services, which queue what each genuine item
+    asks for (its subscription known, its clientState right) and log and drop the others. Returns how many matched.
+    """
     from calendars import services
 
     if len(body) > MAX_BODY:
@@ -37,29 +38,8 @@ def handle_notifications(body: bytes, *, endpoint: str) -> int:
     try:
         notifications = MicrosoftProvider.notifications_parse(headers={}, body=body)
     except ValueError as exc:
-        raise Invalid(f"Not a Microsoft Graph notification: {exc}") from None
-    watch_ids = {n.watch_id for n in notifications}
-    calendars = {
-        c.watch_id: c
-        for c in RoomCalendar.objects.filter(watch_id__in=watch_ids, connection__provider=ProviderName.MICROSOFT)
-    }
-    accepted = 0
-    for notification in notifications:
-        calendar = calendars.get(notification.watch_id)
-        if calendar is None or not calendar.watch_token:
-            logger.warning("Graph %s for an unknown subscription %s dropped", endpoint, notification.watch_id)
-            continue
-        if not hmac.compare_digest(notification.token.encode(), calendar.watch_token.encode()):
-            logger.warning(
-                "Graph %s for subscription %s (calendar %s) with a wrong clientState dropped",
-                endpoint,
-                notification.watch_id,
-                calendar.pk,
-            )
-            continue
-        services.watch_notified(calendar_id=calendar.pk, kind=notification.kind)
-        accepted += 1
-    return accepted
+        raise Invalid(f"Not a Microsoft Graph {endpoint}: {exc}") from None
+    return services.notifications_receive(provider=ProviderName.MICROSOFT, notifications=notifications)
 
 
 def _validation(request) -> HttpResponse | None:
