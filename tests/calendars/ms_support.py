@@ -80,3 +80,47 @@ def at(days: int = 0, hour: int = 9, minute: int = 0) -> datetime:
     """A time ``days`` after tomorrow at ``hour``:``minute`` UTC (inside every sync window)."""
     base = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
     return base + timedelta(days=days, hours=hour, minutes=minute)
+
+
+# --- the engine end to end ----------------------------------------------------------------------------------------
+
+NOTIFICATIONS = "/api/v1/calendars/microsoft/notifications/"
+LIFECYCLE = "/api/v1/calendars/microsoft/lifecycle/"
+
+
+def django_transport(url, *, body, content_type, timeout):
+    """Graph's POSTs to the project, through Django's full request stack (no socket): each call a fresh client, so
+    the validation handshake (from the fake's server thread) and notifications (from the test) never share one."""
+    from django.test import Client
+
+    parts = urlsplit(url)
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    response = Client().post(target, data=body, content_type=content_type)
+    return response.status_code, response.content.decode()
+
+
+@pytest.fixture
+def ms_project(fake_ms, frozen):
+    """The fake on the frozen clock, POSTing validations and notifications into the project."""
+    fake_ms.transport = django_transport
+    return fake_ms
+
+
+@pytest.fixture
+def ms_connection(site, staff, ms_project):
+    from calendars import services
+
+    return services.connection_create(
+        actor=staff, site=site, provider="microsoft", name="Operator M365", credentials=credentials(ms_project)
+    )
+
+
+@pytest.fixture
+def ms_linked(ms_connection, fjord, staff, committed):
+    """Fjord linked to its room mailbox: the first (full) sync ran and the subscription is validated and open."""
+    from calendars import services
+    from calendars.models import RoomCalendar
+
+    with committed():
+        services.room_calendar_link(actor=staff, room=fjord, connection=ms_connection, calendar_id=ROOM)
+    return RoomCalendar.objects.get(room=fjord)
