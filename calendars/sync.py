@@ -154,6 +154,7 @@ def calendar_sync(
             try:
                 result.outbound += _push(context)
                 inbound, did_full = _pull(context, full=full)
+                result.outbound += _push(context)  # the answers and rewrites the pull decided on
                 _watch_ensure(context)
             except ProviderError as exc:
                 _record_failure(calendar, exc, now=context.now)
@@ -665,14 +666,10 @@ def _requeue_declined_writes(context: _Context, start: datetime, end: datetime) 
         booking__start__lt=end,
         booking__hold_end__gt=start,
     ).values_list("booking_id", flat=True)
-    queued = False
     for booking_id in declined:
         OutboundChange.objects.update_or_create(
             calendar=context.calendar, booking_id=booking_id, defaults={"queued_at": context.now}
         )
-        queued = True
-    if queued:
-        RoomCalendar.objects.filter(pk=context.calendar.pk).update(sync_rerun=True)
 
 
 def _cancel(context: _Context, booking: Booking) -> None:
@@ -781,7 +778,6 @@ def _absent_after_full_sync(context: _Context, links: _Links, seen: set[int]) ->
             link.state = EventLinkState.ENDED
             link.reason = "Absent from the provider's calendar: written again."
             link.save(update_fields=["state", "reason", "updated_at"])
-            RoomCalendar.objects.filter(pk=context.calendar.pk).update(sync_rerun=True)  # push it this sync
             continue
         ended += _end(context, link, "Deleted at the provider.")
     return ended

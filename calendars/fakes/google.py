@@ -237,7 +237,8 @@ class FakeGoogle:
         self.revoked: set[str] = set()
         self.channels: dict[str, dict] = {}
         self.channel_ttl = channel_ttl
-        self.failures: list[dict] = []
+        self.failures: list[dict | None] = []
+        self.broken: dict[str, int] = {}
         self.log: list[dict] = []
         self.outbox: list[dict] = []
         self._ids = itertools.count(1)
@@ -247,11 +248,24 @@ class FakeGoogle:
             threading.Thread(target=self._deliver_forever, name="fake-google-push", daemon=True).start()
 
     # --- knobs for tests and the demo -----------------------------------------------------------------------------
-    def fail_next(self, count: int = 1, *, status: int = 429, retry_after: float = 0, reason: str = "") -> None:
-        """Answer the next ``count`` API requests with a rate-limit error (429 with Retry-After, or 403)."""
+    def fail_next(
+        self, count: int = 1, *, status: int = 429, retry_after: float = 0, reason: str = "", after: int = 0
+    ) -> None:
+        """Answer ``count`` API requests, once ``after`` more have passed, with a rate-limit error (429 with
+        Retry-After, or 403 ``rateLimitExceeded``) or another error status."""
         reason = reason or ("rateLimitExceeded" if status in {403, 429} else "backendError")
         with self.lock:
+            self.failures.extend([None] * after)
             self.failures.extend({"status": status, "retry_after": retry_after, "reason": reason} for _ in range(count))
+
+    def fail_calendar(self, calendar_id: str, *, status: int = 503) -> None:
+        """Every request about this calendar fails (until :meth:`heal_calendar`)."""
+        with self.lock:
+            self.broken[calendar_id.lower()] = status
+
+    def heal_calendar(self, calendar_id: str) -> None:
+        with self.lock:
+            self.broken.pop(calendar_id.lower(), None)
 
     def expire_sync_tokens(self, calendar_id: str) -> None:
         """Every sync token of this calendar answers 410 from now on."""
@@ -379,10 +393,19 @@ class FakeGoogle:
                     subject, scopes = self._authenticate(request)
                     calendar = self._calendar_of_path(request.path)
                     self.log.append(
-                        {"method": request.method, "path": request.path, "calendar": calendar, "at": time.time()}
+                        {
+                            "method": request.method,
+                            "path": request.path,
+                            "query": {k: v[0] for k, v in request.query.items()},
+                            "calendar": calendar,
+                            "at": time.time(),
+                        }
                     )
-                    if self.failures:
-                        failure = self.failures.pop(0)
+                    if calendar in self.broken:
+                        status = self.broken[calendar]
+                        return _error(status, "Backend Error", "backendError")
+                    failure = self.failures.pop(0) if self.failures else None
+                    if failure is not None:
                         return _error(
                             failure["status"],
                             "Rate Limit Exceeded",
@@ -930,17 +953,31 @@ class FakeGoogle:
         return False
 
     def _resources_respond(self, event: dict, *, reset: bool = False) -> None:
-        """Rooms invited (or re-asked after a move) accept, or decline when busy."""
-        intervals = self._intervals(event)
+        """Rooms invited (or re-asked after a move) accept, or decline when busy; a room busy for some instances of
+        a recurring event declines those instances only."""
         for attendee in event["attendees"]:
             room = self.tenant.resources.get(attendee["email"])
             if room is None or not room.get("auto_accept", True) or attendee["email"] == event["organizer"]:
                 continue
             if attendee["responseStatus"] != "needsAction" and not reset:
                 continue
-            busy = self._room_busy(attendee["email"], intervals, ignore=event["id"])
-            attendee["responseStatus"] = "declined" if busy else "accepted"
             attendee.pop("comment", None)
+            if not event["recurrence"]:
+                busy = self._room_busy(attendee["email"], self._intervals(event), ignore=event["id"])
+                attendee["responseStatus"] = "declined" if busy else "accepted"
+                continue
+            instances = self._expand(event)
+            busy = [o for o, s, e, _ov in instances if self._room_busy(attendee["email"], [(s, e)], ignore=event["id"])]
+            if len(busy) == len(instances):
+                attendee["responseStatus"] = "declined"
+                continue
+            attendee["responseStatus"] = "accepted"
+            for original in busy:
+                override = event["exceptions"].setdefault(original.isoformat(), {})
+                copies = override.setdefault("attendees", [dict(a) for a in event["attendees"]])
+                for copy in copies:
+                    if copy["email"] == attendee["email"]:
+                        copy["responseStatus"] = "declined"
 
     def _patch(self, cal: str, event_id: str, body: dict, *, actor: str) -> dict:
         master, original = self._find(event_id)

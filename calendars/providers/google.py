@@ -22,6 +22,7 @@ room resources, through google-auth and google-api-python-client (httplib2).
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -71,6 +72,14 @@ _RESPONSES = {
 }
 _RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}
 _SA_FIELDS = ("type", "project_id", "private_key_id", "private_key", "client_email", "client_id", "token_uri")
+
+
+@functools.lru_cache(maxsize=64)
+def _signer(private_key: str, key_id: str | None):
+    """The service account's RSA signer, parsed once per process (parsing a PEM key costs milliseconds)."""
+    from google.auth import crypt
+
+    return crypt.RSASigner.from_string(private_key, key_id)
 
 
 def event_id_for(key: str) -> str:
@@ -138,12 +147,19 @@ class GoogleProvider(CalendarProvider):
         if getattr(self, "_creds", None) is None:
             from google.oauth2 import service_account
 
+            account = self.credentials["service_account"]
             try:
-                self._creds = service_account.Credentials.from_service_account_info(
-                    self.credentials["service_account"], scopes=list(SCOPES), subject=self.credentials["subject"]
-                )
-            except (ValueError, KeyError) as exc:
+                signer = _signer(account["private_key"], account.get("private_key_id"))
+            except (ValueError, TypeError) as exc:
                 raise CredentialsRejected(f"Google service account key is not usable: {exc}", status=400) from None
+            self._creds = service_account.Credentials(
+                signer,
+                account["client_email"],
+                account["token_uri"],
+                scopes=list(SCOPES),
+                subject=self.credentials["subject"],
+                project_id=account.get("project_id"),
+            )
             cached = shared_token_get(self._token_key())
             if cached:
                 self._creds.token = cached["token"]

@@ -1,7 +1,7 @@
-"""Fixtures of the calendars tests. The Microsoft half's live in tests/calendars/ms_support.py; the clock, the rooms
-and the after-commit helper are the engine's (tests/calendars/google_support.py)."""
+"""Fixtures of the calendars tests: the engine's and the Google half's live in tests/calendars/google_support.py (the
+Microsoft half's in tests/calendars/ms_support.py)."""
 
-from tests.calendars.google_support import committed, fjord, frozen, havn, quick_passwords  # noqa: F401
+from tests.calendars.google_support import *  # noqa: F403
 from tests.calendars.ms_support import (  # noqa: F401
     closed_network,
     fake_ms,

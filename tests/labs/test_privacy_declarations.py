@@ -4,7 +4,7 @@ from django.test.utils import isolate_apps
 
 from labs import privacy
 
-PROJECT_APPS = {"labs", "bookings", "comfort", "badges", "portal"}
+PROJECT_APPS = {"labs", "bookings", "comfort", "badges", "calendars", "portal"}
 
 
 def _project_models():
