@@ -502,3 +502,30 @@ def test_declined_links_keep_their_reason(ms_linked, ms_project, fjord, member, 
 
     [declined] = EventLink.objects.filter(calendar=ms_linked, state=EventLinkState.DECLINED)
     assert declined.reason
+
+
+# --- over real HTTP, both ways ------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_graph_validates_and_notifies_the_project_over_http(live_server, fake_ms, settings, site, staff):
+    from calendars.fakes.microsoft import http_transport
+    from tests.bookings.factories import RoomFactory
+    from tests.calendars.ms_support import at, credentials
+
+    settings.PUBLIC_BASE_URL = live_server.url
+    fake_ms.transport = http_transport  # Graph's own way: a POST over the network to PUBLIC_BASE_URL
+    room = RoomFactory(site=site, name="Fjord", capacity=6)
+    connection = services.connection_create(
+        actor=staff, site=site, provider="microsoft", name="M365", credentials=credentials(fake_ms)
+    )
+    services.room_calendar_link(actor=staff, room=room, connection=connection, calendar_id=ROOM)
+    assert [d.status for d in fake_ms.deliveries if d.kind == "validation"] == [200, 200]
+
+    fake_ms.outlook_create(ALICE, subject="Over HTTP", start=at(1, 10), end=at(1, 11), rooms=[ROOM])
+    [delivery] = fake_ms.deliver()
+
+    assert (delivery.kind, delivery.status) == ("notification", 202)
+    assert delivery.elapsed < 3
+    [booking] = live_bookings(room)
+    assert (booking.start, booking.end) == (at(1, 10), at(1, 11))
