@@ -239,6 +239,7 @@ class FakeGoogle:
         self.channel_ttl = channel_ttl
         self.failures: list[dict | None] = []
         self.broken: dict[str, int] = {}
+        self.token_requests = 0
         self.log: list[dict] = []
         self.outbox: list[dict] = []
         self._ids = itertools.count(1)
@@ -429,6 +430,7 @@ class FakeGoogle:
 
     # --- OAuth ----------------------------------------------------------------------------------------------------
     def _token(self, request: FakeRequest) -> FakeResponse:
+        self.token_requests += 1
         form = request.form()
 
         def refuse(error: str, description: str) -> FakeResponse:
