@@ -2166,6 +2166,61 @@ def running(**options):
         fake.stop()
 
 
+DEMO_DOMAIN = "labs-demo.test"
+DEMO_SERVICE_MAILBOX = f"labs-bookings@{DEMO_DOMAIN}"
+# The demo tenant's room mailboxes: (address, name, capacity, building, floor). The demo links Labs rooms by name.
+DEMO_ROOMS = [
+    (f"nordlys@{DEMO_DOMAIN}", "Nordlys", 4, "Copenhagen", 2),
+    (f"tinde@{DEMO_DOMAIN}", "Tinde", 2, "Copenhagen", 2),
+    (f"oe@{DEMO_DOMAIN}", "Ø", 6, "Copenhagen", 2),
+    (f"sund@{DEMO_DOMAIN}", "Sund", 12, "Copenhagen", 2),
+]
+DEMO_PEOPLE = [(f"freja@{DEMO_DOMAIN}", "Freja Holm"), (f"mads@{DEMO_DOMAIN}", "Mads Krogh")]
+
+
+def demo_seed(fake: FakeMicrosoft, *, now: datetime | None = None) -> None:
+    """The demo tenant (``make run``): its room mailboxes, the service mailbox, two people, and a few Outlook meetings
+    in the coming days, the same on every start (the fake keeps nothing across restarts)."""
+    now = (now or _now()).astimezone(ZoneInfo("Europe/Copenhagen"))
+    with fake.lock:
+        fake.add_user(DEMO_SERVICE_MAILBOX, "Labs bookings")
+        for address, name in DEMO_PEOPLE:
+            fake.add_user(address, name)
+        for address, name, capacity, building, floor in DEMO_ROOMS:
+            fake.add_room(address, name, capacity=capacity, building=building, floor=floor)
+        day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        for offset, (room, organiser, hour, subject) in enumerate(
+            [
+                (DEMO_ROOMS[0][0], DEMO_PEOPLE[0][0], 10, "Sprint planning"),
+                (DEMO_ROOMS[2][0], DEMO_PEOPLE[1][0], 13, "Investor call"),
+                (DEMO_ROOMS[3][0], DEMO_PEOPLE[0][0], 9, "All hands"),
+            ],
+            start=1,
+        ):
+            start = (day + timedelta(days=offset)).replace(hour=hour)
+            fake.outlook_create(
+                organiser,
+                subject=subject,
+                start=start,
+                end=start + timedelta(hours=1),
+                rooms=[room],
+                time_zone="Romance Standard Time",
+            )
+        start = (day + timedelta(days=1)).replace(hour=9)
+        fake.outlook_create(
+            DEMO_PEOPLE[1][0],
+            subject="Stand-up",
+            start=start,
+            end=start + timedelta(minutes=15),
+            rooms=[DEMO_ROOMS[1][0]],
+            time_zone="Romance Standard Time",
+            recurrence={
+                "pattern": {"type": "daily", "interval": 1},
+                "range": {"type": "numbered", "numberOfOccurrences": 10},
+            },
+        )
+
+
 def serve(*, host: str = "127.0.0.1", port: int = 9102, state_dir: Path | str) -> FakeMicrosoft:
     """Start a long-running fake (``manage.py calendar_fakes``) that delivers notifications by itself."""
     return FakeMicrosoft(host=host, port=port, state_dir=state_dir, auto_deliver=True).start()

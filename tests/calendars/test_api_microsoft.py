@@ -27,7 +27,7 @@ def queued(monkeypatch):
 
 
 @pytest.fixture
-def client():
+def client():  # noqa: D103
     return APIClient(enforce_csrf_checks=True)  # Graph has no session and no CSRF token
 
 
@@ -121,3 +121,60 @@ def test_a_body_that_is_not_a_graph_notification_is_a_400(client, queued, body):
     assert response.status_code == 400
     assert response.json()["code"] == "invalid"
     assert queued == []
+
+
+# --- connections to a Microsoft 365 tenant through the API -----------------------------------------------------
+
+CONNECTIONS = "/api/v1/calendars/connections/"
+
+
+def _connect(client, credentials):
+    body = {"provider": "microsoft", "site": "cph", "name": "Operator M365", "credentials": credentials}
+    return client.post(CONNECTIONS, body, format="json")
+
+
+def test_staff_connect_a_microsoft_tenant_with_the_three_credentials_of_the_contract(staff_client, ms_project):
+    response = _connect(staff_client, ms_project.credentials())
+
+    assert response.status_code == 201
+    body = response.json()
+    assert {k: body[k] for k in ("provider", "site", "name", "status")} == {
+        "provider": "microsoft",
+        "site": "cph",
+        "name": "Operator M365",
+        "status": "active",
+    }
+    assert ms_project.client_secret not in response.content.decode()
+    connection = Connection.objects.get()
+    assert ms_project.client_secret not in connection.credentials_ciphertext
+    assert connection.credentials["client_secret"] == ms_project.client_secret
+
+
+def test_a_wrong_secret_is_a_400_naming_microsofts_answer(staff_client, ms_project):
+    response = _connect(staff_client, {**ms_project.credentials(), "client_secret": "wrong"})
+
+    assert response.status_code == 400
+    assert "invalid_client" in response.json()["detail"] and "AADSTS7000215" in response.json()["detail"]
+    assert not Connection.objects.exists()
+
+
+def test_the_connections_resources_are_the_tenants_rooms(staff_client, ms_connection):
+    response = staff_client.get(f"{CONNECTIONS}{ms_connection.pk}/resources/")
+
+    assert response.status_code == 200
+    rooms = response.json()
+    rooms = rooms["results"] if isinstance(rooms, dict) else rooms
+    assert [(r["calendar_id"], r["name"], r["capacity"], r["building"], r["floor"]) for r in rooms] == [
+        ("fjord@contoso.test", "Fjord", 6, "HQ", "1"),
+        ("havn@contoso.test", "Havn", 10, "HQ", "2"),
+    ]
+
+
+def test_deleting_the_connection_stops_its_subscriptions_at_graph(staff_client, ms_linked, ms_project):
+    assert len(ms_project.subscriptions_for("fjord@contoso.test")) == 1
+
+    response = staff_client.delete(f"{CONNECTIONS}{ms_linked.connection_id}/")
+
+    assert response.status_code == 204
+    assert ms_project.subscriptions_for("fjord@contoso.test") == []
+    assert not RoomCalendar.objects.exists()
