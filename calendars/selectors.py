@@ -26,6 +26,7 @@ def calendar_health(calendar: RoomCalendar) -> dict:
     """One linked room's sync health: last sync, its cost, the push channel's expiry, the last error."""
     error = calendar.last_error or (f"Push channel: {calendar.watch_error}" if calendar.watch_error else "")
     return {
+        "calendar_pk": calendar.pk,
         "room": calendar.room_id,
         "room_name": calendar.room.name,
         "calendar_id": calendar.calendar_id,

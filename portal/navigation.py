@@ -62,6 +62,7 @@ AREAS = [
         hosts_only=True,
     ),
     Area("reception", "Reception", "portal:reception", staff_only=True),
+    Area("calendars", "Calendars", "portal:calendars", staff_only=True),
 ]
 
 

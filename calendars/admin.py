@@ -1,0 +1,126 @@
+"""Admin pages for calendar sync: connections (credentials never shown; connecting is the API's, which verifies them
+at the provider), each linked room's sync health with a "sync now" action, and the event mapping (read-only).
+
+Every change goes through calendars.services: sync requests, unlinking, disconnecting (which stops the channels)."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+
+from calendars import services
+from calendars.models import Connection, EventLink, OutboundChange, RoomCalendar
+from labs.errors import DomainError
+from labs.permissions import person_of
+
+
+class RoomCalendarInline(admin.TabularInline):
+    model = RoomCalendar
+    extra = 0
+    can_delete = False
+    fields = ["room", "calendar_id", "status", "last_sync_at", "last_sync_requests", "watch_expires_at", "last_error"]
+    readonly_fields = fields
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Connection)
+class ConnectionAdmin(admin.ModelAdmin):
+    list_display = ["name", "provider", "site", "status", "last_error_at"]
+    list_filter = ["provider", "status", "site"]
+    readonly_fields = ["site", "provider", "status", "last_error", "last_error_at", "created_by", "created_at"]
+    fields = ["name", *readonly_fields]
+    inlines = [RoomCalendarInline]
+    actions = ["sync_now"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # POST /api/v1/calendars/connections/ checks the credentials at the provider first
+
+    @admin.action(description="Sync every linked room now")
+    def sync_now(self, request, queryset):
+        actor = person_of(request.user)
+        for connection in queryset:
+            try:
+                count = services.connection_sync_request(actor=actor, connection=connection)
+                self.message_user(request, f"{connection}: {count} room(s) queued.", messages.SUCCESS)
+            except DomainError as exc:
+                self.message_user(request, f"{connection}: {exc.detail}", messages.ERROR)
+
+    def delete_model(self, request, obj) -> None:
+        services.connection_delete(actor=person_of(request.user), connection=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
+@admin.register(RoomCalendar)
+class RoomCalendarAdmin(admin.ModelAdmin):
+    list_display = [
+        "room",
+        "calendar_id",
+        "connection",
+        "status",
+        "last_sync_at",
+        "last_sync_requests",
+        "watch_expires_at",
+        "last_error",
+    ]
+    list_filter = ["status", "connection"]
+    list_select_related = ["room", "connection"]
+    exclude = ["sync_token", "watch_token", "sync_claim"]
+    actions = ["sync_now", "full_sync_now"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in RoomCalendar._meta.fields if f.name not in self.exclude]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # PUT /api/v1/rooms/{id}/calendar/ links a room
+
+    @admin.action(description="Sync now")
+    def sync_now(self, request, queryset):
+        for calendar in queryset:
+            services.calendar_sync_request(calendar.pk, force=True)
+        self.message_user(request, f"{queryset.count()} calendar(s) queued.", messages.SUCCESS)
+
+    @admin.action(description="Full sync of the window now")
+    def full_sync_now(self, request, queryset):
+        for calendar in queryset:
+            services.calendar_sync_request(calendar.pk, full=True, force=True)
+        self.message_user(request, f"{queryset.count()} calendar(s) queued for a full sync.", messages.SUCCESS)
+
+    def delete_model(self, request, obj) -> None:
+        services.room_calendar_unlink(actor=person_of(request.user), room=obj.room)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
+@admin.register(EventLink)
+class EventLinkAdmin(admin.ModelAdmin):
+    list_display = ["event_id", "calendar", "origin", "state", "booking", "start", "end", "reason"]
+    list_filter = ["origin", "state"]
+    list_select_related = ["calendar__room", "booking"]
+    search_fields = ["event_id", "ical_uid"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(OutboundChange)
+class OutboundChangeAdmin(admin.ModelAdmin):
+    list_display = ["booking", "calendar", "queued_at", "attempts"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

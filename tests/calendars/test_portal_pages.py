@@ -1,0 +1,68 @@
+"""The staff page of calendar sync health, and the admin's: each room's last sync, requests, channel expiry, last
+error and a "sync now" button."""
+
+from __future__ import annotations
+
+import pytest
+
+from calendars.models import RoomCalendar
+from tests.calendars.google_support import ROOM
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_web(client, staff):
+    client.force_login(staff.user)
+    return client
+
+
+def test_staff_see_each_rooms_sync_health(linked, staff_web):
+    RoomCalendar.objects.filter(pk=linked.pk).update(
+        last_error="Google answered 503 backendError", consecutive_failures=2
+    )
+
+    html = staff_web.get("/calendars/").content.decode()
+
+    assert "Workspace" in html and ROOM in html
+    assert "2026-03-02 08:00" in html  # last sync, in the site's zone
+    assert "2026-03-09 08:00" in html  # the channel's expiry
+    assert "Google answered 503 backendError" in html and "2 in a row" in html
+
+
+def test_sync_now_from_the_page(linked, staff_web, fake_google, committed):
+    fake_google.log.clear()
+    with committed():
+        response = staff_web.post(f"/calendars/rooms/{linked.pk}/sync/")
+
+    assert response.status_code == 302
+    assert len(fake_google.requests_for(ROOM)) == 1
+    with committed():
+        assert staff_web.post(f"/calendars/connections/{linked.connection_id}/sync/").status_code == 302
+    assert len(fake_google.requests_for(ROOM)) == 2
+
+
+def test_only_staff_see_calendars(linked, client, member):
+    client.force_login(member.user)
+    assert client.get("/calendars/").status_code == 403
+    assert client.post(f"/calendars/rooms/{linked.pk}/sync/").status_code == 403
+
+
+def test_the_nav_shows_calendars_to_staff_only(staff_web, client, member):
+    assert "Calendars" in staff_web.get("/").content.decode()
+    client.force_login(member.user)
+    assert "/calendars/" not in client.get("/").content.decode()
+
+
+def test_the_admin_shows_the_health_and_syncs(linked, admin_client, fake_google, committed):
+    page = admin_client.get("/admin/calendars/roomcalendar/")
+    assert page.status_code == 200 and ROOM in page.content.decode()
+    assert admin_client.get(f"/admin/calendars/connection/{linked.connection_id}/change/").status_code == 200
+    assert (
+        "private_key"
+        not in admin_client.get(f"/admin/calendars/connection/{linked.connection_id}/change/").content.decode()
+    )
+    fake_google.log.clear()
+    with committed():
+        admin_client.post("/admin/calendars/roomcalendar/", {"action": "sync_now", "_selected_action": [linked.pk]})
+    assert len(fake_google.requests_for(ROOM)) == 1
