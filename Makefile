@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: run test venv lint fmt check migrate demo bench-bookings bench-comfort bench-access clean
+.PHONY: run test venv lint fmt check migrate demo bench-bookings bench-comfort bench-access bench-calendar clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,12 +15,17 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 venv: $(STAMP)
 
+# The calendar fakes (manage.py calendar_fakes, in the Procfile): make run points the providers' endpoints at them.
+CALENDAR_FAKES_ENV := GOOGLE_API_ENDPOINT=http://127.0.0.1:9101/calendar/v3/ GOOGLE_ADMIN_API_ENDPOINT=http://127.0.0.1:9101/ \
+	MS_AUTHORITY_HOST=https://127.0.0.1:9102 MS_GRAPH_ENDPOINT=https://127.0.0.1:9102/v1.0 \
+	MS_CA_BUNDLE=$(CURDIR)/var/calendar-fakes/microsoft/ca.pem
+
 ## make run: set up and start the whole system (web, worker+beat, MQTT broker, bridge, simulators, fakes).
 run: venv
 	@mkdir -p var
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py demo_site
-	$(BIN)/honcho --procfile Procfile start
+	$(CALENDAR_FAKES_ENV) $(PY) manage.py demo_site
+	$(CALENDAR_FAKES_ENV) $(BIN)/honcho --procfile Procfile start
 
 ## make test: the test suite (embedded defaults, or the real services named by DATABASE_URL/REDIS_URL/MQTT_URL).
 test: venv
@@ -56,6 +61,9 @@ bench-comfort: venv
 
 bench-access: venv
 	$(PY) bench/access.py
+
+bench-calendar: venv
+	$(PY) bench/calendar_sync.py
 
 clean:
 	rm -rf var

@@ -1,17 +1,20 @@
-"""Calendar sync bench: provider requests and wall time of an incremental sync of one room's calendar, by the number
-of events on it (100 / 1,000 / 10,000) and of changes since the last sync (0 / 1 / 100).
+"""Calendar sync bench: requests and time of an incremental sync against the number of events on the room's calendar
+(100, 1,000, 10,000) and of changes since the last sync (0, 1, 100), for each provider, against the fakes.
 
-CALENDAR.md behaviour 4 says the cost grows with the number of changes, not of events: an unchanged calendar costs
-one request. For each size the bench links a room to a calendar that already holds that many meetings (the link's
-full sync books them all, measured too), then for each number of changes moves that many meetings at the provider
-and times one incremental sync of the engine (``calendars.sync.calendar_sync``: push, pull, watch), through the real
-client libraries against the in-process fake, and the database (SQLite in a temporary directory, or DATABASE_URL).
+The target (shared/PERFORMANCE.md): an unchanged calendar costs one API request, and the cost grows with the number
+of changes, not of events. For each size the bench links a fresh room to a fresh resource calendar holding that many
+events (one every 15 minutes, booked through the bookings services by the first, full, sync), then measures, three
+times each, an incremental sync after 0, 1 and 100 changes made at the provider (retitles and shortened meetings),
+with the real client libraries against the fake served on loopback. Beside each figure: the raw limit of the same
+run, one bare ``events.list`` with the sync token through the same client library (``raw_ms``), as a ratio.
 
-Providers: ``microsoft`` (msal + requests against calendars/fakes/microsoft.py, over TLS). Each provider is one
-function ``run_<provider>(sizes, changes) -> list[dict]`` below; the Google one joins beside it.
+Providers are entries of :data:`PROVIDERS`: a function returning a harness (:class:`GoogleHarness`,
+:class:`MicrosoftHarness`: ``new_calendar``, ``seed``, ``change``, ``requests_for``, ``raw_incremental``, ``close``) or
+None when the provider is not installed. Microsoft's raw limit is one bare GET of the deltaLink with requests.
 
-Usage: ``.venv/bin/python bench/calendar_sync.py [--provider microsoft] [--sizes 100,1000,10000] [--changes 0,1,100]``.
-Prints a table and writes bench/results/calendar_sync.json.
+Database: DATABASE_URL if set, else PostgreSQL at 127.0.0.1 (database labs_calendar_bench, recreated) if reachable,
+else SQLite in /tmp. Prints the figures and writes bench/results/calendar_sync.json.
+Usage: ``.venv/bin/python bench/calendar_sync.py [--sizes 100,1000,10000] [--changes 0,1,100] [--repeat 3]``.
 """
 
 from __future__ import annotations
@@ -19,173 +22,329 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
-from datetime import time as dtime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "bench" / "results" / "calendar_sync.json"
-MEETING = timedelta(minutes=15)
-EVERY = timedelta(minutes=20)  # 10,000 meetings fill about 139 days of the 180-day window
-MOVE = timedelta(minutes=3)  # a change: a meeting moves within its gap, so it never conflicts
+BENCH_DB = "labs_calendar_bench"
+TARGETS = {"unchanged_sync_requests": 1}
 
 
-def setup_django(state: Path, extra_env: dict[str, str]) -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labs.settings")
-    os.environ.setdefault("LABS_VAR_DIR", str(state))
-    if not os.environ.get("DATABASE_URL"):
-        os.environ["SQLITE_PATH"] = str(state / "bench.sqlite3")
-    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "true"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ.update(extra_env)
+def choose_database() -> str:
+    if os.environ.get("DATABASE_URL"):
+        return os.environ["DATABASE_URL"]
+    try:
+        import psycopg
+
+        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True, connect_timeout=2) as c:
+            c.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+            c.execute(f"CREATE DATABASE {BENCH_DB}")
+        return f"postgres://postgres@127.0.0.1:5432/{BENCH_DB}"
+    except Exception:  # noqa: BLE001 - no PostgreSQL here: SQLite
+        path = Path(tempfile.gettempdir()) / "labs-calendar-bench.sqlite3"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return f"sqlite:///{path}"
+
+
+def slots(count: int, *, first_day: datetime) -> list[tuple[datetime, datetime]]:
+    """``count`` 15-minute meetings, back to back from 00:00 to 23:45 local, day after day."""
+    out = []
+    day = first_day
+    while len(out) < count:
+        for quarter in range(95):  # 00:00 .. 23:30 starts: none crosses midnight
+            start = day + timedelta(minutes=15 * quarter)
+            out.append((start, start + timedelta(minutes=15)))
+            if len(out) == count:
+                break
+        day += timedelta(days=1)
+    return out
+
+
+class GoogleHarness:
+    """The fake Google in a thread, a tenant with a service account, and a connection of the bench site to it."""
+
+    name = "google"
+
+    def __init__(self, site, staff):
+        from django.conf import settings
+
+        from calendars import services
+        from calendars.fakes.google import FakeGoogle, Tenant, make_service_account
+        from calendars.fakes.server import FakeServer
+
+        self.tenant = Tenant(domain="bench.test", timezone=site.timezone)
+        self.tenant.add_user("sync@bench.test", admin=True)
+        self.fake = FakeGoogle(self.tenant)
+        self.server = FakeServer(self.fake).start()
+        account, public = make_service_account("bench@bench.iam.example", token_uri=f"{self.server.base_url}/token")
+        self.tenant.service_accounts[account["client_email"]] = public
+        settings.GOOGLE_API_ENDPOINT = f"{self.server.base_url}/calendar/v3/"
+        settings.GOOGLE_ADMIN_API_ENDPOINT = f"{self.server.base_url}/"
+        self.connection = services.connection_create(
+            actor=staff,
+            site=site,
+            provider="google",
+            name="Bench Google",
+            credentials={"service_account": account, "subject": "sync@bench.test"},
+        )
+
+    def new_calendar(self, index: int, capacity: int) -> str:
+        calendar_id = f"room{index}@resource.bench.test"
+        self.tenant.add_room(calendar_id, name=f"Room {index}", capacity=capacity)
+        return calendar_id
+
+    def seed(self, calendar_id: str, meetings) -> None:
+        self.ids = self.fake.seed_slots(calendar_id, meetings)
+
+    def change(self, calendar_id: str, count: int, round_: int) -> None:
+        for index in range(count):
+            event_id = self.ids[(index * 7 + round_) % len(self.ids)]
+            event = self.fake.event_on(calendar_id, event_id)
+            if index % 2:
+                self.fake.user_event_patch(event_id, summary=f"Renamed {round_}.{index}")
+            else:
+                start = datetime.fromisoformat(event["start"]["dateTime"])
+                end = datetime.fromisoformat(event["end"]["dateTime"])
+                shorter = end - timedelta(minutes=5) if end - start > timedelta(minutes=15) else end
+                longer = start + timedelta(minutes=15) if shorter == end else shorter
+                self.fake.user_event_patch(event_id, start=start, end=longer)
+
+    def requests_for(self, calendar_id: str) -> int:
+        return len(self.fake.requests_for(calendar_id))
+
+    def raw_incremental(self, calendar_id: str, token: str) -> float:
+        """One bare events.list with the sync token through google-api-python-client (the raw limit)."""
+        from calendars import providers
+
+        adapter = providers.provider_for(self.connection)
+        service = adapter._service("calendar")
+        request = service.events().list(calendarId=calendar_id, singleEvents=True, syncToken=token)
+        started = time.perf_counter()
+        request.execute(num_retries=0)
+        return time.perf_counter() - started
+
+    def close(self) -> None:
+        self.server.stop()
+
+
+class MicrosoftHarness:
+    """The fake Microsoft identity platform and Graph (TLS, in a thread), a tenant with a service mailbox, and a
+    connection of the bench site to it: msal and requests as in production, trusting the fake's CA."""
+
+    name = "microsoft"
+    organiser = "organiser@partner.test"
+
+    def __init__(self, site, staff):
+        from django.conf import settings
+
+        from calendars import services
+        from calendars.fakes.microsoft import FakeMicrosoft
+
+        self.fake = FakeMicrosoft(state_dir=Path(tempfile.mkdtemp(prefix="bench-fake-microsoft-"))).start()
+        self.fake.transport = _echo_validation  # Graph's handshake, answered without a web server
+        self.fake.add_user("labs-bookings@bench.test", "Labs bookings")
+        for name, value in self.fake.settings().items():
+            setattr(settings, name, value)
+        self.connection = services.connection_create(
+            actor=staff,
+            site=site,
+            provider="microsoft",
+            name="Bench Microsoft 365",
+            credentials={**self.fake.credentials(), "service_mailbox": "labs-bookings@bench.test"},
+        )
+        self.copies: dict[str, list] = {}
+
+    def new_calendar(self, index: int, capacity: int) -> str:
+        calendar_id = f"room{index}@bench.test"
+        self.fake.add_room(calendar_id, f"Room {index}", capacity=capacity)
+        return calendar_id
+
+    def seed(self, calendar_id: str, meetings) -> None:
+        self.copies[calendar_id] = self.fake.seed_meetings(calendar_id, self.organiser, slots=meetings)
+
+    def change(self, calendar_id: str, count: int, round_: int) -> None:
+        """Shorten or restore meetings at the organiser's side (the room copy follows, as at Exchange): the room
+        mailbox rewrites subjects, so a retitle would not show on the room's calendar."""
+        copies = self.copies[calendar_id]
+        for index in range(count):
+            copy = copies[(index * 7 + round_) % len(copies)]
+            original = next(e for e in self.fake.mailbox(self.organiser).events.values() if e.ical_uid == copy.ical_uid)
+            shorter = original.end - original.start > timedelta(minutes=10)
+            end = original.start + timedelta(minutes=10 if shorter else 15)
+            self.fake.outlook_move(self.organiser, original.id, start=original.start, end=end)
+
+    def requests_for(self, calendar_id: str) -> int:
+        return self.fake.count(mailbox=calendar_id)
+
+    def raw_incremental(self, calendar_id: str, token: str) -> float:
+        """One bare GET of the deltaLink with requests and the adapter's token (the raw limit)."""
+        import requests
+
+        from calendars import providers
+
+        adapter = providers.provider_for(self.connection)
+        headers = {"Authorization": f"Bearer {adapter._access_token()}", "Prefer": 'outlook.timezone="UTC"'}
+        with requests.Session() as session:
+            started = time.perf_counter()
+            session.get(token, headers=headers, verify=self.fake.ca_bundle, timeout=30).raise_for_status()
+            return time.perf_counter() - started
+
+    def close(self) -> None:
+        self.fake.stop()
+
+
+def _echo_validation(url: str, **_kwargs) -> tuple[int, str]:
+    from urllib.parse import parse_qs, urlsplit
+
+    return 200, (parse_qs(urlsplit(url).query).get("validationToken") or [""])[0]
+
+
+PROVIDERS = {"google": GoogleHarness, "microsoft": MicrosoftHarness}
+
+
+def measure(harness, *, index: int, size: int, changes: list[int], repeat: int, site, staff) -> dict:
+    from bookings.models import Room
+    from calendars import services, sync
+    from calendars.models import RoomCalendar
+    from labs.models import Floor
+
+    calendar_id = harness.new_calendar(index, capacity=10)
+    floor = Floor.objects.filter(site=site).first()
+    room = Room.objects.create(site=site, floor=floor, name=f"Bench room {index}", capacity=10)
+    tz = site.tz
+    first_day = (datetime.now(tz) + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    harness.seed(calendar_id, slots(size, first_day=first_day))
+    started = time.perf_counter()  # linking runs the first, full, sync (eager Celery, after commit)
+    calendar = services.room_calendar_link(
+        actor=staff, room=room, connection=harness.connection, calendar_id=calendar_id
+    )
+    full_seconds = time.perf_counter() - started
+    first = RoomCalendar.objects.get(pk=calendar.pk)
+    booked = room.bookings.filter(status="confirmed").count()
+    row = {
+        "events": size,
+        "booked": booked,
+        "first_full_sync": {"requests": first.last_sync_requests, "seconds": round(full_seconds, 3)},
+        "incremental": {},
+    }
+    for count in changes:
+        runs = []
+        for round_ in range(repeat):
+            harness.change(calendar_id, count, round_)
+            token = RoomCalendar.objects.get(pk=calendar.pk).sync_token
+            raw = harness.raw_incremental(calendar_id, token)
+            before = harness.requests_for(calendar_id)
+            started = time.perf_counter()
+            result = sync.calendar_sync(calendar_id=calendar.pk)
+            seconds = time.perf_counter() - started
+            runs.append(
+                {
+                    "requests": result.requests,
+                    "provider_saw": harness.requests_for(calendar_id) - before,
+                    "applied": result.inbound,
+                    "seconds": seconds,
+                    "raw_seconds": raw,
+                }
+            )
+        median = statistics.median(r["seconds"] for r in runs)
+        raw = statistics.median(r["raw_seconds"] for r in runs)
+        row["incremental"][str(count)] = {
+            "requests": max(r["requests"] for r in runs),
+            "provider_saw": max(r["provider_saw"] for r in runs),
+            "applied": runs[-1]["applied"],
+            "ms": round(median * 1000, 2),
+            "raw_ms": round(raw * 1000, 2),
+            "ratio_to_raw": round(median / raw, 1) if raw else None,
+        }
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="100,1000,10000")
+    parser.add_argument("--changes", default="0,1,100")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--providers", default=",".join(PROVIDERS))
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    changes = [int(c) for c in args.changes.split(",")]
+
+    database_url = choose_database()
+    var = Path(tempfile.mkdtemp(prefix="calendar-bench-var-"))
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "labs.settings",
+            "DATABASE_URL": database_url,
+            "LABS_VAR_DIR": str(var),
+            "LOG_LEVEL": "WARNING",
+            "DJANGO_DEBUG": "false",
+            "CELERY_TASK_ALWAYS_EAGER": "true",
+            "CALENDAR_SYNC_FUTURE_DAYS": "180",
+        }
+    )
     import django
-    from django.core.management import call_command
 
     django.setup()
-    call_command("migrate", "--noinput", verbosity=0)
+    from django.core.management import call_command
+    from django.db import connection
 
-
-def world(slug: str):
-    """A site, its staff, and a room that books around the clock (the bench measures sync, not opening hours)."""
-    from bookings.models import Room
+    from bookings.models import BookingPolicy
     from labs import services as labs_services
     from labs.choices import Role
     from labs.models import Floor, Site
 
-    site = Site.objects.create(slug=slug, name=f"Bench {slug}", timezone="Europe/Copenhagen")
-    floor = Floor.objects.create(site=site, level=1, name="First floor")
-    staff = labs_services.person_create(
-        username=f"staff-{slug}", role=Role.STAFF, site=site, email=f"staff@{slug}.test"
-    )
-    room = Room.objects.create(
+    call_command("migrate", verbosity=0)
+    site, _ = Site.objects.get_or_create(slug="bench", defaults={"name": "Bench", "timezone": "Europe/Copenhagen"})
+    Floor.objects.get_or_create(site=site, level=1, defaults={"name": "Floor 1"})
+    BookingPolicy.objects.update_or_create(
         site=site,
-        floor=floor,
-        name="Bench room",
-        capacity=50,
-        opens_at=dtime(0, 0),
-        closes_at=dtime(23, 59),
-        max_days_ahead=366,
-        min_duration_minutes=5,
+        defaults={"opens_at": "00:00", "closes_at": "23:59", "max_days_ahead": 366, "max_duration_minutes": 480},
     )
-    return site, staff, room
-
-
-def measure(calendar_id: int) -> tuple[float, int, int]:
-    from calendars import sync
-
-    started = time.perf_counter()
-    result = sync.calendar_sync(calendar_id=calendar_id)
-    return time.perf_counter() - started, result.requests, result.inbound
-
-
-# --- Microsoft ----------------------------------------------------------------------------------------------------
-
-
-def run_microsoft(sizes: list[int], changes: list[int]) -> list[dict]:
-    from calendars.fakes.microsoft import FakeMicrosoft
-
-    state = Path(tempfile.mkdtemp(prefix="bench-calendar-"))
-    fake = FakeMicrosoft(state_dir=state / "fake-microsoft").start()
-    setup_django(state, fake.settings())
-    from bookings.choices import HOLDING_STATUSES
-    from bookings.models import Booking
-    from calendars import services
-    from calendars.models import RoomCalendar
-
-    rows = []
-    try:
-        for size in sizes:
-            room_address = f"bench-{size}@contoso.test"
-            fake.add_room(room_address, f"Bench {size}", capacity=50)
-            fake.add_user("labs-bookings@contoso.test", "Labs bookings")
-            first = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
-            copies = fake.seed_meetings(
-                room_address, "organiser@partner.test", count=size, first=first, every=EVERY, duration=MEETING
-            )
-            site, staff, room = world(f"ms{size}")
-            connection = services.connection_create(
-                actor=staff,
-                site=site,
-                provider="microsoft",
-                name="Bench",
-                credentials={**fake.credentials(), "service_mailbox": "labs-bookings@contoso.test"},
-            )
-            fake.transport = lambda url, **kwargs: (200, _echo(url))  # the handshake, without a web server
-            started = time.perf_counter()
-            services.room_calendar_link(actor=staff, room=room, connection=connection, calendar_id=room_address)
-            full_seconds = time.perf_counter() - started
-            calendar = RoomCalendar.objects.get(room=room)
-            booked = Booking.objects.filter(room=room, status__in=HOLDING_STATUSES).count()
-            rows.append(
-                {
-                    "provider": "microsoft",
-                    "events": size,
-                    "changes": "full sync (link)",
-                    "requests": calendar.last_sync_requests,
-                    "seconds": round(full_seconds, 3),
-                    "applied": booked,
-                }
-            )
-            organisers = fake.mailbox("organiser@partner.test").events
-            moved = 0
-            for count in changes:
-                for copy in copies[moved : moved + count]:
-                    original = next(e for e in organisers.values() if e.ical_uid == copy.ical_uid)
-                    fake.outlook_move(
-                        "organiser@partner.test", original.id, start=original.start + MOVE, end=original.end + MOVE
-                    )
-                moved += count
-                seconds, requests, applied = measure(calendar.pk)
-                rows.append(
-                    {
-                        "provider": "microsoft",
-                        "events": size,
-                        "changes": count,
-                        "requests": requests,
-                        "seconds": round(seconds, 3),
-                        "applied": applied,
-                    }
+    staff = labs_services.person_create(username=f"bench-staff-{int(time.time())}", role=Role.STAFF, site=site)
+    print(f"calendar sync bench: {connection.vendor} ({database_url.split('@')[-1]})")
+    report = {"database": connection.vendor, "providers": {}, "targets": TARGETS}
+    index = 0
+    for name in args.providers.split(","):
+        harness = PROVIDERS[name](site, staff)
+        if harness is None:
+            print(f"  {name}: not installed here, skipped")
+            report["providers"][name] = "not installed"
+            continue
+        rows = []
+        try:
+            for size in sizes:
+                index += 1
+                print(f"  {name}: {size} events ...", flush=True)
+                row = measure(
+                    harness, index=index, size=size, changes=changes, repeat=args.repeat, site=site, staff=staff
                 )
-    finally:
-        fake.stop()
-    return rows
-
-
-def _echo(url: str) -> str:
-    from urllib.parse import parse_qs, urlsplit
-
-    return (parse_qs(urlsplit(url).query).get("validationToken") or [""])[0]
-
-
-RUNNERS = {"microsoft": run_microsoft}
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--provider", choices=sorted(RUNNERS), default="microsoft")
-    parser.add_argument("--sizes", default="100,1000,10000")
-    parser.add_argument("--changes", default="0,1,100")
-    args = parser.parse_args()
-    sizes = [int(x) for x in args.sizes.split(",")]
-    changes = [int(x) for x in args.changes.split(",")]
-
-    rows = RUNNERS[args.provider](sizes, changes)
-
-    print(f"{'provider':<10} {'events':>7} {'changes':>18} {'requests':>9} {'seconds':>9} {'applied':>8}")
-    for row in rows:
-        print(
-            f"{row['provider']:<10} {row['events']:>7} {row['changes']!s:>18} {row['requests']:>9} "
-            f"{row['seconds']:>9.3f} {row['applied']:>8}"
-        )
+                rows.append(row)
+                full = row["first_full_sync"]
+                print(
+                    f"    first (full) sync: {full['requests']} requests (listing pages and the channel), "
+                    f"{full['seconds']} s, {row['booked']} booked"
+                )
+                for count, figures in row["incremental"].items():
+                    print(
+                        f"    {count:>3} changes: {figures['requests']} request(s) (provider saw "
+                        f"{figures['provider_saw']}), {figures['ms']} ms, raw request {figures['raw_ms']} ms "
+                        f"(x{figures['ratio_to_raw']})"
+                    )
+        finally:
+            harness.close()
+        report["providers"][name] = rows
+        unchanged = {r["events"]: r["incremental"].get("0", {}).get("requests") for r in rows}
+        print(f"  {name}: an unchanged calendar cost {unchanged} request(s) (target: 1)")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    existing = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    existing[args.provider] = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "rows": rows}
-    RESULTS.write_text(json.dumps(existing, indent=2) + "\n")
-    print(f"written to {RESULTS.relative_to(ROOT)}")
+    RESULTS.write_text(json.dumps(report, indent=2))
+    print(f"written {RESULTS.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

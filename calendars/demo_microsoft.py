@@ -2,13 +2,15 @@
 (Nordlys, Tinde, Ø, Sund) linked to its room mailboxes.
 
 Called by ``manage.py demo_site`` (``APP_DEMOS``). Only when ``MS_AUTHORITY_HOST`` is the local fake (``make run``
-points it at ``manage.py calendar_fakes``): the demo never connects a real tenant, and in tests it does nothing.
+points it at ``manage.py calendar_fakes``, which serves this tenant: ``calendars.fakes.microsoft.demo_seed``): the
+demo never connects a real tenant, and in tests it does nothing.
 Idempotent: the connection is matched by name, and a room already linked stays as it is. The links' first syncs are
 queued, and run once the worker and the fake are up.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -21,6 +23,7 @@ from calendars.fakes.microsoft import (
     DEFAULT_TENANT_ID,
     DEMO_ROOMS,
     DEMO_SERVICE_MAILBOX,
+    ensure_tls,
 )
 from calendars.models import Connection, RoomCalendar
 from labs.choices import Role
@@ -39,6 +42,8 @@ def seed(*, site: Site, stdout) -> None:
     if not uses_local_fake():
         stdout.write("  calendars (Microsoft 365): MS_AUTHORITY_HOST is not the local fake; no demo tenant connected")
         return
+    # The fake's CA, made now (the fake reuses it), so MS_CA_BUNDLE names a file before any worker syncs.
+    ensure_tls(Path(settings.VAR_DIR) / "calendar-fakes" / "microsoft")
     staff = (
         Person.objects.filter(site=site, role=Role.STAFF, user__is_active=True)
         .exclude(user__username__startswith="calendar-sync-")

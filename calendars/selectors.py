@@ -48,3 +48,31 @@ def connection_health(connection: Connection) -> dict:
         "error": connection.last_error,
         "rooms": [calendar_health(c) for c in connection.calendars.all()],
     }
+
+
+def person_calendar_data(person: Person) -> dict:
+    """What calendar sync holds about ``person``, for the export (GDPR Art. 15 and 20): the provider events that hold
+    their bookings, and any event they organised while their address was not a person's here."""
+    from calendars.models import EventLink
+
+    email = (person.user.email or "").lower()
+    links = EventLink.objects.filter(booking__organiser=person)
+    if email:
+        links = links | EventLink.objects.filter(organiser_email__iexact=email)
+    return {
+        "events": [
+            {
+                "calendar": link.calendar.calendar_id,
+                "event_id": link.event_id,
+                "ical_uid": link.ical_uid,
+                "booking": link.booking_id,
+                "state": link.state,
+                "start": link.start,
+                "end": link.end,
+                "organiser_email": link.organiser_email,
+                "attendee_count": link.attendee_count,
+                "reason": link.reason,
+            }
+            for link in links.select_related("calendar").distinct().order_by("start", "pk")
+        ]
+    }

@@ -252,8 +252,12 @@ def on_bookings_changed(event: BookingsChanged) -> None:
     are, and one sync of each such calendar. Check-ins change nothing at the provider."""
     if event.change == BookingChange.CHECKED_IN:
         return
+    in_step = sync.in_step.get() or set()
+    ids = [pk for pk in event.booking_ids if pk not in in_step]  # the calendar sync's own changes: in step already
+    if not ids:
+        return
     bookings = list(
-        Booking.objects.filter(pk__in=event.booking_ids, room__calendar_link__isnull=False).select_related(
+        Booking.objects.filter(pk__in=ids, room__calendar_link__isnull=False).select_related(
             "site", "room", "room__calendar_link", "organiser__user"
         )
     )
@@ -325,3 +329,15 @@ def calendar_sync_run(*, calendar_id: int, full: bool = False) -> sync.SyncResul
         return sync.calendar_sync(calendar_id=calendar_id, full=full)
     except RoomCalendar.DoesNotExist:
         return sync.SyncResult(calendar_id=calendar_id, ran=False)
+
+
+def person_calendar_erase(*, person: Person) -> int:
+    """Erase what calendar sync holds about ``person`` (the erasure service of the privacy work calls this): their
+    address where it was kept as an external organiser, and the reasons written about their events. The event ids
+    stay: they identify events on the operator's room calendars, and the bookings they point at are erased or
+    pseudonymised by the bookings side; without them the next sync would book those events again."""
+    email = (person.user.email or "").lower()
+    links = EventLink.objects.filter(booking__organiser=person)
+    if email:
+        links = links | EventLink.objects.filter(organiser_email__iexact=email)
+    return EventLink.objects.filter(pk__in=links.values("pk")).update(organiser_email="", reason="")

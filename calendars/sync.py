@@ -26,12 +26,13 @@ cancelled, conflicting) change that occurrence only; what the rule cannot expres
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import json
 import logging
 import secrets
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -64,6 +65,17 @@ from labs.errors import DomainError
 from labs.models import Person
 
 logger = logging.getLogger(__name__)
+
+# Bookings this sync has just put in step with their events: their after-commit "bookings changed" needs no
+# outbound write, so the handler skips them without a query (see calendars.services.on_bookings_changed).
+in_step: contextvars.ContextVar[set[int] | None] = contextvars.ContextVar("calendars_in_step", default=None)
+
+
+def _mark_in_step(*booking_ids: int) -> None:
+    current = in_step.get()
+    if current is not None:
+        current.update(booking_ids)
+
 
 MAX_ROUNDS = 5  # a sync asked for while one runs makes the running one go round again, at most this often
 FULL_SYNC_EVERY = timedelta(days=1)  # the window slides: a daily full sync reads events that entered it
@@ -144,6 +156,7 @@ def calendar_sync(
     if claim is None:
         result.ran = False
         return result
+    marker = in_step.set(set())
     try:
         while True:
             result.rounds += 1
@@ -154,7 +167,8 @@ def calendar_sync(
             try:
                 result.outbound += _push(context)
                 inbound, did_full = _pull(context, full=full)
-                result.outbound += _push(context)  # the answers and rewrites the pull decided on
+                if inbound or did_full:
+                    result.outbound += _push(context)  # the answers and rewrites the pull decided on
                 _watch_ensure(context)
             except ProviderError as exc:
                 _record_failure(calendar, exc, now=context.now)
@@ -173,6 +187,8 @@ def calendar_sync(
         if result.rounds >= MAX_ROUNDS:
             _abandon(calendar_id, claim)  # the next queued or periodic sync picks up what is left
             logger.info("calendar %s: stopped after %d rounds", calendar_id, result.rounds)
+    finally:
+        in_step.reset(marker)
     return result
 
 
@@ -222,6 +238,7 @@ class _Context:
     source: str
     min_notice: timedelta
     capacity: int | None
+    people: dict = field(default_factory=dict)
 
     @classmethod
     def build(cls, calendar: RoomCalendar, provider: CalendarProvider, *, now: datetime) -> _Context:
@@ -520,6 +537,8 @@ class _Links:
 
 
 def _apply(context: _Context, changes: ChangeSet) -> int:
+    if not changes.events and not changes.full:
+        return 0
     links = _Links(context.calendar, changes.events, everything=changes.full or len(changes.events) > 200)
     seen: set[int] = set()
     applied = 0
@@ -590,13 +609,17 @@ def _uuid(key: str):
 
 
 def _person_for(context: _Context, email: str) -> Person | None:
+    """The active person of the room's site with this address (looked up once per sync)."""
     if not email:
         return None
-    return (
-        Person.objects.select_related("user")
-        .filter(site=context.room.site, user__email__iexact=email, user__is_active=True)
-        .first()
-    )
+    key = email.lower()
+    if key not in context.people:
+        context.people[key] = (
+            Person.objects.select_related("user")
+            .filter(site=context.room.site, user__email__iexact=email, user__is_active=True)
+            .first()
+        )
+    return context.people[key]
 
 
 def _adopt(link: EventLink, event: RemoteEvent) -> None:
@@ -636,6 +659,7 @@ def _create_from_event(
                     source=context.source,
                     now=context.rules_clock(event),
                 )
+                _mark_in_step(booking.pk)
                 link.booking = booking
                 link.state = EventLinkState.LINKED
                 link.reason = ""
@@ -673,6 +697,7 @@ def _requeue_declined_writes(context: _Context, start: datetime, end: datetime) 
 
 
 def _cancel(context: _Context, booking: Booking) -> None:
+    _mark_in_step(booking.pk)
     booking_services.booking_cancel(actor=context.actor, booking=booking, scope=CancelScope.ONE, now=context.now)
 
 
@@ -743,6 +768,7 @@ def _update_from_event(context: _Context, link: EventLink, event: RemoteEvent) -
         return 0
     try:
         with transaction.atomic():
+            _mark_in_step(booking.pk)
             booking_services.booking_update(
                 actor=context.actor,
                 booking=booking,
@@ -893,6 +919,7 @@ def _series_create(
                 source=context.source,
                 now=context.now,
             )
+            _mark_in_step(*(b.pk for b in result.bookings))
             master = EventLink(
                 calendar=context.calendar,
                 event_id=series_id,

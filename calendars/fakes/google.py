@@ -373,6 +373,21 @@ class FakeGoogle:
                     notify=False,
                 )
 
+    def seed_slots(self, calendar_id: str, slots, *, summary: str = "Seeded") -> list[str]:
+        """Bulk-write events at the given (start, end) pairs straight into a calendar; returns their ids."""
+        cal = calendar_id.lower()
+        tz = self.tenant.timezone
+        ids = []
+        with self.lock:
+            for index, (begin, end) in enumerate(slots):
+                body = {
+                    "summary": f"{summary} {index}",
+                    "start": {"dateTime": _local_iso(begin, tz), "timeZone": tz},
+                    "end": {"dateTime": _local_iso(end, tz), "timeZone": tz},
+                }
+                ids.append(self._insert(cal, body, actor=cal, notify=False)["id"])
+        return ids
+
     @staticmethod
     def _body_from_changes(changes: dict, tz: str) -> dict:
         body = {}
@@ -1243,3 +1258,67 @@ class FakeGoogle:
                 k: _Calendar(index=v["index"], generation=v["generation"]) for k, v in state["calendars"].items()
             }
             self.channels = state["channels"]
+
+
+# --- Serving it (manage.py calendar_fakes) -------------------------------------------------------------------------
+
+
+class _Served:
+    """A running fake Google: its server and the thread that saves its state every few seconds."""
+
+    def __init__(self, fake: FakeGoogle, server, state_path):
+        self.fake, self.server, self.state_path = fake, server, state_path
+        self._stop = threading.Event()
+        self._saved_seq = -1
+        self._thread = threading.Thread(target=self._save_forever, name="fake-google-state", daemon=True)
+        self._thread.start()
+
+    def save(self) -> None:
+        if self.fake.seq == self._saved_seq:
+            return
+        state = self.fake.dump_state()
+        temporary = self.state_path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(state))
+        temporary.replace(self.state_path)
+        self._saved_seq = state["seq"]
+
+    def _save_forever(self) -> None:
+        while not self._stop.wait(2.0):
+            try:
+                self.save()
+            except OSError as exc:
+                logger.warning("could not save the fake's state: %s", exc)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.save()
+        self.server.stop()
+
+
+def serve(*, state_dir, port: int, stdout):
+    """Serve the tenant of ``state_dir/google-tenant.json`` (written by ``demo_site``) on ``port``, pushing
+    notifications over HTTP and keeping its state in ``google-state.json``."""
+    from pathlib import Path
+
+    from calendars.fakes.server import FakeServer
+
+    state_dir = Path(state_dir)
+    tenant_path = state_dir / "google-tenant.json"
+    if tenant_path.exists():
+        tenant = Tenant.from_dict(json.loads(tenant_path.read_text()))
+    else:
+        tenant = Tenant(domain="labs-demo.example")
+        stdout.write(f"google: no {tenant_path} (run `manage.py demo_site`): serving an empty tenant")
+    fake = FakeGoogle(tenant, deliver_notifications=True)
+    state_path = state_dir / "google-state.json"
+    if state_path.exists():
+        try:
+            fake.load_state(json.loads(state_path.read_text()))
+        except (ValueError, KeyError) as exc:
+            stdout.write(f"google: ignoring unreadable state {state_path}: {exc}")
+    server = FakeServer(fake, port=port).start()
+    stdout.write(
+        f"google: fake Google on {server.base_url} ({len(tenant.resources)} rooms, {len(tenant.users)} users): "
+        f"GOOGLE_API_ENDPOINT={server.base_url}/calendar/v3/ GOOGLE_ADMIN_API_ENDPOINT={server.base_url}/"
+    )
+    return _Served(fake, server, state_path)

@@ -808,26 +808,24 @@ class FakeMicrosoft:
             self._store(event, "updated")
             self._process_rooms(event)
 
-    def seed_meetings(
-        self, room: str, organizer: str, *, count: int, first: datetime, every: timedelta, duration: timedelta
-    ) -> list[Event]:
-        """``count`` accepted meetings on the room's calendar at once, without the room's per-meeting conflict check
-        (quadratic with thousands of meetings): for benchmarks and large calendars. Returns the room copies."""
+    def seed_meetings(self, room: str, organizer: str, *, slots: list[tuple[datetime, datetime]]) -> list[Event]:
+        """Accepted meetings at ``slots`` (start, end) on the room's calendar at once, without the room's
+        per-meeting conflict check (quadratic with thousands of meetings): for benchmarks and large calendars.
+        Returns the room copies."""
         with self.lock:
             if organizer.lower() not in self.mailboxes:
                 self.add_user(organizer, organizer.split("@")[0].title())
             host, mailbox = self.mailbox(organizer), self.mailbox(room)
             copies = []
-            for index in range(count):
-                start = (first + index * every).astimezone(UTC)
+            for index, (start, end) in enumerate(slots):
                 attendees = [self._attendee(room, "resource") | {"response": "accepted"}]
                 event = Event(
                     id=_new_id(),
                     ical_uid=_ical_uid(),
                     mailbox=host,
                     subject=f"Meeting {index}",
-                    start=start,
-                    end=start + duration,
+                    start=start.astimezone(UTC),
+                    end=end.astimezone(UTC),
                     time_zone="UTC",
                     organizer=(host.name, host.address),
                     attendees=attendees,
@@ -907,7 +905,10 @@ class FakeMicrosoft:
         busy = [
             i
             for e in room.events.values()
-            if e.ical_uid != ical_uid and e.show_as != "free" and not e.is_cancelled
+            if e.ical_uid != ical_uid
+            and e.show_as != "free"
+            and not e.is_cancelled
+            and (e.is_series or _overlaps(e.start, e.end, lo, hi))  # a single event outside [lo, hi) cannot clash
             for i in instances(e, lo, hi)
         ]
         return {w.id for w in wanted if any(_overlaps(w.start, w.end, b.start, b.end) for b in busy)}
@@ -2221,9 +2222,21 @@ def demo_seed(fake: FakeMicrosoft, *, now: datetime | None = None) -> None:
         )
 
 
-def serve(*, host: str = "127.0.0.1", port: int = 9102, state_dir: Path | str) -> FakeMicrosoft:
-    """Start a long-running fake (``manage.py calendar_fakes``) that delivers notifications by itself."""
-    return FakeMicrosoft(host=host, port=port, state_dir=state_dir, auto_deliver=True).start()
+def serve(*, state_dir: Path | str, port: int = 9102, stdout=None, host: str = "127.0.0.1") -> FakeMicrosoft:
+    """``manage.py calendar_fakes``: a long-running fake with the demo tenant, delivering notifications by itself.
+
+    Its CA and certificate live in ``state_dir/microsoft`` (made once, reused: ``MS_CA_BUNDLE`` points there); its
+    calendars live in memory, so a restart starts from the demo tenant again (the project's syncs see a 410 and
+    resync, and its renewals find their subscriptions gone and make new ones). ``.stop()`` stops it."""
+    fake = FakeMicrosoft(host=host, port=port, state_dir=Path(state_dir) / "microsoft", auto_deliver=True).start()
+    demo_seed(fake)
+    if stdout is not None:
+        stdout.write(
+            f"microsoft: fake identity platform and Graph on {fake.authority_host} "
+            f"(MS_AUTHORITY_HOST={fake.authority_host} MS_GRAPH_ENDPOINT={fake.graph_endpoint} "
+            f"MS_CA_BUNDLE={fake.ca_bundle}); demo tenant {DEMO_DOMAIN}: {len(DEMO_ROOMS)} room mailboxes"
+        )
+    return fake
 
 
 __all__ = [

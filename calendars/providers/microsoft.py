@@ -226,7 +226,7 @@ def _app(credentials: dict) -> tuple[str, msal.ConfidentialClientApplication, th
             raise CredentialsRejected(
                 f"Microsoft refused the tenant {credentials['tenant_id']!r}: {_discovery_error(exc)}"[:480], status=400
             ) from None
-        except requests.RequestException as exc:
+        except (requests.RequestException, OSError) as exc:
             raise ProviderError(f"Microsoft's sign-in service could not be reached: {exc}") from None
         with _apps_lock:
             found = _apps.setdefault(key, (app, threading.Lock()))
@@ -306,7 +306,7 @@ class MicrosoftProvider(CalendarProvider):
             app.token_cache.deserialize((shared or {}).get("msal"))
             try:
                 result = app.acquire_token_for_client(scopes=GRAPH_SCOPES)
-            except requests.RequestException as exc:
+            except (requests.RequestException, OSError) as exc:
                 raise ProviderError(f"Microsoft's sign-in service could not be reached: {exc}") from None
             if "access_token" not in result:
                 error = result.get("error", "error")
@@ -377,7 +377,7 @@ class MicrosoftProvider(CalendarProvider):
             with self._slot(mailbox):
                 try:
                     response = self._session.request(method, url, headers=headers, json=json_body)
-                except requests.RequestException as exc:
+                except (requests.RequestException, OSError) as exc:  # OSError: MS_CA_BUNDLE names no file
                     raise ProviderError(f"{describe}: Microsoft Graph could not be reached ({exc}).") from None
             return self._answer(response, describe=describe, gone_ok=gone_ok)
 

@@ -173,3 +173,24 @@ def test_disconnecting_stops_the_channels_and_unlinks_the_rooms(
     assert fake_google.active_channels(ROOM) == []
     assert not RoomCalendar.objects.exists() and not Connection.objects.exists()
     assert [b.title for b in Booking.objects.all()] == ["Kept"]
+
+
+@pytest.mark.parametrize("persona", ["member_client", "outsider_client"])
+def test_people_who_are_not_staff_cannot_link_list_or_sync(persona, request, google_connection, fjord):
+    client = request.getfixturevalue(persona)
+
+    link = client.put(f"/api/v1/rooms/{fjord.pk}/calendar/", {"connection": google_connection.pk, "calendar_id": ROOM})
+    assert link.status_code == 403
+    assert client.get(f"{CONNECTIONS}{google_connection.pk}/resources/").status_code == 403
+    assert client.post(f"{CONNECTIONS}{google_connection.pk}/sync/").status_code == 403
+    assert client.delete(f"{CONNECTIONS}{google_connection.pk}/").status_code == 403
+    assert not RoomCalendar.objects.exists() and Connection.objects.exists()
+
+
+def test_a_provider_failure_listing_rooms_is_a_502_naming_it(google_connection, staff_client, fake_google):
+    fake_google.fail_next(1, status=500, reason="backendError")
+
+    response = staff_client.get(f"{CONNECTIONS}{google_connection.pk}/resources/")
+
+    assert (response.status_code, response.json()["code"]) == (502, "provider_error")
+    assert "500 backendError" in response.json()["detail"]

@@ -27,8 +27,8 @@ from labs.models import Company, Floor, Person, Site, Zone
 DEMO_PASSWORD = "demo"  # noqa: S105 - the documented password of the demo sign-ins
 STAFF_GROUP = "Operator staff"
 # Apps whose models the demo staff may manage in the Django admin (plus viewing and editing user accounts).
-STAFF_ADMIN_APPS = ("labs", "bookings", "comfort", "badges")
-APP_DEMOS = ("bookings.demo", "comfort.demo", "badges.demo", "calendars.demo_microsoft")
+STAFF_ADMIN_APPS = ("labs", "bookings", "comfort", "badges", "calendars")
+APP_DEMOS = ("bookings.demo", "comfort.demo", "badges.demo", "calendars.demo", "calendars.demo_microsoft")
 
 SITE = {
     "slug": "cph",
