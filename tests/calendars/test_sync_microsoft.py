@@ -529,3 +529,27 @@ def test_graph_validates_and_notifies_the_project_over_http(live_server, fake_ms
     assert delivery.elapsed < 3
     [booking] = live_bookings(room)
     assert (booking.start, booking.end) == (at(1, 10), at(1, 11))
+
+
+# --- 7. privacy -----------------------------------------------------------------------------------------------------
+
+
+def test_what_we_write_to_graph_is_only_what_a_booking_needs(ms_linked, ms_project, fjord, member, committed):
+    with committed():
+        booking = booking_services.booking_create(
+            actor=member,
+            room=fjord,
+            start=local(2026, 3, 3, 13),
+            end=local(2026, 3, 3, 14),
+            title="Planning",
+            attendees=["a@example.com", "b@example.com"],
+        )
+
+    link = EventLink.objects.get(booking=booking)
+    written = ms_project.mailbox(SERVICE).events[link.write_ref.split("|")[1]]
+    assert written.subject == "Planning"
+    assert [a["address"] for a in written.attendees] == [ROOM]  # nobody else is invited or named
+    assert written.body == f"Booked in Labs by {member.user.email} for 2 people."
+    assert written.location == "Fjord"
+    assert [value for _pid, value in written.extended.values()] == [booking.uid.hex]
+    assert "a@example.com" not in str(vars(written))
