@@ -195,6 +195,20 @@ def _verify() -> str | bool:
     return settings.MS_CA_BUNDLE or True
 
 
+_sessions = threading.local()
+
+
+def _graph_session() -> _Session:
+    """This thread's session for Graph (kept, so syncs reuse warm TLS connections; one per trust setting)."""
+    verify = _verify()
+    cached = getattr(_sessions, "by_verify", None)
+    if cached is None:
+        cached = _sessions.by_verify = {}
+    if verify not in cached:
+        cached[verify] = _Session(verify)
+    return cached[verify]
+
+
 # --- msal applications: one per connection and process; their token cache shared by every worker ------------------
 
 _apps: dict[str, tuple[msal.ConfidentialClientApplication, threading.Lock]] = {}
@@ -253,7 +267,7 @@ class MicrosoftProvider(CalendarProvider):
         super().__init__(credentials=credentials, connection_id=connection_id, sleep=sleep)
         self.graph = settings.MS_GRAPH_ENDPOINT.rstrip("/")
         self.service_mailbox = (credentials.get("service_mailbox") or "").strip()
-        self._session = _Session(_verify())
+        self._session = _graph_session()
         self._token: str | None = None
 
     # -- credentials ------------------------------------------------------------------------------------------------
