@@ -29,8 +29,8 @@ class RoomCalendarInline(admin.TabularInline):
 class ConnectionAdmin(admin.ModelAdmin):
     list_display = ["name", "provider", "site", "status", "last_error_at"]
     list_filter = ["provider", "status", "site"]
-    readonly_fields = ["site", "provider", "status", "last_error", "last_error_at", "created_by", "created_at"]
-    fields = ["name", *readonly_fields]
+    readonly_fields = ["name", "site", "provider", "status", "last_error", "last_error_at", "created_by", "created_at"]
+    fields = readonly_fields
     inlines = [RoomCalendarInline]
     actions = ["sync_now"]
 

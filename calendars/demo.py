@@ -27,7 +27,7 @@ from labs.models import Person, Site
 DOMAIN = "labs-demo.example"
 SYNC_USER = f"labs-sync@{DOMAIN}"
 CLIENT_EMAIL = "labs-sync@labs-demo.iam.gserviceaccount.com"
-GOOGLE_PORT = int(os.environ.get("CALENDAR_FAKE_GOOGLE_PORT", "9101"))
+GOOGLE_PORT = 9101  # manage.py calendar_fakes serves the fake Google here (Makefile: CALENDAR_FAKES_ENV)
 CONNECTION_NAME = "Demo Google Workspace"
 LINKED_ROOMS = ("Fjord", "Havn", "Lyng", "Skov")
 EXTERNAL_GUEST = "guest@partner-demo.example"
