@@ -16,13 +16,15 @@ $(STAMP): requirements.txt requirements-dev.txt
 venv: $(STAMP)
 
 # The calendar fakes (manage.py calendar_fakes, in the Procfile): make run points the providers' endpoints at them.
-CALENDAR_FAKES_ENV := GOOGLE_API_ENDPOINT=http://127.0.0.1:9101/calendar/v3/ GOOGLE_ADMIN_API_ENDPOINT=http://127.0.0.1:9101/
+CALENDAR_FAKES_ENV := GOOGLE_API_ENDPOINT=http://127.0.0.1:9101/calendar/v3/ GOOGLE_ADMIN_API_ENDPOINT=http://127.0.0.1:9101/ \
+	MS_AUTHORITY_HOST=https://127.0.0.1:9102 MS_GRAPH_ENDPOINT=https://127.0.0.1:9102/v1.0 \
+	MS_CA_BUNDLE=$(CURDIR)/var/calendar-fakes/microsoft/ca.pem
 
 ## make run: set up and start the whole system (web, worker+beat, MQTT broker, bridge, simulators, fakes).
 run: venv
 	@mkdir -p var
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py demo_site
+	$(CALENDAR_FAKES_ENV) $(PY) manage.py demo_site
 	$(CALENDAR_FAKES_ENV) $(BIN)/honcho --procfile Procfile start
 
 ## make test: the test suite (embedded defaults, or the real services named by DATABASE_URL/REDIS_URL/MQTT_URL).

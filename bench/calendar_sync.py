@@ -8,9 +8,9 @@ times each, an incremental sync after 0, 1 and 100 changes made at the provider 
 with the real client libraries against the fake served on loopback. Beside each figure: the raw limit of the same
 run, one bare ``events.list`` with the sync token through the same client library (``raw_ms``), as a ratio.
 
-Providers are entries of :data:`PROVIDERS`: a function returning a harness (see :class:`GoogleHarness`) or None when
-the provider is not installed. The Microsoft entry waits for its harness (fake Graph delta and the adapter): give it
-``new_calendar``, ``seed``, ``change``, ``requests_for``, ``raw_incremental`` and ``close`` like Google's.
+Providers are entries of :data:`PROVIDERS`: a function returning a harness (:class:`GoogleHarness`,
+:class:`MicrosoftHarness`: ``new_calendar``, ``seed``, ``change``, ``requests_for``, ``raw_incremental``, ``close``) or
+None when the provider is not installed. Microsoft's raw limit is one bare GET of the deltaLink with requests.
 
 Database: DATABASE_URL if set, else PostgreSQL at 127.0.0.1 (database labs_calendar_bench, recreated) if reachable,
 else SQLite in /tmp. Prints the figures and writes bench/results/calendar_sync.json.
@@ -134,17 +134,83 @@ class GoogleHarness:
         self.server.stop()
 
 
-def microsoft_harness(site, staff):
-    """The Microsoft half's harness (fake Graph with delta): not here yet. Return an object like GoogleHarness."""
-    try:
-        import calendars.fakes.microsoft  # noqa: F401
-        import calendars.providers.microsoft  # noqa: F401
-    except ImportError:
-        return None
-    return None  # the Microsoft half fills this in: FakeMicrosoft + a connection, as GoogleHarness
+class MicrosoftHarness:
+    """The fake Microsoft identity platform and Graph (TLS, in a thread), a tenant with a service mailbox, and a
+    connection of the bench site to it: msal and requests as in production, trusting the fake's CA."""
+
+    name = "microsoft"
+    organiser = "organiser@partner.test"
+
+    def __init__(self, site, staff):
+        from django.conf import settings
+
+        from bookings.models import BookingPolicy
+        from calendars import services
+        from calendars.fakes.microsoft import FakeMicrosoft
+
+        # A change here shortens a meeting to 10 minutes (a retitle would not show: room mailboxes rewrite subjects).
+        BookingPolicy.objects.filter(site=site).update(min_duration_minutes=5)
+        self.fake = FakeMicrosoft(state_dir=Path(tempfile.mkdtemp(prefix="bench-fake-microsoft-"))).start()
+        self.fake.transport = _echo_validation  # Graph's handshake, answered without a web server
+        self.fake.add_user("labs-bookings@bench.test", "Labs bookings")
+        for name, value in self.fake.settings().items():
+            setattr(settings, name, value)
+        self.connection = services.connection_create(
+            actor=staff,
+            site=site,
+            provider="microsoft",
+            name="Bench Microsoft 365",
+            credentials={**self.fake.credentials(), "service_mailbox": "labs-bookings@bench.test"},
+        )
+        self.copies: dict[str, list] = {}
+
+    def new_calendar(self, index: int, capacity: int) -> str:
+        calendar_id = f"room{index}@bench.test"
+        self.fake.add_room(calendar_id, f"Room {index}", capacity=capacity)
+        return calendar_id
+
+    def seed(self, calendar_id: str, meetings) -> None:
+        self.copies[calendar_id] = self.fake.seed_meetings(calendar_id, self.organiser, slots=meetings)
+
+    def change(self, calendar_id: str, count: int, round_: int) -> None:
+        """Shorten or restore meetings at the organiser's side (the room copy follows, as at Exchange): the room
+        mailbox rewrites subjects, so a retitle would not show on the room's calendar."""
+        copies = self.copies[calendar_id]
+        for index in range(count):
+            copy = copies[(index * 7 + round_) % len(copies)]
+            original = next(e for e in self.fake.mailbox(self.organiser).events.values() if e.ical_uid == copy.ical_uid)
+            shorter = original.end - original.start > timedelta(minutes=10)
+            end = original.start + timedelta(minutes=10 if shorter else 15)
+            self.fake.outlook_move(self.organiser, original.id, start=original.start, end=end)
+
+    def requests_for(self, calendar_id: str) -> int:
+        return self.fake.count(mailbox=calendar_id)
+
+    def raw_incremental(self, calendar_id: str, token: str) -> float:
+        """One bare GET of the deltaLink with requests and the adapter's token (the raw limit)."""
+        import requests
+
+        from calendars import providers
+
+        adapter = providers.provider_for(self.connection)
+        headers = {"Authorization": f"Bearer {adapter._access_token()}", "Prefer": 'outlook.timezone="UTC"'}
+        if getattr(self, "session", None) is None:
+            self.session = requests.Session()  # kept: the raw limit runs on a warm connection
+        started = time.perf_counter()
+        self.session.get(token, headers=headers, verify=self.fake.ca_bundle, timeout=30).raise_for_status()
+        return time.perf_counter() - started
+
+    def close(self) -> None:
+        self.fake.stop()
 
 
-PROVIDERS = {"google": GoogleHarness, "microsoft": microsoft_harness}
+def _echo_validation(url: str, **_kwargs) -> tuple[int, str]:
+    from urllib.parse import parse_qs, urlsplit
+
+    return 200, (parse_qs(urlsplit(url).query).get("validationToken") or [""])[0]
+
+
+PROVIDERS = {"google": GoogleHarness, "microsoft": MicrosoftHarness}
 
 
 def measure(harness, *, index: int, size: int, changes: list[int], repeat: int, site, staff) -> dict:

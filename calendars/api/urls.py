@@ -1,6 +1,6 @@
 from django.urls import path
 
-from calendars.api import views
+from calendars.api import microsoft, views
 
 app_name = "calendars-api"
 
@@ -11,6 +11,10 @@ urlpatterns = [
     path("calendars/connections/<int:pk>/sync/", views.ConnectionSyncApi.as_view(), name="connection-sync"),
     path("rooms/<int:pk>/calendar/", views.RoomCalendarApi.as_view(), name="room-calendar"),
     path("calendars/google/notifications/", views.GoogleNotificationsApi.as_view(), name="google-notifications"),
-    # The Microsoft paths (calendars.api.microsoft, the Microsoft half) join here: microsoft-notifications and
-    # microsoft-lifecycle.
+    path(
+        "calendars/microsoft/notifications/",
+        microsoft.MicrosoftNotificationsApi.as_view(),
+        name="microsoft-notifications",
+    ),
+    path("calendars/microsoft/lifecycle/", microsoft.MicrosoftLifecycleApi.as_view(), name="microsoft-lifecycle"),
 ]
