@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from labs.env import env_bool, env_choice, env_int, env_list, env_str, env_url
@@ -54,6 +55,7 @@ INSTALLED_APPS = [
     "bookings",
     "comfort",
     "badges",
+    "analytics",
     "portal",
 ]
 
@@ -193,6 +195,9 @@ CELERY_BEAT_SCHEDULE = {
     "comfort-history-purge": {"task": "comfort.tasks.comfort_history_purge", "schedule": 3600.0},
     "badges-sweep": {"task": "badges.tasks.badges_sweep", "schedule": 60.0},
     "badges-retention-purge": {"task": "badges.tasks.badges_retention_purge", "schedule": 3600.0},
+    # Analytics: every site's last 12 weeks, nightly at 02:30 UTC (only the days whose bookings changed).
+    "analytics-nightly": {"task": "analytics.tasks.nightly", "schedule": crontab(hour=2, minute=30)},
+    "analytics-runs-purge": {"task": "analytics.tasks.runs_purge", "schedule": 86400.0},
 }
 
 # --- Auth, API ----------------------------------------------------------------------------------------------

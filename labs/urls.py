@@ -9,6 +9,7 @@ api_v1 = [
     path("", include("bookings.api.urls")),
     path("", include("comfort.api.urls")),
     path("", include("badges.api.urls")),
+    path("", include("analytics.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

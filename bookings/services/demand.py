@@ -50,7 +50,13 @@ def demand_signal_record(*, site: Site, start: datetime, people: int, kind: str)
     if kind not in DemandKind.values:
         raise ValueError(f"unknown demand kind {kind!r}")
     local = start.astimezone(site.tz)
-    bucket = {"site_id": site.pk, "day": local.date(), "hour": local.hour, "band": size_band(max(1, people)), "kind": kind}
+    bucket = {
+        "site_id": site.pk,
+        "day": local.date(),
+        "hour": local.hour,
+        "band": size_band(max(1, people)),
+        "kind": kind,
+    }
 
     def write() -> None:
         try:

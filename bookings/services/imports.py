@@ -216,7 +216,9 @@ def _event_row(event: dict) -> _Row:
     if not status:
         status = "cancelled" if values.get("STATUS", (line, ""))[1].upper() == "CANCELLED" else "completed"
     if status not in STATUSES:
-        raise ImportMalformed(values["X-LABS-STATUS"][0], f"X-LABS-STATUS {status!r} is not one of {', '.join(STATUSES)}.")
+        raise ImportMalformed(
+            values["X-LABS-STATUS"][0], f"X-LABS-STATUS {status!r} is not one of {', '.join(STATUSES)}."
+        )
     attendees = event["attendees"]
     if "X-LABS-ATTENDEES" in values:
         text = values["X-LABS-ATTENDEES"][1]
@@ -270,7 +272,9 @@ def _overlaps(intervals: list[tuple[datetime, datetime]], start: datetime, end: 
     return any(s < end and e > start for s, e in intervals)
 
 
-def bookings_import(*, site: Site, content: bytes | str, content_type: str, now: datetime | None = None) -> ImportResult:
+def bookings_import(
+    *, site: Site, content: bytes | str, content_type: str, now: datetime | None = None
+) -> ImportResult:
     """Import historical room bookings of ``site`` from CSV or iCalendar (see the module docstring)."""
     now = now or timezone.now()
     rows = parse(content, content_type=content_type)
