@@ -16,18 +16,19 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import transaction
+from django.db.models import DurationField, ExpressionWrapper, F, Max
 from django.utils import timezone
 
 from analytics import sql
 from analytics.models import DayState, RoomDay, SiteHour
 from bookings.choices import SizeBand, size_band
-from bookings.models import Closure, Room
+from bookings.models import Booking, Closure, Room
 from bookings.services import policy_for
 from labs.models import Site
 
-# A booking is joined with the days it overlaps, looking back this far from a day's start (room bookings are at most
-# a working day; longer ones count only for the days within this of their start).
-LOOK_BACK = timedelta(days=1)
+# A booking is joined with the hours and days it overlaps through the (site, start) index: it can have started at
+# most the site's longest room booking before them (SiteCalendar.look_back), and at least this much.
+MIN_LOOK_BACK = timedelta(minutes=15)
 SLOT = timedelta(minutes=15)
 WINDOW_COLUMNS = ["profile", "day", "open_start", "open_end", "day_start", "day_end", "look_back"]
 BATCH_DAYS = 14
@@ -58,6 +59,7 @@ class SiteCalendar:
     profiles: list[Profile]
     room_profile: dict[int, int]
     closed: set[date]
+    look_back: timedelta
 
     @classmethod
     def load(cls, site: Site) -> SiteCalendar:
@@ -71,7 +73,15 @@ class SiteCalendar:
                 profiles.append(profile)
             room_profile[room.pk] = profiles.index(profile)
         closed = set(Closure.objects.filter(site=site).values_list("day", flat=True))
-        return cls(site=site, rooms=rooms, profiles=profiles, room_profile=room_profile, closed=closed)
+        longest = (
+            Booking.objects.filter(site=site, room__isnull=False)
+            .aggregate(longest=Max(ExpressionWrapper(F("end") - F("start"), output_field=DurationField())))
+            .get("longest")
+        )
+        look_back = max(longest or MIN_LOOK_BACK, MIN_LOOK_BACK) + timedelta(seconds=1)
+        return cls(
+            site=site, rooms=rooms, profiles=profiles, room_profile=room_profile, closed=closed, look_back=look_back
+        )
 
     @property
     def tz(self):
@@ -119,15 +129,13 @@ def _fingerprints(cal: SiteCalendar, days: Sequence[date]) -> dict[date, str]:
     rows = []
     for d in days:
         day_start, day_end = local_day_bounds(d, cal.tz)
-        rows.append((sql.day_literal(d), sql.ts(day_start), sql.ts(day_end), sql.ts(day_start - LOOK_BACK)))
-    first = local_day_bounds(days[0], cal.tz)[0] - LOOK_BACK
-    last = local_day_bounds(days[-1], cal.tz)[1]
+        rows.append((sql.day_literal(d), sql.ts(day_start), sql.ts(day_end), sql.ts(day_start - cal.look_back)))
     query = f"""
         WITH {sql.values("d", ["day", "day_start", "day_end", "look_back"], rows)}
         SELECT d.day, COUNT(b.id), MAX(b.updated_at)
-        FROM d JOIN bookings_booking b
-          ON b.start < d.day_end AND b."end" > d.day_start AND b.start >= d.look_back
-        WHERE b.site_id = %s AND b.room_id IS NOT NULL AND b.start >= {sql.ts(first)} AND b.start < {sql.ts(last)}
+        FROM d CROSS JOIN bookings_booking b
+        WHERE b.start < d.day_end AND b."end" > d.day_start AND b.start >= d.look_back
+          AND b.site_id = %s AND b.room_id IS NOT NULL
         GROUP BY d.day
     """  # noqa: S608 - analytics.sql literals from our own dates and ids
     found = {}
@@ -170,12 +178,10 @@ def _room_days(cal: SiteCalendar, days: Sequence[date], *, now: datetime) -> dic
                     sql.ts(open_end),
                     sql.ts(day_start),
                     sql.ts(day_end),
-                    sql.ts(day_start - LOOK_BACK),
+                    sql.ts(day_start - cal.look_back),
                 )
             )
     room_profiles = [(str(room_id), str(index)) for room_id, index in cal.room_profile.items()]
-    first = local_day_bounds(days[0], cal.tz)[0] - LOOK_BACK
-    last = local_day_bounds(days[-1], cal.tz)[1]
     starts_today = "(b.start >= d.day_start AND b.start < d.day_end)"
     held = f"b.status IN {sql.HELD}"
     ghost_end = sql.least(f"COALESCE(b.released_at, {sql.plus_minutes('b.start', grace)})", 'b."end"')
@@ -191,12 +197,12 @@ def _room_days(cal: SiteCalendar, days: Sequence[date], *, now: datetime) -> dic
         WITH {sql.values("d", WINDOW_COLUMNS, windows)},
              {sql.values("rp", ["room_id", "profile"], room_profiles)}
     """
-    joins = f"""
-        FROM bookings_booking b
-        JOIN rp ON rp.room_id = b.room_id
-        JOIN d ON d.profile = rp.profile AND b.start < d.day_end AND b."end" > d.day_start AND b.start >= d.look_back
+    joins = """
+        FROM d CROSS JOIN bookings_booking b
+        JOIN rp ON rp.room_id = b.room_id AND rp.profile = d.profile
         JOIN bookings_room r ON r.id = b.room_id
-        WHERE b.site_id = %s AND b.room_id IS NOT NULL AND b.start >= {sql.ts(first)} AND b.start < {sql.ts(last)}
+        WHERE b.start < d.day_end AND b."end" > d.day_start AND b.start >= d.look_back
+          AND b.site_id = %s AND b.room_id IS NOT NULL
     """
     main = f"""{base}
         SELECT b.room_id, d.day,
@@ -255,11 +261,9 @@ def _site_hours(cal: SiteCalendar, days: Sequence[date]) -> list[dict]:
     hours = [(day, start, end) for day in days for start, end in cal.hours(day)]
     if not hours:
         return []
-    first = hours[0][1] - LOOK_BACK
-    last = hours[-1][2]
-    hour_rows = [(sql.ts(s), sql.ts(e), sql.ts(s - LOOK_BACK)) for _d, s, e in hours]
+    hour_rows = [(sql.ts(s), sql.ts(e), sql.ts(s - cal.look_back)) for _d, s, e in hours]
     slot_rows = [
-        (sql.ts(s + SLOT * k), sql.ts(s), sql.ts(s + SLOT * k - LOOK_BACK)) for _d, s, _e in hours for k in range(4)
+        (sql.ts(s + SLOT * k), sql.ts(s), sql.ts(s + SLOT * k - cal.look_back)) for _d, s, _e in hours for k in range(4)
     ]
     # Booked and occupied hours count only inside each room's own bookable window; the hour table spans them all.
     windows = []
@@ -280,23 +284,22 @@ def _site_hours(cal: SiteCalendar, days: Sequence[date]) -> list[dict]:
               ELSE 0 END),
           SUM(CASE WHEN b.checked_in_at IS NOT NULL AND b.status IN {sql.CHECKED_IN_OR_DONE}
                    THEN {sql.clipped_hours("b.checked_in_at", 'b."end"', clip_start, clip_end)} ELSE 0 END)
-        FROM bookings_booking b
-        JOIN h ON b.start < h.ends_at AND b."end" > h.starts_at AND b.start >= h.look_back
+        FROM h CROSS JOIN bookings_booking b
         JOIN rp ON rp.room_id = b.room_id
         JOIN w ON w.profile = rp.profile AND w.open_start < h.ends_at AND w.open_end > h.starts_at
         JOIN bookings_room r ON r.id = b.room_id
-        WHERE b.site_id = %s AND b.room_id IS NOT NULL AND b.start >= {sql.ts(first)} AND b.start < {sql.ts(last)}
+        WHERE b.start < h.ends_at AND b."end" > h.starts_at AND b.start >= h.look_back
+          AND b.site_id = %s AND b.room_id IS NOT NULL
           AND b.status IN {sql.PUBLISHED_STATUSES}
         GROUP BY h.starts_at, {band}
     """  # noqa: S608 - analytics.sql literals from our own dates and ids
     peaks_sql = f"""
         WITH {sql.values("s", ["at", "hour_start", "look_back"], slot_rows)}
         SELECT s.hour_start, s.at, {band}, COUNT(DISTINCT b.room_id)
-        FROM bookings_booking b
-        JOIN s ON b.start <= s.at AND b."end" > s.at AND b.start >= s.look_back
+        FROM s CROSS JOIN bookings_booking b
         JOIN bookings_room r ON r.id = b.room_id
-        WHERE b.site_id = %s AND b.room_id IS NOT NULL AND b.status IN {sql.HELD}
-          AND b.start >= {sql.ts(first)} AND b.start < {sql.ts(last)}
+        WHERE b.start <= s.at AND b."end" > s.at AND b.start >= s.look_back
+          AND b.site_id = %s AND b.room_id IS NOT NULL AND b.status IN {sql.HELD}
         GROUP BY s.hour_start, s.at, {band}
     """  # noqa: S608 - analytics.sql literals from our own dates and ids
     by_hour: dict[tuple[datetime, str], dict] = {}
@@ -387,12 +390,13 @@ def recompute(
                 bookable = cal.bookable_hours(room, day)
                 if row is None and bookable == 0:
                     continue
-                room_days.append(RoomDay(site=cal.site, room=room, day=day, bookable_h=bookable, **(row or {})))
+                room_days.append({**EMPTY_DAY, **(row or {}), "site_id": cal.site.pk, "room_id": room.pk, "day": day,
+                                  "bookable_h": bookable})  # fmt: skip
         with transaction.atomic():
             RoomDay.objects.filter(site=cal.site, day__in=batch).delete()
             SiteHour.objects.filter(site=cal.site, day__in=batch).delete()
-            RoomDay.objects.bulk_create(room_days, batch_size=2000)
-            SiteHour.objects.bulk_create([SiteHour(site=cal.site, **h) for h in hours], batch_size=2000)
+            sql.bulk_insert(RoomDay, room_days)
+            sql.bulk_insert(SiteHour, [{**h, "site_id": cal.site.pk} for h in hours])
             DayState.objects.filter(site=cal.site, day__in=batch).delete()
             DayState.objects.bulk_create(
                 [
@@ -410,6 +414,20 @@ def recompute(
         if progress is not None:
             progress(done)
     return done
+
+
+EMPTY_DAY = {
+    "booked_h": 0.0,
+    "occupied_h": 0.0,
+    "ghost_h": 0.0,
+    "held": 0,
+    "started": 0,
+    "no_shows": 0,
+    "seat_sum": 0.0,
+    "preferred": 0,
+    "lead_quarters": {},
+    "sizes": {},
+}
 
 
 def batches(count: int) -> int:

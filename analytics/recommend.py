@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 
 from analytics import sql
 from analytics.choices import Confidence, RecommendationKind
-from analytics.compute import LOOK_BACK, SiteCalendar
+from analytics.compute import SiteCalendar
 from analytics.models import SiteHour
 from bookings.choices import SizeBand, size_band
 
@@ -24,7 +24,7 @@ REFUSED_TARGET = 0.05
 CONVERT_OCCUPANCY_AT_PEAK = 0.25
 CONVERT_SEAT_UTILISATION = 0.40
 RIGHT_SIZE_MIN_BOOKINGS = 10
-PREFERRED_MIN_SHARE = 0.30
+PREFERRED_MARGIN = 1.25
 PREFERRED_MIN_BOOKINGS = 10
 
 
@@ -134,7 +134,7 @@ def _use_at_peak(cal: SiteCalendar, hours: list[tuple[datetime, datetime]]) -> d
     """Per room: booked and occupied hours inside the site's busiest hours (one query)."""
     if not hours:
         return {}
-    rows = [(sql.ts(s), sql.ts(e), sql.ts(s - LOOK_BACK)) for s, e in hours]
+    rows = [(sql.ts(s), sql.ts(e), sql.ts(s - cal.look_back)) for s, e in hours]
     query = f"""
         WITH {sql.values("h", ["starts_at", "ends_at", "look_back"], rows)}
         SELECT b.room_id,
@@ -142,9 +142,9 @@ def _use_at_peak(cal: SiteCalendar, hours: list[tuple[datetime, datetime]]) -> d
                    THEN {sql.clipped_hours("b.start", 'b."end"', "h.starts_at", "h.ends_at")} ELSE 0 END),
           SUM(CASE WHEN b.checked_in_at IS NOT NULL AND b.status IN {sql.CHECKED_IN_OR_DONE}
                    THEN {sql.clipped_hours("b.checked_in_at", 'b."end"', "h.starts_at", "h.ends_at")} ELSE 0 END)
-        FROM bookings_booking b
-        JOIN h ON b.start < h.ends_at AND b."end" > h.starts_at AND b.start >= h.look_back
-        WHERE b.site_id = %s AND b.room_id IS NOT NULL
+        FROM h CROSS JOIN bookings_booking b
+        WHERE b.start < h.ends_at AND b."end" > h.starts_at AND b.start >= h.look_back
+          AND b.site_id = %s AND b.room_id IS NOT NULL
         GROUP BY b.room_id
     """  # noqa: S608 - analytics.sql literals from our own dates and ids
     return {
@@ -231,32 +231,41 @@ def _right_size(report: dict, weeks: float) -> list[dict]:
 
 
 def _preferred(report: dict, weeks: float) -> list[dict]:
-    out = []
+    """Per size band with a choice of rooms: the room booked most often while another room of its band was free,
+    when that is clearly more (by ``PREFERRED_MARGIN``) than the band's average room."""
+    by_band: dict[str, list[dict]] = defaultdict(list)
     for row in report["rooms"]:
-        held = row.get("held") or 0
-        if row["suppressed"] or held < PREFERRED_MIN_BOOKINGS:
+        if not row["suppressed"] and (row.get("held") or 0) >= PREFERRED_MIN_BOOKINGS:
+            by_band[size_band(row["capacity"])].append(row)
+    out = []
+    for band, rows in sorted(by_band.items()):
+        if len(rows) < 2:
             continue
-        share = row["preferred"] / held
-        if share < PREFERRED_MIN_SHARE:
+        mean = sum(r["preferred"] for r in rows) / len(rows)
+        best = max(rows, key=lambda r: (r["preferred"], -r["room"]))
+        if not mean or best["preferred"] < PREFERRED_MARGIN * mean:
             continue
+        share = best["preferred"] / best["held"]
         out.append(
             {
                 "kind": RecommendationKind.PREFERRED,
                 "summary": (
-                    f"People prefer {row['name']}: {share:.0%} of its bookings were made while another room for "
-                    f"{size_band(row['capacity'])} people was free. Copy what it offers when fitting out others."
+                    f"People prefer {best['name']}: it was chosen {best['preferred']} times while another room for "
+                    f"{band} people was free, {best['preferred'] / mean:.1f}x the band's average. Copy what it offers "
+                    "when fitting out the others."
                 ),
                 "evidence": {
                     "figures": ["preferred"],
-                    "room": row["room"],
-                    "name": row["name"],
-                    "size_band": size_band(row["capacity"]),
-                    "preferred": row["preferred"],
-                    "bookings": held,
+                    "room": best["room"],
+                    "name": best["name"],
+                    "size_band": band,
+                    "preferred": best["preferred"],
+                    "band_average_preferred": round(mean, 2),
+                    "rooms_in_band": len(rows),
+                    "bookings": best["held"],
                     "share": round(share, 4),
                 },
-                "confidence": _confidence(weeks, held, enough=100),
+                "confidence": _confidence(weeks, best["preferred"], enough=100),
             }
         )
-    out.sort(key=lambda r: -r["evidence"]["share"])
     return out

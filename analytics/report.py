@@ -22,7 +22,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from analytics import recommend, sql
-from analytics.compute import LOOK_BACK, SiteCalendar, local_day_bounds
+from analytics.compute import SiteCalendar, local_day_bounds
 from analytics.models import RoomDay, SiteHour
 from bookings.choices import SizeBand, size_band
 from bookings.models import DemandSignal
@@ -86,15 +86,21 @@ def percentile(histogram: dict[int, int], q: float) -> int | None:
 class People:
     """Distinct people behind the period's bookings, grouped by a key; counted in SQL, identities never fetched."""
 
-    def __init__(self, site: Site, date_from: date, date_to: date):
+    def __init__(self, site: Site, date_from: date, date_to: date, *, look_back: timedelta):
         self.site = site
+        self.look_back = look_back
         self.start = local_day_bounds(date_from, site.tz)[0]
         self.end = local_day_bounds(date_to, site.tz)[1]
 
-    def _query(self, key: str, ctes: list[str], joins: str, only: Iterable | None) -> tuple[str, list]:
-        where = (
-            f"b.site_id = %s AND b.room_id IS NOT NULL AND b.status IN {sql.PUBLISHED_STATUSES}"
-            f" AND b.start >= {sql.ts(self.start)} AND b.start < {sql.ts(self.end)}"
+    def _query(self, key: str, ctes: list[str], joins: tuple[str, str], only: Iterable | None) -> tuple[str, list]:
+        """``joins``: (a table put before the bookings, with CROSS JOIN so that it drives the (site, start) index;
+        its join conditions)."""
+        table, condition = joins
+        source = f"{table} CROSS JOIN bookings_booking b" if table else "bookings_booking b"
+        where = f"b.site_id = %s AND b.room_id IS NOT NULL AND b.status IN {sql.PUBLISHED_STATUSES}" + (
+            f" AND {condition}"
+            if condition
+            else f" AND b.start >= {sql.ts(self.start)} AND b.start < {sql.ts(self.end)}"
         )
         organiser = (
             f"COALESCE(NULLIF(lower(u.email), ''), {sql.concat(chr(39) + '#' + chr(39), sql.text('b.organiser_id'))})"
@@ -103,10 +109,10 @@ class People:
         with_clause = f"WITH {', '.join(ctes)}" if ctes else ""
         inner = f"""
             SELECT {key} AS k, {organiser} AS who
-            FROM bookings_booking b JOIN labs_person p ON p.id = b.organiser_id JOIN auth_user u ON u.id = p.user_id
-            {joins} WHERE {where}
+            FROM {source} JOIN labs_person p ON p.id = b.organiser_id JOIN auth_user u ON u.id = p.user_id
+            WHERE {where}
             UNION ALL
-            SELECT {key} AS k, {email} AS who FROM bookings_booking b {expand} {joins} WHERE {where}
+            SELECT {key} AS k, {email} AS who FROM {source} {expand} WHERE {where}
         """  # noqa: S608 - analytics.sql literals from our own dates and ids
         params = [self.site.pk, self.site.pk]
         if only is None:
@@ -122,16 +128,15 @@ class People:
         return {int(k): int(n) for k, n in rows if k is not None}
 
     def total(self) -> int:
-        return self._run("0", [], "", [0])
+        return self._run("0", [], ("", ""), [0])
 
     def by_room(self, only=None):
-        return self._run("b.room_id", [], "", only)
+        return self._run("b.room_id", [], ("", ""), only)
 
     def _cells(self, hours: list[tuple[datetime, datetime, int]]):
-        rows = [(sql.ts(s), sql.ts(e), sql.ts(s - LOOK_BACK), str(key)) for s, e, key in hours]
+        rows = [(sql.ts(s), sql.ts(e), sql.ts(s - self.look_back), str(key)) for s, e, key in hours]
         cte = sql.values("h", ["starts_at", "ends_at", "look_back", "cell"], rows)
-        joins = 'JOIN h ON b.start < h.ends_at AND b."end" > h.starts_at AND b.start >= h.look_back'
-        return [cte], joins
+        return [cte], ("h", 'b.start < h.ends_at AND b."end" > h.starts_at AND b.start >= h.look_back')
 
     def by_cell(self, hours, only=None):
         if not hours:
@@ -144,8 +149,7 @@ class People:
             return {} if only is None else 0
         rows = [(sql.ts(s), sql.ts(e), str(key)) for s, e, key in weeks]
         cte = sql.values("w", ["week_start", "week_end", "week"], rows)
-        joins = "JOIN w ON b.start >= w.week_start AND b.start < w.week_end"
-        return self._run("w.week", [cte], joins, only)
+        return self._run("w.week", [cte], ("w", "b.start >= w.week_start AND b.start < w.week_end"), only)
 
 
 def suppressed_cells(people: dict, union: Callable[[set], int]) -> set:
@@ -169,7 +173,7 @@ def report_build(*, site: Site, date_from: date, date_to: date, now: datetime | 
     """The figures of ``date_from``..``date_to`` (both included) from the snapshots, k-anonymous."""
     now = now or timezone.now()
     cal = SiteCalendar.load(site)
-    people = People(site, date_from, date_to)
+    people = People(site, date_from, date_to, look_back=cal.look_back)
     total_people = people.total()
     rooms = _rooms(cal, date_from, date_to, people)
     hours = _hours(site, date_from, date_to, people)

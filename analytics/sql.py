@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from django.db import connection
 
 from bookings.choices import HOLDING_STATUSES, BookingStatus
+from labs import bulk
 
 HELD = "(" + ", ".join(f"'{s}'" for s in HOLDING_STATUSES) + ")"
 RELEASED = f"'{BookingStatus.RELEASED}'"
@@ -104,3 +105,6 @@ def fetch(sql: str, params: Sequence = ()) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, list(params))
         return cursor.fetchall()
+
+
+bulk_insert = bulk.bulk_insert  # re-exported: analytics writes its snapshots with it

@@ -184,6 +184,11 @@ COMFORT_COMMAND_VALIDITY = timedelta(hours=env_int("COMFORT_COMMAND_VALIDITY_HOU
 # Finished commands and zone decisions are deleted this long after they were issued (their retention).
 COMFORT_HISTORY_RETENTION = timedelta(days=env_int("COMFORT_HISTORY_RETENTION_DAYS", 30, minimum=1, maximum=3650))
 
+# --- Analytics -----------------------------------------------------------------------------------------------
+# `manage.py demo_site` adds 12 weeks of past bookings and an analytics run to the demo site (off in the test suite,
+# which runs demo_site many times; the tests of the history turn it on).
+ANALYTICS_DEMO_HISTORY = env_bool("ANALYTICS_DEMO_HISTORY", default=True)
+
 # --- Periodic tasks: every one, in one place (Celery beat; seconds) -----------------------------------------
 CELERY_BEAT_SCHEDULE = {
     "labs-sign-in-counters-purge": {"task": "labs.tasks.sign_in_counters_purge", "schedule": 3600.0},

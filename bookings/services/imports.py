@@ -27,6 +27,7 @@ from django.utils.dateparse import parse_datetime
 from bookings.choices import HOLDING_STATUSES, BookingSource, BookingStatus
 from bookings.models import MAX_ATTENDEES, Booking, Room
 from bookings.services.conflicts import held_until, is_overlap_violation
+from labs import bulk
 from labs.errors import Conflict, Invalid
 from labs.models import Person, Site
 
@@ -332,7 +333,6 @@ def bookings_import(
                 continue
             previous_end = hold_end
     bookings: list[Booking] = []
-    created: list[tuple[int, datetime]] = []
     for row, room, person_id in candidates:
         if row.line in overlapping:
             _skip(result, row, "overlap", "It overlaps a held booking of the room (or an earlier row of the file).")
@@ -353,19 +353,16 @@ def bookings_import(
             released_at=min(row.start + grace, row.end) if row.status == BookingStatus.RELEASED else None,
             cancelled_at=row.created_at if row.status == BookingStatus.CANCELLED else None,
         )
+        booking.created_at = row.created_at or now
+        booking.updated_at = now
         bookings.append(booking)
-        if row.created_at is not None:
-            created.append((len(bookings) - 1, row.created_at))
     result.skipped.sort(key=lambda s: s["line"])
     if not bookings:
         return result
     try:
         with transaction.atomic():
-            Booking.objects.bulk_create(bookings, batch_size=BATCH)
-            if created:  # created_at is auto_now_add: the file's creation moments are written after the insert
-                for booking_index, moment in created:
-                    bookings[booking_index].created_at = moment
-                Booking.objects.bulk_update([bookings[i] for i, _m in created], ["created_at"], batch_size=BATCH)
+            # One executemany per batch, created_at as the file says (bulk_create would overwrite it: auto_now_add).
+            bulk.bulk_insert(Booking, [bulk.instance_row(b) for b in bookings], batch=BATCH)
     except IntegrityError as exc:
         if not is_overlap_violation(exc):
             raise

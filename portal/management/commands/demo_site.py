@@ -28,7 +28,7 @@ DEMO_PASSWORD = "demo"  # noqa: S105 - the documented password of the demo sign-
 STAFF_GROUP = "Operator staff"
 # Apps whose models the demo staff may manage in the Django admin (plus viewing and editing user accounts).
 STAFF_ADMIN_APPS = ("labs", "bookings", "comfort", "badges")
-APP_DEMOS = ("bookings.demo", "comfort.demo", "badges.demo")
+APP_DEMOS = ("bookings.demo", "comfort.demo", "badges.demo", "analytics.demo")
 
 SITE = {
     "slug": "cph",
