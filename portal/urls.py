@@ -13,4 +13,5 @@ urlpatterns = [
     path("", include("portal.urls_bookings")),
     path("", include("portal.urls_comfort")),
     path("", include("portal.urls_badges")),
+    path("", include("portal.urls_analytics")),
 ]
