@@ -117,6 +117,10 @@ def _cards(found: dict) -> list[dict]:
     ]
 
 
+def _evidence(rec: dict) -> list[tuple[str, object]]:
+    return [(key, value) for key, value in rec["evidence"].items() if key != "figures"]
+
+
 def _unmet_summary(found: dict) -> list[dict]:
     """Unmet demand per size band (published cells only), busiest first."""
     by_band: dict[str, int] = {}
