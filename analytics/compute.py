@@ -97,6 +97,20 @@ class SiteCalendar:
         closes = datetime.combine(day, profile.closes_at, tzinfo=self.tz).astimezone(UTC)
         return opens, closes
 
+    def profile_of(self, alias: str = "b") -> str:
+        """The bookable-hours profile of a booking's room as SQL: a constant when every room has the site's hours
+        (so the day table alone drives the join), else a CASE over room ids."""
+        if len(self.profiles) <= 1:
+            return "0"
+        groups: dict[int, list[int]] = defaultdict(list)
+        for room_id, index in self.room_profile.items():
+            groups[index].append(room_id)
+        branches = " ".join(
+            f"WHEN {alias}.room_id IN ({', '.join(str(int(r)) for r in ids)}) THEN {int(index)}"
+            for index, ids in sorted(groups.items())
+        )
+        return f"(CASE {branches} ELSE -1 END)"
+
     def bookable_hours(self, room: Room, day: date) -> float:
         if not room.is_active:
             return 0.0
@@ -181,7 +195,6 @@ def _room_days(cal: SiteCalendar, days: Sequence[date], *, now: datetime) -> dic
                     sql.ts(day_start - cal.look_back),
                 )
             )
-    room_profiles = [(str(room_id), str(index)) for room_id, index in cal.room_profile.items()]
     starts_today = "(b.start >= d.day_start AND b.start < d.day_end)"
     held = f"b.status IN {sql.HELD}"
     ghost_end = sql.least(f"COALESCE(b.released_at, {sql.plus_minutes('b.start', grace)})", 'b."end"')
@@ -194,16 +207,15 @@ def _room_days(cal: SiteCalendar, days: Sequence[date], *, now: datetime) -> dic
                 WHERE b3.room_id = r2.id AND b3.status IN {sql.HELD}
                   AND b3.hold_end > b.start AND b3.start < b."end"))"""  # noqa: S608 - analytics.sql literals from our own dates and ids
     base = f"""
-        WITH {sql.values("d", WINDOW_COLUMNS, windows)},
-             {sql.values("rp", ["room_id", "profile"], room_profiles)}
+        WITH {sql.values("d", WINDOW_COLUMNS, windows)}
     """
-    joins = """
+    joins = f"""
         FROM d CROSS JOIN bookings_booking b
-        JOIN rp ON rp.room_id = b.room_id AND rp.profile = d.profile
         JOIN bookings_room r ON r.id = b.room_id
         WHERE b.start < d.day_end AND b."end" > d.day_start AND b.start >= d.look_back
+          AND {cal.profile_of("b")} = d.profile
           AND b.site_id = %s AND b.room_id IS NOT NULL
-    """
+    """  # noqa: S608 - analytics.sql literals from our own dates and ids
     main = f"""{base}
         SELECT b.room_id, d.day,
           SUM(CASE WHEN {held} THEN {sql.clipped_hours("b.start", 'b."end"', "d.open_start", "d.open_end")} ELSE 0 END),
@@ -261,34 +273,32 @@ def _site_hours(cal: SiteCalendar, days: Sequence[date]) -> list[dict]:
     hours = [(day, start, end) for day in days for start, end in cal.hours(day)]
     if not hours:
         return []
-    hour_rows = [(sql.ts(s), sql.ts(e), sql.ts(s - cal.look_back)) for _d, s, e in hours]
+    # One row per hour and bookable-hours profile open in it, with the part of the hour that profile is open.
+    hour_rows = []
+    for day, start, end in hours:
+        for index, profile in enumerate(cal.profiles):
+            open_start, open_end = cal.window(profile, day)
+            clip_start, clip_end = max(start, open_start), min(end, open_end)
+            if clip_start < clip_end:
+                hour_rows.append(
+                    (sql.ts(start), sql.ts(end), sql.ts(start - cal.look_back), str(index), sql.ts(clip_start),
+                     sql.ts(clip_end))
+                )  # fmt: skip
     slot_rows = [
         (sql.ts(s + SLOT * k), sql.ts(s), sql.ts(s + SLOT * k - cal.look_back)) for _d, s, _e in hours for k in range(4)
     ]
-    # Booked and occupied hours count only inside each room's own bookable window; the hour table spans them all.
-    windows = []
-    for index, profile in enumerate(cal.profiles):
-        for day in days:
-            open_start, open_end = cal.window(profile, day)
-            windows.append((str(index), sql.ts(open_start), sql.ts(open_end)))
-    room_profiles = [(str(room_id), str(index)) for room_id, index in cal.room_profile.items()]
     band = sql.band_of("r.capacity")
-    clip_start = sql.greatest("h.starts_at", "w.open_start")
-    clip_end = sql.least("h.ends_at", "w.open_end")
     hours_sql = f"""
-        WITH {sql.values("h", ["starts_at", "ends_at", "look_back"], hour_rows)},
-             {sql.values("w", ["profile", "open_start", "open_end"], windows)},
-             {sql.values("rp", ["room_id", "profile"], room_profiles)}
+        WITH {sql.values("h", ["starts_at", "ends_at", "look_back", "profile", "clip_start", "clip_end"], hour_rows)}
         SELECT h.starts_at, {band},
-          SUM(CASE WHEN b.status IN {sql.HELD} THEN {sql.clipped_hours("b.start", 'b."end"', clip_start, clip_end)}
-              ELSE 0 END),
+          SUM(CASE WHEN b.status IN {sql.HELD}
+                   THEN {sql.clipped_hours("b.start", 'b."end"', "h.clip_start", "h.clip_end")} ELSE 0 END),
           SUM(CASE WHEN b.checked_in_at IS NOT NULL AND b.status IN {sql.CHECKED_IN_OR_DONE}
-                   THEN {sql.clipped_hours("b.checked_in_at", 'b."end"', clip_start, clip_end)} ELSE 0 END)
+                   THEN {sql.clipped_hours("b.checked_in_at", 'b."end"', "h.clip_start", "h.clip_end")} ELSE 0 END)
         FROM h CROSS JOIN bookings_booking b
-        JOIN rp ON rp.room_id = b.room_id
-        JOIN w ON w.profile = rp.profile AND w.open_start < h.ends_at AND w.open_end > h.starts_at
         JOIN bookings_room r ON r.id = b.room_id
         WHERE b.start < h.ends_at AND b."end" > h.starts_at AND b.start >= h.look_back
+          AND {cal.profile_of("b")} = h.profile
           AND b.site_id = %s AND b.room_id IS NOT NULL
           AND b.status IN {sql.PUBLISHED_STATUSES}
         GROUP BY h.starts_at, {band}

@@ -185,3 +185,23 @@ def test_the_signals_table_has_one_row_per_bucket(site):
     for _ in range(3):
         services_record(site, local(2026, 3, 3, 10), 2, DemandKind.CONFLICT)
     assert DemandSignal.objects.get().count == 3
+
+
+def test_a_room_with_its_own_hours_is_bookable_and_clipped_by_them(site, rooms, people):
+    rooms["B"].opens_at, rooms["B"].closes_at = "09:00", "12:00"
+    rooms["B"].save()
+    book(rooms["A"], people[1], local(2026, 3, 3, 8), local(2026, 3, 3, 13))
+    book(rooms["B"], people[2], local(2026, 3, 3, 8), local(2026, 3, 3, 13), checked_in_at=local(2026, 3, 3, 8))
+    with time_machine.travel(local(2026, 3, 10, 9), tick=False):
+        run(site, TUESDAY, TUESDAY)
+
+    a = RoomDay.objects.get(room=rooms["A"])
+    b = RoomDay.objects.get(room=rooms["B"])
+    assert (a.bookable_h, a.booked_h) == (13.0, 5.0)
+    assert (b.bookable_h, b.booked_h, b.occupied_h) == (3.0, 3.0, 3.0)
+    from analytics.models import SiteHour
+
+    at_eight = SiteHour.objects.get(band="", hour=8)
+    assert (at_eight.bookable_h, at_eight.booked_h, at_eight.occupied_h) == (2.0, 1.0, 0.0)  # B opens at nine
+    at_ten = SiteHour.objects.get(band="", hour=10)
+    assert (at_ten.bookable_h, at_ten.booked_h, at_ten.occupied_h, at_ten.peak_rooms) == (3.0, 2.0, 1.0, 2)
