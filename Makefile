@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: run test venv lint fmt check migrate demo bench-bookings bench-comfort bench-access clean
+.PHONY: run test venv lint fmt check migrate demo bench-bookings bench-comfort bench-access bench-analytics clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,9 @@ bench-comfort: venv
 
 bench-access: venv
 	$(PY) bench/access.py
+
+bench-analytics: venv
+	$(PY) bench/analytics.py
 
 clean:
 	rm -rf var
