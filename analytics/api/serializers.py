@@ -28,12 +28,18 @@ class PeriodQuerySerializer(serializers.Serializer):
                     errors[name] = exc.detail
         if errors:
             raise serializers.ValidationError(errors)
-        yesterday = timezone.now().date() - timedelta(days=1)
-        values.setdefault("to", yesterday)
-        values.setdefault("from", values["to"] - timedelta(days=83))
-        if values["to"] < values["from"]:
+        if values.get("from") and values.get("to") and values["to"] < values["from"]:
             raise serializers.ValidationError({"to": ["Must be on or after from."]})
         return values
+
+
+def default_period(values: dict, tz) -> tuple:
+    """``from`` and ``to`` as given, else the 12 weeks up to yesterday in the site's zone."""
+    date_to = values.get("to") or timezone.now().astimezone(tz).date() - timedelta(days=1)
+    date_from = values.get("from") or date_to - timedelta(days=83)
+    if date_to < date_from:
+        raise serializers.ValidationError({"to": ["Must be on or after from."]})
+    return date_from, date_to
 
 
 class RunCreateInputSerializer(serializers.Serializer):

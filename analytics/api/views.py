@@ -12,7 +12,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analytics import report, selectors, services
-from analytics.api.serializers import PeriodQuerySerializer, RunCreateInputSerializer, RunOutputSerializer
+from analytics.api.serializers import (
+    PeriodQuerySerializer,
+    RunCreateInputSerializer,
+    RunOutputSerializer,
+    default_period,
+)
 from labs.errors import NotFound
 from labs.permissions import IsStaff, person_of
 
@@ -29,7 +34,8 @@ def _report(request) -> dict:
     query.is_valid(raise_exception=True)
     values = query.validated_data
     site = services.site_for_staff(actor=person_of(request.user), slug=values.get("site"))
-    found = selectors.report_for(site=site, date_from=values["from"], date_to=values["to"])
+    date_from, date_to = default_period(values, site.tz)
+    found = selectors.report_for(site=site, date_from=date_from, date_to=date_to)
     if found is None:
         raise NotFound(
             "No finished analytics run covers this period; start one with POST /api/v1/analytics/runs/.",

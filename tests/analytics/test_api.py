@@ -123,3 +123,15 @@ def test_bad_periods_are_400(staff_client):
     response = staff_client.post("/api/v1/analytics/runs/", {"from": "2020-01-01", "to": "2026-01-01"}, format="json")
     assert response.status_code == 400
     assert staff_client.post("/api/v1/analytics/runs/", {"from": "x"}, format="json").status_code == 400
+
+
+def test_without_a_period_the_rooms_are_the_last_twelve_weeks_up_to_local_yesterday(staff_client, history):
+    from analytics import tasks
+
+    # 23:30 UTC on 9 March is already 10 March in Copenhagen: yesterday is the 9th there.
+    with time_machine.travel(local(2026, 3, 10, 0, 30), tick=False):
+        tasks.nightly.delay().get()
+        body = staff_client.get("/api/v1/analytics/rooms/").json()
+
+    assert (body["from"], body["to"]) == ("2025-12-16", "2026-03-09")
+    assert next(r for r in body["rooms"] if r["name"] == "Alpha")["booked_h"] == 6.0
