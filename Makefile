@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: run test venv lint fmt check migrate demo bench-bookings bench-comfort bench-access bench-calendar clean
+.PHONY: run test venv lint fmt check migrate demo bench-bookings bench-comfort bench-access bench-calendar bench-analytics clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -65,6 +65,9 @@ bench-access: venv
 
 bench-calendar: venv
 	$(PY) bench/calendar_sync.py
+
+bench-analytics: venv
+	$(PY) bench/analytics.py
 
 clean:
 	rm -rf var

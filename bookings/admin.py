@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from bookings import services
 from bookings.choices import BookingSource
-from bookings.models import Booking, BookingPolicy, BookingSeries, CalendarFeed, Desk, Room
+from bookings.models import Booking, BookingPolicy, BookingSeries, CalendarFeed, Closure, DemandSignal, Desk, Room
 from labs.admin_forms import NO_ACTOR, ServiceFormAdminMixin, ServiceModelForm, in_current_zone
 from labs.errors import DomainError
 from labs.permissions import person_of
@@ -19,6 +19,28 @@ from labs.permissions import person_of
 @admin.register(BookingPolicy)
 class BookingPolicyAdmin(admin.ModelAdmin):
     list_display = ["site", "opens_at", "closes_at", "min_duration_minutes", "max_duration_minutes", "max_days_ahead"]
+
+
+@admin.register(Closure)
+class ClosureAdmin(admin.ModelAdmin):
+    list_display = ["site", "day", "reason"]
+    list_filter = ["site"]
+    date_hierarchy = "day"
+
+
+@admin.register(DemandSignal)
+class DemandSignalAdmin(admin.ModelAdmin):
+    """Counts of unmet demand, recorded by the services; read only."""
+
+    list_display = ["site", "day", "hour", "size_band", "kind", "count"]
+    list_filter = ["site", "kind", "size_band"]
+    date_hierarchy = "day"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Room)

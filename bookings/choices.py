@@ -23,6 +23,7 @@ class BookingSource(models.TextChoices):
     WALK_IN = "walk_in", "Walk-in check-in at a desk"
     GOOGLE = "google", "Google Calendar"
     MICROSOFT = "microsoft", "Microsoft 365"
+    IMPORT = "import", "Imported history"
 
 
 class CheckInVia(models.TextChoices):
@@ -44,3 +45,31 @@ class CancelScope(models.TextChoices):
     ONE = "one", "This occurrence"
     FOLLOWING = "following", "This and following occurrences"
     ALL = "all", "The whole series"
+
+
+class SizeBand(models.TextChoices):
+    """Meeting and room sizes, in people: the bands analytics reports in (docs/analytics.md)."""
+
+    XS = "1-2", "1-2 people"
+    S = "3-4", "3-4 people"
+    M = "5-8", "5-8 people"
+    L = "9+", "9 or more people"
+
+
+def size_band(people: int) -> str:
+    """The band of a meeting of ``people`` (or of a room seating that many)."""
+    if people <= 2:
+        return SizeBand.XS
+    if people <= 4:
+        return SizeBand.S
+    if people <= 8:
+        return SizeBand.M
+    return SizeBand.L
+
+
+class DemandKind(models.TextChoices):
+    """Why a wish for a room went unmet."""
+
+    CONFLICT = "conflict", "Refused: the room was taken"
+    RULE = "rule", "Refused by a booking rule"
+    EMPTY_SEARCH = "empty_search", "A room search found no room"

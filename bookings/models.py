@@ -18,7 +18,15 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from bookings.choices import HOLDING_STATUSES, BookingSource, BookingStatus, CheckInVia, SeriesStatus
+from bookings.choices import (
+    HOLDING_STATUSES,
+    BookingSource,
+    BookingStatus,
+    CheckInVia,
+    DemandKind,
+    SeriesStatus,
+    SizeBand,
+)
 from labs import privacy
 from labs.models import Company, Floor, Person, Site, Zone
 from labs.privacy import Category, LegalBasis, PersonalData, Purpose
@@ -209,6 +217,12 @@ class Booking(models.Model):
     created_by = models.ForeignKey(Person, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     title = models.CharField(max_length=200, blank=True, validators=[validate_single_line])
     attendees = models.JSONField(default=list, blank=True, help_text="E-mail addresses of invited people.")
+    attendee_count = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="How many people besides the organiser, when known only as a number (imported history); "
+        "empty: the attendees' e-mail addresses count.",
+    )
     start = models.DateTimeField()
     end = models.DateTimeField()
     hold_end = models.DateTimeField(help_text="end + the room's buffer: the resource is held until then.")
@@ -282,6 +296,51 @@ class Booking(models.Model):
             raise ValidationError({"end": "A booking must end after it starts."}, code="ends_before_start")
         if not isinstance(self.attendees, list) or len(self.attendees) > MAX_ATTENDEES:
             raise ValidationError({"attendees": f"At most {MAX_ATTENDEES} e-mail addresses."}, code="attendees")
+
+
+class DemandSignal(models.Model):
+    """Unmet demand for rooms, counted where it happens and kept without any person: per site, local day and hour
+    (of the start wanted), meeting size band and kind (a refused booking attempt, or a room search that found
+    nothing). Analytics reads it as ``unmet_demand`` (docs/analytics.md)."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="demand_signals")
+    day = models.DateField(help_text="The local date of the start wanted.")
+    hour = models.PositiveSmallIntegerField(validators=[MaxValueValidator(23)], help_text="Its local hour (0-23).")
+    size_band = models.CharField(max_length=8, choices=SizeBand.choices)
+    kind = models.CharField(max_length=16, choices=DemandKind.choices)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["site", "day", "hour"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["site", "day", "hour", "size_band", "kind"], name="demand_signal_one_row_per_bucket"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.site_id} {self.day} {self.hour:02d}h {self.size_band} {self.kind}: {self.count}"
+
+
+class Closure(models.Model):
+    """A local day on which a site's rooms cannot be booked (a holiday, works): not bookable in analytics."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="closures")
+    day = models.DateField()
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["site", "day"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["site", "day"],
+                name="closure_one_per_site_day",
+                violation_error_message="This site is already closed that day.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.site} closed {self.day}"
 
 
 class CalendarFeed(models.Model):

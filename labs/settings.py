@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from labs.env import env_bool, env_choice, env_int, env_list, env_str, env_url
@@ -62,6 +63,7 @@ INSTALLED_APPS = [
     "comfort",
     "badges",
     "calendars",
+    "analytics",
     "portal",
 ]
 
@@ -259,6 +261,11 @@ CALENDAR_SYNC_LEASE = timedelta(seconds=env_int("CALENDAR_SYNC_LEASE_S", 900, mi
 # Provider HTTP timeout (seconds).
 CALENDAR_HTTP_TIMEOUT = env_int("CALENDAR_HTTP_TIMEOUT_S", 30, minimum=1, maximum=300)
 
+# --- Analytics -----------------------------------------------------------------------------------------------
+# `manage.py demo_site` adds 12 weeks of past bookings and an analytics run to the demo site (off in the test suite,
+# which runs demo_site many times; the tests of the history turn it on).
+ANALYTICS_DEMO_HISTORY = env_bool("ANALYTICS_DEMO_HISTORY", default=True)
+
 # --- Periodic tasks: every one, in one place (Celery beat; seconds) -----------------------------------------
 CELERY_BEAT_SCHEDULE = {
     "labs-sign-in-counters-purge": {"task": "labs.tasks.sign_in_counters_purge", "schedule": 3600.0},
@@ -272,6 +279,9 @@ CELERY_BEAT_SCHEDULE = {
     "badges-retention-purge": {"task": "badges.tasks.badges_retention_purge", "schedule": 3600.0},
     "calendars-reconcile": {"task": "calendars.tasks.calendars_reconcile", "schedule": 300.0},
     "calendars-watches-renew": {"task": "calendars.tasks.watches_renew", "schedule": 900.0},
+    # Analytics: every site's last 12 weeks, nightly at 02:30 UTC (only the days whose bookings changed).
+    "analytics-nightly": {"task": "analytics.tasks.nightly", "schedule": crontab(hour=2, minute=30)},
+    "analytics-runs-purge": {"task": "analytics.tasks.runs_purge", "schedule": 86400.0},
 }
 
 # --- Auth, API ----------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ api_v1 = [
     path("", include("comfort.api.urls")),
     path("", include("badges.api.urls")),
     path("", include("calendars.api.urls")),
+    path("", include("analytics.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", ApiDocsView.as_view(url_name="schema"), name="docs"),
 ]

@@ -62,6 +62,14 @@ AREAS = [
         hosts_only=True,
     ),
     Area("reception", "Reception", "portal:reception", staff_only=True),
+    Area(
+        "analytics",
+        "Analytics",
+        "portal:analytics",
+        icon="chart",
+        card="How the rooms are used, what people could not book, and what to change.",
+        staff_only=True,
+    ),
     Area("calendars", "Calendars", "portal:calendars", staff_only=True),
 ]
 

@@ -17,4 +17,5 @@ urlpatterns = [
     path("", include("portal.urls_badges")),
     path("", include("portal.urls_account")),
     path("", include("portal.urls_calendars")),
+    path("", include("portal.urls_analytics")),
 ]

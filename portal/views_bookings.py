@@ -175,6 +175,8 @@ def room_search(request):
                 free_to=window[1],
             ).order_by("floor__level", "capacity", "name")
         )
+        if not rooms:
+            services.empty_search_record(site=site, start=window[0], people=form.cleaned_data.get("capacity"))
     return _render(
         request,
         "portal/bookings/rooms.html",

@@ -16,6 +16,12 @@ def _eager_celery(settings):
 
 
 @pytest.fixture(autouse=True)
+def _no_demo_history(settings):
+    """demo_site runs in many tests; its 12 weeks of analytics history only where a test asks for it."""
+    settings.ANALYTICS_DEMO_HISTORY = False
+
+
+@pytest.fixture(autouse=True)
 def _service_markers(request):
     for marker, (name, check) in {
         "postgres": ("PostgreSQL (DATABASE_URL)", services.has_postgres),

@@ -11,6 +11,7 @@ router.register("desks", views.DeskViewSet, basename="desk")
 router.register("bookings", views.BookingViewSet, basename="booking")
 
 urlpatterns = [
+    path("bookings/import/", views.BookingImportApi.as_view(), name="booking-import"),
     path("bookings/<int:pk>/check-in/", views.BookingCheckInApi.as_view(), name="booking-check-in"),
     path("me/calendar.ics", views.MyCalendarApi.as_view(), name="my-calendar"),
     path("me/calendar-feed/", views.MyCalendarFeedApi.as_view(), name="my-calendar-feed"),

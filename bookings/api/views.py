@@ -8,7 +8,7 @@ from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import mixins, renderers, serializers, status, viewsets
+from rest_framework import mixins, parsers, renderers, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -30,8 +30,9 @@ from bookings.choices import BookingSource
 from bookings.filtersets import BookingFilterSet, DeskFilterSet, RoomFilterSet
 from bookings.models import CalendarFeed, Desk, Room
 from labs.api.schema import errors
-from labs.errors import NotFound
-from labs.permissions import HasPerson, person_of
+from labs.errors import Invalid, NotFound
+from labs.models import Site
+from labs.permissions import HasPerson, IsStaff, person_of
 
 
 class ICalendarRenderer(renderers.BaseRenderer):
@@ -100,6 +101,12 @@ class RoomViewSet(viewsets.ReadOnlyModelViewSet):
     permission_classes = [HasPerson]
     filterset_class = RoomFilterSet
 
+    def list(self, request, *args, **kwargs):
+        response = super().list(request, *args, **kwargs)
+        if response.status_code == 200 and response.data.get("count") == 0:
+            _record_empty_search(request, self.get_queryset())
+        return response
+
     @extend_schema(parameters=[AvailabilityQuerySerializer], responses=_AVAILABILITY)
     @action(detail=True, methods=["get"])
     def availability(self, request, pk=None):
@@ -107,6 +114,20 @@ class RoomViewSet(viewsets.ReadOnlyModelViewSet):
         query = AvailabilityQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         return Response(_busy_payload(room, query.validated_data["date"], person_of(request.user)))
+
+
+def _record_empty_search(request, queryset) -> None:
+    """A search for a free window that found no room is unmet demand (for ``capacity_min`` people, else one)."""
+    search = RoomFilterSet(request.query_params, queryset=queryset, request=request)
+    if not search.is_valid():
+        return
+    data = search.form.cleaned_data
+    person = person_of(request.user)
+    site = data.get("site") or (person.site if person else None)
+    if data.get("free_from") is None or site is None:
+        return
+    capacity = int(data["capacity_min"]) if data.get("capacity_min") else None
+    services.empty_search_record(site=site, start=data["free_from"], people=capacity)
 
 
 class DeskViewSet(viewsets.ReadOnlyModelViewSet):
@@ -229,6 +250,53 @@ class BookingCheckInApi(APIView):
         return Response(BookingOutputSerializer(booking).data)
 
 
+class _RawParser(parsers.BaseParser):
+    """The request body as bytes, read up to a limit (files of history are larger than Django's form limit)."""
+
+    limit = 64 * 1024 * 1024
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        body = stream.read(self.limit + 1) if stream is not None else b""
+        if len(body) > self.limit:
+            raise Invalid(f"The file is larger than {self.limit // (1024 * 1024)} MiB; split it.", code="too_large")
+        return body
+
+
+class CsvParser(_RawParser):
+    media_type = "text/csv"
+
+
+class CalendarParser(_RawParser):
+    media_type = "text/calendar"
+
+
+class BookingImportApi(APIView):
+    """Import historical room bookings of a site (``?site=<slug>``, default the caller's) from CSV or iCalendar: all
+    or nothing; overlapping or unknown rows are reported as skipped with their line (contracts/ANALYTICS.md)."""
+
+    permission_classes = [IsStaff]
+    parser_classes = [CsvParser, CalendarParser]
+
+    @extend_schema(
+        request={"text/csv": str, "text/calendar": str},
+        parameters=[OpenApiParameter("site", str, required=False)],
+        responses=inline_serializer(
+            "BookingImportResult",
+            {"imported": serializers.IntegerField(), "skipped": serializers.ListField(child=serializers.DictField())},
+        ),
+    )
+    def post(self, request):
+        person = person_of(request.user)
+        slug = request.query_params.get("site") or person.site.slug
+        site = Site.objects.filter(slug=slug, pk=person.site_id).first()
+        if site is None:
+            raise NotFound("No such site.")
+        if not isinstance(request.data, bytes):
+            raise Invalid("Send the file as text/csv or text/calendar.", code="unsupported_media_type")
+        result = services.bookings_import(site=site, content=request.data, content_type=request.content_type)
+        return Response({"imported": result.imported, "skipped": result.skipped})
+
+
 def _calendar_response(person) -> Response:
     body = ical.calendar_for(selectors.calendar_bookings_for(person=person), name=f"Bookings of {person}")
     response = Response(body, content_type="text/calendar; charset=utf-8")
@@ -284,6 +352,7 @@ class CalendarFeedApi(ICalendarViewMixin, APIView):
 
 __all__ = [
     "BookingCheckInApi",
+    "BookingImportApi",
     "BookingViewSet",
     "CalendarFeedApi",
     "DeskViewSet",

@@ -5,7 +5,9 @@
 * :mod:`.changes`: create (single or recurring), re-time, cancel;
 * :mod:`.check_in`: check-in from every door, check-out, release of no-shows, the end of bookings; announces desk
   occupancy through :mod:`bookings.events`;
-* :mod:`.feeds`: private iCalendar feed tokens.
+* :mod:`.feeds`: private iCalendar feed tokens;
+* :mod:`.demand`: unmet demand (refused attempts, empty room searches) counted without any person;
+* :mod:`.imports`: historical bookings from CSV or iCalendar, all or nothing.
 
 No two holding bookings of a room or desk overlap. On PostgreSQL the exclusion constraints (migration 0003) are the
 check: a single booking is inserted straight away and, when a constraint refuses it (SQLSTATE 23P01), the holder is
@@ -34,11 +36,15 @@ from bookings.services.check_in import (
     presence_check_in,
     series_ended_notify,
 )
+from bookings.services.demand import demand_signal_record, empty_search_record
 from bookings.services.feeds import calendar_feed_regenerate, calendar_feed_revoke, calendar_feed_token_digest
+from bookings.services.imports import ImportMalformed, ImportResult, bookings_import
 from bookings.services.rules import EffectiveRules, booking_rules_check, policy_for, rules_for
 
 __all__ = [
     "EffectiveRules",
+    "ImportMalformed",
+    "ImportResult",
     "SeriesResult",
     "booking_cancel",
     "booking_check_in",
@@ -47,13 +53,16 @@ __all__ = [
     "booking_series_create",
     "booking_update",
     "bookings_complete_ended",
+    "bookings_import",
     "bookings_release_no_shows",
     "calendar_feed_regenerate",
     "calendar_feed_revoke",
     "calendar_feed_token_digest",
+    "demand_signal_record",
     "desk_check_in",
     "desk_check_out",
     "desk_presence_check_in",
+    "empty_search_record",
     "policy_for",
     "presence_check_in",
     "rules_for",

@@ -31,6 +31,7 @@ from bookings.services.conflicts import (
     is_overlap_violation,
     retry_on_deadlock,
 )
+from bookings.services.demand import records_refusals
 from bookings.services.rules import booking_rules_check, rules_for
 from labs.errors import Conflict, Forbidden, Invalid, NotFound
 from labs.models import Person, Site
@@ -166,6 +167,7 @@ def _write_transaction(*, locks: bool):
     return transaction.atomic()
 
 
+@records_refusals
 @retry_on_deadlock
 def booking_create(
     *,
@@ -237,6 +239,7 @@ class SeriesResult:
     skipped: list[str] = field(default_factory=list)  # local start dates of occurrences not booked
 
 
+@records_refusals
 @retry_on_deadlock
 def booking_series_create(
     *,

@@ -39,8 +39,15 @@ PRODUCTION_REFUSAL = (
 )
 STAFF_GROUP = "Operator staff"
 # Apps whose models the demo staff may manage in the Django admin (plus viewing and editing user accounts).
-STAFF_ADMIN_APPS = ("labs", "bookings", "comfort", "badges", "calendars")
-APP_DEMOS = ("bookings.demo", "comfort.demo", "badges.demo", "calendars.demo", "calendars.demo_microsoft")
+STAFF_ADMIN_APPS = ("labs", "bookings", "comfort", "badges", "calendars", "analytics")
+APP_DEMOS = (
+    "bookings.demo",
+    "comfort.demo",
+    "badges.demo",
+    "calendars.demo",
+    "calendars.demo_microsoft",
+    "analytics.demo",
+)
 
 SITE = {
     "slug": "cph",

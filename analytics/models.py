@@ -1,0 +1,116 @@
+"""Analytics' own tables: snapshots per room per local day and per site per local hour, the state of each day's
+snapshot, and the runs that compute them. Aggregates only: no table here holds a person, an e-mail, a name, a company
+or a booking id (a test dumps them and looks); figures about fewer than five people are suppressed when published
+(analytics/report.py, docs/analytics.md)."""
+
+from __future__ import annotations
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from analytics.choices import RunState, RunTrigger
+from bookings.choices import SizeBand
+from bookings.models import Room
+from labs.models import Site
+
+
+class Run(models.Model):
+    """One computation of a site's snapshots for the local days ``date_from``..``date_to`` (both included): nightly
+    from beat or on demand; ``progress`` 0..1 while it runs; ``report`` is the period's published figures."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="analytics_runs")
+    date_from = models.DateField()
+    date_to = models.DateField()
+    trigger = models.CharField(max_length=16, choices=RunTrigger.choices, default=RunTrigger.ON_DEMAND)
+    state = models.CharField(max_length=16, choices=RunState.choices, default=RunState.QUEUED)
+    progress = models.FloatField(default=0.0, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
+    error = models.CharField(max_length=500, blank=True)
+    days_recomputed = models.PositiveIntegerField(default=0)
+    report = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["site", "state", "-finished_at"], name="analytics_run_latest_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(date_to__gte=models.F("date_from")),
+                name="analytics_run_period_in_order",
+                violation_error_message="The period must end on or after its first day.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Run {self.pk} {self.site_id} {self.date_from}..{self.date_to} ({self.state})"
+
+
+class DayState(models.Model):
+    """When a site's local day was last computed, and a fingerprint of its bookings then (how many, the latest
+    ``updated_at``): a day is recomputed when the fingerprint changes or it was computed before it ended."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    fingerprint = models.CharField(max_length=80)
+    final = models.BooleanField(default=False, help_text="Computed after the day ended.")
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["site", "day"], name="analytics_day_state_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.site_id} {self.day} {'final' if self.final else 'provisional'}"
+
+
+class RoomDay(models.Model):
+    """One room's figures for one local day (docs/analytics.md gives each definition). Hours are clipped to the
+    room's bookable hours; counts are of bookings starting that day. ``lead_quarters`` and ``sizes`` are histograms
+    (lead time in quarter hours, meeting size in people -> number of held bookings) for medians and percentiles."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+")
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    bookable_h = models.FloatField(default=0)
+    booked_h = models.FloatField(default=0)
+    occupied_h = models.FloatField(default=0)
+    ghost_h = models.FloatField(default=0)
+    held = models.PositiveIntegerField(default=0, help_text="Held bookings (confirmed, checked in, completed).")
+    started = models.PositiveIntegerField(default=0, help_text="Bookings that required check-in and started.")
+    no_shows = models.PositiveIntegerField(default=0)
+    seat_sum = models.FloatField(default=0, help_text="Sum over held bookings of people / capacity.")
+    preferred = models.PositiveIntegerField(default=0, help_text="Held bookings made while a same-band room was free.")
+    lead_quarters = models.JSONField(default=dict, blank=True)
+    sizes = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["room", "day"], name="analytics_room_day_unique")]
+        indexes = [models.Index(fields=["site", "day"], name="analytics_room_day_site_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.room_id} {self.day}"
+
+
+class SiteHour(models.Model):
+    """A site's figures for one local hour, for all rooms (``band`` empty) and per room size band: bookable, booked
+    and occupied room-hours, and the most rooms booked at once (sampled every quarter hour)."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    starts_at = models.DateTimeField(help_text="The hour's start (UTC); a 25-hour day has two local 02:00.")
+    weekday = models.PositiveSmallIntegerField(help_text="0 Monday .. 6 Sunday (local).")
+    hour = models.PositiveSmallIntegerField(help_text="Local hour 0-23.")
+    band = models.CharField(max_length=8, blank=True, choices=SizeBand.choices)
+    bookable_h = models.FloatField(default=0)
+    booked_h = models.FloatField(default=0)
+    occupied_h = models.FloatField(default=0)
+    peak_rooms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["site", "starts_at", "band"], name="analytics_site_hour_unique"),
+        ]
+        indexes = [models.Index(fields=["site", "day"], name="analytics_site_hour_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.site_id} {self.day} {self.hour:02d}h {self.band or 'all'}"

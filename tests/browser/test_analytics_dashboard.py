@@ -1,0 +1,50 @@
+"""End to end in Chromium: demo staff open the analytics dashboard on the demo site's 12 weeks of history."""
+
+from __future__ import annotations
+
+import os
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from portal.management.commands.demo_site import DEMO_PASSWORD
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def demo_history(settings, transactional_db):
+    settings.ANALYTICS_DEMO_HISTORY = True
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    call_command("demo_site", stdout=StringIO())
+
+
+def test_staff_see_the_heatmap_and_a_recommendation_with_its_evidence(page, live_server, sign_in, demo_history):
+    sign_in(page, live_server, "staff", DEMO_PASSWORD)
+
+    page.get_by_role("link", name="Analytics").first.click()
+
+    assert page.get_by_role("heading", name="Room analytics").is_visible()
+    heatmap = page.get_by_role("img", name="Room utilisation by weekday and hour")
+    assert heatmap.is_visible()
+    assert page.locator(".heatmap__cell").count() >= 5 * 10
+    card = page.locator(".rec-card").first
+    assert card.is_visible()
+    card.get_by_text("Evidence").click()
+    assert card.locator("dl dt").count() >= 3
+    assert card.locator("dl").is_visible()
+    assert page.get_by_role("link", name="Download CSV").is_visible()
+    assert page.console_errors == []
+    if os.environ.get("BROWSER_SCREENSHOTS"):
+        page.screenshot(path=f"{os.environ['BROWSER_SCREENSHOTS']}/analytics-dashboard.png", full_page=True)
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.screenshot(path=f"{os.environ['BROWSER_SCREENSHOTS']}/analytics-dashboard-phone.png", full_page=True)
+
+
+def test_a_member_cannot_open_the_dashboard(page, live_server, sign_in, demo_history):
+    sign_in(page, live_server, "member", DEMO_PASSWORD)
+
+    assert page.get_by_role("link", name="Analytics").count() == 0
+    response = page.goto(f"{live_server.url}/analytics/")
+    assert response.status == 403
