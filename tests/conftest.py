@@ -117,3 +117,13 @@ def staff_client(staff):
 @pytest.fixture
 def mentor_client(mentor):
     return _client_for(mentor)
+
+
+@pytest.fixture
+def admin_client(db, admin_user):
+    """pytest-django's admin client, signed in the way the admin now requires: the password and the second factor."""
+    from django.test import Client
+
+    from tests.sign_in import signed_in
+
+    return signed_in(Client(), admin_user, "password")

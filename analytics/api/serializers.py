@@ -8,24 +8,28 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from analytics.models import Run
+from labs.api import fields
 
 
 class PeriodQuerySerializer(serializers.Serializer):
     """``site`` (slug, default the caller's), ``from`` and ``to`` (local dates, both included; default the last
-    12 weeks up to yesterday)."""
+    12 weeks up to yesterday). A parameter given empty is a 400, as in every list filter."""
 
     site = serializers.SlugField(required=False, max_length=40)
 
     def to_internal_value(self, data):
+        if data.get("site") == "":
+            raise serializers.ValidationError({"site": ["Give a value, or leave this parameter out."]})
         values = super().to_internal_value(data)
-        dates = serializers.DateField()
+        dates = fields.DateField()
         errors = {}
         for name in ("from", "to"):
-            if data.get(name):
-                try:
-                    values[name] = dates.to_internal_value(data.get(name))
-                except serializers.ValidationError as exc:
-                    errors[name] = exc.detail
+            if name not in data:
+                continue
+            try:
+                values[name] = dates.run_validation(data.get(name) or None)
+            except serializers.ValidationError as exc:
+                errors[name] = exc.detail
         if errors:
             raise serializers.ValidationError(errors)
         if values.get("from") and values.get("to") and values["to"] < values["from"]:
@@ -44,8 +48,8 @@ def default_period(values: dict, tz) -> tuple:
 
 class RunCreateInputSerializer(serializers.Serializer):
     site = serializers.SlugField(max_length=40, required=False)
-    date_from = serializers.DateField()
-    date_to = serializers.DateField()
+    date_from = fields.DateField()
+    date_to = fields.DateField()
 
     def to_internal_value(self, data):
         if isinstance(data, dict):

@@ -18,14 +18,19 @@ from analytics.api.serializers import (
     RunOutputSerializer,
     default_period,
 )
+from labs.api import fields
+from labs.api.schema import errors
 from labs.errors import NotFound
 from labs.permissions import IsStaff, person_of
 
+_DATE = {"type": "string", "format": "date"}
 _PERIOD = [
-    OpenApiParameter("site", str, required=False),
-    OpenApiParameter("from", str, required=False, description="YYYY-MM-DD, local"),
-    OpenApiParameter("to", str, required=False, description="YYYY-MM-DD, local"),
+    OpenApiParameter("site", {"type": "string", "pattern": r"^[-a-zA-Z0-9_]+$", "maxLength": 40}, required=False),
+    OpenApiParameter("from", _DATE, required=False, description="YYYY-MM-DD, local (years 2-9998)"),
+    OpenApiParameter("to", _DATE, required=False, description="YYYY-MM-DD, local (years 2-9998)"),
 ]
+# 404 `not_found` / `no_run`: another site, or no finished run covers the period yet.
+_NO_RUN = errors(404)
 ROOM_OUTPUT = [*report.ROOM_FIELDS, "band"]
 
 
@@ -56,9 +61,13 @@ class RunCreateApi(APIView):
     @extend_schema(
         request=inline_serializer(
             "AnalyticsRunInput",
-            {"site": serializers.CharField(), "from": serializers.DateField(), "to": serializers.DateField()},
+            {
+                "site": serializers.SlugField(required=False, max_length=40),
+                "from": fields.DateField(),
+                "to": fields.DateField(),
+            },
         ),
-        responses={202: RunOutputSerializer},
+        responses={202: RunOutputSerializer, **errors(404)},
     )
     def post(self, request):
         data = RunCreateInputSerializer(data=request.data)
@@ -86,7 +95,8 @@ class RoomsApi(APIView):
     permission_classes = [IsStaff]
 
     @extend_schema(
-        parameters=_PERIOD, responses=inline_serializer("AnalyticsRooms", {"rooms": serializers.ListField()})
+        parameters=_PERIOD,
+        responses={200: inline_serializer("AnalyticsRooms", {"rooms": serializers.ListField()}), **_NO_RUN},
     )
     def get(self, request):
         found = _report(request)
@@ -118,7 +128,7 @@ def rooms_csv(found: dict) -> str:
 class RoomsCsvApi(APIView):
     permission_classes = [IsStaff]
 
-    @extend_schema(parameters=_PERIOD, responses={(200, "text/csv"): str})
+    @extend_schema(parameters=_PERIOD, responses={(200, "text/csv"): str, **_NO_RUN})
     def get(self, request):
         found = _report(request)
         response = HttpResponse(rooms_csv(found), content_type="text/csv; charset=utf-8")
@@ -133,7 +143,10 @@ class RecommendationsApi(APIView):
 
     @extend_schema(
         parameters=_PERIOD,
-        responses=inline_serializer("AnalyticsRecommendations", {"kind": serializers.CharField()}, many=True),
+        responses={
+            200: inline_serializer("AnalyticsRecommendations", {"kind": serializers.CharField()}, many=True),
+            **_NO_RUN,
+        },
     )
     def get(self, request):
         return Response(_report(request)["recommendations"])

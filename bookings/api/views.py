@@ -278,12 +278,18 @@ class BookingImportApi(APIView):
     parser_classes = [CsvParser, CalendarParser]
 
     @extend_schema(
-        request={"text/csv": str, "text/calendar": str},
+        request={"text/csv": {"type": "string", "minLength": 1}, "text/calendar": {"type": "string", "minLength": 1}},
         parameters=[OpenApiParameter("site", str, required=False)],
-        responses=inline_serializer(
-            "BookingImportResult",
-            {"imported": serializers.IntegerField(), "skipped": serializers.ListField(child=serializers.DictField())},
-        ),
+        responses={
+            200: inline_serializer(
+                "BookingImportResult",
+                {
+                    "imported": serializers.IntegerField(),
+                    "skipped": serializers.ListField(child=serializers.DictField()),
+                },
+            ),
+            **errors(404),
+        },
     )
     def post(self, request):
         person = person_of(request.user)
@@ -291,8 +297,10 @@ class BookingImportApi(APIView):
         site = Site.objects.filter(slug=slug, pk=person.site_id).first()
         if site is None:
             raise NotFound("No such site.")
-        if not isinstance(request.data, bytes):
+        if request.content_type.split(";")[0].strip() not in ("text/csv", "text/calendar"):
             raise Invalid("Send the file as text/csv or text/calendar.", code="unsupported_media_type")
+        if not isinstance(request.data, bytes) or not request.data:
+            raise Invalid("The file is empty: line 1 must be the header.", code="malformed")
         result = services.bookings_import(site=site, content=request.data, content_type=request.content_type)
         return Response({"imported": result.imported, "skipped": result.skipped})
 

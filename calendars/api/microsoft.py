@@ -60,7 +60,7 @@ class _GraphPushApi(APIView):
     permission_classes = [AllowAny]
     endpoint = ""
 
-    @extend_schema(parameters=[_VALIDATION], request=None, responses={200: str, 202: None})
+    @extend_schema(parameters=[_VALIDATION], request=None, responses={(200, "text/plain"): str, 202: None})
     def post(self, request):
         answer = _validation(request)
         if answer is not None:

@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from calendars.choices import ProviderName
 from calendars.models import Connection
+from labs.api import fields
 
 
 def _local(value, tz) -> str | None:
@@ -15,7 +16,7 @@ def _local(value, tz) -> str | None:
 class ConnectionCreateInputSerializer(serializers.Serializer):
     provider = serializers.ChoiceField(choices=ProviderName.choices)
     site = serializers.SlugField(max_length=40)
-    name = serializers.CharField(max_length=120)
+    name = fields.CharField(max_length=120)
     credentials = serializers.DictField()
 
 
@@ -72,7 +73,7 @@ class ResourceOutputSerializer(serializers.Serializer):
 
 class RoomCalendarInputSerializer(serializers.Serializer):
     connection = serializers.IntegerField()
-    calendar_id = serializers.CharField(max_length=255)
+    calendar_id = fields.CharField(max_length=255)
 
 
 class SyncQueuedOutputSerializer(serializers.Serializer):

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 
-from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -27,7 +27,7 @@ from calendars.api.serializers import (
 )
 from calendars.models import RoomCalendar
 from calendars.providers.base import ProviderError
-from labs.errors import DomainError, NotFound
+from labs.errors import DomainError, Invalid, NotFound
 from labs.models import Site
 from labs.permissions import IsStaff, person_of
 
@@ -53,7 +53,17 @@ class ConnectionListCreateApi(APIView):
 
     permission_classes = [IsStaff]
 
-    @extend_schema(responses=ConnectionOutputSerializer(many=True))
+    @extend_schema(
+        responses=inline_serializer(
+            "PaginatedConnectionList",
+            {
+                "count": serializers.IntegerField(),
+                "next": serializers.URLField(allow_null=True),
+                "previous": serializers.URLField(allow_null=True),
+                "results": ConnectionOutputSerializer(many=True),
+            },
+        )
+    )
     def get(self, request):
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(selectors.connections_for(person_of(request.user)), request, view=self)
@@ -67,7 +77,7 @@ class ConnectionListCreateApi(APIView):
         actor = person_of(request.user)
         site = Site.objects.filter(slug=values["site"]).first()
         if site is None:
-            raise NotFound("No such site.")
+            raise Invalid("No such site.", extra={"site": ["No such site."]})
         connection = services.connection_create(
             actor=actor,
             site=site,

@@ -21,7 +21,9 @@ def demo_history(settings, transactional_db):
 
 
 def test_staff_see_the_heatmap_and_a_recommendation_with_its_evidence(page, live_server, sign_in, demo_history):
-    sign_in(page, live_server, "staff", DEMO_PASSWORD)
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    sign_in(page, live_server, "staff", DEMO_PASSWORD, authenticator=TOTPDevice.objects.get(user__username="staff"))
 
     page.get_by_role("link", name="Analytics").first.click()
 

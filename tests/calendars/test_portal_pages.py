@@ -7,13 +7,14 @@ import pytest
 
 from calendars.models import RoomCalendar
 from tests.calendars.google_support import ROOM
+from tests.sign_in import signed_in
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def staff_web(client, staff):
-    client.force_login(staff.user)
+    signed_in(client, staff)
     return client
 
 

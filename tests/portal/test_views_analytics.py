@@ -9,6 +9,7 @@ from analytics import services
 from analytics.choices import RunState
 from analytics.models import Run
 from tests.analytics.conftest import book, local
+from tests.sign_in import signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -54,12 +55,12 @@ def test_members_get_403_on_every_analytics_page(client, member, path):
 def test_members_do_not_see_the_analytics_area(client, member, staff):
     client.force_login(member.user)
     assert "/analytics/" not in client.get("/").content.decode()
-    client.force_login(staff.user)
+    signed_in(client, staff)
     assert 'href="/analytics/"' in client.get("/").content.decode()
 
 
 def test_staff_see_the_heatmap_rooms_and_trend_labelled_in_text(client, staff, analysed):
-    client.force_login(staff.user)
+    signed_in(client, staff)
     html = client.get("/analytics/", PERIOD).content.decode()
 
     assert 'class="chart chart--heatmap"' in html
@@ -72,7 +73,7 @@ def test_staff_see_the_heatmap_rooms_and_trend_labelled_in_text(client, staff, a
 
 
 def test_a_run_started_from_the_page_shows_its_progress(client, staff, analysed, django_capture_on_commit_callbacks):
-    client.force_login(staff.user)
+    signed_in(client, staff)
     with time_machine.travel(local(2026, 3, 10, 9), tick=False):
         response = client.post("/analytics/runs/", PERIOD)
     run = Run.objects.latest("id")
@@ -89,7 +90,7 @@ def test_a_run_started_from_the_page_shows_its_progress(client, staff, analysed,
 
 
 def test_the_csv_download_is_the_rooms_table(client, staff, analysed):
-    client.force_login(staff.user)
+    signed_in(client, staff)
     response = client.get("/analytics/rooms.csv", PERIOD)
 
     assert response.status_code == 200
