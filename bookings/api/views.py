@@ -297,11 +297,12 @@ class BookingImportApi(APIView):
         site = Site.objects.filter(slug=slug, pk=person.site_id).first()
         if site is None:
             raise NotFound("No such site.")
+        body = request.data  # another content type is a 415 here (the parsers take text/csv and text/calendar only)
         if request.content_type.split(";")[0].strip() not in ("text/csv", "text/calendar"):
             raise Invalid("Send the file as text/csv or text/calendar.", code="unsupported_media_type")
-        if not isinstance(request.data, bytes) or not request.data:
+        if not isinstance(body, bytes) or not body:
             raise Invalid("The file is empty: line 1 must be the header.", code="malformed")
-        result = services.bookings_import(site=site, content=request.data, content_type=request.content_type)
+        result = services.bookings_import(site=site, content=body, content_type=request.content_type)
         return Response({"imported": result.imported, "skipped": result.skipped})
 
 

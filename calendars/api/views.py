@@ -54,6 +54,7 @@ class ConnectionListCreateApi(APIView):
     permission_classes = [IsStaff]
 
     @extend_schema(
+        operation_id="calendars_connections_list",
         responses=inline_serializer(
             "PaginatedConnectionList",
             {
@@ -62,7 +63,7 @@ class ConnectionListCreateApi(APIView):
                 "previous": serializers.URLField(allow_null=True),
                 "results": ConnectionOutputSerializer(many=True),
             },
-        )
+        ),
     )
     def get(self, request):
         paginator = PageNumberPagination()
