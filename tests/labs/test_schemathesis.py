@@ -68,7 +68,7 @@ EXCLUDED_CHECKS: dict[str, dict[str, str]] = {
         "(ANALYTICS.md), answered 400 naming the line; JSON Schema cannot state a file format"
     },
     "POST /api/v1/analytics/runs/": {
-        "positive_data_acceptance": "'to' must be on or after 'from': a rule across fields that JSON Schema cannot state"
+        "positive_data_acceptance": "'to' must be on or after 'from': a rule across fields JSON Schema cannot state"
     },
     "POST /api/v1/calendars/connections/": {
         "positive_data_acceptance": "the credentials' shape depends on the provider and they are tried at the "
