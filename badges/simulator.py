@@ -32,7 +32,7 @@ from labs import topics
 logger = logging.getLogger(__name__)
 
 DECISION_TIMEOUT_S = 5.0
-DEMO_INTERVAL_S = 20.0
+DEMO_INTERVAL_S = 30.0  # one code step: every demo round presents fresh codes (a code opens a reader once per step)
 CONNECT_RETRY_FIRST_S = 0.5  # the first wait for a broker that is not up, doubling up to ...
 CONNECT_RETRY_MAX_S = 5.0
 DEMO_UNKNOWN_CARD = "DE:AD:BE:EF"
@@ -336,10 +336,21 @@ async def run_readers(
             if rounds is not None and done >= rounds:
                 break
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval_s)
+                await asyncio.wait_for(stop.wait(), timeout=_until_next_round(interval_s))
     finally:
         await asyncio.gather(*(client.close() for client in clients), return_exceptions=True)
     return results
+
+
+def _until_next_round(interval_s: float) -> float:
+    """Seconds to wait: a round every ``interval_s``, started a second into a code step when the interval is a
+    whole number of steps, so a phone's code is never one the reader already took in this step (a replay)."""
+    from badges.codes import STEP_SECONDS
+
+    if interval_s % STEP_SECONDS:
+        return interval_s
+    into_step = time.time() % STEP_SECONDS
+    return interval_s - into_step + 1.0
 
 
 async def run_site_readers(*, site: str, url: str, stop: asyncio.Event) -> None:

@@ -126,7 +126,7 @@ def mqtt_credential_issue(
         except mqtt_dynsec.DynsecError as exc:
             logger.warning("could not provision MQTT identity %s at the broker: %s", username, exc)
             raise BrokerUnavailable() from exc
-    logger.info("issued MQTT credentials for %s %s at %s", kind, username, site)
+    logger.debug("issued MQTT credentials for %s %s at %s", kind, username, site)
     return IssuedCredential(username=username, password=password)
 
 

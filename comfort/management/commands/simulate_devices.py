@@ -61,7 +61,7 @@ class Command(BaseCommand):
         simulator = Simulator(devices, url=url, telemetry_s=opts["telemetry"])
         extras = {} if opts["no_extra"] or not opts["site"] else simulators.registered()
         self.stdout.write(
-            f"simulate_devices: {len(devices)} devices"
+            f"simulate_devices: {len(devices)} devices, each with its own MQTT credentials just issued"
             + (f" + {', '.join(extras)}" if extras else "")
             + f" on {url.split('@')[-1]}"
         )
