@@ -502,3 +502,25 @@ def cancel_queryset(targets: QuerySet[Booking], *, now: datetime) -> int:
     for booking in checked_in_early:
         events.desk_occupancy_changed(booking=booking, occupied=False, cause=OccupancyCause.CANCELLED, at=now)
     return changed
+
+
+# The reasons of labs.hooks.access_revoked after which the person no longer comes: their bookings end with their
+# access, so a room or desk is not held for someone who cannot get in. A role change keeps them (the person still
+# comes; the new role's rules apply to what they book next).
+ENDS_BOOKINGS = frozenset({"account_disabled", "membership_ended", "erased"})
+
+
+def bookings_end_for_person(*, person_id: int, reason: str, now: datetime | None = None) -> int:
+    """Cancel what the person organises and has not started, end what is running (a checked-in desk returns to its
+    defaults) and end their series. Runs inside the caller's transaction (the access_revoked hook). Idempotent."""
+    if reason not in ENDS_BOOKINGS:
+        return 0
+    now = now or timezone.now()
+    targets = Booking.objects.filter(organiser_id=person_id, status__in=OPEN_STATUSES, end__gt=now)
+    changed = cancel_queryset(targets, now=now)
+    BookingSeries.objects.filter(organiser_id=person_id, status=SeriesStatus.ACTIVE).update(
+        status=SeriesStatus.CANCELLED
+    )
+    if changed:
+        logger.info("Ended %d bookings of person %s (%s)", changed, person_id, reason)
+    return changed
