@@ -42,6 +42,9 @@ logger = logging.getLogger(__name__)
 
 # Relations the services hold as loaded objects: full_clean() need not query each one again to see that it exists
 # (the foreign keys still guarantee it). The uniqueness of uid is the database's; the overlap rule is checked here.
+PLAUSIBLE_PAST = timedelta(days=366)
+PLAUSIBLE_FUTURE = timedelta(days=3653)
+
 RESOLVED_RELATIONS = ["site", "room", "desk", "organiser", "company", "created_by", "series"]
 
 
@@ -131,6 +134,14 @@ def _check_times(start: datetime, end: datetime) -> None:
         raise Invalid("Give start and end with a UTC offset.")
     if end <= start:
         raise Invalid("A booking must end after it starts.", extra={"end": ["Must be after start."]})
+    # Whatever the rules (staff override them), a booking lies in a plausible window: a typo of a year (964 for 2026)
+    # is refused instead of holding a room a millennium away or ten centuries back.
+    now = timezone.now()
+    if start < now - PLAUSIBLE_PAST or end > now + PLAUSIBLE_FUTURE:
+        raise Invalid(
+            "A booking must lie between a year ago and ten years ahead.",
+            extra={"start": ["Outside the bookable window."]},
+        )
 
 
 def _new_booking(req: _Request, *, start: datetime, end: datetime, **fields) -> Booking:
