@@ -18,4 +18,14 @@ def navigation(request):
     ]
     for item in items:
         item["current"] = _is_current(item["url"], path)
-    return {"nav_items": items, "current_person": person}
+    return {"nav_items": items, "current_person": person, "calendar_needs_reconnect": _needs_reconnect(person)}
+
+
+def _needs_reconnect(person) -> bool:
+    """Whether the person's own calendar lost its grant (the portal's banner)."""
+    if person is None:
+        return False
+    from calendars.choices import PersonalStatus
+    from calendars.models import PersonalCalendar
+
+    return PersonalCalendar.objects.filter(person=person, status=PersonalStatus.NEEDS_RECONNECT).exists()

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 from bookings import selectors, services
 from bookings.choices import BookingSource, CancelScope
 from bookings.models import Booking, Desk, Room
+from calendars import personal as personal_calendars
 from labs.errors import DomainError
 from labs.models import Zone
 from labs.permissions import person_of
@@ -232,6 +233,7 @@ def room_day(request, pk: int):
             "hours": hours,
             "form": WindowForm(tz=tz, initial=_room_day_initial(room, rules, day)),
             "tz": tz,
+            "booking_address": personal_calendars.booking_address(room),
         },
         tz=tz,
     )

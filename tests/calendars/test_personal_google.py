@@ -1,0 +1,263 @@
+"""Personal calendars with Google (CALENDAR.md, "Personal calendars"): a member connects their own calendar at the
+fake Google's consent page (authorization code, PKCE, state), their bookings appear in it with the room, the site's
+address and their guests; an event inviting a room's booking address becomes a booking, a conflicting one is declined
+with the reason and emailed; a revoked grant asks them to reconnect once, and nobody else's sync stops."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+from django.core import mail
+from django.test import Client
+
+from bookings import services as booking_services
+from bookings.choices import BookingSource, BookingStatus
+from bookings.models import Booking
+from calendars import personal
+from calendars.choices import EventLinkState, PersonalStatus
+from calendars.models import PersonalCalendar, PersonalEvent
+from labs import rights
+from tests.calendars.google_support import ALICE, BOB, live_bookings, local
+from tests.factories import PersonFactory
+
+pytestmark = pytest.mark.django_db
+
+CLIENT_ID = "labs-portal.apps.googleusercontent.com"
+CLIENT_SECRET = "fake-portal-secret"  # noqa: S105 - the fake's test credential
+
+
+@pytest.fixture
+def google_oauth(fake_google, google_server, settings):
+    fake_google.add_oauth_client(CLIENT_ID, CLIENT_SECRET)
+    settings.GOOGLE_OAUTH_CLIENT_ID = CLIENT_ID
+    settings.GOOGLE_OAUTH_CLIENT_SECRET = CLIENT_SECRET
+    settings.GOOGLE_OAUTH_AUTHORIZE_URL = f"{google_server.base_url}/o/oauth2/v2/auth"
+    settings.GOOGLE_OAUTH_TOKEN_URL = f"{google_server.base_url}/token"
+    settings.GOOGLE_OAUTH_REVOKE_URL = f"{google_server.base_url}/revoke"
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.PUBLIC_BASE_URL = "http://testserver"
+    return fake_google
+
+
+@pytest.fixture
+def alice(site, company):
+    return PersonFactory(user__username="alice", user__email=ALICE, site=site, company=company)
+
+
+@pytest.fixture
+def bob(site, company):
+    return PersonFactory(user__username="bob", user__email=BOB, site=site, company=company)
+
+
+def browser_for(person) -> Client:
+    client = Client()
+    client.force_login(person.user)
+    return client
+
+
+def connect(client: Client, provider: str = "google"):
+    """Follow the consent round trip as a browser would: the portal, the provider's consent page, the callback."""
+    start = client.get(f"/calendar/connect/{provider}/")
+    assert start.status_code == 302, start.content[:300]
+    consent = requests.get(start["Location"], allow_redirects=False, timeout=10, verify=False)  # noqa: S501
+    assert consent.status_code == 302, consent.text[:300]
+    back = consent.headers["Location"]
+    assert urlsplit(back).path == f"/calendar/callback/{provider}/"
+    return start, client.get(back)
+
+
+def sync(person):
+    return personal.personal_sync(calendar_id=PersonalCalendar.objects.get(person=person).pk)
+
+
+def test_connecting_uses_pkce_and_state_and_keeps_the_refresh_token_encrypted(google_oauth, alice, committed):
+    client = browser_for(alice)
+    with committed():
+        start, done = connect(client)
+    asked = parse_qs(urlsplit(start["Location"]).query)
+    assert asked["code_challenge_method"] == ["S256"] and asked["state"][0]
+    assert asked["scope"] == ["openid email https://www.googleapis.com/auth/calendar.events"]
+    assert "code_verifier" not in start["Location"]
+    assert done.status_code == 302 and done["Location"] == "/calendar/"
+    calendar = PersonalCalendar.objects.get(person=alice)
+    assert (calendar.provider, calendar.account, calendar.status) == ("google", ALICE, "connected")
+    assert calendar.refresh_token.startswith("1//fake-")
+    assert calendar.refresh_token not in calendar.refresh_token_ciphertext
+    answer = browser_for(alice).get("/api/v1/me/calendar/").json()
+    assert answer["provider"] == "google" and answer["account"] == ALICE and answer["status"] == "connected"
+    assert answer["last_sync_at"] is not None  # the first sync ran after commit
+
+
+def test_a_callback_with_a_forged_state_connects_nothing(google_oauth, alice):
+    client = browser_for(alice)
+    start = client.get("/calendar/connect/google/")
+    consent = requests.get(start["Location"], allow_redirects=False, timeout=10)
+    forged = consent.headers["Location"].replace("state=", "state=forged")
+    client.get(forged)
+    assert not PersonalCalendar.objects.filter(person=alice).exists()
+
+
+def test_bookings_appear_in_the_organisers_calendar_with_guests_and_follow_changes(
+    google_oauth, alice, fjord, committed, site
+):
+    site.address = "Strandgade 1, 1401 København K"
+    site.save()
+    with committed():
+        connect(browser_for(alice))
+    with committed():
+        booking = booking_services.booking_create(
+            actor=alice,
+            room=fjord,
+            start=local(2026, 3, 3, 10),
+            end=local(2026, 3, 3, 11),
+            title="Planning",
+            attendees=[BOB, "guest@elsewhere.test"],
+        )
+    [event] = [e for e in google_oauth.live_events(ALICE) if e["summary"] == "Planning"]
+    assert event["location"] == "Fjord, Copenhagen, Strandgade 1, 1401 København K"
+    assert sorted(a["email"] for a in event["attendees"]) == [BOB, "guest@elsewhere.test"]
+    assert event["start"]["dateTime"] == "2026-03-03T10:00:00+01:00"
+    # Bob's calendar has the invitation (the meeting notice).
+    assert [e["summary"] for e in google_oauth.live_events(BOB)] == ["Planning"]
+
+    with committed():
+        booking_services.booking_update(actor=alice, booking=booking, end=local(2026, 3, 3, 12))
+    [event] = [e for e in google_oauth.live_events(ALICE) if e["summary"] == "Planning"]
+    assert event["end"]["dateTime"] == "2026-03-03T12:00:00+01:00"
+
+    with committed():
+        booking_services.booking_cancel(actor=alice, booking=booking)
+    assert [e for e in google_oauth.live_events(ALICE) if e["summary"] == "Planning"] == []
+    assert PersonalEvent.objects.get(booking=booking).state == EventLinkState.ENDED
+
+
+def test_an_event_inviting_a_booking_address_becomes_a_booking_and_its_changes_follow(
+    google_oauth, alice, havn, committed
+):
+    with committed():
+        connect(browser_for(alice))
+    address = personal.booking_address(havn)
+    assert address.endswith("@book.labs.localhost")
+    event_id = google_oauth.user_event_create(
+        ALICE,
+        summary="Design review",
+        start=local(2026, 3, 4, 13),
+        end=local(2026, 3, 4, 14),
+        attendees=(address, BOB),
+    )
+    with committed():
+        result = sync(alice)
+    assert result.booked == 1
+    [booking] = live_bookings(havn)
+    assert (booking.organiser, booking.title, booking.source) == (alice, "Design review", BookingSource.GOOGLE)
+    assert (booking.start, booking.end) == (local(2026, 3, 4, 13), local(2026, 3, 4, 14))
+    assert booking.attendees == [BOB]
+    # Not written back to her calendar as a second event.
+    assert len([e for e in google_oauth.live_events(ALICE) if e["summary"] == "Design review"]) == 1
+
+    google_oauth.user_event_patch(event_id, start=local(2026, 3, 4, 15), end=local(2026, 3, 4, 16))
+    with committed():
+        sync(alice)
+    booking.refresh_from_db()
+    assert (booking.start, booking.end, booking.status) == (local(2026, 3, 4, 15), local(2026, 3, 4, 16), "confirmed")
+
+    google_oauth.user_event_delete(event_id)
+    with committed():
+        sync(alice)
+    booking.refresh_from_db()
+    assert booking.status == BookingStatus.CANCELLED
+
+
+def test_a_conflicting_invitation_is_declined_in_her_calendar_with_the_reason_and_emailed(
+    google_oauth, alice, member, havn, committed
+):
+    booking_services.booking_create(actor=member, room=havn, start=local(2026, 3, 4, 13), end=local(2026, 3, 4, 14))
+    with committed():
+        connect(browser_for(alice))
+    mail.outbox.clear()
+    address = personal.booking_address(havn)
+    event_id = google_oauth.user_event_create(
+        ALICE, summary="Clash", start=local(2026, 3, 4, 13, 30), end=local(2026, 3, 4, 14, 30), attendees=(address,)
+    )
+    with committed():
+        result = sync(alice)
+    assert (result.booked, result.declined) == (0, 1)
+    assert len(live_bookings(havn)) == 1
+    [room] = [a for a in google_oauth.event_on(ALICE, event_id)["attendees"] if a["email"] == address]
+    assert room["responseStatus"] == "declined" and room["comment"]
+    [message] = mail.outbox
+    assert message.to == [ALICE] and "Havn" in message.subject and room["comment"] in message.body
+    with committed():
+        sync(alice)  # the decline's echo is not declined (or mailed) again
+    assert len(mail.outbox) == 1
+
+
+def test_a_revoked_grant_asks_to_reconnect_once_and_other_people_sync_on(
+    google_oauth, alice, bob, fjord, havn, committed
+):
+    with committed():
+        connect(browser_for(alice))
+        connect(browser_for(bob))
+    mail.outbox.clear()
+    google_oauth.revoke_grant(ALICE)
+    with committed():
+        booking_services.booking_create(actor=alice, room=fjord, start=local(2026, 3, 3, 9), end=local(2026, 3, 3, 10))
+        booking_services.booking_create(
+            actor=bob, room=havn, start=local(2026, 3, 3, 9), end=local(2026, 3, 3, 10), title="Bob's"
+        )
+    assert PersonalCalendar.objects.get(person=alice).status == PersonalStatus.NEEDS_RECONNECT
+    assert PersonalCalendar.objects.get(person=bob).status == PersonalStatus.CONNECTED
+    assert [e["summary"] for e in google_oauth.live_events(BOB)] == ["Bob's"]
+    with committed():
+        sync(alice)
+        personal.personal_reconcile()
+    assert [m.to for m in mail.outbox] == [[ALICE]]
+    assert "Reconnect" in mail.outbox[0].subject
+    page = browser_for(alice).get("/calendar/").content.decode()
+    assert "calendar-reconnect-banner" in page and "Reconnect" in page
+    assert browser_for(alice).get("/api/v1/me/calendar/").json()["status"] == "needs_reconnect"
+    assert "calendar-reconnect-banner" not in browser_for(bob).get("/calendar/").content.decode()
+
+    with committed():  # reconnecting puts it right
+        connect(browser_for(alice))
+    assert PersonalCalendar.objects.get(person=alice).status == PersonalStatus.CONNECTED
+    assert len([e for e in google_oauth.live_events(ALICE) if e["summary"] == "Fjord"]) == 1
+
+
+def test_disconnecting_revokes_at_google_and_deletes_what_was_synced(google_oauth, alice, fjord, committed):
+    with committed():
+        connect(browser_for(alice))
+        booking_services.booking_create(actor=alice, room=fjord, start=local(2026, 3, 3, 9), end=local(2026, 3, 3, 10))
+    assert PersonalEvent.objects.filter(calendar__person=alice).count() == 1
+    assert google_oauth.grants_of(ALICE) == 1
+    response = browser_for(alice).delete("/api/v1/me/calendar/")
+    assert response.status_code == 204
+    assert google_oauth.grants_of(ALICE) == 0
+    assert not PersonalCalendar.objects.filter(person=alice).exists()
+    assert not PersonalEvent.objects.exists()
+    assert Booking.objects.filter(organiser=alice).count() == 1  # bookings stay
+    assert browser_for(alice).get("/api/v1/me/calendar/").json() == {
+        "provider": None,
+        "account": None,
+        "status": "none",
+        "last_sync_at": None,
+    }
+
+
+def test_export_and_erasure_cover_the_connection_and_synced_events(google_oauth, alice, fjord, committed):
+    with committed():
+        connect(browser_for(alice))
+        booking_services.booking_create(actor=alice, room=fjord, start=local(2026, 3, 3, 9), end=local(2026, 3, 3, 10))
+    [source] = [s for s in rights.sources() if s.name == "calendars"]
+    exported = [row for rows in source.export(alice) for row in rows]
+    assert {type(row).__name__ for row in exported} == {"PersonalCalendar", "PersonalEvent"}
+    source.erase(alice, "erased-1")
+    assert not PersonalCalendar.objects.filter(person=alice).exists() and not PersonalEvent.objects.exists()
+    assert google_oauth.grants_of(ALICE) == 0
+
+
+def test_the_room_page_shows_its_booking_address(alice, havn):
+    page = browser_for(alice).get(f"/rooms/{havn.pk}/").content.decode()
+    assert personal.booking_address(havn) in page
