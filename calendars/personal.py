@@ -26,9 +26,10 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q
@@ -36,10 +37,11 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
+from bookings import recurrence
 from bookings import services as booking_services
 from bookings.choices import HOLDING_STATUSES, BookingSource
 from bookings.events import BookingChange, BookingsChanged
-from bookings.models import Booking, Room
+from bookings.models import Booking, BookingSeries, Room
 from calendars import sync
 from calendars.choices import EventLinkState, EventOrigin, PersonalStatus
 from calendars.models import PersonalCalendar, PersonalEvent
@@ -128,6 +130,7 @@ def personal_calendar_connect(*, person: Person, provider: str, grant: adapters.
         calendar.full_clean(exclude=["person"])
         calendar.save()
         personal_sync_request(calendar.pk)
+    cache.delete(_reconnect_key(person.pk))
     return calendar
 
 
@@ -145,6 +148,7 @@ def _forget(calendar: PersonalCalendar, *, revoke: bool) -> bool:
                 logger.info("personal calendar %s: channel not stopped: %s", calendar.pk, exc)
         revoked = adapters.grant_revoke(calendar.provider, calendar.refresh_token)
     calendar.events.all().delete()
+    cache.delete(_reconnect_key(calendar.person_id))
     calendar.delete()
     return revoked
 
@@ -189,9 +193,23 @@ def on_bookings_changed(event: BookingsChanged) -> None:
         personal_sync_request(pk)
 
 
+def _reconnect_key(person_id: int) -> str:
+    return f"calendars:personal:reconnect:{person_id}"
+
+
+def reconnect_flagged(person_id: int) -> bool:
+    """Whether the person must reconnect their calendar: a flag in the shared cache, so every portal page shows the
+    banner without a query (set when the grant is lost, re-set by the periodic reconcile, cleared on connect)."""
+    return bool(cache.get(_reconnect_key(person_id)))
+
+
 def personal_reconcile() -> int:
     """Periodic: one sync of every connected personal calendar (converges when notifications or handlers were lost,
-    and renews the channels)."""
+    and renews the channels); the reconnect banners are set again for those whose grant is gone."""
+    for person_id in PersonalCalendar.objects.filter(status=PersonalStatus.NEEDS_RECONNECT).values_list(
+        "person_id", flat=True
+    ):
+        cache.set(_reconnect_key(person_id), True, timeout=None)
     pks = list(PersonalCalendar.objects.filter(status=PersonalStatus.CONNECTED).values_list("pk", flat=True))
     for pk in pks:
         personal_sync_request(pk)
@@ -276,6 +294,8 @@ def grant_lost(*, calendar_id: int, reason: str) -> bool:
         status=PersonalStatus.NEEDS_RECONNECT, last_error=reason[:500], reconnect_notified_at=now, watch_id=""
     )
     if flipped:
+        person_id = PersonalCalendar.objects.filter(pk=calendar_id).values_list("person_id", flat=True).first()
+        cache.set(_reconnect_key(person_id), True, timeout=None)
         logger.error("personal calendar %s: grant refused, needs reconnecting: %s", calendar_id, reason)
         after_commit(_send_reconnect_email, calendar_id)
     return bool(flipped)
@@ -302,12 +322,15 @@ def _send_reconnect_email(calendar_id: int) -> None:
 # push
 
 
-def _location(booking: Booking) -> str:
-    site = booking.site
-    parts = [booking.room.name, site.name]
+def _location_of(room: Room, site) -> str:
+    parts = [room.name, site.name]
     if site.address:
         parts.append(site.address)
     return ", ".join(parts)
+
+
+def _location(booking: Booking) -> str:
+    return _location_of(booking.room, booking.site)
 
 
 def personal_outbound_event(booking: Booking, account: str) -> OutboundEvent:
@@ -348,7 +371,21 @@ def _push(calendar: PersonalCalendar, provider, now: datetime) -> int:
         .order_by("start")
     )
     written = 0
+    # Series as series: one recurring event per series (its rule, the occurrences not held as EXDATEs); an
+    # occurrence moved off its rule is its own event.
+    series_ids = {b.series_id for b in bookings if b.series_id and not b.is_moved}
+    series_ids |= set(
+        calendar.events.filter(series__isnull=False, state=EventLinkState.LINKED).values_list("series_id", flat=True)
+    )
+    as_series = set()
+    for series in BookingSeries.objects.filter(pk__in=series_ids).select_related("room", "site"):
+        done = _push_series(calendar, provider, series, cal_id)
+        if done is not None:
+            as_series.add(series.pk)
+            written += done
     for booking in bookings:
+        if booking.series_id in as_series and not booking.is_moved:
+            continue
         link = links.get(booking.pk)
         holding = booking.status in HOLDING_STATUSES
         if not holding:
@@ -390,6 +427,82 @@ def _push(calendar: PersonalCalendar, provider, now: datetime) -> int:
             link.delete()
         written += 1
     return written
+
+
+def _push_series(calendar: PersonalCalendar, provider, series: BookingSeries, cal_id: str) -> int | None:
+    tz = series.site.tz
+    duration = timedelta(minutes=series.duration_minutes)
+    try:
+        occurrences = recurrence.expand(series.rrule, first_start=series.first_start, duration=duration, tz=tz)
+    except DomainError:
+        return 0
+    starts = [o.start for o in occurrences]
+    held = {
+        (b.recurrence_id or b.start)
+        for b in series.occurrences.all()
+        if b.status in HOLDING_STATUSES and not b.is_moved and b.room_id
+    }
+    link = calendar.events.filter(series=series, booking__isnull=True).exclude(state=EventLinkState.ENDED).first()
+    if not held:
+        if link is not None:
+            provider.event_delete(cal_id, link.event_id)
+            link.state = EventLinkState.ENDED
+            link.save(update_fields=["state", "updated_at"])
+            return 1
+        return 0
+
+    def utc(moment: datetime) -> str:
+        return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+    rule = ";".join(part for part in series.rrule.split(";") if part.split("=")[0].upper() not in {"COUNT", "UNTIL"})
+    lines = [f"RRULE:{rule};UNTIL={utc(starts[-1])}"]
+    missing = [start for start in starts if start not in held]
+    if missing:
+        lines.append("EXDATE:" + ",".join(utc(start) for start in missing))
+    attendees = tuple(a.lower() for a in series.attendees or [] if a and a.lower() != calendar.account.lower())
+    event = OutboundEvent(
+        key=series.uid.hex,
+        title=series.title or series.room.name,
+        start=starts[0],
+        end=starts[0] + duration,
+        timezone=series.timezone or series.site.timezone,
+        organiser_email=calendar.account,
+        attendee_count=len(attendees),
+        location=_location_of(series.room, series.site),
+        attendees=attendees,
+        recurrence=tuple(lines),
+    )
+    if not provider.supports_recurrence(event):
+        return None  # a rule the provider cannot say: its occurrences are written one by one
+    digest = _digest(event) + ":" + hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+    if link is not None and link.digest == digest:
+        return 0
+    remote = None
+    if link is not None:
+        try:
+            remote = provider.event_update(cal_id, link.event_id, event)
+        except ProviderError as exc:
+            if exc.status not in {404, 410}:
+                raise
+    if remote is None:
+        remote = provider.event_create(cal_id, event)
+    PersonalEvent.objects.update_or_create(
+        calendar=calendar,
+        event_id=remote.id,
+        defaults={
+            "booking": None,
+            "series": series,
+            "origin": EventOrigin.OUTBOUND,
+            "state": EventLinkState.LINKED,
+            "etag": remote.etag,
+            "ical_uid": remote.ical_uid,
+            "digest": digest,
+            "title": event.title[:200],
+            "start": event.start,
+            "end": starts[-1] + duration,
+        },
+    )
+    return 1
 
 
 # pull

@@ -22,10 +22,9 @@ def navigation(request):
 
 
 def _needs_reconnect(person) -> bool:
-    """Whether the person's own calendar lost its grant (the portal's banner)."""
+    """Whether the person's own calendar lost its grant (the portal's banner): a flag in the cache, no query."""
     if person is None:
         return False
-    from calendars.choices import PersonalStatus
-    from calendars.models import PersonalCalendar
+    from calendars.personal import reconnect_flagged
 
-    return PersonalCalendar.objects.filter(person=person, status=PersonalStatus.NEEDS_RECONNECT).exists()
+    return reconnect_flagged(person.pk)

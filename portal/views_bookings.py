@@ -5,6 +5,7 @@ Every page calls the bookings services and selectors; times are entered and show
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time, timedelta
 from typing import NamedTuple
 
@@ -142,6 +143,7 @@ class BookForm(forms.Form):
     start = forms.DateTimeField(validators=[validate_datetime_in_range])
     end = forms.DateTimeField(validators=[validate_datetime_in_range])
     title = forms.CharField(max_length=200, required=False, validators=[validate_single_line])
+    guests = forms.CharField(max_length=2000, required=False, help_text="E-mail addresses to invite.")
     next = forms.CharField(required=False)
 
 
@@ -295,6 +297,7 @@ def book(request):
             start=start,
             end=end,
             title=data.get("title", ""),
+            attendees=[a for a in re.split(r"[\s,;]+", data.get("guests") or "") if a],
             source=BookingSource.PORTAL,
         )
     except DomainError as exc:

@@ -754,6 +754,12 @@ class FakeGoogle:
         duration = event["end"] - event["start"]
         local_start = event["start"].astimezone(tz).replace(tzinfo=None)
         rules = [line for line in event["recurrence"] if line.upper().startswith(("RRULE", "RDATE"))]
+
+        def local_until(match) -> str:  # RFC 5545: with a zoned DTSTART, UNTIL is UTC; dateutil wants it local
+            moment = datetime.strptime(match.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=UTC).astimezone(tz)
+            return "UNTIL=" + moment.strftime("%Y%m%dT%H%M%S")
+
+        rules = [re.sub(r"UNTIL=(\d{8}T\d{6})Z", local_until, line, flags=re.IGNORECASE) for line in rules]
         exdates = set()
         for line in event["recurrence"]:
             if line.upper().startswith("EXDATE"):

@@ -1576,6 +1576,8 @@ class FakeMicrosoft:
         if "mbx" in params:
             params["mbx"] = requests.utils.unquote(params["mbx"])
             call.mailbox = params["mbx"]
+        if "eid" in params:  # an id percent-encoded in the path (occurrence ids end in "=") means itself
+            params["eid"] = requests.utils.unquote(params["eid"])
         app = self._authenticate(headers)
         mailbox_key = params.get("mbx", "").lower()
         self._throttled(mailbox_key, name, method)

@@ -186,8 +186,10 @@ class OutboundEvent:
     organiser_email: str = ""
     attendee_count: int = 0
     location: str = ""  # the room's name
-    # Personal calendars only: the people invited (the meeting notices).
+    # Personal calendars only: the people invited (the meeting notices), and for a series its RFC 5545 lines
+    # (``RRULE:...`` with UNTIL in UTC, ``EXDATE:...`` in UTC) with ``start``/``end`` its first occurrence.
     attendees: tuple[str, ...] = ()
+    recurrence: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,9 @@ import json
 import secrets
 import threading
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
 
 import msal
 import requests
@@ -214,6 +216,9 @@ def grant_revoke(provider: str, refresh_token: str) -> bool:
 
 
 class GooglePersonalProvider(google_adapter.GoogleProvider):
+    def supports_recurrence(self, event: OutboundEvent) -> bool:
+        return True
+
     """A person's primary Google calendar with their OAuth grant: ``credentials`` = ``{"refresh_token", "account"}``;
     ``credentials["refresh_token"]`` is updated if Google rotates it (the caller stores it)."""
 
@@ -249,6 +254,8 @@ class GooglePersonalProvider(google_adapter.GoogleProvider):
         body = self._body(event)
         body["attendees"] = [{"email": address} for address in event.attendees]
         body["description"] = f"Booked in Labs: {event.location}."
+        if event.recurrence:
+            body["recurrence"] = list(event.recurrence)
         return body
 
     def event_create(self, calendar_id: str, event: OutboundEvent) -> RemoteEvent:
@@ -333,13 +340,55 @@ class MicrosoftPersonalProvider(ms_adapter.MicrosoftProvider):
     def _token_forget(self) -> None:
         self._token = None
 
-    def _body(self, calendar_id: str, event: OutboundEvent) -> dict:
+    def _body_personal(self, calendar_id: str, event: OutboundEvent) -> dict:
         body = super()._body(calendar_id, event)
         body["body"] = {"contentType": "text", "content": f"Booked in Labs: {event.location}."}
         body["location"] = {"displayName": event.location}
         body["attendees"] = [{"emailAddress": {"address": a}, "type": "required"} for a in event.attendees]
         body["isReminderOn"] = True
         return body
+
+    def supports_recurrence(self, event: OutboundEvent) -> bool:
+        return graph_recurrence(event) is not None
+
+    def _body(self, calendar_id: str, event: OutboundEvent) -> dict:
+        body = self._body_personal(calendar_id, event)
+        if event.recurrence:
+            body["recurrence"] = graph_recurrence(event)
+        return body
+
+    def _write_series(self, calendar_id: str, written: RemoteEvent, event: OutboundEvent) -> RemoteEvent:
+        """Graph has no EXDATE: the occurrences not held are deleted one by one after the series is written."""
+        exdates = [line for line in event.recurrence if line.startswith("EXDATE:")]
+        if not exdates:
+            return written
+        missing = {
+            datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+            for value in exdates[0].removeprefix("EXDATE:").split(",")
+        }
+        lo, hi = min(missing), max(missing) + (event.end - event.start)
+        url = (
+            f"{self._user(calendar_id)}/events/{quote(written.id, safe='')}/instances"
+            f"?startDateTime={ms_adapter._zulu(lo)}&endDateTime={ms_adapter._zulu(hi)}"
+        )
+        page = self._request("GET", url, mailbox=calendar_id, describe=f"{calendar_id}: the series' occurrences")
+        for item in (page or {}).get("value", []):
+            start = ms_adapter.parse_graph_datetime(item.get("start"))
+            if start in missing:
+                self._request(
+                    "DELETE",
+                    f"{self._user(calendar_id)}/events/{quote(item['id'], safe='')}",
+                    mailbox=calendar_id,
+                    describe=f"{calendar_id}: remove an occurrence",
+                    gone_ok=True,
+                )
+        return written
+
+    def event_create(self, calendar_id: str, event: OutboundEvent) -> RemoteEvent:
+        return self._write_series(calendar_id, super().event_create(calendar_id, event), event)
+
+    def event_update(self, calendar_id: str, ref: str, event: OutboundEvent) -> RemoteEvent:
+        return self._write_series(calendar_id, super().event_update(calendar_id, ref, event), event)
 
     def _event(self, item: dict, calendar_id: str) -> RemoteEvent:
         event = super()._event(item, calendar_id)
@@ -371,6 +420,55 @@ class MicrosoftPersonalProvider(ms_adapter.MicrosoftProvider):
             json_body={"attendees": attendees},
         )
         return self._event(item or {"id": event.id}, calendar_id)
+
+
+_GRAPH_DAYS = {
+    "MO": "monday",
+    "TU": "tuesday",
+    "WE": "wednesday",
+    "TH": "thursday",
+    "FR": "friday",
+    "SA": "saturday",
+    "SU": "sunday",
+}
+
+
+def graph_recurrence(event: OutboundEvent) -> dict | None:
+    """Graph's ``patternedRecurrence`` for a series' ``RRULE`` (daily, weekly with days, monthly on a day of the
+    month; UNTIL as the end date in the series' zone), or None for a rule Graph cannot say (written occurrence by
+    occurrence instead)."""
+    if not event.recurrence or not event.recurrence[0].startswith("RRULE:"):
+        return None
+    rule = dict(part.split("=", 1) for part in event.recurrence[0].removeprefix("RRULE:").split(";") if "=" in part)
+    tz = ZoneInfo(event.timezone)
+    local = event.start.astimezone(tz)
+    interval = int(rule.get("INTERVAL", "1"))
+    freq, byday = rule.get("FREQ"), rule.get("BYDAY", "")
+    if any(ch.isdigit() for ch in byday) or "BYSETPOS" in rule or "UNTIL" not in rule:
+        return None
+    if freq == "DAILY" and not byday:
+        pattern = {"type": "daily", "interval": interval}
+    elif freq == "WEEKLY" or (freq == "DAILY" and byday):
+        days = [_GRAPH_DAYS[d] for d in byday.split(",")] if byday else [local.strftime("%A").lower()]
+        pattern = {"type": "weekly", "interval": interval, "daysOfWeek": days, "firstDayOfWeek": "monday"}
+    elif freq == "MONTHLY" and not byday:
+        pattern = {
+            "type": "absoluteMonthly",
+            "interval": interval,
+            "dayOfMonth": int(rule.get("BYMONTHDAY", local.day)),
+        }
+    else:
+        return None
+    until = datetime.strptime(rule["UNTIL"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).astimezone(tz).date()
+    return {
+        "pattern": pattern,
+        "range": {
+            "type": "endDate",
+            "startDate": local.date().isoformat(),
+            "endDate": until.isoformat(),
+            "recurrenceTimeZone": ms_adapter.windows_zone(event.timezone),
+        },
+    }
 
 
 def personal_provider_for(calendar) -> GooglePersonalProvider | MicrosoftPersonalProvider:

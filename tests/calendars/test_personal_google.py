@@ -261,3 +261,32 @@ def test_export_and_erasure_cover_the_connection_and_synced_events(google_oauth,
 def test_the_room_page_shows_its_booking_address(alice, havn):
     page = browser_for(alice).get(f"/rooms/{havn.pk}/").content.decode()
     assert personal.booking_address(havn) in page
+
+
+def test_a_series_is_one_recurring_event_and_a_cancelled_occurrence_leaves_it(google_oauth, alice, fjord, committed):
+    with committed():
+        connect(browser_for(alice))
+    with committed():
+        made = booking_services.booking_series_create(
+            actor=alice,
+            room=fjord,
+            start=local(2026, 3, 3, 9),
+            end=local(2026, 3, 3, 10),
+            rrule="FREQ=WEEKLY;COUNT=4",
+            title="Weekly",
+            attendees=[BOB],
+        )
+    [series] = [e for e in google_oauth.live_events(ALICE, single_events=False) if e["summary"] == "Weekly"]
+    assert series["recurrence"][0].startswith("RRULE:FREQ=WEEKLY;UNTIL=")
+    assert [a["email"] for a in series["attendees"]] == [BOB]
+    starts = [e["start"]["dateTime"] for e in google_oauth.live_events(ALICE) if e["summary"] == "Weekly"]
+    assert starts == [f"2026-03-{d:02d}T09:00:00+01:00" for d in (3, 10, 17, 24)]
+
+    with committed():
+        booking_services.booking_cancel(actor=alice, booking=made.bookings[1])
+    starts = [e["start"]["dateTime"] for e in google_oauth.live_events(ALICE) if e["summary"] == "Weekly"]
+    assert starts == [f"2026-03-{d:02d}T09:00:00+01:00" for d in (3, 17, 24)]
+    assert len([e for e in google_oauth.live_events(ALICE, single_events=False) if e["summary"] == "Weekly"]) == 1
+    with committed():  # the series' own instances coming back are not bookings
+        sync(alice)
+    assert Booking.objects.filter(organiser=alice, status="confirmed").count() == 3

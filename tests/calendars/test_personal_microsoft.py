@@ -131,3 +131,30 @@ def test_the_microsoft_round_trip(ms_oauth, alice, bob, member, fjord, havn, com
     assert len(events_of(ms_oauth, BOB, "Bob's")) == 1
     assert [m.to for m in mail.outbox] == [[ALICE]]
     assert "calendar-reconnect-banner" in browser_for(alice).get("/calendar/").content.decode()
+
+
+def test_a_series_is_one_outlook_series_and_a_cancelled_occurrence_leaves_it(ms_oauth, alice, fjord, committed):
+    with committed():
+        connect(browser_for(alice), ms_oauth)
+    with committed():
+        made = booking_services.booking_series_create(
+            actor=alice,
+            room=fjord,
+            start=local(2026, 3, 3, 9),
+            end=local(2026, 3, 3, 10),
+            rrule="FREQ=WEEKLY;COUNT=4",
+            title="Weekly",
+        )
+    [series] = events_of(ms_oauth, ALICE, "Weekly")
+    assert series.recurrence["pattern"]["type"] == "weekly"
+    assert series.recurrence["pattern"]["daysOfWeek"] == ["tuesday"]
+
+    def shown():
+        view = ms_oauth.calendar_view(ALICE, local(2026, 3, 2), local(2026, 4, 1))
+        return [i.start for i in view if i.event.subject == "Weekly"]
+
+    assert shown() == [local(2026, 3, d, 9) for d in (3, 10, 17, 24)]
+    with committed():
+        booking_services.booking_cancel(actor=alice, booking=made.bookings[2])
+    assert shown() == [local(2026, 3, d, 9) for d in (3, 10, 24)]
+    assert len(events_of(ms_oauth, ALICE, "Weekly")) == 1
