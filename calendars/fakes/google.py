@@ -73,6 +73,7 @@ class Tenant:
     users: dict[str, dict] = field(default_factory=dict)
     resources: dict[str, dict] = field(default_factory=dict)
     service_accounts: dict[str, str] = field(default_factory=dict)  # client_email -> public key PEM
+    oauth_clients: dict[str, str] = field(default_factory=dict)  # an operator's web client: client_id -> secret
 
     def to_dict(self) -> dict:
         return {
@@ -82,6 +83,7 @@ class Tenant:
             "users": self.users,
             "resources": self.resources,
             "service_accounts": self.service_accounts,
+            "oauth_clients": self.oauth_clients,
         }
 
     @classmethod
@@ -241,7 +243,7 @@ class FakeGoogle:
         self.broken: dict[str, int] = {}
         self.token_requests = 0
         # People's OAuth grants (personal calendars): the operator's clients, codes, refresh tokens.
-        self.oauth_clients: dict[str, str] = {}
+        self.oauth_clients: dict[str, str] = dict(tenant.oauth_clients)
         self.codes: dict[str, dict] = {}
         self.refresh_tokens: dict[str, dict] = {}
         self.consent_user = ""  # who the consent page signs in when nobody is named (tests, the demo)
