@@ -402,7 +402,7 @@ class FakeGoogle:
         for name in ("start", "end"):
             if name in changes:
                 body[name] = {"dateTime": _local_iso(changes[name], tz), "timeZone": tz}
-        for name in ("summary", "status", "attendees", "recurrence"):
+        for name in ("summary", "status", "attendees", "recurrence", "location"):
             if name in changes:
                 body[name] = changes[name]
         return body

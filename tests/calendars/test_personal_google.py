@@ -290,3 +290,49 @@ def test_a_series_is_one_recurring_event_and_a_cancelled_occurrence_leaves_it(go
     with committed():  # the series' own instances coming back are not bookings
         sync(alice)
     assert Booking.objects.filter(organiser=alice, status="confirmed").count() == 3
+
+
+def test_my_calendar_needs_a_signed_in_person(anon_client):
+    assert anon_client.get("/api/v1/me/calendar/").status_code in {401, 403}
+    assert anon_client.delete("/api/v1/me/calendar/").status_code in {401, 403}
+
+
+def test_an_unknown_or_unconfigured_provider_is_not_found(alice, settings):
+    settings.GOOGLE_OAUTH_CLIENT_ID = ""
+    client = browser_for(alice)
+    assert client.get("/calendar/connect/yahoo/").status_code == 404
+    assert client.get("/calendar/connect/google/").status_code == 404
+
+
+def test_a_booking_address_named_as_the_location_books_the_room(google_oauth, alice, havn, committed):
+    with committed():
+        connect(browser_for(alice))
+    event_id = google_oauth.user_event_create(
+        ALICE, summary="Offsite prep", start=local(2026, 3, 4, 9), end=local(2026, 3, 4, 10)
+    )
+    google_oauth.user_event_patch(event_id, location=f"Room: {personal.booking_address(havn)}")
+    with committed():
+        sync(alice)
+    [booking] = live_bookings(havn)
+    assert (booking.organiser, booking.title) == (alice, "Offsite prep")
+
+
+def test_a_push_notification_of_her_calendar_queues_its_sync(google_oauth, alice, havn, committed, client):
+    with committed():
+        connect(browser_for(alice))
+    google_oauth.take_notifications()
+    google_oauth.user_event_create(
+        ALICE,
+        summary="Pushed",
+        start=local(2026, 3, 4, 9),
+        end=local(2026, 3, 4, 10),
+        attendees=(personal.booking_address(havn),),
+    )
+    notes = google_oauth.take_notifications()
+    assert notes
+    with committed():
+        for note in notes:
+            assert client.post("/api/v1/calendars/google/notifications/", headers=note["headers"]).status_code == 200
+    assert [b.title for b in live_bookings(havn)] == ["Pushed"]
+    forged = {**notes[0]["headers"], "X-Goog-Channel-Token": "forged"}
+    assert client.post("/api/v1/calendars/google/notifications/", headers=forged).status_code == 404
