@@ -25,6 +25,7 @@ from calendars.api.serializers import (
     RoomHealthOutputSerializer,
     SyncQueuedOutputSerializer,
 )
+from calendars.choices import PersonalStatus, ProviderName
 from calendars.models import RoomCalendar
 from calendars.providers.base import ProviderError
 from labs.errors import DomainError, Invalid, NotFound
@@ -189,9 +190,9 @@ class GoogleNotificationsApi(APIView):
 
 
 class MyCalendarOutputSerializer(serializers.Serializer):
-    provider = serializers.ChoiceField(choices=["google", "microsoft"], allow_null=True)
+    provider = serializers.ChoiceField(choices=ProviderName.choices, allow_null=True)
     account = serializers.EmailField(allow_null=True)
-    status = serializers.ChoiceField(choices=["connected", "needs_reconnect", "none"])
+    status = serializers.ChoiceField(choices=[*PersonalStatus.choices, ("none", "Not connected")])
     last_sync_at = serializers.DateTimeField(allow_null=True)
 
 
