@@ -47,7 +47,7 @@ from calendars.choices import EventLinkState, EventOrigin, PersonalStatus
 from calendars.models import PersonalCalendar, PersonalEvent
 from calendars.providers import personal as adapters
 from calendars.providers.base import OutboundEvent, ProviderError, RemoteEvent, SyncTokenInvalid, Watch
-from labs.errors import DomainError, Invalid
+from labs.errors import Conflict, DomainError, Invalid
 from labs.models import Person
 from labs.transactions import after_commit, enqueue_after_commit
 
@@ -114,6 +114,10 @@ def personal_calendar_connect(*, person: Person, provider: str, grant: adapters.
         raise Invalid(_("Unknown calendar provider."))
     if not grant.account or not grant.refresh_token:
         raise Invalid(_("The provider did not say which account consented."))
+    taken = PersonalCalendar.objects.filter(provider=provider, account__iexact=grant.account).exclude(person=person)
+    if taken.exists():  # one calendar, one person: its invitations must book for exactly one organiser
+        # Not revoked: at Google, revoking any token of the account's grant would end the other person's too.
+        raise Conflict(_("This calendar is already connected by someone else."))
     with transaction.atomic():
         calendar = PersonalCalendar.objects.select_for_update().filter(person=person).first()
         if calendar is not None and (calendar.provider, calendar.account) != (provider, grant.account):

@@ -336,3 +336,35 @@ def test_a_push_notification_of_her_calendar_queues_its_sync(google_oauth, alice
     assert [b.title for b in live_bookings(havn)] == ["Pushed"]
     forged = {**notes[0]["headers"], "X-Goog-Channel-Token": "forged"}
     assert client.post("/api/v1/calendars/google/notifications/", headers=forged).status_code == 404
+
+
+def test_an_invitation_breaking_a_booking_rule_is_declined_with_the_rule(google_oauth, alice, havn, committed):
+    with committed():
+        connect(browser_for(alice))
+    mail.outbox.clear()
+    address = personal.booking_address(havn)
+    event_id = google_oauth.user_event_create(
+        ALICE, summary="Night shift", start=local(2026, 3, 4, 2), end=local(2026, 3, 4, 3), attendees=(address,)
+    )
+    with committed():
+        assert sync(alice).declined == 1
+    assert live_bookings(havn) == []
+    [room] = [a for a in google_oauth.event_on(ALICE, event_id)["attendees"] if a["email"] == address]
+    assert room["responseStatus"] == "declined"
+    [message] = mail.outbox
+    assert room["comment"] in message.body
+
+
+def test_a_calendar_connected_by_someone_else_is_refused(google_oauth, alice, bob, committed):
+    with committed():
+        connect(browser_for(alice))
+    google_oauth.consent_user = ALICE
+    client = browser_for(bob)
+    start = client.get("/calendar/connect/google/")
+    hinted = start["Location"].replace("login_hint=bob%40labs.test", "login_hint=alice%40labs.test")
+    consent = requests.get(hinted, allow_redirects=False, timeout=10)
+    with committed():
+        client.get(consent.headers["Location"])
+    assert not PersonalCalendar.objects.filter(person=bob).exists()
+    assert PersonalCalendar.objects.get(person=alice).status == "connected"
+    assert sync(alice).error == ""  # her grant still works
