@@ -368,3 +368,12 @@ def test_a_calendar_connected_by_someone_else_is_refused(google_oauth, alice, bo
     assert not PersonalCalendar.objects.filter(person=bob).exists()
     assert PersonalCalendar.objects.get(person=alice).status == "connected"
     assert sync(alice).error == ""  # her grant still works
+
+
+def test_an_unchanged_calendar_costs_one_request(google_oauth, alice, fjord, committed):
+    with committed():
+        connect(browser_for(alice))
+        booking_services.booking_create(actor=alice, room=fjord, start=local(2026, 3, 3, 9), end=local(2026, 3, 3, 10))
+    with committed():
+        result = sync(alice)
+    assert (result.written, result.booked, result.requests) == (0, 0, 1)  # events.list with the sync token
