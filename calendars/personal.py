@@ -478,7 +478,7 @@ def _push_series(calendar: PersonalCalendar, provider, series: BookingSeries, ca
     )
     if not provider.supports_recurrence(event):
         return None  # a rule the provider cannot say: its occurrences are written one by one
-    digest = _digest(event) + ":" + hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+    digest = hashlib.sha256("\n".join([_digest(event), *lines]).encode()).hexdigest()
     if link is not None and link.digest == digest:
         return 0
     remote = None
