@@ -729,9 +729,18 @@ def _watch_ensure(calendar: PersonalCalendar, provider, now: datetime) -> None:
 
 
 def personal_data_export(person: Person) -> list:
+    """The person's connection, the events synced from their calendar, and the room calendars' events that hold their
+    bookings or name them as external organiser (what ``selectors.person_calendar_data`` lists)."""
+    from calendars.models import EventLink
+
+    email = (person.user.email or "").lower()
+    links = Q(booking__organiser=person)
+    if email:
+        links |= Q(organiser_email__iexact=email)
     return [
         PersonalCalendar.objects.filter(person=person),
         PersonalEvent.objects.filter(calendar__person=person),
+        EventLink.objects.filter(links).distinct(),
     ]
 
 

@@ -252,7 +252,7 @@ def test_export_and_erasure_cover_the_connection_and_synced_events(google_oauth,
         booking_services.booking_create(actor=alice, room=fjord, start=local(2026, 3, 3, 9), end=local(2026, 3, 3, 10))
     [source] = [s for s in rights.sources() if s.name == "calendars"]
     exported = [row for rows in source.export(alice) for row in rows]
-    assert {type(row).__name__ for row in exported} == {"PersonalCalendar", "PersonalEvent"}
+    assert {type(row).__name__ for row in exported} == {"PersonalCalendar", "PersonalEvent"}  # Fjord is not linked
     source.erase(alice, "erased-1")
     assert not PersonalCalendar.objects.filter(person=alice).exists() and not PersonalEvent.objects.exists()
     assert google_oauth.grants_of(ALICE) == 0
@@ -377,3 +377,14 @@ def test_an_unchanged_calendar_costs_one_request(google_oauth, alice, fjord, com
     with committed():
         result = sync(alice)
     assert (result.written, result.booked, result.requests) == (0, 0, 1)  # events.list with the sync token
+
+
+def test_the_export_includes_the_room_calendars_events_of_her_bookings(google_oauth, linked, alice, fjord, committed):
+    with committed():
+        connect(browser_for(alice))
+        booking_services.booking_create(actor=alice, room=fjord, start=local(2026, 3, 3, 9), end=local(2026, 3, 3, 10))
+    [source] = [s for s in rights.sources() if s.name == "calendars"]
+    exported = [row for rows in source.export(alice) for row in rows]
+    assert sorted(type(row).__name__ for row in exported) == ["EventLink", "PersonalCalendar", "PersonalEvent"]
+    # Her booking is on Fjord's room calendar and in her own, each written once.
+    assert [e["summary"] for e in google_oauth.live_events(ALICE)] == ["Fjord"]
