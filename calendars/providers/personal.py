@@ -403,8 +403,8 @@ class MicrosoftPersonalProvider(ms_adapter.MicrosoftProvider):
         return dataclasses.replace(event, invitees=invitees, location=location)
 
     def invitation_decline(self, calendar_id: str, event: RemoteEvent, *, address: str, comment: str) -> RemoteEvent:
-        """Graph lets no organiser answer for an attendee: the booking address leaves the meeting (the person gets
-        the reason by email)."""
+        """Graph lets no organiser answer for an attendee: the booking address leaves the meeting and the reason is
+        put at the top of its description (and emailed)."""
         url = f"{self._user(calendar_id)}/events/{quote(event.id, safe='')}"
         item = self._request("GET", url, mailbox=calendar_id, describe=f"{calendar_id}: read an event")
         attendees = [
@@ -412,12 +412,21 @@ class MicrosoftPersonalProvider(ms_adapter.MicrosoftProvider):
             for a in (item or {}).get("attendees") or []
             if ((a.get("emailAddress") or {}).get("address") or "").lower() != address
         ]
+        body = (item or {}).get("body") or {}
+        kind = (body.get("contentType") or "text").lower()
+        note = f"{address} declined: {comment}"
+        if kind == "html":
+            from html import escape
+
+            content = f"<p>{escape(note)}</p>{body.get('content') or ''}"
+        else:
+            content = f"{note}\n\n{body.get('content') or ''}".rstrip()
         item = self._request(
             "PATCH",
             url,
             mailbox=calendar_id,
             describe=f"{calendar_id}: the room declines an event",
-            json_body={"attendees": attendees},
+            json_body={"attendees": attendees, "body": {"contentType": kind, "content": content}},
         )
         return self._event(item or {"id": event.id}, calendar_id)
 

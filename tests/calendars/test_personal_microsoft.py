@@ -114,7 +114,9 @@ def test_the_microsoft_round_trip(ms_oauth, alice, bob, member, fjord, havn, com
     )
     with committed():
         assert personal.personal_sync(calendar_id=calendar.pk).declined == 1
-    assert address not in [a["address"].lower() for a in ms_oauth.mailbox(ALICE).events[clash.id].attendees]
+    clashed = ms_oauth.mailbox(ALICE).events[clash.id]
+    assert address not in [a["address"].lower() for a in clashed.attendees]
+    assert f"{address} declined: It is already booked" in clashed.body
     assert [m.to for m in mail.outbox] == [[ALICE]]
 
     # Consent revoked: needs_reconnect, one email; Bob's calendar syncs on.
