@@ -388,3 +388,27 @@ def test_the_export_includes_the_room_calendars_events_of_her_bookings(google_oa
     assert sorted(type(row).__name__ for row in exported) == ["EventLink", "PersonalCalendar", "PersonalEvent"]
     # Her booking is on Fjord's room calendar and in her own, each written once.
     assert [e["summary"] for e in google_oauth.live_events(ALICE)] == ["Fjord"]
+
+
+def test_a_recurring_invitation_books_each_occurrence_and_one_cancelled_instance_frees_one(
+    google_oauth, alice, havn, committed
+):
+    with committed():
+        connect(browser_for(alice))
+    event_id = google_oauth.user_event_create(
+        ALICE,
+        summary="Stand-up",
+        start=local(2026, 3, 3, 9),
+        end=local(2026, 3, 3, 9, 30),
+        attendees=(personal.booking_address(havn),),
+        recurrence=("RRULE:FREQ=WEEKLY;COUNT=3",),
+    )
+    with committed():
+        assert sync(alice).booked == 3
+    assert [b.start for b in live_bookings(havn)] == [local(2026, 3, d, 9) for d in (3, 10, 17)]
+    [second] = [e for e in google_oauth.live_events(ALICE) if e["start"]["dateTime"].startswith("2026-03-10")]
+    google_oauth.user_event_patch(second["id"], status="cancelled")
+    with committed():
+        sync(alice)
+    assert [b.start for b in live_bookings(havn)] == [local(2026, 3, d, 9) for d in (3, 17)]
+    assert event_id
