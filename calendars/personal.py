@@ -371,6 +371,8 @@ def _push(calendar: PersonalCalendar, provider, now: datetime) -> int:
         )
         .filter(Q(status__in=HOLDING_STATUSES) | Q(pk__in=list(links)))
         .exclude(pk__in=inbound)
+        # A meeting booked from a room's calendar is already in its organiser's calendar (they made it there).
+        .exclude(calendar_links__origin=EventOrigin.INBOUND)
         .select_related("room", "site")
         .order_by("start")
     )

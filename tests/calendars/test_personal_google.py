@@ -412,3 +412,21 @@ def test_a_recurring_invitation_books_each_occurrence_and_one_cancelled_instance
         sync(alice)
     assert [b.start for b in live_bookings(havn)] == [local(2026, 3, d, 9) for d in (3, 17)]
     assert event_id
+
+
+def test_a_meeting_booked_from_a_room_calendar_is_not_written_to_her_calendar_again(
+    google_oauth, linked, alice, fjord, committed
+):
+    from tests.calendars.google_support import ROOM, sync_now
+
+    with committed():
+        connect(browser_for(alice))
+    google_oauth.user_event_create(
+        ALICE, summary="Board", start=local(2026, 3, 3, 13), end=local(2026, 3, 3, 14), rooms=(ROOM,)
+    )
+    with committed():
+        sync_now(linked)
+        sync(alice)
+    [booking] = live_bookings(fjord)
+    assert booking.organiser == alice
+    assert [e["summary"] for e in google_oauth.live_events(ALICE)] == ["Board"]
