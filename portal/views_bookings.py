@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET, require_POST
 from bookings import ical, selectors, services
 from bookings.choices import HOLDING_STATUSES, BookingSource, CancelScope
 from bookings.models import Booking, Desk, Room
+from bookings.services import rules as services_rules
 from labs import floor_plans
 from labs.errors import DomainError
 from labs.models import Floor, Person, Zone
@@ -190,7 +191,7 @@ class BookingForm(WindowForm):
         label=gettext_lazy("Attendees"),
         required=False,
         max_length=10_000,
-        widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}),
+        widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off", "aria-describedby": "id_attendees-hint"}),
         help_text=gettext_lazy("E-mail addresses, separated by commas or new lines."),
     )
     repeat = forms.ChoiceField(
@@ -297,12 +298,7 @@ def _plans(*, site, person, window, kinds, floor_ids=None) -> list[dict]:
         )
         if box is None or not spots:
             continue
-        refusals = services.booking_refusals(
-            resources=[s.resource for s in spots if s.state == "free"],
-            organiser=person,
-            start=window[0],
-            end=window[1],
-        )
+        refusals = _refusals(person, window, [s.resource for s in spots if s.state == "free"])
         radius = min(box[2], box[3]) * 0.02
         items = []
         for spot in spots:
@@ -328,6 +324,35 @@ def _plans(*, site, person, window, kinds, floor_ids=None) -> list[dict]:
             )
         plans.append({"floor": floor, "box": box, "viewbox": " ".join(f"{v:g}" for v in box), "spots": items})
     return plans
+
+
+def _desk_refusals(person, window, desks) -> dict:
+    """One desk per person at a time: while the person holds a desk in ``window``, every other desk is refused."""
+    if window is None or not desks:
+        return {}
+    held = (
+        Booking.objects.filter(
+            organiser=person, desk__isnull=False, status__in=HOLDING_STATUSES, start__lt=window[1], end__gt=window[0]
+        )
+        .select_related("desk")
+        .first()
+    )
+    if held is None:
+        return {}
+    refusal = services_rules.violation(
+        "one_desk", _("You already hold desk %(label)s then: one desk at a time.") % {"label": held.desk.label}
+    )
+    return {("desk", d.pk): refusal for d in desks if d.pk != held.desk_id}
+
+
+def _refusals(person, window, resources) -> dict:
+    """What the booking rules refuse to ``person`` in ``window`` (the create path's own check), and for desks the one
+    desk a person holds at a time."""
+    if window is None or not resources:
+        return {}
+    refused = _desk_refusals(person, window, [r for r in resources if isinstance(r, Desk)])
+    rules = services.booking_refusals(resources=resources, organiser=person, start=window[0], end=window[1])
+    return {**refused, **rules}
 
 
 def _spot_label(spot) -> str:
@@ -383,7 +408,7 @@ def room_search(request):
                 free_to=window[1],
             ).order_by("floor__level", "capacity", "name")
         )
-        refusals = services.booking_refusals(resources=rooms, organiser=person, start=window[0], end=window[1])
+        refusals = _refusals(person, window, rooms)
         if not rooms:
             services.empty_search_record(site=site, start=window[0], people=form.cleaned_data.get("capacity"))
     plan_window = form.window_or_initial()
@@ -482,7 +507,7 @@ def desk_search(request):
         desks = list(
             selectors.desk_search(site=site, zone=form.cleaned_data.get("zone"), free_from=window[0], free_to=window[1])
         )
-        refusals = services.booking_refusals(resources=desks, organiser=person, start=window[0], end=window[1])
+        refusals = _refusals(person, window, desks)
     plan_window = form.window_or_initial()
     zone = form.cleaned_data.get("zone") if form.is_bound and form.is_valid() else None
     results = [{"desk": d, "refusal": refusals.get(("desk", d.pk))} for d in desks] if desks is not None else None
@@ -633,8 +658,7 @@ def book_form(request):
         status = 400
     refusal = None
     if window is not None and request.method == "GET":
-        refusal = services.booking_refusals(resources=[resource], organiser=person, start=window[0], end=window[1])
-        refusal = refusal.get(("room" if room else "desk", resource.pk))
+        refusal = _refusals(person, window, [resource]).get(("room" if room else "desk", resource.pk))
     return _render(
         request,
         "portal/bookings/book.html",

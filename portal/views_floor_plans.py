@@ -12,7 +12,7 @@ from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_safe
 
 from bookings.models import Desk, Room
 from labs import floor_plans
@@ -72,7 +72,7 @@ def floor_plan_edit(request, pk: int):
     )
 
 
-@require_GET
+@require_safe
 @cache_control(public=True, max_age=3600)
 def manifest(request):
     """The installable web app: opens on My badge (the one thing needed at the door), in its own window."""
