@@ -362,6 +362,8 @@ def _spot_label(spot) -> str:
 def _spot_name(spot, state: str, refusal) -> str:
     """The accessible name of a desk or room on the plan: what it is, its state and what selecting it does."""
     what = spot.resource.name if spot.kind == "room" else _("Desk %(label)s") % {"label": spot.resource.label}
+    if state == "free" and spot.kind == "desk":
+        return _("Book desk %(label)s (free)") % {"label": spot.resource.label}
     if state == "free":
         return _("Book %(what)s (free)") % {"what": what}
     if state == "mine":
