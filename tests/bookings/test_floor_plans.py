@@ -19,7 +19,7 @@ from tests.sign_in import signed_in
 
 pytestmark = pytest.mark.usefixtures("frozen")
 
-PLAN = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1000 500"><rect x="10" y="10" width="980" height="480"/></svg>'
+PLAN = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1000 500"><rect width="980" height="480"/></svg>'
 HOSTILE = """<?xml version="1.0"?>
 <svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="800" height="400"
      onload="alert('svg')">
