@@ -5,6 +5,7 @@ cancelling asks first and names the booking, and the confirmation offers "add to
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.contrib.staticfiles import finders
@@ -252,7 +253,7 @@ def test_the_web_app_manifest_opens_my_badge_and_has_its_icons(client, db):
     sizes = set()
     for icon in manifest["icons"]:
         path = finders.find(icon["src"].removeprefix("/static/"))
-        data = open(path, "rb").read()
+        data = Path(path).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n"
         width, height = int.from_bytes(data[16:20]), int.from_bytes(data[20:24])
         assert icon["sizes"] == f"{width}x{height}"
