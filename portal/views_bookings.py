@@ -314,6 +314,7 @@ def _plans(*, site, person, window, kinds, floor_ids=None) -> list[dict]:
                     "x": f"{spot.x:g}",
                     "y": f"{spot.y:g}",
                     "radius": f"{radius:.2f}",
+                    "hit": f"{radius * 2:.2f}",  # a touch target about twice the mark
                     "left": f"{spot.x - radius * 1.3:.2f}",
                     "top": f"{spot.y - radius * 1.3:.2f}",
                     "size": f"{radius * 2.6:.2f}",

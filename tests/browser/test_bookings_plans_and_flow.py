@@ -207,6 +207,14 @@ def test_on_a_390_phone_every_bookings_page_fits_and_cancel_names_the_booking(br
             page.goto(f"{live_server.url}{path}")
             assert fits(page), (path, overflowing(page))
         _docs_screenshot(page, "my-bookings-phone.png", full_page=True)
+        # On the phone the plan keeps touch-sized desks (it scrolls sideways in its frame, the page does not).
+        page.goto(f"{live_server.url}/desks/?date={DAY_AFTER.isoformat()}&start=09:00&end=17:00")
+        spot = page.get_by_role("link", name=re.compile(r"^Book desk \S+ \(free\)$")).first
+        spot.scroll_into_view_if_needed()
+        target = spot.bounding_box()
+        assert target["width"] >= 24 and target["height"] >= 24, target
+        assert fits(page)
+        page.goto(f"{live_server.url}/bookings/")
 
         row = page.locator("tr[data-booking]").filter(has_text="Investor call")
         cancel = row.get_by_role("link", name="Cancel", exact=True)
