@@ -112,6 +112,10 @@ def test_staff_place_a_desk_by_dragging_and_with_the_arrow_keys(page, live_serve
     assert page.get_by_role("status").filter(has_text=f"Desk {desk.label} moved to").is_visible()
     page.get_by_role("button", name="Save positions").click()
     page.get_by_role("status").filter(has_text="Saved.").wait_for()
+    assert page.get_by_role("button", name=re.compile(rf"^Take off the plan ?: Desk {desk.label}$")).is_visible()
+    assert not page.get_by_role("button", name=re.compile(rf"^Put on the plan ?: Desk {desk.label}$")).is_visible()
+    page.evaluate("window.scrollTo(0, 0)")
+    _docs_screenshot(page, "plan-editor.png", full_page=True)
 
     desk.refresh_from_db()
     assert desk.plan_x == pytest.approx(32, abs=0.6) and desk.plan_y == pytest.approx(55, abs=0.6)
