@@ -84,6 +84,25 @@ def _desk_initial(site) -> dict:
     return _window_initial(start, end)
 
 
+def _desk_initial_for(person) -> dict:
+    """The desk window proposed to ``person``: the site's next desk day, moved on a day at a time (up to a week)
+    while the person already holds a desk then: they hold one desk at a time, so that window would be refused."""
+    site = person.site
+    initial = _desk_initial(site)
+    rules = _site_hours(site)
+    day_end = max(min(DESK_DAY_ENDS, rules.closes_at), (datetime.combine(date.min, rules.opens_at) + SLOT).time())
+    for _attempt in range(7):
+        start = datetime.combine(initial["date"], initial["start"], tzinfo=site.tz)
+        end = datetime.combine(initial["date"], initial["end"], tzinfo=site.tz)
+        held = Booking.objects.filter(
+            organiser=person, desk__isnull=False, status__in=HOLDING_STATUSES, start__lt=end, end__gt=start
+        )
+        if not held.exists():
+            return initial
+        initial = {"date": initial["date"] + timedelta(days=1), "start": rules.opens_at, "end": day_end}
+    return initial
+
+
 def _site_hours(site) -> BookableHours:
     """The site's bookable hours and notice (its policy; a room may have its own: room_day uses the room's rules)."""
     policy = services.policy_for(site)
@@ -502,7 +521,7 @@ def desk_search(request):
     if person is None:
         return redirect("portal:dashboard")
     site = person.site
-    form = DeskSearchForm(request.GET or None, site=site, initial=_desk_initial(site))
+    form = DeskSearchForm(request.GET or None, site=site, initial=_desk_initial_for(person))
     desks, window = None, None
     refusals = {}
     if form.is_bound and form.is_valid():

@@ -274,3 +274,20 @@ def test_the_proposed_room_time_is_the_next_bookable_slot(member_web, site, room
     start = form.initial["start"]
     assert (form.initial["date"].isoformat(), start.strftime("%H:%M")) == ("2026-03-02", "10:00")
     assert timedelta(hours=start.hour - 8, minutes=start.minute) >= timedelta(minutes=90)
+
+
+def test_the_proposed_desk_day_skips_days_on_which_the_member_already_holds_a_desk(
+    member_web, member, desk, other_desk
+):
+    for day in (2, 3):
+        services.booking_create(actor=member, desk=desk, start=local(2026, 3, day, 9), end=local(2026, 3, day, 17))
+
+    form = member_web.get("/desks/").context["form"]
+
+    assert (form.initial["date"].isoformat(), f"{form.initial['start']:%H:%M}", f"{form.initial['end']:%H:%M}") == (
+        "2026-03-04",
+        "07:00",
+        "17:00",
+    )
+    search = member_web.get("/desks/", {"date": "2026-03-04", "start": "07:00", "end": "17:00"})
+    assert all(r["refusal"] is None for r in search.context["results"]) and search.context["results"]

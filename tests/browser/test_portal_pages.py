@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from io import StringIO
 
 import pytest
@@ -138,15 +138,20 @@ def test_the_first_find_desks_works_with_what_the_form_proposes(page, live_serve
     sign_in_as(page, live_server, "member")
     page.goto(f"{live_server.url}/desks/")
     day, opens = _expected_window()
-    assert (value(page, "input[name=date]"), value(page, "input[name=start]")) == (day, opens)
+    # The demo member already holds a desk tomorrow (one desk at a time): the proposal is the day after.
+    day_after = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+    assert (value(page, "input[name=date]"), value(page, "input[name=start]")) == (day_after, opens)
     page.get_by_role("button", name="Find desks").click()
     page.get_by_role("heading", name=re.compile(r"\d+ desks? free")).wait_for()
     assert page.get_by_text("This field is required").count() == 0
-    # The demo member already holds a desk tomorrow: no other desk is offered, each says why, theirs is on the plan.
+    assert page.get_by_role("button", name=re.compile(r"^Book desk ")).count() > 0
+    assert page.locator(".booking-result__refusal").count() == 0
+    # Tomorrow, when they hold one, every other desk says why it is not offered, and theirs is on the plan.
     from bookings.models import Booking
 
     held = Booking.objects.filter(organiser__user__username="member", desk__isnull=False, start__date__gte=day)
     label = held.order_by("start").first().desk.label
+    page.goto(f"{live_server.url}/desks/?date={day}&start={opens}&end=17:00")
     assert page.get_by_role("button", name=re.compile(r"^Book desk ")).count() == 0
     reasons = page.locator(".booking-result__refusal")
     assert reasons.count() > 0
