@@ -25,7 +25,6 @@ from django.views.decorators.http import require_GET, require_POST
 from bookings import ical, selectors, services
 from bookings.choices import HOLDING_STATUSES, BookingSource, CancelScope
 from bookings.models import Booking, Desk, Room
-from bookings.services import rules as services_rules
 from labs import floor_plans
 from labs.errors import DomainError
 from labs.models import Floor, Person, Zone
@@ -346,33 +345,11 @@ def _plans(*, site, person, window, kinds, floor_ids=None) -> list[dict]:
     return plans
 
 
-def _desk_refusals(person, window, desks) -> dict:
-    """One desk per person at a time: while the person holds a desk in ``window``, every other desk is refused."""
-    if window is None or not desks:
-        return {}
-    held = (
-        Booking.objects.filter(
-            organiser=person, desk__isnull=False, status__in=HOLDING_STATUSES, start__lt=window[1], end__gt=window[0]
-        )
-        .select_related("desk")
-        .first()
-    )
-    if held is None:
-        return {}
-    refusal = services_rules.violation(
-        "one_desk", _("You already hold desk %(label)s then: one desk at a time.") % {"label": held.desk.label}
-    )
-    return {("desk", d.pk): refusal for d in desks if d.pk != held.desk_id}
-
-
 def _refusals(person, window, resources) -> dict:
-    """What the booking rules refuse to ``person`` in ``window`` (the create path's own check), and for desks the one
-    desk a person holds at a time."""
+    """What the booking rules refuse to ``person`` in ``window``: the create path's own check."""
     if window is None or not resources:
         return {}
-    refused = _desk_refusals(person, window, [r for r in resources if isinstance(r, Desk)])
-    rules = services.booking_refusals(resources=resources, organiser=person, start=window[0], end=window[1])
-    return {**refused, **rules}
+    return services.booking_refusals(resources=resources, organiser=person, start=window[0], end=window[1])
 
 
 def _spot_label(spot) -> str:

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from bookings import db
 from bookings.choices import (
     HOLDING_STATUSES,
 )
@@ -132,13 +134,30 @@ def booking_refusals(
     now: datetime | None = None,
 ) -> dict[tuple[str, int], RuleViolation]:
     """Which of ``resources`` the rules refuse to ``organiser`` for [start, end), with the rule's violation: the same
-    :func:`booking_rules_check` as creating the booking (no overlap check: the caller shows only free ones). Read
-    only: the weekly quota is counted without its row lock. Keys are ``("room" | "desk", pk)``."""
+    :func:`booking_rules_check` as creating the booking, and for desks the one desk a person holds at a time (rule
+    ``one_desk``; booking_create refuses it as an overlap). No other overlap check: the caller shows only free ones.
+    Read only: the weekly quota is counted without its row lock. Keys are ``("room" | "desk", pk)``."""
     now = now or timezone.now()
     refused: dict[tuple[str, int], RuleViolation] = {}
     sites: dict[int, Site] = {}
     quota_refusal: dict[int, RuleViolation | None] = {}
+    resources = list(resources)
+    held_desk = None
+    if any(isinstance(r, Desk) for r in resources):
+        # One desk per person at a time: the same condition as the overlap check of booking_create (conflicts.py).
+        held_desk = (
+            Booking.objects.filter(db.booked_overlaps(start, end), organiser=organiser, desk__isnull=False)
+            .select_related("desk")
+            .order_by("start")
+            .first()
+        )
     for resource in resources:
+        if held_desk is not None and isinstance(resource, Desk) and resource.pk != held_desk.desk_id:
+            refused[("desk", resource.pk)] = violation(
+                "one_desk",
+                _("You already hold desk %(label)s then: one desk at a time.") % {"label": held_desk.desk.label},
+            )
+            continue
         # One policy read per site, not per resource (each select_related row has its own Site instance).
         resource.site = sites.setdefault(resource.site_id, resource.site)
         is_room = isinstance(resource, Room)

@@ -291,3 +291,21 @@ def test_the_proposed_desk_day_skips_days_on_which_the_member_already_holds_a_de
     )
     search = member_web.get("/desks/", {"date": "2026-03-04", "start": "07:00", "end": "17:00"})
     assert all(r["refusal"] is None for r in search.context["results"]) and search.context["results"]
+
+
+def test_a_desk_held_then_is_refused_by_search_as_booking_refuses_it(member, desk, other_desk):
+    from labs.errors import Conflict
+
+    services.booking_create(actor=member, desk=desk, start=local(2026, 3, 3, 9), end=local(2026, 3, 3, 12))
+    window = local(2026, 3, 3, 11), local(2026, 3, 3, 17)
+
+    refusals = services.booking_refusals(resources=[desk, other_desk], organiser=member, start=window[0], end=window[1])
+    later = services.booking_refusals(
+        resources=[other_desk], organiser=member, start=local(2026, 3, 3, 12), end=local(2026, 3, 3, 17)
+    )
+
+    assert refusals[("desk", other_desk.pk)].extra["rule"] == "one_desk"
+    assert "You already hold desk N-01 then" in refusals[("desk", other_desk.pk)].detail
+    with pytest.raises(Conflict, match="You already hold a desk"):
+        services.booking_create(actor=member, desk=other_desk, start=window[0], end=window[1])
+    assert later == {}  # the held desk has ended by then
