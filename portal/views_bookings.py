@@ -18,6 +18,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -554,7 +555,7 @@ def _booked(request, booking: Booking, *, count: int = 1, skipped=()) -> HttpRes
     tz = booking.site.tz
     start, end = booking.start.astimezone(tz), booking.end.astimezone(tz)
     what = _what(booking)
-    when = f"{start:%a %d %b} {start:%H:%M}-{end:%H:%M}"
+    when = f"{date_format(start, 'D j M')} {start:%H:%M}–{end:%H:%M}"
     if count > 1:
         messages.success(
             request, _("Booked %(what)s %(count)d times from %(when)s.") % {"what": what, "count": count, "when": when}
@@ -704,7 +705,12 @@ def my_bookings(request):
     booked = None
     if request.GET.get("booked", "").isdigit() and len(request.GET["booked"]) < 10:
         booked = next((r for r in rows if r["booking"].pk == int(request.GET["booked"])), None)
-    return _render(request, "portal/bookings/my_bookings.html", {"rows": rows, "tz": tz, "booked": booked}, tz=tz)
+    context = {"rows": rows, "tz": tz, "booked": booked}
+    if booked is not None:
+        # "Add to my calendar": the booking's .ics, and the person's own calendar once connected (it follows by
+        # itself) or the way to connect it.
+        context["own_calendar"] = personal_calendars.personal_calendar_status(person)
+    return _render(request, "portal/bookings/my_bookings.html", context, tz=tz)
 
 
 def _own_booking(request, pk: int) -> Booking:

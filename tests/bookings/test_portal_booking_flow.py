@@ -309,3 +309,21 @@ def test_a_desk_held_then_is_refused_by_search_as_booking_refuses_it(member, des
     with pytest.raises(Conflict, match="You already hold a desk"):
         services.booking_create(actor=member, desk=other_desk, start=window[0], end=window[1])
     assert later == {}  # the held desk has ended by then
+
+
+def test_the_confirmation_offers_the_own_calendar_by_its_state(member_web, member, room):
+    from calendars.models import PersonalCalendar
+
+    booking = services.booking_create(actor=member, room=room, start=local(2026, 3, 3, 10), end=local(2026, 3, 3, 11))
+
+    def offer():
+        page = member_web.get("/bookings/", {"booked": booking.pk}).content.decode()
+        return page.split('data-own-calendar="')[1].split('"')[0]
+
+    assert offer() == "none"
+    calendar = PersonalCalendar(person=member, provider="google", account="member@acme.example")
+    calendar.refresh_token = "1//refresh"
+    calendar.save()
+    assert offer() == "connected"
+    PersonalCalendar.objects.filter(pk=calendar.pk).update(status="needs_reconnect")
+    assert offer() == "needs_reconnect"
