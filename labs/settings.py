@@ -72,6 +72,8 @@ MIDDLEWARE = [
     "labs.middleware.RejectNulBytesMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language: the switcher's cookie, else the browser's Accept-Language, else LANGUAGE_CODE (docs/portal.md).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -353,7 +355,13 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Internationalisation -----------------------------------------------------------------------------------
+# English (British formats) and Danish; the portal and the admin follow the browser or the switcher. Translations:
+# locale/<lang>/LC_MESSAGES/django.po, compiled .mo committed (docs/portal.md: "Languages").
 LANGUAGE_CODE = "en-gb"
+LANGUAGES = [("en-gb", "English"), ("da", "Dansk")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_SECURE = PRODUCTION
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -18,6 +18,8 @@ from django.http import Http404, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -113,15 +115,17 @@ class LocalDateTimeField(forms.DateTimeField):
 
 
 class VisitorInviteForm(forms.Form):
-    name = forms.CharField(max_length=160, label="Visitor's name", validators=[validate_single_line])
-    email = forms.EmailField(max_length=254, label="Visitor's email", validators=[validate_single_line])
-    site = forms.ModelChoiceField(queryset=Site.objects.order_by("name"), empty_label=None)
-    start = LocalDateTimeField(label="Arrives", validators=[validate_datetime_in_range])
+    name = forms.CharField(max_length=160, label=gettext_lazy("Visitor's name"), validators=[validate_single_line])
+    email = forms.EmailField(max_length=254, label=gettext_lazy("Visitor's email"), validators=[validate_single_line])
+    site = forms.ModelChoiceField(queryset=Site.objects.order_by("name"), empty_label=None, label=gettext_lazy("Site"))
+    start = LocalDateTimeField(label=gettext_lazy("Arrives"), validators=[validate_datetime_in_range])
     end = LocalDateTimeField(
-        label="Leaves", help_text="At most 24 hours after the arrival.", validators=[validate_datetime_in_range]
+        label=gettext_lazy("Leaves"),
+        help_text=gettext_lazy("At most 24 hours after the arrival."),
+        validators=[validate_datetime_in_range],
     )
     purpose = forms.CharField(
-        max_length=200, required=False, label="Purpose of the visit", validators=[validate_single_line]
+        max_length=200, required=False, label=gettext_lazy("Purpose of the visit"), validators=[validate_single_line]
     )
 
     def clean(self):
@@ -167,7 +171,9 @@ def visitors(request):
                 if not exc.extra:
                     form.add_error(None, exc.detail)
             else:
-                messages.success(request, f"{visit.name} is registered; we emailed them their badge.")
+                messages.success(
+                    request, _("%(name)s is registered; we emailed them their badge.") % {"name": visit.name}
+                )
                 return redirect("portal:visitors")
         status = 400
     context = {"form": form, "visits": selectors.visits_for_host(host=person), "person": person}
@@ -189,20 +195,22 @@ def _visit_command(request, pk: int, call, done: str, default: str):
     except DomainError as exc:
         messages.error(request, exc.detail)
     else:
-        messages.success(request, done.format(name=visit.name))
+        messages.success(request, done % {"name": visit.name})
     return _back(request, default)
 
 
 @login_required
 @require_POST
 def visit_check_out(request, pk: int):
-    return _visit_command(request, pk, services.visit_check_out, "{name} is checked out.", "portal:visitors")
+    return _visit_command(request, pk, services.visit_check_out, _("%(name)s is checked out."), "portal:visitors")
 
 
 @login_required
 @require_POST
 def visit_cancel(request, pk: int):
-    return _visit_command(request, pk, services.visit_cancel, "The visit of {name} is cancelled.", "portal:visitors")
+    return _visit_command(
+        request, pk, services.visit_cancel, _("The visit of %(name)s is cancelled."), "portal:visitors"
+    )
 
 
 # --- reception (staff) -----------------------------------------------------------------------------------------
@@ -213,7 +221,7 @@ def visit_cancel(request, pk: int):
 def reception(request):
     person = person_of(request.user)
     if not is_staff(person):
-        return HttpResponseForbidden("Only staff see the reception desk.")
+        return HttpResponseForbidden(_("Only staff see the reception desk."))
     now = timezone.now()
     context = {
         "site": person.site,
@@ -227,4 +235,4 @@ def reception(request):
 @login_required
 @require_POST
 def reception_check_in(request, pk: int):
-    return _visit_command(request, pk, services.visit_check_in, "{name} is checked in.", "portal:reception")
+    return _visit_command(request, pk, services.visit_check_in, _("%(name)s is checked in."), "portal:reception")
