@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy
 
 from badges import services
 from badges.choices import BadgeKind, Weekday
-from badges.models import AccessDecision, Badge, BadgeCodeUse, Door, DoorRule, Reader, Visit
+from badges.models import AccessDecision, Badge, BadgeCodeUse, Door, DoorRule, Kiosk, Reader, Visit
 from labs.choices import Role
 from labs.errors import DomainError
 from labs.models import Person
@@ -29,7 +29,7 @@ def _run(modeladmin, request, queryset, label: str, call) -> None:
             call(actor, obj)
             done += 1
         except DomainError as exc:
-            modeladmin.message_user(request, f"{obj}: {exc.detail}", messages.ERROR)
+            modeladmin.message_user(request, f"{obj}: {exc.detail} [{exc.code}]", messages.ERROR)  # the stable code too
     if done:
         modeladmin.message_user(request, f"{label}: {done}.", messages.SUCCESS)
 
@@ -248,6 +248,8 @@ class VisitAdmin(admin.ModelAdmin):
         "cancelled_at",
         "ended_at",
         "host_notified_at",
+        "walk_in",
+        "house_rules_accepted_at",
     ]
 
     @admin.display(description=gettext_lazy("state"))
@@ -268,6 +270,23 @@ class VisitAdmin(admin.ModelAdmin):
     @admin.action(description=gettext_lazy("Cancel (the badge is revoked)"))
     def cancel(self, request, queryset):
         _run(self, request, queryset, "Cancelled", lambda actor, v: services.visit_cancel(actor=actor, visit=v))
+
+
+@admin.register(Kiosk)
+class KioskAdmin(admin.ModelAdmin):
+    """Reception tablets; staff set them up from the portal's reception page and switch them off here or there."""
+
+    list_display = ["name", "site", "created_by", "created_at", "last_seen_at", "revoked_at"]
+    list_filter = ["site", ("revoked_at", admin.EmptyFieldListFilter)]
+    readonly_fields = ["site", "created_by", "created_at", "last_seen_at", "revoked_at"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # a kiosk is set up on the device itself (the portal's reception page gives it its cookie)
+
+    @admin.action(description=gettext_lazy("Switch off (the tablet stops at once)"))
+    def revoke(self, request, queryset):
+        _run(self, request, queryset, "Switched off", lambda actor, k: services.kiosk_revoke(actor=actor, kiosk=k))
 
 
 # --- read-only records -----------------------------------------------------------------------------------------

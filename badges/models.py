@@ -133,6 +133,10 @@ class Visit(models.Model):
         null=True, blank=True, help_text="When the visit ended early (check-out, cancellation); the purge uses it."
     )
     host_notified_at = models.DateTimeField(null=True, blank=True)
+    walk_in = models.BooleanField(default=False, help_text="Registered by the visitor at the reception kiosk.")
+    house_rules_accepted_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the visitor accepted the site's house rules (at the kiosk)."
+    )
     visitor_notified_at = models.DateTimeField(null=True, blank=True, help_text="When the badge link was emailed.")
 
     class Meta:
@@ -175,6 +179,31 @@ class Visit(models.Model):
     @property
     def state_label(self) -> str:
         return self.state.replace("_", " ").capitalize()
+
+
+class Kiosk(models.Model):
+    """A reception tablet where walk-in visitors register themselves (docs/portal.md: "Reception kiosk").
+
+    Staff of the site set a device up from the reception page: the device gets a signed cookie naming this row and
+    no staff session. Revoking the row (or deactivating its site's staff) closes it at once; it opens nothing else.
+    """
+
+    site = models.ForeignKey("labs.Site", on_delete=models.CASCADE, related_name="kiosks")
+    name = models.CharField(max_length=80, validators=[validate_single_line])
+    created_by = models.ForeignKey("labs.Person", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_seen_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["site", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.site.slug}/{self.name}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
 
 
 class Badge(models.Model):
@@ -376,7 +405,16 @@ privacy.declare(
         VISIT_RETENTION_DAYS,
         roles=(Role.VISITOR.value,),
     ),
+    house_rules_accepted_at=PersonalData(
+        Category.CONTACT_VERIFICATION,
+        (Purpose.SECURITY,),
+        LegalBasis.LEGITIMATE_INTEREST,
+        _VISIT,
+        VISIT_RETENTION_DAYS,
+        roles=(Role.VISITOR.value,),
+    ),
 )
+privacy.not_personal(Kiosk, name="a device's name")
 privacy.declare(
     Badge,
     public_id=PersonalData(

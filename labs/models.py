@@ -33,6 +33,10 @@ class Site(models.Model):
     check_in_grace_minutes = models.PositiveSmallIntegerField(
         default=10, help_text="A booking not checked in this long after its start is released."
     )
+    house_rules = models.TextField(
+        blank=True,
+        help_text="Shown on the reception kiosk; a walk-in visitor accepts them before registering. Empty: none.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -258,7 +262,9 @@ privacy.declare(
         Category.CONTACT_PROFESSIONAL, (Purpose.ISSUE_BADGE, Purpose.SECURITY), LegalBasis.CONTRACT, _MEMBERSHIP, 30
     ),
 )
-privacy.not_personal(Site, name="a building's name", address="a building's street address")
+privacy.not_personal(
+    Site, name="a building's name", address="a building's street address", house_rules="the site's rules for visitors"
+)
 privacy.not_personal(Floor, name="a floor's name")
 privacy.not_personal(Zone, name="a zone's name")
 privacy.not_personal(Company, name="an organisation's name, not a person's")

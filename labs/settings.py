@@ -381,6 +381,9 @@ BADGE_CARD_UID_KEY = env_str("BADGE_CARD_UID_KEY", None)
 # Badges: how long a QR code of the previous 30 s step is still accepted after the step changed, and a code of the next
 # step before it starts (clock skew between servers); docs/badges.md has the threat model.
 BADGE_CODE_GRACE_SECONDS = env_int("BADGE_CODE_GRACE_SECONDS", 5, minimum=0, maximum=15)
+# Reception kiosk: hours a walk-in visit (and its badge) lasts from registration; days a kiosk device stays set up.
+KIOSK_WALK_IN_HOURS = env_int("KIOSK_WALK_IN_HOURS", 4, minimum=1, maximum=24)
+KIOSK_COOKIE_DAYS = env_int("KIOSK_COOKIE_DAYS", 180, minimum=1, maximum=400)
 
 # --- Security -----------------------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -18,4 +18,5 @@ urlpatterns = [
     path("", include("portal.urls_account")),
     path("", include("portal.urls_calendars")),
     path("", include("portal.urls_analytics")),
+    path("", include("portal.urls_kiosk")),
 ]
