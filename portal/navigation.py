@@ -37,6 +37,14 @@ class Area:
 
 AREAS = [
     Area("dashboard", _("Dashboard"), "portal:dashboard"),
+    Area(
+        "operations",
+        _("Operations"),
+        "portal:operations",
+        icon="pin",
+        card=_("Today at your site: occupancy, arrivals, devices offline, calendar sync errors; find a person."),
+        staff_only=True,
+    ),
     Area("rooms", _("Rooms"), "portal:rooms"),
     Area("desks", _("Desks"), "portal:desks"),
     Area(

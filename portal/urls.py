@@ -19,4 +19,5 @@ urlpatterns = [
     path("", include("portal.urls_calendars")),
     path("", include("portal.urls_analytics")),
     path("", include("portal.urls_kiosk")),
+    path("", include("portal.urls_operations")),
 ]
