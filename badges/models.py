@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from badges.choices import LIVE_STATUSES, BadgeKind, BadgeStatus, Channel, CredentialType, Reason, Weekday
 from labs import privacy
@@ -18,6 +19,13 @@ from labs.validators import validate_single_line
 VISIT_MAX_LENGTH = timedelta(hours=24)
 VISIT_EARLY_ENTRY = timedelta(minutes=30)
 VISIT_RETENTION_DAYS = 30
+VISIT_STATE_LABELS = {
+    "expected": gettext_lazy("Expected"),
+    "checked_in": gettext_lazy("Checked in"),
+    "checked_out": gettext_lazy("Checked out"),
+    "ended": gettext_lazy("Ended"),
+    "cancelled": gettext_lazy("Cancelled"),
+}
 AUDIT_RETENTION_DAYS = 365  # also written into the append-only triggers (migration 0002)
 ALL_WEEKDAYS = [day.value for day in Weekday]
 
@@ -178,7 +186,7 @@ class Visit(models.Model):
 
     @property
     def state_label(self) -> str:
-        return self.state.replace("_", " ").capitalize()
+        return str(VISIT_STATE_LABELS.get(self.state, self.state))
 
 
 class Kiosk(models.Model):

@@ -347,6 +347,8 @@ def visit_check_out(*, actor: Person, visit: Visit, at: datetime | None = None) 
         raise Conflict("This visit was cancelled.", code="visit_ended")
     if visit.checked_out_at:
         return visit
+    if visit.checked_in_at is None:  # this copy may predate the first scan: ask the database
+        visit.checked_in_at = Visit.objects.filter(pk=visit.pk).values_list("checked_in_at", flat=True).first()
     if visit.checked_in_at is None:
         # Checking out someone who never came would record a departure that did not happen: cancel the visit instead.
         raise Conflict(
