@@ -46,6 +46,8 @@ class Door(models.Model):
     is_active = models.BooleanField(default=True)
 
     class Meta:
+        verbose_name = gettext_lazy("door")
+        verbose_name_plural = gettext_lazy("doors")
         ordering = ["site", "name"]
         constraints = [
             models.UniqueConstraint(
@@ -85,6 +87,8 @@ class DoorRule(models.Model):
     is_active = models.BooleanField(default=True)
 
     class Meta:
+        verbose_name = gettext_lazy("door rule")
+        verbose_name_plural = gettext_lazy("door rules")
         ordering = ["door", "id"]
 
     def __str__(self) -> str:
@@ -110,6 +114,8 @@ class Reader(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
+        verbose_name = gettext_lazy("reader")
+        verbose_name_plural = gettext_lazy("readers")
         ordering = ["site", "slug"]
 
     def __str__(self) -> str:
@@ -148,6 +154,8 @@ class Visit(models.Model):
     visitor_notified_at = models.DateTimeField(null=True, blank=True, help_text="When the badge link was emailed.")
 
     class Meta:
+        verbose_name = gettext_lazy("visit")
+        verbose_name_plural = gettext_lazy("visits")
         ordering = ["start"]
         indexes = [models.Index(fields=["site", "start"]), models.Index(fields=["end"])]
         constraints = [
@@ -204,6 +212,8 @@ class Kiosk(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = gettext_lazy("kiosk")
+        verbose_name_plural = gettext_lazy("kiosks")
         ordering = ["site", "name"]
 
     def __str__(self) -> str:
@@ -237,6 +247,8 @@ class Badge(models.Model):
     status_reason = models.CharField(max_length=64, blank=True)
 
     class Meta:
+        verbose_name = gettext_lazy("badge")
+        verbose_name_plural = gettext_lazy("badges")
         ordering = ["-issued_at"]
         constraints = [
             models.CheckConstraint(
@@ -287,6 +299,8 @@ class BadgeCodeUse(models.Model):
     used_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
+        verbose_name = gettext_lazy("badge code use")
+        verbose_name_plural = gettext_lazy("badge code uses")
         constraints = [
             models.UniqueConstraint(fields=["badge", "reader", "step"], name="badge_code_used_once_per_reader"),
         ]
@@ -348,6 +362,8 @@ class AccessDecision(models.Model):
     objects = AccessDecisionQuerySet.as_manager()
 
     class Meta:
+        verbose_name = gettext_lazy("access decision")
+        verbose_name_plural = gettext_lazy("access decisions")
         ordering = ["-at", "-id"]
         default_permissions = ("view",)  # nobody may add, change or delete rows through the admin
         indexes = [models.Index(fields=["person", "at"]), models.Index(fields=["door", "at"])]
