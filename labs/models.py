@@ -35,8 +35,11 @@ class Site(models.Model):
         default=10, help_text="A booking not checked in this long after its start is released."
     )
     house_rules = models.TextField(
+        gettext_lazy("house rules"),
         blank=True,
-        help_text="Shown on the reception kiosk; a walk-in visitor accepts them before registering. Empty: none.",
+        help_text=gettext_lazy(
+            "Shown on the reception kiosk; a walk-in visitor accepts them before registering. Empty: none."
+        ),
     )
 
     class Meta:

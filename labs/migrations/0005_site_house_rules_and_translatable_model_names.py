@@ -45,6 +45,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='site',
             name='house_rules',
-            field=models.TextField(blank=True, help_text='Shown on the reception kiosk; a walk-in visitor accepts them before registering. Empty: none.'),
+            field=models.TextField(blank=True, verbose_name='house rules', help_text='Shown on the reception kiosk; a walk-in visitor accepts them before registering. Empty: none.'),
         ),
     ]
