@@ -35,7 +35,7 @@ from badges.models import (
     Visit,
 )
 from labs.choices import Role
-from labs.errors import Conflict, Forbidden, Invalid, NotFound
+from labs.errors import Conflict, Forbidden, Invalid, NotFound, Throttled
 from labs.models import Person, Site
 from labs.permissions import is_host, is_staff, require_staff
 from labs.transactions import after_commit, enqueue_after_commit
@@ -421,11 +421,15 @@ def visit_walk_in(*, kiosk: Kiosk, name: str, email: str, host: str, accepts_hou
     if not kiosk.is_active:
         raise Forbidden("This kiosk is switched off.", code="kiosk_revoked")
     site = kiosk.site
+    now = timezone.now()
+    recent = Visit.objects.filter(site=site, walk_in=True, created_at__gte=now - timedelta(minutes=10)).count()
+    if recent >= settings.KIOSK_WALK_INS_PER_10_MINUTES:
+        # A lobby tablet is open to anyone: a flood of registrations (or of host-name guesses) is stopped here.
+        raise Throttled(gettext("Too many registrations just now. Please ask at the front desk."), code="kiosk_busy")
     if site.house_rules.strip() and not accepts_house_rules:
         message = gettext("Please read and accept the house rules.")
         raise Invalid(message, code="house_rules_not_accepted", extra={"accepts_house_rules": [message]})
     person = _walk_in_host(site, host)
-    now = timezone.now()
     visit = visit_create(
         host=person,
         site=site,

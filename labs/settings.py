@@ -384,6 +384,7 @@ BADGE_CODE_GRACE_SECONDS = env_int("BADGE_CODE_GRACE_SECONDS", 5, minimum=0, max
 # Reception kiosk: hours a walk-in visit (and its badge) lasts from registration; days a kiosk device stays set up.
 KIOSK_WALK_IN_HOURS = env_int("KIOSK_WALK_IN_HOURS", 4, minimum=1, maximum=24)
 KIOSK_COOKIE_DAYS = env_int("KIOSK_COOKIE_DAYS", 180, minimum=1, maximum=400)
+KIOSK_WALK_INS_PER_10_MINUTES = env_int("KIOSK_WALK_INS_PER_10_MINUTES", 20, minimum=1, maximum=1000)
 
 # --- Security -----------------------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

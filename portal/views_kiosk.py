@@ -66,6 +66,7 @@ def kiosk(request):
     form = WalkInForm(request.POST or None, site=site)
     status = 200
     if request.method == "POST":
+        status = 400
         if form.is_valid():
             data = form.cleaned_data
             try:
@@ -77,6 +78,7 @@ def kiosk(request):
                     accepts_house_rules=data.get("accepts_house_rules", False),
                 )
             except DomainError as exc:
+                status = exc.status_code  # 400 a field, 429 kiosk_busy
                 for field, errors in exc.extra.items():
                     form.add_error(field if field in form.fields else None, errors)
                 if not exc.extra:
@@ -84,7 +86,6 @@ def kiosk(request):
             else:
                 context = {"visit": visit, "site": site, "kiosk": kiosk}
                 return render(request, "portal/kiosk/welcome.html", context)
-        status = 400
     context = {"form": form, "site": site, "kiosk": kiosk}
     return render(request, "portal/kiosk/kiosk.html", context, status=status)
 

@@ -143,3 +143,15 @@ def test_check_out_of_a_visitor_who_never_arrived_is_refused_in_the_portal_and_t
     assert any("[not_arrived]" in str(message) for message in response.context["messages"])
     visit.refresh_from_db()
     assert visit.checked_out_at is None
+
+
+def test_the_kiosk_stops_a_flood_of_registrations(kiosk_device, member, site, settings):
+    settings.KIOSK_WALK_INS_PER_10_MINUTES = 2
+    member.user.first_name, member.user.last_name = "Maja", "Jensen"
+    member.user.save()
+    form = {"email": "x@guests.example", "host": "Maja Jensen", "accepts_house_rules": "on"}
+    for number in (1, 2):
+        assert kiosk_device.post("/kiosk/", {**form, "name": f"Guest {number}"}).status_code == 200
+    refused = kiosk_device.post("/kiosk/", {**form, "name": "Guest 3"})
+    assert refused.status_code == 429 and "ask at the front desk" in refused.content.decode()
+    assert Visit.objects.filter(walk_in=True).count() == 2
