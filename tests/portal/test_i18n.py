@@ -120,3 +120,10 @@ def test_date_and_time_inputs_keep_iso_values_in_danish(member):
     page = client.get("/visitors/").content.decode()
     start = re.search(r'<input type="datetime-local" name="start" value="([^"]*)"', page)
     assert start and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d", start.group(1)), page[:300]
+
+
+@pytest.mark.django_db
+def test_sign_in_errors_in_danish(member):
+    client = Client(HTTP_ACCEPT_LANGUAGE="da")
+    page = client.post("/sign-in/", {"username": "member", "password": "wrong"}).content.decode()
+    assert "Forkert brugernavn eller adgangskode." in page
