@@ -69,6 +69,13 @@ AREAS = [
         card=_("Your digital access badge and its rotating QR code."),
     ),
     Area(
+        "calendar",
+        _("My calendar"),
+        "portal:my-calendar",
+        icon="calendar",
+        card=_("Connect your company calendar: see your room bookings in it, book rooms from it."),
+    ),
+    Area(
         "visitors",
         _("Visitors"),
         "portal:visitors",

@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("portal.urls_badges")),
     path("", include("portal.urls_account")),
     path("", include("portal.urls_calendars")),
+    path("", include("portal.urls_my_calendar")),
     path("", include("portal.urls_analytics")),
     path("", include("portal.urls_kiosk")),
     path("", include("portal.urls_operations")),

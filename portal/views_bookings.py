@@ -5,6 +5,7 @@ Every page calls the bookings services and selectors; times are entered and show
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time, timedelta
 from typing import NamedTuple
 
@@ -23,6 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 from bookings import selectors, services
 from bookings.choices import BookingSource, CancelScope
 from bookings.models import Booking, Desk, Room
+from calendars import personal as personal_calendars
 from labs.errors import DomainError
 from labs.models import Zone
 from labs.permissions import person_of
@@ -141,6 +143,7 @@ class BookForm(forms.Form):
     start = forms.DateTimeField(validators=[validate_datetime_in_range])
     end = forms.DateTimeField(validators=[validate_datetime_in_range])
     title = forms.CharField(max_length=200, required=False, validators=[validate_single_line])
+    guests = forms.CharField(max_length=2000, required=False, help_text="E-mail addresses to invite.")
     next = forms.CharField(required=False)
 
 
@@ -232,6 +235,7 @@ def room_day(request, pk: int):
             "hours": hours,
             "form": WindowForm(tz=tz, initial=_room_day_initial(room, rules, day)),
             "tz": tz,
+            "booking_address": personal_calendars.booking_address(room),
         },
         tz=tz,
     )
@@ -293,6 +297,7 @@ def book(request):
             start=start,
             end=end,
             title=data.get("title", ""),
+            attendees=[a for a in re.split(r"[\s,;]+", data.get("guests") or "") if a],
             source=BookingSource.PORTAL,
         )
     except DomainError as exc:

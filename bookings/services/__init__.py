@@ -25,6 +25,7 @@ from bookings.services.changes import (
     booking_create,
     booking_series_create,
     booking_update,
+    bookings_end_for_person,
 )
 from bookings.services.check_in import (
     booking_check_in,
@@ -53,6 +54,7 @@ __all__ = [
     "booking_series_create",
     "booking_update",
     "bookings_complete_ended",
+    "bookings_end_for_person",
     "bookings_import",
     "bookings_release_no_shows",
     "calendar_feed_regenerate",

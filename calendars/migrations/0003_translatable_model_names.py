@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('calendars', '0001_initial'),
+        ('calendars', '0002_personal_calendars'),
     ]
 
     operations = [
