@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.translation import gettext_lazy
 
 from analytics.choices import RunState, RunTrigger
 from bookings.choices import SizeBand
@@ -32,6 +33,8 @@ class Run(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = gettext_lazy("analytics run")
+        verbose_name_plural = gettext_lazy("analytics runs")
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["site", "state", "-finished_at"], name="analytics_run_latest_idx")]
         constraints = [
@@ -57,6 +60,8 @@ class DayState(models.Model):
     computed_at = models.DateTimeField()
 
     class Meta:
+        verbose_name = gettext_lazy("day state")
+        verbose_name_plural = gettext_lazy("day states")
         constraints = [models.UniqueConstraint(fields=["site", "day"], name="analytics_day_state_unique")]
 
     def __str__(self) -> str:
@@ -84,6 +89,8 @@ class RoomDay(models.Model):
     sizes = models.JSONField(default=dict, blank=True)
 
     class Meta:
+        verbose_name = gettext_lazy("room day")
+        verbose_name_plural = gettext_lazy("room days")
         constraints = [models.UniqueConstraint(fields=["room", "day"], name="analytics_room_day_unique")]
         indexes = [models.Index(fields=["site", "day"], name="analytics_room_day_site_idx")]
 
@@ -107,6 +114,8 @@ class SiteHour(models.Model):
     peak_rooms = models.PositiveIntegerField(default=0)
 
     class Meta:
+        verbose_name = gettext_lazy("site hour")
+        verbose_name_plural = gettext_lazy("site hours")
         constraints = [
             models.UniqueConstraint(fields=["site", "starts_at", "band"], name="analytics_site_hour_unique"),
         ]

@@ -9,10 +9,11 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from badges import services
 from badges.choices import BadgeKind, Weekday
-from badges.models import AccessDecision, Badge, BadgeCodeUse, Door, DoorRule, Reader, Visit
+from badges.models import AccessDecision, Badge, BadgeCodeUse, Door, DoorRule, Kiosk, Reader, Visit
 from labs.choices import Role
 from labs.errors import DomainError
 from labs.models import Person
@@ -28,7 +29,7 @@ def _run(modeladmin, request, queryset, label: str, call) -> None:
             call(actor, obj)
             done += 1
         except DomainError as exc:
-            modeladmin.message_user(request, f"{obj}: {exc.detail}", messages.ERROR)
+            modeladmin.message_user(request, f"{obj}: {exc.detail} [{exc.code}]", messages.ERROR)  # the stable code too
     if done:
         modeladmin.message_user(request, f"{label}: {done}.", messages.SUCCESS)
 
@@ -83,13 +84,13 @@ class ReaderAdmin(admin.ModelAdmin):
             key = services.reader_rotate_key(reader=obj)
             self.message_user(request, f"API key of {obj.slug} (shown once): {key}", messages.WARNING)
 
-    @admin.action(description="Rotate API key (shown once)")
+    @admin.action(description=gettext_lazy("Rotate API key (shown once)"))
     def rotate_key(self, request, queryset):
         for reader in queryset:
             key = services.reader_rotate_key(reader=reader)
             self.message_user(request, f"New API key of {reader.slug} (shown once): {key}", messages.WARNING)
 
-    @admin.action(description="Issue MQTT credentials (shown once; the old password stops at once)")
+    @admin.action(description=gettext_lazy("Issue MQTT credentials (shown once; the old password stops at once)"))
     def issue_mqtt_credentials(self, request, queryset):
         from labs.mqtt_credentials import mqtt_credential_issue
 
@@ -150,7 +151,7 @@ class BadgeAdmin(admin.ModelAdmin):
         "status_reason",
     ]
 
-    @admin.display(description="holder")
+    @admin.display(description=gettext_lazy("holder"))
     def holder(self, obj: Badge) -> str:
         return str(obj.person) if obj.person_id else f"visitor: {obj.visit.name}"
 
@@ -197,15 +198,15 @@ class BadgeAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # revoke instead: the audit log refers to badges
 
-    @admin.action(description="Revoke (the next scan is refused)")
+    @admin.action(description=gettext_lazy("Revoke (the next scan is refused)"))
     def revoke(self, request, queryset):
         _run(self, request, queryset, "Revoked", lambda actor, b: services.badge_revoke(actor=actor, badge=b))
 
-    @admin.action(description="Suspend")
+    @admin.action(description=gettext_lazy("Suspend"))
     def suspend(self, request, queryset):
         _run(self, request, queryset, "Suspended", lambda actor, b: services.badge_suspend(actor=actor, badge=b))
 
-    @admin.action(description="Reinstate a suspended badge")
+    @admin.action(description=gettext_lazy("Reinstate a suspended badge"))
     def reinstate(self, request, queryset):
         _run(self, request, queryset, "Reinstated", lambda actor, b: services.badge_reinstate(actor=actor, badge=b))
 
@@ -247,26 +248,45 @@ class VisitAdmin(admin.ModelAdmin):
         "cancelled_at",
         "ended_at",
         "host_notified_at",
+        "walk_in",
+        "house_rules_accepted_at",
     ]
 
-    @admin.display(description="state")
+    @admin.display(description=gettext_lazy("state"))
     def state_display(self, obj: Visit) -> str:
         return obj.state_label
 
     def has_add_permission(self, request) -> bool:
         return False
 
-    @admin.action(description="Check in (reception)")
+    @admin.action(description=gettext_lazy("Check in (reception)"))
     def check_in(self, request, queryset):
         _run(self, request, queryset, "Checked in", lambda actor, v: services.visit_check_in(actor=actor, visit=v))
 
-    @admin.action(description="Check out (the badge ends now)")
+    @admin.action(description=gettext_lazy("Check out (the badge ends now)"))
     def check_out(self, request, queryset):
         _run(self, request, queryset, "Checked out", lambda actor, v: services.visit_check_out(actor=actor, visit=v))
 
-    @admin.action(description="Cancel (the badge is revoked)")
+    @admin.action(description=gettext_lazy("Cancel (the badge is revoked)"))
     def cancel(self, request, queryset):
         _run(self, request, queryset, "Cancelled", lambda actor, v: services.visit_cancel(actor=actor, visit=v))
+
+
+@admin.register(Kiosk)
+class KioskAdmin(admin.ModelAdmin):
+    """Reception tablets; staff set them up from the portal's reception page and switch them off here or there."""
+
+    list_display = ["name", "site", "created_by", "created_at", "last_seen_at", "revoked_at"]
+    list_filter = ["site", ("revoked_at", admin.EmptyFieldListFilter)]
+    readonly_fields = ["site", "created_by", "created_at", "last_seen_at", "revoked_at"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # a kiosk is set up on the device itself (the portal's reception page gives it its cookie)
+
+    @admin.action(description=gettext_lazy("Switch off (the tablet stops at once)"))
+    def revoke(self, request, queryset):
+        _run(self, request, queryset, "Switched off", lambda actor, k: services.kiosk_revoke(actor=actor, kiosk=k))
 
 
 # --- read-only records -----------------------------------------------------------------------------------------

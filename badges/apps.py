@@ -1,10 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy
 
 
 class BadgesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "badges"
-    verbose_name = "Badges, visitors and access"
+    verbose_name = gettext_lazy("Badges, visitors and access")
 
     def ready(self) -> None:
         from badges import handlers, services, simulator

@@ -1,16 +1,17 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class BadgeKind(models.TextChoices):
-    DIGITAL = "digital", "Digital (rotating QR code)"
-    CARD = "card", "Physical card"
+    DIGITAL = "digital", _("Digital (rotating QR code)")
+    CARD = "card", _("Physical card")
 
 
 class BadgeStatus(models.TextChoices):
-    ACTIVE = "active", "Active"
-    SUSPENDED = "suspended", "Suspended"
-    REVOKED = "revoked", "Revoked"
-    EXPIRED = "expired", "Expired"
+    ACTIVE = "active", _("Active")
+    SUSPENDED = "suspended", _("Suspended")
+    REVOKED = "revoked", _("Revoked")
+    EXPIRED = "expired", _("Expired")
 
 
 # Statuses a badge can still come back from; revoked and expired are final.

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from badges.choices import LIVE_STATUSES, BadgeKind, BadgeStatus, Channel, CredentialType, Reason, Weekday
 from labs import privacy
@@ -18,6 +19,13 @@ from labs.validators import validate_single_line
 VISIT_MAX_LENGTH = timedelta(hours=24)
 VISIT_EARLY_ENTRY = timedelta(minutes=30)
 VISIT_RETENTION_DAYS = 30
+VISIT_STATE_LABELS = {
+    "expected": gettext_lazy("Expected"),
+    "checked_in": gettext_lazy("Checked in"),
+    "checked_out": gettext_lazy("Checked out"),
+    "ended": gettext_lazy("Ended"),
+    "cancelled": gettext_lazy("Cancelled"),
+}
 AUDIT_RETENTION_DAYS = 365  # also written into the append-only triggers (migration 0002)
 ALL_WEEKDAYS = [day.value for day in Weekday]
 
@@ -38,6 +46,8 @@ class Door(models.Model):
     is_active = models.BooleanField(default=True)
 
     class Meta:
+        verbose_name = gettext_lazy("door")
+        verbose_name_plural = gettext_lazy("doors")
         ordering = ["site", "name"]
         constraints = [
             models.UniqueConstraint(
@@ -77,6 +87,8 @@ class DoorRule(models.Model):
     is_active = models.BooleanField(default=True)
 
     class Meta:
+        verbose_name = gettext_lazy("door rule")
+        verbose_name_plural = gettext_lazy("door rules")
         ordering = ["door", "id"]
 
     def __str__(self) -> str:
@@ -102,6 +114,8 @@ class Reader(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
+        verbose_name = gettext_lazy("reader")
+        verbose_name_plural = gettext_lazy("readers")
         ordering = ["site", "slug"]
 
     def __str__(self) -> str:
@@ -133,9 +147,15 @@ class Visit(models.Model):
         null=True, blank=True, help_text="When the visit ended early (check-out, cancellation); the purge uses it."
     )
     host_notified_at = models.DateTimeField(null=True, blank=True)
+    walk_in = models.BooleanField(default=False, help_text="Registered by the visitor at the reception kiosk.")
+    house_rules_accepted_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the visitor accepted the site's house rules (at the kiosk)."
+    )
     visitor_notified_at = models.DateTimeField(null=True, blank=True, help_text="When the badge link was emailed.")
 
     class Meta:
+        verbose_name = gettext_lazy("visit")
+        verbose_name_plural = gettext_lazy("visits")
         ordering = ["start"]
         indexes = [models.Index(fields=["site", "start"]), models.Index(fields=["end"])]
         constraints = [
@@ -174,7 +194,34 @@ class Visit(models.Model):
 
     @property
     def state_label(self) -> str:
-        return self.state.replace("_", " ").capitalize()
+        return str(VISIT_STATE_LABELS.get(self.state, self.state))
+
+
+class Kiosk(models.Model):
+    """A reception tablet where walk-in visitors register themselves (docs/portal.md: "Reception kiosk").
+
+    Staff of the site set a device up from the reception page: the device gets a signed cookie naming this row and
+    no staff session. Revoking the row (or deactivating its site's staff) closes it at once; it opens nothing else.
+    """
+
+    site = models.ForeignKey("labs.Site", on_delete=models.CASCADE, related_name="kiosks")
+    name = models.CharField(max_length=80, validators=[validate_single_line])
+    created_by = models.ForeignKey("labs.Person", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_seen_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = gettext_lazy("kiosk")
+        verbose_name_plural = gettext_lazy("kiosks")
+        ordering = ["site", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.site.slug}/{self.name}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
 
 
 class Badge(models.Model):
@@ -200,6 +247,8 @@ class Badge(models.Model):
     status_reason = models.CharField(max_length=64, blank=True)
 
     class Meta:
+        verbose_name = gettext_lazy("badge")
+        verbose_name_plural = gettext_lazy("badges")
         ordering = ["-issued_at"]
         constraints = [
             models.CheckConstraint(
@@ -250,6 +299,8 @@ class BadgeCodeUse(models.Model):
     used_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
+        verbose_name = gettext_lazy("badge code use")
+        verbose_name_plural = gettext_lazy("badge code uses")
         constraints = [
             models.UniqueConstraint(fields=["badge", "reader", "step"], name="badge_code_used_once_per_reader"),
         ]
@@ -311,6 +362,8 @@ class AccessDecision(models.Model):
     objects = AccessDecisionQuerySet.as_manager()
 
     class Meta:
+        verbose_name = gettext_lazy("access decision")
+        verbose_name_plural = gettext_lazy("access decisions")
         ordering = ["-at", "-id"]
         default_permissions = ("view",)  # nobody may add, change or delete rows through the admin
         indexes = [models.Index(fields=["person", "at"]), models.Index(fields=["door", "at"])]
@@ -376,7 +429,16 @@ privacy.declare(
         VISIT_RETENTION_DAYS,
         roles=(Role.VISITOR.value,),
     ),
+    house_rules_accepted_at=PersonalData(
+        Category.CONTACT_VERIFICATION,
+        (Purpose.SECURITY,),
+        LegalBasis.LEGITIMATE_INTEREST,
+        _VISIT,
+        VISIT_RETENTION_DAYS,
+        roles=(Role.VISITOR.value,),
+    ),
 )
+privacy.not_personal(Kiosk, name="a device's name")
 privacy.declare(
     Badge,
     public_id=PersonalData(

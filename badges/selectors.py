@@ -12,11 +12,12 @@ from django.utils import timezone
 
 from badges import codes
 from badges.choices import LIVE_STATUSES, BadgeKind, BadgeStatus
-from badges.models import Badge, Reader, Visit
+from badges.models import Badge, Kiosk, Reader, Visit
 from labs.models import Person, Site
 from labs.permissions import is_staff, scope_queryset
 
 VISITOR_BADGE_SALT = "badges.visitor-badge"
+KIOSK_SALT = "badges.kiosk"
 
 
 # --- readers ---------------------------------------------------------------------------------------------------
@@ -102,14 +103,43 @@ def _local_day_bounds(day: date, site: Site) -> tuple[datetime, datetime]:
     return start, datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz)
 
 
-def visits_for_reception(*, site: Site, day: date | None = None) -> QuerySet[Visit]:
-    """The visits of one local day at a site (those overlapping it), for the reception desk."""
+def visits_for_reception(*, site: Site, day: date | None = None, query: str = "") -> QuerySet[Visit]:
+    """The visits of one local day at a site (those overlapping it), for the reception desk.
+
+    ``query`` narrows them to a visitor's name or email, or the host's name (case-insensitive, any part).
+    """
     day = day or timezone.localdate(timezone=site.tz)
     start, end = _local_day_bounds(day, site)
+    visits = Visit.objects.select_related("host__user", "site").filter(site=site, start__lt=end, end__gt=start)
+    for word in query.split()[:5]:
+        visits = visits.filter(
+            Q(name__icontains=word)
+            | Q(email__icontains=word)
+            | Q(host__user__first_name__icontains=word)
+            | Q(host__user__last_name__icontains=word)
+        )
+    return visits.order_by("start", "name")
+
+
+# --- the reception kiosk ---------------------------------------------------------------------------------------
+
+
+def kiosk_token(kiosk: Kiosk) -> str:
+    return signing.dumps({"kiosk": kiosk.pk, "site": kiosk.site_id}, salt=KIOSK_SALT, compress=True)
+
+
+def kiosk_from_token(token: str | None) -> Kiosk | None:
+    """The active kiosk a device's signed cookie names; None for none, a forged one, or a revoked kiosk."""
+    if not token:
+        return None
+    try:
+        data = signing.loads(token, salt=KIOSK_SALT)
+    except signing.BadSignature:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("kiosk"), int):
+        return None
     return (
-        Visit.objects.select_related("host__user", "site")
-        .filter(site=site, start__lt=end, end__gt=start)
-        .order_by("start", "name")
+        Kiosk.objects.select_related("site").filter(pk=data["kiosk"], site_id=data.get("site"), revoked_at=None).first()
     )
 
 

@@ -16,6 +16,7 @@ from datetime import date, datetime, time, timedelta
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from badges import codes
 from badges.choices import LIVE_STATUSES, BadgeKind, BadgeStatus, Channel, CredentialType, Reason
@@ -29,11 +30,12 @@ from badges.models import (
     BadgeCodeUse,
     Door,
     DoorRule,
+    Kiosk,
     Reader,
     Visit,
 )
 from labs.choices import Role
-from labs.errors import Conflict, Forbidden, Invalid, NotFound
+from labs.errors import Conflict, Forbidden, Invalid, NotFound, Throttled
 from labs.models import Person, Site
 from labs.permissions import is_host, is_staff, require_staff
 from labs.transactions import after_commit, enqueue_after_commit
@@ -345,6 +347,13 @@ def visit_check_out(*, actor: Person, visit: Visit, at: datetime | None = None) 
         raise Conflict("This visit was cancelled.", code="visit_ended")
     if visit.checked_out_at:
         return visit
+    if visit.checked_in_at is None:  # this copy may predate the first scan: ask the database
+        visit.checked_in_at = Visit.objects.filter(pk=visit.pk).values_list("checked_in_at", flat=True).first()
+    if visit.checked_in_at is None:
+        # Checking out someone who never came would record a departure that did not happen: cancel the visit instead.
+        raise Conflict(
+            gettext("The visitor never arrived: cancel the visit instead of checking them out."), code="not_arrived"
+        )
     _visit_end(visit, at=at or timezone.now(), cancelled=False, reason="checked_out")
     return visit
 
@@ -356,6 +365,85 @@ def visit_cancel(*, actor: Person, visit: Visit) -> Visit:
     if visit.cancelled_at:
         return visit
     _visit_end(visit, at=timezone.now(), cancelled=True, reason="visit_cancelled")
+    return visit
+
+
+# --- the reception kiosk ---------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def kiosk_create(*, actor: Person, name: str) -> Kiosk:
+    """Staff set up a reception tablet for their own site (the view then gives the device its signed cookie)."""
+    require_staff(actor)
+    name = single_line(name).strip() or "Reception"
+    return Kiosk.objects.create(site=actor.site, name=name[:80], created_by=actor)
+
+
+@transaction.atomic
+def kiosk_revoke(*, actor: Person, kiosk: Kiosk) -> Kiosk:
+    """The kiosk stops at once: its cookie names a revoked row."""
+    if not (is_staff(actor) and actor.site_id == kiosk.site_id):
+        raise NotFound("No such kiosk.")
+    if kiosk.revoked_at is None:
+        kiosk.revoked_at = timezone.now()
+        kiosk.save(update_fields=["revoked_at"])
+    return kiosk
+
+
+def _walk_in_host(site: Site, who: str) -> Person:
+    """The one host at the site whose full name or username is ``who`` (case-insensitive); no list is ever shown."""
+    from django.db.models import Value
+    from django.db.models.functions import Concat, Lower
+
+    wanted = " ".join(who.split()).lower()
+    people = (
+        Person.objects.select_related("user", "site")
+        .filter(site=site, user__is_active=True)
+        .annotate(full=Lower(Concat("user__first_name", Value(" "), "user__last_name")))
+        .filter(Q(full=wanted) | Q(user__username__iexact=wanted))
+    )
+    hosts = [person for person in people[:3] if is_host(person)]
+    if len(hosts) != 1:
+        message = gettext("We could not find one person of that name here. Ask reception to help.")
+        raise Invalid(message, code="host_not_found", extra={"host": [message]})
+    return hosts[0]
+
+
+@transaction.atomic
+def visit_walk_in(*, kiosk: Kiosk, name: str, email: str, host: str, accepts_house_rules: bool) -> Visit:
+    """A visitor registers at the kiosk: the visit starts now, they are checked in, and the host is emailed.
+
+    The site's house rules (if any) must be accepted; the acceptance time is kept with the visit. The visitor also
+    gets their badge link by email, like an invited visitor.
+    """
+    from django.conf import settings
+
+    if not kiosk.is_active:
+        raise Forbidden("This kiosk is switched off.", code="kiosk_revoked")
+    site = kiosk.site
+    now = timezone.now()
+    recent = Visit.objects.filter(site=site, walk_in=True, created_at__gte=now - timedelta(minutes=10)).count()
+    if recent >= settings.KIOSK_WALK_INS_PER_10_MINUTES:
+        # A lobby tablet is open to anyone: a flood of registrations (or of host-name guesses) is stopped here.
+        raise Throttled(gettext("Too many registrations just now. Please ask at the front desk."), code="kiosk_busy")
+    if site.house_rules.strip() and not accepts_house_rules:
+        message = gettext("Please read and accept the house rules.")
+        raise Invalid(message, code="house_rules_not_accepted", extra={"accepts_house_rules": [message]})
+    person = _walk_in_host(site, host)
+    visit = visit_create(
+        host=person,
+        site=site,
+        name=name,
+        email=email,
+        start=now,
+        end=now + timedelta(hours=settings.KIOSK_WALK_IN_HOURS),
+        purpose="",
+    )
+    visit.walk_in = True
+    visit.house_rules_accepted_at = now if site.house_rules.strip() else None
+    visit.save(update_fields=["walk_in", "house_rules_accepted_at"])
+    _visit_arrived(visit, at=now, by=None)  # emails the host after commit
+    Kiosk.objects.filter(pk=kiosk.pk).update(last_seen_at=now)
     return visit
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from bookings import services
 from bookings.choices import BookingSource
@@ -192,7 +193,7 @@ class BookingAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-    @admin.action(description="Cancel the selected bookings")
+    @admin.action(description=gettext_lazy("Cancel the selected bookings"))
     def cancel_bookings(self, request, queryset):
         actor = person_of(request.user)
         if actor is None:

@@ -6,6 +6,7 @@ Every change goes through calendars.services: sync requests, unlinking, disconne
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy
 
 from calendars import services
 from calendars.models import Connection, EventLink, OutboundChange, RoomCalendar
@@ -37,7 +38,7 @@ class ConnectionAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False  # POST /api/v1/calendars/connections/ checks the credentials at the provider first
 
-    @admin.action(description="Sync every linked room now")
+    @admin.action(description=gettext_lazy("Sync every linked room now"))
     def sync_now(self, request, queryset):
         actor = person_of(request.user)
         for connection in queryset:
@@ -78,13 +79,13 @@ class RoomCalendarAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False  # PUT /api/v1/rooms/{id}/calendar/ links a room
 
-    @admin.action(description="Sync now")
+    @admin.action(description=gettext_lazy("Sync now"))
     def sync_now(self, request, queryset):
         for calendar in queryset:
             services.calendar_sync_request(calendar.pk, force=True)
         self.message_user(request, f"{queryset.count()} calendar(s) queued.", messages.SUCCESS)
 
-    @admin.action(description="Full sync of the window now")
+    @admin.action(description=gettext_lazy("Full sync of the window now"))
     def full_sync_now(self, request, queryset):
         for calendar in queryset:
             services.calendar_sync_request(calendar.pk, full=True, force=True)

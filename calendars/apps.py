@@ -1,10 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy
 
 
 class CalendarsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "calendars"
-    verbose_name = "Calendars (Google Workspace, Microsoft 365)"
+    verbose_name = gettext_lazy("Calendars (Google Workspace, Microsoft 365)")
 
     def ready(self) -> None:
         from bookings import events

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy
 
 from bookings.models import Booking, BookingSeries, Room
 from calendars.choices import (
@@ -48,6 +49,8 @@ class Connection(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = gettext_lazy("calendar connection")
+        verbose_name_plural = gettext_lazy("calendar connections")
         ordering = ["site", "name"]
         constraints = [
             models.UniqueConstraint(
@@ -109,6 +112,8 @@ class RoomCalendar(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = gettext_lazy("room calendar")
+        verbose_name_plural = gettext_lazy("room calendars")
         ordering = ["connection", "room__name"]
         constraints = [
             models.UniqueConstraint(
@@ -161,6 +166,8 @@ class EventLink(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = gettext_lazy("event link")
+        verbose_name_plural = gettext_lazy("event links")
         ordering = ["calendar", "start", "id"]
         constraints = [
             models.UniqueConstraint(fields=["calendar", "event_id"], name="event_link_unique_event"),
@@ -186,6 +193,8 @@ class OutboundChange(models.Model):
     attempts = models.PositiveIntegerField(default=0)
 
     class Meta:
+        verbose_name = gettext_lazy("outbound change")
+        verbose_name_plural = gettext_lazy("outbound changes")
         ordering = ["queued_at", "id"]
         constraints = [models.UniqueConstraint(fields=["calendar", "booking"], name="outbound_change_unique")]
 

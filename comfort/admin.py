@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy
 
 from comfort.models import Command, Device, Preference, ZoneDecision
 
@@ -21,7 +22,7 @@ class DeviceAdmin(admin.ModelAdmin):
     readonly_fields = ["desired_version", "desired", "reported_version", "reported", "reported_at", "telemetry"]
     actions = ["issue_mqtt_credentials"]
 
-    @admin.action(description="Issue MQTT credentials (shown once; the old password stops at once)")
+    @admin.action(description=gettext_lazy("Issue MQTT credentials (shown once; the old password stops at once)"))
     def issue_mqtt_credentials(self, request, queryset):
         from labs.mqtt_credentials import mqtt_credential_issue
 

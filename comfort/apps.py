@@ -1,10 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy
 
 
 class ComfortConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "comfort"
-    verbose_name = "Comfort (desks, HVAC, fans)"
+    verbose_name = gettext_lazy("Comfort (desks, HVAC, fans)")
 
     def ready(self) -> None:
         from bookings import events

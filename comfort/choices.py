@@ -1,10 +1,11 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class DeviceKind(models.TextChoices):
-    DESK = "desk", "Height-adjustable desk"
-    HVAC = "hvac", "HVAC zone"
-    FAN = "fan", "Fan"
+    DESK = "desk", _("Height-adjustable desk")
+    HVAC = "hvac", _("HVAC zone")
+    FAN = "fan", _("Fan")
 
 
 class CommandState(models.TextChoices):

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy
 
 from bookings.models import Desk
 from comfort import contract
@@ -53,6 +54,8 @@ class Preference(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = gettext_lazy("preference")
+        verbose_name_plural = gettext_lazy("preferences")
         constraints = [
             models.CheckConstraint(
                 condition=Q(desk_sit_height_mm__gte=620, desk_sit_height_mm__lte=1270)
@@ -108,6 +111,8 @@ class Device(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = gettext_lazy("device")
+        verbose_name_plural = gettext_lazy("devices")
         ordering = ["site", "kind", "device_id"]
         constraints = [
             models.CheckConstraint(
@@ -180,6 +185,8 @@ class Command(models.Model):
     superseded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = gettext_lazy("command")
+        verbose_name_plural = gettext_lazy("commands")
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(
@@ -229,6 +236,8 @@ class ZoneDecision(models.Model):
     decided_at = models.DateTimeField()
 
     class Meta:
+        verbose_name = gettext_lazy("zone decision")
+        verbose_name_plural = gettext_lazy("zone decisions")
         ordering = ["-decided_at", "-id"]
         indexes = [models.Index(fields=["zone", "-decided_at"], name="zonedecision_zone_recent_idx")]
 

@@ -9,6 +9,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import UserChangeForm
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from labs import floor_plans, services
@@ -183,7 +184,7 @@ class PersonAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
     autocomplete_fields = ["user", "company"]
     actions = ["deactivate", "reactivate"]
 
-    @admin.display(boolean=True, description="active", ordering="user__is_active")
+    @admin.display(boolean=True, description=gettext_lazy("active"), ordering="user__is_active")
     def is_active(self, obj: Person) -> bool:
         return obj.user.is_active
 
@@ -202,11 +203,11 @@ class PersonAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-    @admin.action(description="Deactivate (sign-ins end, badges revoked, hosted visits cancelled)")
+    @admin.action(description=gettext_lazy("Deactivate (sign-ins end, badges revoked, hosted visits cancelled)"))
     def deactivate(self, request, queryset):
         _each(self, request, queryset.select_related("user", "site"), "Deactivated", _deactivate)
 
-    @admin.action(description="Reactivate the account (badges are issued anew)")
+    @admin.action(description=gettext_lazy("Reactivate the account (badges are issued anew)"))
     def reactivate(self, request, queryset):
         _each(self, request, queryset.select_related("user", "site"), "Reactivated", _reactivate)
 
@@ -267,7 +268,9 @@ class AccountAdmin(UserAdmin):
             return form
         return type(form.__name__, (form,), {"actor": person_of(request.user)})
 
-    @admin.action(description="Deactivate (sign-ins end; a person's badges revoked, hosted visits cancelled)")
+    @admin.action(
+        description=gettext_lazy("Deactivate (sign-ins end; a person's badges revoked, hosted visits cancelled)")
+    )
     def deactivate(self, request, queryset):
         _each(self, request, queryset, "Deactivated", _deactivate_account)
 
@@ -285,7 +288,7 @@ class SignInCounterAdmin(admin.ModelAdmin):
     date_hierarchy = "window_start"
     ordering = ["-window_start"]
 
-    @admin.display(description="key digest")
+    @admin.display(description=gettext_lazy("key digest"))
     def short_digest(self, obj: SignInCounter) -> str:
         return f"{obj.key_digest[:12]}…"
 

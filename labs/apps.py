@@ -1,12 +1,13 @@
 from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
+from django.utils.translation import gettext_lazy
 
 
 class LabsConfig(AppConfig):
     """The core. Its periodic tasks, like every app's, are declared in settings.CELERY_BEAT_SCHEDULE."""
 
     name = "labs"
-    verbose_name = "Labs core"
+    verbose_name = gettext_lazy("Labs core")
 
 
 class LabsAdminConfig(admin_apps.AdminConfig):

@@ -1,22 +1,23 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class CompanyKind(models.TextChoices):
-    BUSINESS_MEMBER = "business_member", "Business member"
-    PARTNER = "partner", "Partner"
-    SPONSOR = "sponsor", "Sponsor"
+    BUSINESS_MEMBER = "business_member", _("Business member")
+    PARTNER = "partner", _("Partner")
+    SPONSOR = "sponsor", _("Sponsor")
 
 
 class Role(models.TextChoices):
     """A person's role decides which data the product collects about them and what they may do."""
 
-    BUSINESS_MEMBER = "business_member", "Business member representative"
-    PARTNER = "partner", "Partner"
-    SPONSOR = "sponsor", "Sponsor"
-    EMPLOYEE = "employee", "Employee"
-    MENTOR = "mentor", "Mentor"
-    VISITOR = "visitor", "Visitor or guest"
-    STAFF = "staff", "Operator staff"
+    BUSINESS_MEMBER = "business_member", _("Business member representative")
+    PARTNER = "partner", _("Partner")
+    SPONSOR = "sponsor", _("Sponsor")
+    EMPLOYEE = "employee", _("Employee")
+    MENTOR = "mentor", _("Mentor")
+    VISITOR = "visitor", _("Visitor or guest")
+    STAFF = "staff", _("Operator staff")
 
 
 # Roles that belong to a company; the others (mentor, visitor, staff) have none.

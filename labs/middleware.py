@@ -162,6 +162,7 @@ class SecondFactorMiddleware:
             "portal:sign-out",
             "portal:two-factor",
             "portal:favicon",
+            "set_language",
             "admin:two-factor",
             "admin:logout",
             "labs-api:health",

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone as dj_timezone
+from django.utils.translation import gettext_lazy
 
 from labs import privacy
 from labs.choices import COMPANY_ROLES, REPRESENTATIVE_ROLE_FOR_KIND, CompanyKind, Role
@@ -33,8 +34,17 @@ class Site(models.Model):
     check_in_grace_minutes = models.PositiveSmallIntegerField(
         default=10, help_text="A booking not checked in this long after its start is released."
     )
+    house_rules = models.TextField(
+        gettext_lazy("house rules"),
+        blank=True,
+        help_text=gettext_lazy(
+            "Shown on the reception kiosk; a walk-in visitor accepts them before registering. Empty: none."
+        ),
+    )
 
     class Meta:
+        verbose_name = gettext_lazy("site")
+        verbose_name_plural = gettext_lazy("sites")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -57,6 +67,8 @@ class Floor(models.Model):
     )
 
     class Meta:
+        verbose_name = gettext_lazy("floor")
+        verbose_name_plural = gettext_lazy("floors")
         ordering = ["site", "level"]
         constraints = [
             models.UniqueConstraint(
@@ -79,6 +91,8 @@ class Zone(models.Model):
     default_setpoint_c = models.DecimalField(max_digits=3, decimal_places=1, default=22)
 
     class Meta:
+        verbose_name = gettext_lazy("zone")
+        verbose_name_plural = gettext_lazy("zones")
         ordering = ["floor", "slug"]
         constraints = [
             models.UniqueConstraint(
@@ -105,8 +119,9 @@ class Company(models.Model):
     is_active = models.BooleanField(default=True)
 
     class Meta:
+        verbose_name = gettext_lazy("company")
+        verbose_name_plural = gettext_lazy("companies")
         ordering = ["name"]
-        verbose_name_plural = "companies"
         constraints = [
             models.UniqueConstraint(
                 fields=["site", "name"],
@@ -132,8 +147,9 @@ class Person(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = gettext_lazy("person")
+        verbose_name_plural = gettext_lazy("people")
         ordering = ["user__last_name", "user__first_name"]
-        verbose_name_plural = "people"
         constraints = [
             models.CheckConstraint(
                 condition=Q(role__in=sorted(COMPANY_ROLES), company__isnull=False)
@@ -188,6 +204,8 @@ class SignInCounter(models.Model):
     failures = models.PositiveIntegerField(default=0)
 
     class Meta:
+        verbose_name = gettext_lazy("sign-in counter")
+        verbose_name_plural = gettext_lazy("sign-in counters")
         constraints = [
             models.UniqueConstraint(fields=["scope", "key_digest", "window_start"], name="signin_counter_unique"),
         ]
@@ -262,7 +280,9 @@ privacy.declare(
         Category.CONTACT_PROFESSIONAL, (Purpose.ISSUE_BADGE, Purpose.SECURITY), LegalBasis.CONTRACT, _MEMBERSHIP, 30
     ),
 )
-privacy.not_personal(Site, name="a building's name", address="a building's street address")
+privacy.not_personal(
+    Site, name="a building's name", address="a building's street address", house_rules="the site's rules for visitors"
+)
 privacy.not_personal(Floor, name="a floor's name", plan_svg="a drawing of the floor")
 privacy.not_personal(Zone, name="a zone's name")
 privacy.not_personal(Company, name="an organisation's name, not a person's")
@@ -306,6 +326,8 @@ class OutboxMessage(models.Model):
     last_error = models.CharField(max_length=255, blank=True)
 
     class Meta:
+        verbose_name = gettext_lazy("outbox message")
+        verbose_name_plural = gettext_lazy("outbox messages")
         ordering = ["id"]
         indexes = [
             models.Index(fields=["id"], condition=Q(sent_at__isnull=True), name="outbox_unsent_idx"),
@@ -348,8 +370,9 @@ class MqttCredential(models.Model):
     last_dropped_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
+        verbose_name = gettext_lazy("MQTT credential")
+        verbose_name_plural = gettext_lazy("MQTT credentials")
         ordering = ["username"]
-        verbose_name = "MQTT credential"
 
     def __str__(self) -> str:
         return self.username

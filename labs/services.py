@@ -33,6 +33,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
+from django.utils.translation import gettext
 from django_otp import verify_token
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -102,7 +103,10 @@ def person_attach(
     No actor: a new Person holds no badge, visit or role to end, and the admin's add permission decides who may.
     """
     if company is not None and company.site_id != site.pk:
-        raise Invalid("The company belongs to another site.", extra={"company": ["Choose a company of this site."]})
+        raise Invalid(
+            gettext("The company belongs to another site."),
+            extra={"company": [gettext("Choose a company of this site.")]},
+        )
     person = Person(
         user=user,
         role=role,
@@ -144,11 +148,13 @@ def person_onboard(
     """
     require_staff(actor)
     if site.pk != actor.site_id:
-        raise Forbidden("Staff onboard people at their own site.")
+        raise Forbidden(gettext("Staff onboard people at their own site."))
     email = User.objects.normalize_email(email.strip())
     username = username_for_email(email)
     if User.objects.filter(email__iexact=email).exists() or User.objects.filter(username__iexact=username).exists():
-        raise Invalid("This email is in use.", extra={"email": ["An account with this email already exists."]})
+        raise Invalid(
+            gettext("This email is in use."), extra={"email": [gettext("An account with this email already exists.")]}
+        )
     if password:
         candidate = User(username=username, email=email, first_name=first_name, last_name=last_name)
         _validate_password(password, candidate)
@@ -220,7 +226,7 @@ def _validate_password(password: str, user: AbstractUser) -> None:
     try:
         validate_password(password, user)
     except ValidationError as exc:
-        raise Invalid("Choose a stronger password.", extra={"password": list(exc.messages)}) from None
+        raise Invalid(gettext("Choose a stronger password."), extra={"password": list(exc.messages)}) from None
 
 
 # --- People: changes by staff ------------------------------------------------------------------------------------
@@ -230,7 +236,7 @@ def _require_site_staff(actor: Person | None, person: Person) -> None:
     """Staff of the person's site; to anyone else's staff the person does not exist."""
     require_staff(actor)
     if actor.site_id != person.site_id:
-        raise NotFound("No such person at your site.")
+        raise NotFound(gettext("No such person at your site."))
 
 
 def _tokens_end(*, user_id: int) -> int:
@@ -297,9 +303,12 @@ def person_change_role(*, actor: Person, person: Person, role: str, company: Com
     someone who is no longer staff. Promotion to staff does not open the admin: that is a permission to grant."""
     _require_site_staff(actor, person)
     if actor.pk == person.pk:
-        raise Forbidden("Staff cannot change their own role or company.")
+        raise Forbidden(gettext("Staff cannot change their own role or company."))
     if company is not None and company.site_id != person.site_id:
-        raise Invalid("The company belongs to another site.", extra={"company": ["Choose a company of this site."]})
+        raise Invalid(
+            gettext("The company belongs to another site."),
+            extra={"company": [gettext("Choose a company of this site.")]},
+        )
     changed = person.role != role or person.company_id != (company.pk if company else None)
     person.role = role
     person.company = company
@@ -321,7 +330,7 @@ def person_deactivate(*, actor: Person, person: Person) -> Person:
     and the visits it hosts are cancelled (the access_revoked hook). Idempotent."""
     _require_site_staff(actor, person)
     if actor.pk == person.pk:
-        raise Forbidden("Staff cannot deactivate their own account.")
+        raise Forbidden(gettext("Staff cannot deactivate their own account."))
     user = person.user
     user.is_active = False
     user.save(update_fields=["is_active"])
@@ -401,7 +410,7 @@ def user_deactivate(*, actor: Person, user: AbstractUser) -> None:
         return
     require_staff(actor)
     if actor.user_id == user.pk:
-        raise Forbidden("Staff cannot deactivate their own account.")
+        raise Forbidden(gettext("Staff cannot deactivate their own account."))
     user.is_active = False
     user.save(update_fields=["is_active"])
     _sign_ins_end(user_id=user.pk)
@@ -493,7 +502,7 @@ def sign_in_attempt(*, username: str, ip: str, check: Callable[[], T], second_fa
         if not _reserve(scope, key_digest, window_start, limit):
             for taken in reserved:
                 _release(*taken, window_start)
-            raise Throttled("Too many failed sign-ins from here; try again later.")
+            raise Throttled(gettext("Too many failed sign-ins from here; try again later."))
         reserved.append((scope, key_digest))
     result = None
     try:
@@ -537,7 +546,7 @@ def sign_in_second_factor(*, user, code: str, ip: str):
     A code is accepted once (django-otp remembers the last time step used, under a row lock)."""
     device = second_factor_device(user=user)
     if device is None:
-        raise Invalid("This account has no authenticator to check a code against.", code=ENROLMENT_REQUIRED)
+        raise Invalid(gettext("This account has no authenticator to check a code against."), code=ENROLMENT_REQUIRED)
     username = user.get_username()
     code = "".join(str(code).split())
     verified = sign_in_attempt(
@@ -547,7 +556,7 @@ def sign_in_second_factor(*, user, code: str, ip: str):
         check=lambda: code.isdigit() and verify_token(user, device.persistent_id, code),
     )
     if not verified:
-        raise Unauthenticated("Wrong or expired code.", code=CODE_INVALID)
+        raise Unauthenticated(gettext("Wrong or expired code."), code=CODE_INVALID)
     _sign_in_reset(username, ip)
     return verified
 
@@ -561,7 +570,7 @@ def sign_in_with_code(*, username: str, password: str, code: str | None, ip: str
     if second_factor_device(user=user) is None:
         return user, None
     if not code:
-        raise Unauthenticated("This account needs the code from its authenticator app.", code=CODE_REQUIRED)
+        raise Unauthenticated(gettext("This account needs the code from its authenticator app."), code=CODE_REQUIRED)
     return user, sign_in_second_factor(user=user, code=code, ip=ip)
 
 
@@ -581,9 +590,9 @@ def second_factor_enrol(*, user, key: str, code: str, ip: str, name: str = "Auth
 
     Refused if the account already has a confirmed authenticator (staff remove a lost one in the admin)."""
     if second_factor_device(user=user) is not None:
-        raise Conflict("This account already has an authenticator.")
+        raise Conflict(gettext("This account already has an authenticator."))
     if not key_is_valid(key):
-        raise Invalid("The enrolment secret is not valid; reload the page.")
+        raise Invalid(gettext("The enrolment secret is not valid; reload the page."))
     code = "".join(str(code).split())
     totp = TOTP(unhexlify(key))
     matched = sign_in_attempt(
@@ -593,11 +602,11 @@ def second_factor_enrol(*, user, key: str, code: str, ip: str, name: str = "Auth
         check=lambda: code.isdigit() and totp.verify(int(code), tolerance=1),
     )
     if not matched:
-        raise Unauthenticated("Wrong or expired code.", code=CODE_INVALID)
+        raise Unauthenticated(gettext("Wrong or expired code."), code=CODE_INVALID)
     with transaction.atomic():
         User.objects.select_for_update().filter(pk=user.pk).first()  # one enrolment at a time per account
         if second_factor_device(user=user) is not None:
-            raise Conflict("This account already has an authenticator.")
+            raise Conflict(gettext("This account already has an authenticator."))
         TOTPDevice.objects.filter(user=user, confirmed=False).delete()
         device = TOTPDevice(user=user, name=name, key=key, confirmed=True, last_t=totp.t())
         device.full_clean()

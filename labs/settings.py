@@ -72,6 +72,8 @@ MIDDLEWARE = [
     "labs.middleware.RejectNulBytesMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language: the switcher's cookie, else the browser's Accept-Language, else LANGUAGE_CODE (docs/portal.md).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -371,7 +373,13 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Internationalisation -----------------------------------------------------------------------------------
+# English (British formats) and Danish; the portal and the admin follow the browser or the switcher. Translations:
+# locale/<lang>/LC_MESSAGES/django.po, compiled .mo committed (docs/portal.md: "Languages").
 LANGUAGE_CODE = "en-gb"
+LANGUAGES = [("en-gb", "English"), ("da", "Dansk")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_SECURE = PRODUCTION
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -391,6 +399,10 @@ BADGE_CARD_UID_KEY = env_str("BADGE_CARD_UID_KEY", None)
 # Badges: how long a QR code of the previous 30 s step is still accepted after the step changed, and a code of the next
 # step before it starts (clock skew between servers); docs/badges.md has the threat model.
 BADGE_CODE_GRACE_SECONDS = env_int("BADGE_CODE_GRACE_SECONDS", 5, minimum=0, maximum=15)
+# Reception kiosk: hours a walk-in visit (and its badge) lasts from registration; days a kiosk device stays set up.
+KIOSK_WALK_IN_HOURS = env_int("KIOSK_WALK_IN_HOURS", 4, minimum=1, maximum=24)
+KIOSK_COOKIE_DAYS = env_int("KIOSK_COOKIE_DAYS", 180, minimum=1, maximum=400)
+KIOSK_WALK_INS_PER_10_MINUTES = env_int("KIOSK_WALK_INS_PER_10_MINUTES", 20, minimum=1, maximum=1000)
 
 # --- Security -----------------------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

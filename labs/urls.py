@@ -26,6 +26,8 @@ api_v1 = [
 urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("admin/", admin.site.urls),
+    # The language switcher posts here (Django's set_language: a cookie, then back to the page it came from).
+    path("i18n/", include("django.conf.urls.i18n")),
     path("", include("portal.urls")),
 ]
 

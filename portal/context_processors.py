@@ -1,5 +1,7 @@
 """What every portal page needs: the navigation (portal/navigation.py) and the signed-in person."""
 
+from django.conf import settings
+
 from labs.permissions import person_of
 from portal.navigation import areas_for
 
@@ -18,7 +20,13 @@ def navigation(request):
     ]
     for item in items:
         item["current"] = _is_current(item["url"], path)
-    return {"nav_items": items, "current_person": person, "calendar_needs_reconnect": _needs_reconnect(person)}
+    return {
+        "nav_items": items,
+        "current_person": person,
+        "calendar_needs_reconnect": _needs_reconnect(person),
+        # The switcher names each language in itself ("English", "Dansk"), not in the language of the page.
+        "portal_languages": settings.LANGUAGES,
+    }
 
 
 def _needs_reconnect(person) -> bool:

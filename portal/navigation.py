@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from labs.models import Person
 from labs.permissions import is_host, is_staff
@@ -17,7 +18,7 @@ from labs.permissions import is_host, is_staff
 @dataclass(frozen=True)
 class Area:
     key: str
-    label: str
+    label: str  # lazy translations: the active language decides at render time
     url_name: str
     icon: str = ""
     card: str = ""  # the dashboard card's text; empty: no card
@@ -35,49 +36,63 @@ class Area:
 
 
 AREAS = [
-    Area("dashboard", "Dashboard", "portal:dashboard"),
-    Area("rooms", "Rooms", "portal:rooms"),
-    Area("desks", "Desks", "portal:desks"),
+    Area("dashboard", _("Dashboard"), "portal:dashboard"),
+    Area(
+        "operations",
+        _("Operations"),
+        "portal:operations",
+        icon="pin",
+        card=_("Today at your site: occupancy, arrivals, devices offline, calendar sync errors; find a person."),
+        staff_only=True,
+    ),
+    Area("rooms", _("Rooms"), "portal:rooms"),
+    Area("desks", _("Desks"), "portal:desks"),
     Area(
         "bookings",
-        "My bookings",
+        _("My bookings"),
         "portal:my-bookings",
         icon="calendar",
-        card="Book a desk or a meeting room and see what you have booked.",
+        card=_("Book a desk or a meeting room and see what you have booked."),
     ),
     Area(
         "workspace",
-        "My workspace",
+        _("My workspace"),
         "portal:workspace",
         icon="sliders",
-        card="Desk height, temperature and fan: set them once, find them at any desk you check in to.",
+        card=_("Desk height, temperature and fan: set them once, find them at any desk you check in to."),
+    ),
+    Area(
+        "badge",
+        _("My badge"),
+        "portal:badge",
+        icon="badge",
+        card=_("Your digital access badge and its rotating QR code."),
     ),
     Area(
         "calendar",
-        "My calendar",
+        _("My calendar"),
         "portal:my-calendar",
         icon="calendar",
-        card="Connect your company calendar: see your room bookings in it, book rooms from it.",
+        card=_("Connect your company calendar: see your room bookings in it, book rooms from it."),
     ),
-    Area("badge", "My badge", "portal:badge", icon="badge", card="Your digital access badge and its rotating QR code."),
     Area(
         "visitors",
-        "Visitors",
+        _("Visitors"),
         "portal:visitors",
         icon="people",
-        card="Register a guest; they get a badge valid only around the visit.",
+        card=_("Register a guest; they get a badge valid only around the visit."),
         hosts_only=True,
     ),
-    Area("reception", "Reception", "portal:reception", staff_only=True),
+    Area("reception", _("Reception"), "portal:reception", staff_only=True),
     Area(
         "analytics",
-        "Analytics",
+        _("Analytics"),
         "portal:analytics",
         icon="chart",
-        card="How the rooms are used, what people could not book, and what to change.",
+        card=_("How the rooms are used, what people could not book, and what to change."),
         staff_only=True,
     ),
-    Area("calendars", "Calendars", "portal:calendars", staff_only=True),
+    Area("calendars", _("Calendars"), "portal:calendars", staff_only=True),
 ]
 
 

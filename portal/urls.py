@@ -19,4 +19,6 @@ urlpatterns = [
     path("", include("portal.urls_calendars")),
     path("", include("portal.urls_my_calendar")),
     path("", include("portal.urls_analytics")),
+    path("", include("portal.urls_kiosk")),
+    path("", include("portal.urls_operations")),
 ]

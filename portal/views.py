@@ -15,6 +15,8 @@ from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
@@ -33,7 +35,7 @@ from labs.second_factor import (
 )
 from portal import selectors
 
-WRONG_CREDENTIALS = "Wrong username or password."
+WRONG_CREDENTIALS = gettext_lazy("Wrong username or password.")
 
 
 class SignInForm(forms.Form):
@@ -184,7 +186,7 @@ def two_factor(request):
             else:
                 request.session.pop(ENROLMENT_KEY_SESSION, None)
                 otp_login(request, device)
-                messages.success(request, "Two-factor authentication is on for your account.")
+                messages.success(request, _("Two-factor authentication is on for your account."))
                 return redirect(_safe_next(request) or "portal:dashboard")
     context = {
         "form": form,

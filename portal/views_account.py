@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN, PasswordResetConfirmView
 from django.http import HttpResponseRedirect
 from django.urls import reverse_lazy
+from django.utils.translation import gettext as _
 
 from labs import services
 from labs.errors import Invalid
@@ -35,7 +36,9 @@ class SetPasswordView(PasswordResetConfirmView):
             form.add_error("new_password2", exc.extra.get("password") or exc.detail)
             return self.form_invalid(form)
         del self.request.session[INTERNAL_RESET_SESSION_TOKEN]
-        messages.success(self.request, f"Your password is set. Sign in as {self.user.get_username()}.")
+        messages.success(
+            self.request, _("Your password is set. Sign in as %(username)s.") % {"username": self.user.get_username()}
+        )
         return HttpResponseRedirect(self.get_success_url())
 
     def form_invalid(self, form):

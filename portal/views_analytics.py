@@ -17,6 +17,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from analytics import selectors, services
@@ -27,17 +29,17 @@ from labs.errors import DomainError
 from labs.permissions import is_staff, person_of
 from portal import charts
 
-FORBIDDEN = "Only staff of the site see its analytics."
+FORBIDDEN = gettext_lazy("Only staff of the site see its analytics.")
 
 
 class PeriodForm(forms.Form):
-    date_from = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(label=gettext_lazy("From"), widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label=gettext_lazy("To"), widget=forms.DateInput(attrs={"type": "date"}))
 
     def clean(self):
         data = super().clean()
         if data.get("date_from") and data.get("date_to") and data["date_to"] < data["date_from"]:
-            raise forms.ValidationError("The period must end on or after its first day.")
+            raise forms.ValidationError(_("The period must end on or after its first day."))
         return data
 
 
@@ -142,7 +144,7 @@ def run_start(request):
         return HttpResponseForbidden(FORBIDDEN)
     form, date_from, date_to = _period(request, person.site)
     if form.is_bound and not form.is_valid():
-        messages.error(request, "Choose a period that ends on or after its first day.")
+        messages.error(request, _("Choose a period that ends on or after its first day."))
         return redirect("portal:analytics")
     try:
         run = services.run_create(site=person.site, date_from=date_from, date_to=date_to)

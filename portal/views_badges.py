@@ -16,8 +16,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -113,15 +116,17 @@ class LocalDateTimeField(forms.DateTimeField):
 
 
 class VisitorInviteForm(forms.Form):
-    name = forms.CharField(max_length=160, label="Visitor's name", validators=[validate_single_line])
-    email = forms.EmailField(max_length=254, label="Visitor's email", validators=[validate_single_line])
-    site = forms.ModelChoiceField(queryset=Site.objects.order_by("name"), empty_label=None)
-    start = LocalDateTimeField(label="Arrives", validators=[validate_datetime_in_range])
+    name = forms.CharField(max_length=160, label=gettext_lazy("Visitor's name"), validators=[validate_single_line])
+    email = forms.EmailField(max_length=254, label=gettext_lazy("Visitor's email"), validators=[validate_single_line])
+    site = forms.ModelChoiceField(queryset=Site.objects.order_by("name"), empty_label=None, label=gettext_lazy("Site"))
+    start = LocalDateTimeField(label=gettext_lazy("Arrives"), validators=[validate_datetime_in_range])
     end = LocalDateTimeField(
-        label="Leaves", help_text="At most 24 hours after the arrival.", validators=[validate_datetime_in_range]
+        label=gettext_lazy("Leaves"),
+        help_text=gettext_lazy("At most 24 hours after the arrival."),
+        validators=[validate_datetime_in_range],
     )
     purpose = forms.CharField(
-        max_length=200, required=False, label="Purpose of the visit", validators=[validate_single_line]
+        max_length=200, required=False, label=gettext_lazy("Purpose of the visit"), validators=[validate_single_line]
     )
 
     def clean(self):
@@ -167,7 +172,9 @@ def visitors(request):
                 if not exc.extra:
                     form.add_error(None, exc.detail)
             else:
-                messages.success(request, f"{visit.name} is registered; we emailed them their badge.")
+                messages.success(
+                    request, _("%(name)s is registered; we emailed them their badge.") % {"name": visit.name}
+                )
                 return redirect("portal:visitors")
         status = 400
     context = {"form": form, "visits": selectors.visits_for_host(host=person), "person": person}
@@ -182,49 +189,110 @@ def _back(request, default: str):
 
 
 def _visit_command(request, pk: int, call, done: str, default: str):
+    """Run a visit command; a refusal answers with its status (409 ``not_arrived``...), says why and links back."""
     person = person_of(request.user)
     visit = get_object_or_404(selectors.visits_visible_to(person), pk=pk)
     try:
         call(actor=person, visit=visit)
     except DomainError as exc:
-        messages.error(request, exc.detail)
+        back = request.POST.get("next", "")
+        if not (back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()})):
+            back = reverse(default)
+        context = {"detail": exc.detail, "code": exc.code, "visit": visit, "back": back}
+        return render(request, "portal/badges/refused.html", context, status=exc.status_code)
     else:
-        messages.success(request, done.format(name=visit.name))
+        messages.success(request, done % {"name": visit.name})
     return _back(request, default)
 
 
 @login_required
 @require_POST
 def visit_check_out(request, pk: int):
-    return _visit_command(request, pk, services.visit_check_out, "{name} is checked out.", "portal:visitors")
+    return _visit_command(request, pk, services.visit_check_out, _("%(name)s is checked out."), "portal:visitors")
 
 
 @login_required
 @require_POST
 def visit_cancel(request, pk: int):
-    return _visit_command(request, pk, services.visit_cancel, "The visit of {name} is cancelled.", "portal:visitors")
+    return _visit_command(
+        request, pk, services.visit_cancel, _("The visit of %(name)s is cancelled."), "portal:visitors"
+    )
 
 
 # --- reception (staff) -----------------------------------------------------------------------------------------
 
 
+class ReceptionFilterForm(forms.Form):
+    """Any day (a date picker: ISO value whatever the language) and a search over visitors and hosts."""
+
+    day = forms.DateField(
+        required=False,
+        label=gettext_lazy("Day"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        input_formats=["%Y-%m-%d"],
+    )
+    q = forms.CharField(
+        required=False,
+        max_length=100,
+        label=gettext_lazy("Search"),
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": gettext_lazy("Visitor, email or host")}),
+    )
+
+
+def _reception_staff(request):
+    person = person_of(request.user)
+    return person if is_staff(person) else None
+
+
 @login_required
 @require_http_methods(["GET", "HEAD"])
 def reception(request):
-    person = person_of(request.user)
-    if not is_staff(person):
-        return HttpResponseForbidden("Only staff see the reception desk.")
+    person = _reception_staff(request)
+    if person is None:
+        return HttpResponseForbidden(_("Only staff see the reception desk."))
     now = timezone.now()
+    today = now.astimezone(person.site.tz).date()
+    form = ReceptionFilterForm(request.GET or None, initial={"day": today})
+    day, query = today, ""
+    if form.is_valid():
+        day = form.cleaned_data["day"] or today
+        query = form.cleaned_data["q"].strip()
+    elif form.is_bound:
+        return render(request, "portal/badges/reception.html", {"form": form, "site": person.site}, status=400)
     context = {
+        "form": form,
         "site": person.site,
-        "today": now.astimezone(person.site.tz).date(),
-        "visits": selectors.visits_for_reception(site=person.site),
+        "day": day,
+        "today": today,
+        "is_today": day == today,
+        "previous_day": day - timedelta(days=1),
+        "next_day": day + timedelta(days=1),
+        "query": query,
+        "visits": selectors.visits_for_reception(site=person.site, day=day, query=query),
+        "kiosks": person.site.kiosks.filter(revoked_at=None).order_by("name"),
         "now": now,
     }
     return render(request, "portal/badges/reception.html", context)
 
 
 @login_required
+@never_cache
+@require_http_methods(["GET", "HEAD"])
+def reception_badge(request, pk: int):
+    """A printable visitor badge: name, host, day, and a QR code of the visitor's own badge page (their phone shows
+    the rotating code that opens doors; a printed code would stop working within a minute)."""
+    person = _reception_staff(request)
+    if person is None:
+        return HttpResponseForbidden(_("Only staff see the reception desk."))
+    visit = get_object_or_404(selectors.visits_visible_to(person).filter(site=person.site), pk=pk)
+    digital = visit.badges.filter(kind="digital").order_by("-issued_at").first()
+    link = selectors.visitor_badge_url(digital) if digital else ""
+    context = {"visit": visit, "badge": digital, "link": link, "qr": qr_svg(link) if link else ""}
+    with timezone.override(visit.site.tz):
+        return render(request, "portal/badges/print_badge.html", context)
+
+
+@login_required
 @require_POST
 def reception_check_in(request, pk: int):
-    return _visit_command(request, pk, services.visit_check_in, "{name} is checked in.", "portal:reception")
+    return _visit_command(request, pk, services.visit_check_in, _("%(name)s is checked in."), "portal:reception")

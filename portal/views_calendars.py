@@ -8,6 +8,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponseForbidden
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -23,7 +25,7 @@ from labs.permissions import is_staff, person_of
 def calendars(request):
     person = person_of(request.user)
     if not is_staff(person):
-        return HttpResponseForbidden("Only staff see calendar sync.")
+        return HttpResponseForbidden(_("Only staff see calendar sync."))
     connections = [
         {"connection": c, "health": selectors.connection_health(c)} for c in selectors.connections_for(person)
     ]
@@ -35,7 +37,7 @@ def calendars(request):
 def connection_sync(request, pk: int):
     person = person_of(request.user)
     if not is_staff(person):
-        return HttpResponseForbidden("Only staff sync calendars.")
+        return HttpResponseForbidden(_("Only staff sync calendars."))
     connection = selectors.connections_for(person).filter(pk=pk).first()
     if connection is None:
         raise Http404("No such connection.")
@@ -44,7 +46,15 @@ def connection_sync(request, pk: int):
     except DomainError as exc:
         messages.error(request, exc.detail)
     else:
-        messages.success(request, f"A sync of {queued} room(s) of {connection.name} is on its way.")
+        messages.success(
+            request,
+            ngettext(
+                "A sync of %(count)d room of %(name)s is on its way.",
+                "A sync of %(count)d rooms of %(name)s is on its way.",
+                queued,
+            )
+            % {"count": queued, "name": connection.name},
+        )
     return redirect("portal:calendars")
 
 
@@ -53,10 +63,10 @@ def connection_sync(request, pk: int):
 def room_sync(request, pk: int):
     person = person_of(request.user)
     if not is_staff(person):
-        return HttpResponseForbidden("Only staff sync calendars.")
+        return HttpResponseForbidden(_("Only staff sync calendars."))
     calendar = RoomCalendar.objects.select_related("room").filter(pk=pk, room__site_id=person.site_id).first()
     if calendar is None:
         raise Http404("No such calendar.")
     services.calendar_sync_request(calendar.pk, force=True)
-    messages.success(request, f"A sync of {calendar.room.name} is on its way.")
+    messages.success(request, _("A sync of %(room)s is on its way.") % {"room": calendar.room.name})
     return redirect("portal:calendars")

@@ -8,6 +8,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from bookings.models import Desk
@@ -18,20 +20,24 @@ from labs.permissions import person_of
 
 class PreferenceForm(forms.Form):
     desk_sit_height_mm = forms.IntegerField(
-        label="Sitting desk height (mm)", min_value=contract.DESK_HEIGHT_MM[0], max_value=contract.DESK_HEIGHT_MM[1]
+        label=gettext_lazy("Sitting desk height (mm)"),
+        min_value=contract.DESK_HEIGHT_MM[0],
+        max_value=contract.DESK_HEIGHT_MM[1],
     )
     desk_stand_height_mm = forms.IntegerField(
-        label="Standing desk height (mm)", min_value=contract.DESK_HEIGHT_MM[0], max_value=contract.DESK_HEIGHT_MM[1]
+        label=gettext_lazy("Standing desk height (mm)"),
+        min_value=contract.DESK_HEIGHT_MM[0],
+        max_value=contract.DESK_HEIGHT_MM[1],
     )
     temperature_c = forms.DecimalField(
-        label="Temperature (°C)",
+        label=gettext_lazy("Temperature (°C)"),
         min_value=contract.SETPOINT_C[0],
         max_value=contract.SETPOINT_C[1],
         max_digits=3,
         decimal_places=1,
         widget=forms.NumberInput(attrs={"step": "0.5"}),
     )
-    fan_speed_pct = forms.IntegerField(label="Fan speed (%)", min_value=0, max_value=100)
+    fan_speed_pct = forms.IntegerField(label=gettext_lazy("Fan speed (%)"), min_value=0, max_value=100)
 
 
 def _posted_desk(request, person, **filters) -> Desk:
@@ -81,8 +87,10 @@ def workspace_preferences(request):
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
         else:
-            note = " and applied to your desk and zone" if commands else ""
-            messages.success(request, f"Preferences saved{note}.")
+            if commands:
+                messages.success(request, _("Preferences saved and applied to your desk and zone."))
+            else:
+                messages.success(request, _("Preferences saved."))
             return redirect("portal:workspace")
     return render(request, "portal/comfort/workspace.html", _context(person, form), status=400)
 
@@ -99,7 +107,7 @@ def workspace_check_in(request):
     except DomainError as exc:
         messages.error(request, exc.detail)
     else:
-        messages.success(request, f"Checked in at desk {desk.label}.")
+        messages.success(request, _("Checked in at desk %(desk)s.") % {"desk": desk.label})
     return redirect("portal:workspace")
 
 
@@ -115,7 +123,7 @@ def workspace_check_out(request):
     except DomainError as exc:
         messages.error(request, exc.detail)
     else:
-        messages.success(request, f"Checked out of desk {desk.label}.")
+        messages.success(request, _("Checked out of desk %(desk)s.") % {"desk": desk.label})
     return redirect("portal:workspace")
 
 

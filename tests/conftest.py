@@ -16,6 +16,17 @@ def _eager_celery(settings):
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """A request in Danish leaves Danish active in the thread (LocaleMiddleware activates, nothing deactivates): each
+    test starts and ends in LANGUAGE_CODE, so code called outside a request reads English."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _no_demo_history(settings):
     """demo_site runs in many tests; its 12 weeks of analytics history only where a test asks for it."""
     settings.ANALYTICS_DEMO_HISTORY = False

@@ -10,6 +10,7 @@ from __future__ import annotations
 import zoneinfo
 
 from django import template
+from django.utils.translation import gettext
 
 register = template.Library()
 
@@ -29,4 +30,4 @@ def zone_name(value) -> str:
     key = _key(value)
     if "/" not in key or key.startswith("Etc/"):
         return key.removeprefix("Etc/")
-    return f"{key.rsplit('/', 1)[-1].replace('_', ' ')} time"
+    return gettext("%(city)s time") % {"city": key.rsplit("/", 1)[-1].replace("_", " ")}

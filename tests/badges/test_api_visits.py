@@ -124,6 +124,14 @@ def test_the_host_checks_the_visitor_out_and_the_badge_stops(frozen, visit, memb
     assert check(reader_client, "cph-main", code_at(badge, later)).json()["reason"] == "expired"
 
 
+def test_a_visitor_who_never_arrived_cannot_be_checked_out(visit, member_client, staff_client):
+    for client in (member_client, staff_client):
+        response = client.post(f"/api/v1/visits/{visit.pk}/check-out/")
+        assert response.status_code == 409 and response.json()["code"] == "not_arrived"
+    visit.refresh_from_db()
+    assert visit.checked_out_at is None
+
+
 def test_delete_cancels_the_visit_and_revokes_its_badge(frozen, visit, staff_client, reader_client):
     assert staff_client.delete(f"/api/v1/visits/{visit.pk}/").status_code == 204
     visit.refresh_from_db()

@@ -103,7 +103,9 @@ def test_a_host_invites_a_visitor_in_local_time(frozen, member_web, site, django
     assert visit.start == START and visit.end == START + timedelta(hours=3)
     assert mail.outbox[0].to == ["vera@guests.example"]
     html = member_web.get("/visitors/").content.decode()
-    assert "Vera" in html and "11:00" in html and "Check out" in html
+    assert (
+        "Vera" in html and "11:00" in html and "Cancel" in html and "Check out" not in html
+    )  # never arrived: cancel, not check out
 
 
 def test_the_invite_form_proposes_the_next_quarter_hour_in_local_time(frozen, member_web):
@@ -134,6 +136,9 @@ def test_the_host_checks_out_from_the_page_and_others_get_404(frozen, member, me
     other.force_login(outsider.user)
     assert other.post(f"/visitors/{visit.pk}/check-out/").status_code == 404
     assert other.post(f"/visitors/{visit.pk}/cancel/").status_code == 404
+    refused = member_web.post(f"/visitors/{visit.pk}/check-out/")  # never arrived: 409, and the page says why
+    assert refused.status_code == 409 and 'data-error-code="not_arrived"' in refused.content.decode()
+    Visit.objects.filter(pk=visit.pk).update(checked_in_at=START)
     assert member_web.post(f"/visitors/{visit.pk}/check-out/").status_code == 302
     visit.refresh_from_db()
     assert visit.checked_out_at is not None
@@ -168,7 +173,7 @@ def test_the_visitors_emailed_page_shows_their_rotating_code(frozen, member, sit
     assert client.get(f"/visitor-badge/{token}/qr/").status_code == 200
     assert client.get(f"/visitor-badge/{token}x/").status_code == 404
     assert client.get("/visitor-badge/forged/").status_code == 404
-    services.visit_check_out(actor=member, visit=visit)
+    services.visit_cancel(actor=member, visit=visit)
     assert "data-code" not in client.get(f"/visitor-badge/{token}/").content.decode()
 
 

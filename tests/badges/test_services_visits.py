@@ -226,7 +226,20 @@ def test_only_the_host_or_site_staff_check_out_or_cancel(frozen, staff, member, 
             services.visit_check_out(actor=other, visit=visit)
         with pytest.raises(NotFound):
             services.visit_cancel(actor=other, visit=visit)
+    Visit.objects.filter(pk=visit.pk).update(checked_in_at=MONDAY)  # arrived (a scan), so there is a departure
+    visit.refresh_from_db()
     assert services.visit_check_out(actor=staff, visit=visit).checked_out_at == MONDAY
+
+
+def test_a_visitor_who_never_arrived_cannot_be_checked_out_only_cancelled(frozen, staff, member, site):
+    visit = register(member, site)
+    for actor in (member, staff):
+        with pytest.raises(Conflict) as refused:
+            services.visit_check_out(actor=actor, visit=visit)
+        assert refused.value.code == "not_arrived" and refused.value.status_code == 409
+    visit.refresh_from_db()
+    assert visit.checked_out_at is None and visit.ended_at is None
+    assert services.visit_cancel(actor=member, visit=visit).cancelled_at is not None
 
 
 def test_a_host_who_leaves_takes_their_upcoming_visits_with_them(frozen, staff, member, site, main_reader):

@@ -54,6 +54,13 @@ SITE = {
     "name": "Copenhagen",
     "timezone": "Europe/Copenhagen",
     "address": "Havnegade 12, 1058 København K, Denmark",
+    # Shown on the reception kiosk; a walk-in visitor accepts them (staff edit them in the admin's Site page).
+    "house_rules": (
+        "Wear your visitor badge where it can be seen.\n"
+        "Your host meets you at reception and accompanies you in the labs and workshops.\n"
+        "Photos only in the lounge and the meeting rooms.\n"
+        "In an alarm, leave by the nearest exit and meet at the harbour front."
+    ),
 }
 FLOORS = [(1, "Floor 1"), (2, "Floor 2")]
 ZONES = [("north", "North wing"), ("south", "South wing"), ("atrium", "Atrium")]

@@ -24,6 +24,13 @@
     });
   }
 
+  // A "Print" button (data-print): the browser's print dialog; without JavaScript the browser's own menu prints.
+  function setupPrint() {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-print]"), function (button) {
+      button.addEventListener("click", function () { window.print(); });
+    });
+  }
+
   // The skip link moves focus to <main>, not only the scroll position.
   function setupSkipLink() {
     var skip = document.querySelector(".skip-link");
@@ -60,6 +67,7 @@
   function setup() {
     setupMenu();
     setupSkipLink();
+    setupPrint();
     watchCodes(document);
   }
 
