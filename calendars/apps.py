@@ -12,3 +12,7 @@ class CalendarsConfig(AppConfig):
 
         # Every booking change of a linked room, from any door, is written to the room's calendar after commit.
         events.on_bookings_changed(services.on_bookings_changed)
+
+        from calendars import rights_rooms
+
+        rights_rooms.register()
