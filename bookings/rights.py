@@ -61,7 +61,7 @@ def _erase(person: Person, pseudonym: str) -> None:
     """Future bookings are cancelled (a running desk booking ends: its desk returns to its defaults through the
     occupancy event); every booking and series keeps its times for utilisation analysis but loses its title and its
     attendees (their number stays); the person's address leaves other people's attendee lists; the feed goes."""
-    from bookings.services import cancel_queryset
+    from bookings.services.changes import cancel_queryset
 
     now = timezone.now()
     cancel_queryset(Booking.objects.filter(organiser=person, end__gt=now), now=now)
