@@ -211,12 +211,31 @@ def consents_set(
     return created
 
 
+def _consenting(*, site_id: int, purpose: str) -> list[Person]:
+    """Active people of the site whose latest choice for ``purpose`` is a grant (two queries, any number of people)."""
+    latest: dict[int, bool] = {}
+    rows = Consent.objects.filter(person__site_id=site_id, purpose=purpose).order_by("person_id", "-at", "-id")
+    for person_id, granted in rows.values_list("person_id", "granted"):
+        latest.setdefault(person_id, granted)
+    ids = [person_id for person_id, granted in latest.items() if granted]
+    people = Person.objects.filter(pk__in=ids, user__is_active=True, erased_at__isnull=True)
+    return list(people.select_related("user", "company").order_by("user__last_name", "user__first_name", "id"))
+
+
 def consent_audience(*, actor: Person, purpose: str) -> list[Person]:
     """The people of the staff member's site who consent to ``purpose`` now (e.g. the marketing mailing list)."""
     require_staff(actor)
-    people = Person.objects.filter(site_id=actor.site_id, user__is_active=True, erased_at__isnull=True)
-    people = people.select_related("user").order_by("user__email")
-    return [p for p in people if consent_given(person=p, purpose=purpose)]
+    return _consenting(site_id=actor.site_id, purpose=purpose)
+
+
+def community_directory(*, viewer: Person) -> list[Person]:
+    """The people of the viewer's site who consent to be shown to the community (name, job title, company, role).
+    Visitors do not see it: the community is the members', employees' and mentors'."""
+    from labs.choices import Role
+
+    if viewer.role == Role.VISITOR:
+        raise Forbidden("The community directory is for members, employees and mentors.")
+    return _consenting(site_id=viewer.site_id, purpose=ConsentPurpose.COMMUNITY)
 
 
 # --- Retention -------------------------------------------------------------------------------------------------

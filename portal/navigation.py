@@ -61,6 +61,20 @@ AREAS = [
         card="Register a guest; they get a badge valid only around the visit.",
         hosts_only=True,
     ),
+    Area(
+        "community",
+        "Community",
+        "portal:community",
+        icon="people",
+        card="Members and mentors who chose to be listed here.",
+    ),
+    Area(
+        "my-data",
+        "My data",
+        "portal:my-data",
+        icon="shield",
+        card="Download your data, choose what you consent to, change your password or erase your account.",
+    ),
     Area("reception", "Reception", "portal:reception", staff_only=True),
     Area(
         "analytics",

@@ -143,9 +143,16 @@ class ConsentsOutputSerializer(serializers.Serializer):
     history = ConsentSerializer(many=True)
 
 
-class ConsentChoiceSerializer(_StrictInputSerializer):
+class ConsentChoiceSerializer(serializers.Serializer):
     purpose = serializers.ChoiceField(choices=ConsentPurpose.choices)
     granted = serializers.BooleanField()
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: ["This field cannot be set here."] for name in unknown})
+        return super().to_internal_value(data)
 
 
 class ConsentsInputSerializer(_StrictInputSerializer):
