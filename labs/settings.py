@@ -268,15 +268,15 @@ ANALYTICS_DEMO_HISTORY = env_bool("ANALYTICS_DEMO_HISTORY", default=True)
 
 # --- Periodic tasks: every one, in one place (Celery beat; seconds) -----------------------------------------
 CELERY_BEAT_SCHEDULE = {
-    "labs-sign-in-counters-purge": {"task": "labs.tasks.sign_in_counters_purge", "schedule": 3600.0},
-    "labs-outbox-purge": {"task": "labs.tasks.outbox_purge", "schedule": 3600.0},
+    # Retention: one idempotent task runs every app's registered purge (labs.rights.register_purge): sign-in
+    # counters, sent outbox messages, expired sessions, badge code uses, visits, access decisions, comfort history,
+    # booking titles (30 days) and bookings (13 months), room calendar organisers, ended memberships (erased).
+    "labs-retention-purge": {"task": "labs.tasks.retention_purge", "schedule": 600.0},
     "bookings-release-no-shows": {"task": "bookings.tasks.release_no_shows", "schedule": 60.0},
     "bookings-complete-ended": {"task": "bookings.tasks.complete_ended", "schedule": 60.0},
     "comfort-commands-sweep": {"task": "comfort.tasks.commands_sweep", "schedule": 5.0},
     "comfort-workspace-reconcile": {"task": "comfort.tasks.workspace_reconcile", "schedule": 60.0},
-    "comfort-history-purge": {"task": "comfort.tasks.comfort_history_purge", "schedule": 3600.0},
     "badges-sweep": {"task": "badges.tasks.badges_sweep", "schedule": 60.0},
-    "badges-retention-purge": {"task": "badges.tasks.badges_retention_purge", "schedule": 3600.0},
     "calendars-reconcile": {"task": "calendars.tasks.calendars_reconcile", "schedule": 300.0},
     "calendars-watches-renew": {"task": "calendars.tasks.watches_renew", "schedule": 900.0},
     # Analytics: every site's last 12 weeks, nightly at 02:30 UTC (only the days whose bookings changed).
