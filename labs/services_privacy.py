@@ -17,6 +17,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from labs import hooks, privacy, rights
@@ -157,6 +158,26 @@ LABS_SOURCE = rights.PersonalDataSource(
     kept="the account row stays as a pseudonym with no name, email or password, so that the rows the law requires "
     "to keep (access decisions, 365 days) and bookings kept for analysis (13 months) name no one",
 )
+
+
+# --- The mentor notice ------------------------------------------------------------------------------------------
+
+MENTOR_NOTICE = gettext_lazy(
+    "The privacy policy does not cover what you share with a mentor: what you choose to tell or show a mentor is "
+    "not confidential."
+)
+
+
+def mentor_notices(*, site_id: int, emails) -> list[str]:
+    """The mentor notice, once, when any of ``emails`` is a mentor's at the site (a member sharing with a mentor)."""
+    from labs.choices import Role
+
+    wanted = {str(e).strip().lower() for e in emails or [] if e}
+    if not wanted:
+        return []
+    mentors = Person.objects.filter(site_id=site_id, role=Role.MENTOR, erased_at__isnull=True)
+    mentor_emails = {e.lower() for e in mentors.values_list("user__email", flat=True) if e}
+    return [str(MENTOR_NOTICE)] if wanted & mentor_emails else []
 
 
 # --- Consents --------------------------------------------------------------------------------------------------

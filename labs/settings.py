@@ -203,6 +203,9 @@ BOOKINGS_CHECK_IN_AHEAD = timedelta(minutes=env_int("BOOKINGS_CHECK_IN_AHEAD_MIN
 # A recurring booking loses its future occurrences after this many released (no-show) occurrences in a row.
 BOOKINGS_MISSES_BEFORE_SERIES_ENDS = env_int("BOOKINGS_MISSES_BEFORE_SERIES_ENDS", 3, minimum=1, maximum=100)
 # A desk goes back to this height when nobody is checked in at it.
+# Role-limited collection (the privacy policy): a visitor's calendar data and office preferences are kept only for a
+# stay (their account's start to its membership end) of at least this many days (labs.permissions.role_allows).
+VISITOR_EXTENDED_DATA_MIN_DAYS = env_int("VISITOR_EXTENDED_DATA_MIN_DAYS", 5, minimum=1, maximum=365)
 COMFORT_DESK_DEFAULT_HEIGHT_MM = env_int("COMFORT_DESK_DEFAULT_HEIGHT_MM", 740, minimum=620, maximum=1270)
 # A zone's setpoint stays within this many tenths of a degree of its policy (Zone.default_setpoint_c).
 COMFORT_ZONE_BAND_C = Decimal(env_int("COMFORT_ZONE_BAND_DECI_C", 20, minimum=0, maximum=140)) / 10

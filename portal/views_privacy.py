@@ -24,10 +24,7 @@ from labs.errors import DomainError, Forbidden, Invalid, Throttled
 from labs.models import ConsentChannel, ConsentPurpose, Person
 from labs.permissions import person_of
 
-MENTOR_NOTICE = gettext_lazy(
-    "The privacy policy does not cover what you share with a mentor: what you choose to tell or show a mentor is "
-    "not confidential."
-)
+MENTOR_NOTICE = services_privacy.MENTOR_NOTICE
 
 
 def _person_or_404(request) -> Person:
