@@ -287,6 +287,7 @@ class PersonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             401: _NOT_SIGNED_IN,
             403: _error("Not staff, or a change of your own role or of your own account's activity."),
             404: _NO_SUCH_PERSON,
+            409: _error("The person's data was erased: the record does not change."),
         },
     )
     def retrieve(self, request, *args, **kwargs):

@@ -145,3 +145,11 @@ def test_a_database_dump_after_erasure_holds_none_of_the_identifiers(subject, wo
         assert identifier.lower() not in dump.lower(), identifier
     assert "+45 1234 9876" not in dump and "Chief Vexillologist" not in dump
     assert settings.USES_POSTGRES
+
+
+def test_an_erased_person_cannot_be_edited_or_reactivated(subject, staff):
+    services_privacy.person_erase(actor=staff, person=subject)
+    url = reverse("labs-api:person-detail", args=[subject.pk])
+    assert _client_for(staff).patch(url, {"is_active": True}, format="json").status_code == 409
+    assert _client_for(staff).patch(url, {"first_name": "Zebediah"}, format="json").status_code == 409
+    assert not User.objects.get(pk=subject.user_id).is_active
