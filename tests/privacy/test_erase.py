@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from badges.models import AccessDecision, Badge, Visit
@@ -153,3 +154,30 @@ def test_an_erased_person_cannot_be_edited_or_reactivated(subject, staff):
     assert _client_for(staff).patch(url, {"is_active": True}, format="json").status_code == 409
     assert _client_for(staff).patch(url, {"first_name": "Zebediah"}, format="json").status_code == 409
     assert not User.objects.get(pk=subject.user_id).is_active
+
+
+def test_the_desk_the_person_sits_at_returns_to_its_defaults(
+    subject, site, settings, django_capture_on_commit_callbacks
+):
+    from comfort import services as comfort_services
+    from comfort.models import Device
+    from tests.bookings.factories import DeskFactory
+    from tests.comfort.factories import DeviceFactory, PreferenceFactory
+
+    desk = DeskFactory(site=site)
+    device = DeviceFactory(kind="desk", desk=desk)
+    PreferenceFactory(person=subject, desk_sit_height_mm=1010)
+    with django_capture_on_commit_callbacks(execute=True):
+        comfort_services.workspace_check_in(person=subject, desk=desk)
+    assert Device.objects.get(pk=device.pk).desired == {"height_mm": 1010}
+    from comfort.models import Command
+    from labs.models import OutboxMessage
+
+    theirs = [str(c) for c in Command.objects.filter(acts_for=subject).values_list("cmd_id", flat=True)]
+    OutboxMessage.objects.update(sent_at=timezone.now())  # the bridge published them
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _erase_self(subject).status_code == 202
+    assert Device.objects.get(pk=device.pk).desired == {"height_mm": settings.COMFORT_DESK_DEFAULT_HEIGHT_MM}
+    # the sent MQTT messages that carried their commands are gone, and no command names them any more
+    assert theirs and not [m for m in OutboxMessage.objects.all() if m.payload.get("cmd_id") in theirs]
+    assert not Command.objects.filter(acts_for=subject, cmd_id__in=theirs).exists()  # before erasure
