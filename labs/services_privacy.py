@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from labs import hooks, privacy, rights
-from labs.errors import Forbidden, Invalid, NotFound
+from labs.errors import Forbidden, Invalid
 from labs.models import (
     Consent,
     ConsentChannel,
@@ -301,11 +301,3 @@ def _sessions_purge(now) -> int:
     if not hasattr(store_class, "get_model_class"):
         return 0
     return store_class.get_model_class().objects.filter(expire_date__lt=now).delete()[0]
-
-
-def person_lookup_for_staff(*, actor: Person, person_id: int) -> Person:
-    require_staff(actor)
-    person = Person.objects.select_related("user").filter(pk=person_id, site_id=actor.site_id).first()
-    if person is None:
-        raise NotFound("No such person at your site.")
-    return person

@@ -120,6 +120,7 @@ class PersonUpdateInputSerializer(_StrictInputSerializer):
 
 
 class EraseInputSerializer(_StrictInputSerializer):
+    schema_rules = {"additionalProperties": False}
     password = serializers.CharField(
         max_length=4096, trim_whitespace=False, style={"input_type": "password"}, help_text="Your current password."
     )
@@ -144,6 +145,7 @@ class ConsentsOutputSerializer(serializers.Serializer):
 
 
 class ConsentChoiceSerializer(serializers.Serializer):
+    schema_rules = {"additionalProperties": False}
     purpose = serializers.ChoiceField(choices=ConsentPurpose.choices)
     granted = serializers.BooleanField()
 
@@ -156,4 +158,5 @@ class ConsentChoiceSerializer(serializers.Serializer):
 
 
 class ConsentsInputSerializer(_StrictInputSerializer):
+    schema_rules = {"additionalProperties": False}
     consents = ConsentChoiceSerializer(many=True, allow_empty=False, max_length=10)
