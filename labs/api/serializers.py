@@ -133,7 +133,7 @@ class EraseOutputSerializer(serializers.Serializer):
 
 class ConsentSerializer(serializers.Serializer):
     purpose = serializers.ChoiceField(choices=ConsentPurpose.choices)
-    granted = serializers.BooleanField()
+    granted = fields.BooleanField()
     text_version = serializers.CharField(read_only=True)
     at = serializers.DateTimeField(read_only=True, allow_null=True)
     channel = serializers.CharField(read_only=True, allow_null=True)
@@ -147,7 +147,7 @@ class ConsentsOutputSerializer(serializers.Serializer):
 class ConsentChoiceSerializer(serializers.Serializer):
     schema_rules = {"additionalProperties": False}
     purpose = serializers.ChoiceField(choices=ConsentPurpose.choices)
-    granted = serializers.BooleanField()
+    granted = fields.BooleanField()
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
@@ -159,4 +159,4 @@ class ConsentChoiceSerializer(serializers.Serializer):
 
 class ConsentsInputSerializer(_StrictInputSerializer):
     schema_rules = {"additionalProperties": False}
-    consents = ConsentChoiceSerializer(many=True, allow_empty=False, max_length=10)
+    consents = ConsentChoiceSerializer(many=True, help_text="The last choice per purpose counts; empty: no change.")
