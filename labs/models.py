@@ -368,7 +368,7 @@ privacy.not_personal(
 class ConsentPurpose(models.TextChoices):
     MARKETING = "marketing", "Marketing: news, offers and events by email"
     COMMUNITY = "community", "Community: show my name and job title to other members in the community directory"
-    PERSONALISATION = "personalisation", "Personalisation: apply my office preferences automatically when I check in"
+    PERSONALISATION = "personalisation", "Personalisation: suggest the desk I book most, from my past bookings"
 
 
 class ConsentChannel(models.TextChoices):

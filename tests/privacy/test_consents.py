@@ -94,3 +94,22 @@ def test_the_community_directory_lists_only_who_consents_with_the_mentor_notice(
     assert "not confidential" in page
     services_privacy.consents_set(person=mentor, choices={"community": False}, channel="portal")
     assert mentor.user.last_name not in client.get(reverse("portal:community")).content.decode()
+
+
+def test_the_usual_desk_is_suggested_only_with_the_personalisation_consent(client, member, site):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.bookings.factories import BookingFactory, DeskFactory
+
+    desk = DeskFactory(site=site, label="W-42")
+    for days in (3, 10):
+        start = timezone.now() - timedelta(days=days)
+        BookingFactory(room=None, desk=desk, organiser=member, start=start, status="completed")
+    client.force_login(member.user)
+    assert b"Your usual desk" not in client.get(reverse("portal:dashboard")).content
+    services_privacy.consents_set(person=member, choices={"personalisation": True}, channel="portal")
+    assert b"Your usual desk is W-42" in client.get(reverse("portal:dashboard")).content
+    services_privacy.consents_set(person=member, choices={"personalisation": False}, channel="portal")
+    assert b"Your usual desk" not in client.get(reverse("portal:dashboard")).content
