@@ -28,6 +28,7 @@ from labs.services import sign_in
 from tests.conftest import _client_for
 from tests.factories import PASSWORD
 from tests.privacy.conftest import CARD_UID
+from tests.sign_in import signed_in
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()
@@ -181,3 +182,23 @@ def test_the_desk_the_person_sits_at_returns_to_its_defaults(
     # the sent MQTT messages that carried their commands are gone, and no command names them any more
     assert theirs and not [m for m in OutboxMessage.objects.all() if m.payload.get("cmd_id") in theirs]
     assert not Command.objects.filter(acts_for=subject, cmd_id__in=theirs).exists()  # before erasure
+
+
+def test_the_admin_erases_on_request_through_the_same_service(subject, staff, client, world):
+    staff.user.is_staff = True
+    staff.user.is_superuser = True
+    staff.user.save()
+    admin = signed_in(client, staff.user, PASSWORD)
+    response = admin.post(
+        reverse("admin:labs_person_changelist"), {"action": "erase", "_selected_action": [subject.pk]}
+    )
+    assert response.status_code == 302
+    assert ErasureLog.objects.get(person_id=subject.pk).by_staff
+    assert not Badge.objects.filter(person=subject).exists()
+    log_page = admin.get(reverse("admin:labs_erasurelog_changelist"))
+    assert log_page.status_code == 200 and b"zebediah" not in log_page.content.lower()
+
+
+def test_the_export_is_never_cached(subject):
+    response = _client_for(subject).get(reverse("labs-api:me-export"))
+    assert "no-store" in response["Cache-Control"]
