@@ -390,6 +390,8 @@ def booking_update(
     new_attendees = _normalise_attendees(attendees) if attendees is not None else booking.attendees
     if booking.desk_id and new_attendees:
         raise Invalid("A desk booking has no attendees.", extra={"attendees": ["Desks are for one person."]})
+    if (title or (attendees is not None and new_attendees)) and not role_allows(booking.organiser, "calendar"):
+        require_role_allows(booking.organiser, "calendar", "A booking's title and attendees")
     retimed = (new_start, new_end) != (booking.start, booking.end)
     tz = booking.site.tz
     try:

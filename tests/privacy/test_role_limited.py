@@ -115,3 +115,12 @@ def test_sharing_a_meeting_with_a_mentor_shows_the_notice(member, mentor, collea
         format="json",
     )
     assert "notices" not in without.json()
+
+
+def test_a_short_visit_cannot_add_a_title_later(site):
+    room = RoomFactory(site=site)
+    visitor = _visitor(site, 1)
+    booking = _book(visitor, room).json()
+    url = reverse("bookings-api:booking-detail", args=[booking["id"]])
+    response = _client_for(visitor).patch(url, {"title": "Pitch to Acme"}, format="json")
+    assert response.status_code == 403 and response.json()["code"] == "role_limited"
