@@ -101,12 +101,59 @@ def _erase(*, person: Person, by_staff: bool, pseudonym: str | None = None, log:
     for source in rights.sources():
         source.erase(person, pseudonym)
     if log and existing is None:
-        return ErasureLog.objects.create(person_id=person.pk, pseudonym=pseudonym, by_staff=by_staff)
+        entry = ErasureLog.objects.create(person_id=person.pk, pseudonym=pseudonym, by_staff=by_staff)
+        transaction.on_commit(lambda: _erasure_file_append(entry))
+        return entry
     return existing
 
 
-def erasures_replay() -> int:
-    """Run every logged erasure again (after restoring a backup taken before some of them); returns how many ran."""
+def _erasure_file_append(entry: ErasureLog) -> None:
+    """Append the erasure to settings.ERASURE_LOG_FILE (after commit: only erasures that happened)."""
+    import json
+    from pathlib import Path
+
+    path = Path(settings.ERASURE_LOG_FILE)
+    line = {
+        "person_id": entry.person_id,
+        "pseudonym": entry.pseudonym,
+        "erased_at": entry.erased_at.isoformat(),
+        "by_staff": entry.by_staff,
+    }
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(line) + "\n")
+    except OSError:
+        logger.exception("could not append erasure %s to %s", entry.pk, path)
+
+
+def erasure_file_entries(path: str) -> list[dict]:
+    """The erasures recorded in a JSON-lines file (missing file: none)."""
+    import json
+    from pathlib import Path
+
+    file = Path(path)
+    if not file.is_file():
+        return []
+    return [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def erasures_replay(*, file_entries: list[dict] | None = None) -> int:
+    """Run every logged erasure again (after restoring a backup taken before some of them); returns how many ran.
+
+    ``file_entries`` (from :func:`erasure_file_entries`) bring back the log rows a restored backup does not have."""
+    from django.utils.dateparse import parse_datetime
+
+    known = set(ErasureLog.objects.values_list("person_id", flat=True))
+    for line in file_entries or []:
+        if line["person_id"] not in known:
+            ErasureLog.objects.create(
+                person_id=line["person_id"],
+                pseudonym=line["pseudonym"],
+                erased_at=parse_datetime(line["erased_at"]),
+                by_staff=bool(line.get("by_staff")),
+            )
+            known.add(line["person_id"])
     count = 0
     for entry in ErasureLog.objects.order_by("id"):
         person = Person.objects.filter(pk=entry.person_id).first()

@@ -203,6 +203,9 @@ BOOKINGS_CHECK_IN_AHEAD = timedelta(minutes=env_int("BOOKINGS_CHECK_IN_AHEAD_MIN
 # A recurring booking loses its future occurrences after this many released (no-show) occurrences in a row.
 BOOKINGS_MISSES_BEFORE_SERIES_ENDS = env_int("BOOKINGS_MISSES_BEFORE_SERIES_ENDS", 3, minimum=1, maximum=100)
 # A desk goes back to this height when nobody is checked in at it.
+# Erasures are also appended (person id, pseudonym, time: no identifier) to this JSON-lines file after commit, kept
+# apart from the database's backups, so that `manage.py replay_erasures` can erase again after a restore.
+ERASURE_LOG_FILE = env_str("ERASURE_LOG_FILE", str(VAR_DIR / "erasures.jsonl"))
 # Role-limited collection (the privacy policy): a visitor's calendar data and office preferences are kept only for a
 # stay (their account's start to its membership end) of at least this many days (labs.permissions.role_allows).
 VISITOR_EXTENDED_DATA_MIN_DAYS = env_int("VISITOR_EXTENDED_DATA_MIN_DAYS", 5, minimum=1, maximum=365)

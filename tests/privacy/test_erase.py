@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -202,3 +203,24 @@ def test_the_admin_erases_on_request_through_the_same_service(subject, staff, cl
 def test_the_export_is_never_cached(subject):
     response = _client_for(subject).get(reverse("labs-api:me-export"))
     assert "no-store" in response["Cache-Control"]
+
+
+def test_a_backup_from_before_the_erasure_is_erased_again_from_the_file(
+    subject, staff, world, settings, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        services_privacy.person_erase(actor=staff, person=subject)
+    pseudonym = ErasureLog.objects.get(person_id=subject.pk).pseudonym
+    lines = services_privacy.erasure_file_entries(settings.ERASURE_LOG_FILE)
+    assert [(line["person_id"], line["pseudonym"]) for line in lines] == [(subject.pk, pseudonym)]
+    assert "zebediah" not in Path(settings.ERASURE_LOG_FILE).read_text().lower()
+    # The restored database predates the erasure: the person is back, the log row is not.
+    ErasureLog.objects.all().delete()
+    User.objects.filter(pk=subject.user_id).update(username="zebediah.quill", email="z@acme.example", is_active=True)
+    Person.objects.filter(pk=subject.pk).update(erased_at=None)
+    out = StringIO()
+    call_command("replay_erasures", stdout=out)
+    assert "1 erasures replayed" in out.getvalue()
+    user = User.objects.get(pk=subject.user_id)
+    assert (user.username, user.email, user.is_active) == (pseudonym, "", False)
+    assert ErasureLog.objects.get(person_id=subject.pk).pseudonym == pseudonym
