@@ -18,7 +18,10 @@ venv: $(STAMP)
 # The calendar fakes (manage.py calendar_fakes, in the Procfile): make run points the providers' endpoints at them.
 CALENDAR_FAKES_ENV := GOOGLE_API_ENDPOINT=http://127.0.0.1:9101/calendar/v3/ GOOGLE_ADMIN_API_ENDPOINT=http://127.0.0.1:9101/ \
 	MS_AUTHORITY_HOST=https://127.0.0.1:9102 MS_GRAPH_ENDPOINT=https://127.0.0.1:9102/v1.0 \
-	MS_CA_BUNDLE=$(CURDIR)/var/calendar-fakes/microsoft/ca.pem
+	MS_CA_BUNDLE=$(CURDIR)/var/calendar-fakes/microsoft/ca.pem \
+	GOOGLE_OAUTH_CLIENT_ID=labs-demo-portal.apps.googleusercontent.com GOOGLE_OAUTH_CLIENT_SECRET=labs-demo-portal-secret \
+	GOOGLE_OAUTH_AUTHORIZE_URL=http://127.0.0.1:9101/o/oauth2/v2/auth GOOGLE_OAUTH_TOKEN_URL=http://127.0.0.1:9101/token \
+	GOOGLE_OAUTH_REVOKE_URL=http://127.0.0.1:9101/revoke
 
 ## make run: set up and start the whole system (web, worker+beat, MQTT broker, bridge, simulators, fakes).
 run: venv

@@ -7,6 +7,7 @@ are matched by name and label, and a demo booking that already exists (same pers
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from xml.sax.saxutils import escape
 
 from django.db import transaction
 from django.utils import timezone
@@ -15,6 +16,7 @@ from bookings import services
 from bookings.choices import HOLDING_STATUSES, BookingSource
 from bookings.models import Booking, BookingPolicy, Desk, Room
 from labs.errors import DomainError
+from labs.floor_plans import sanitise_svg
 from labs.models import Floor, Person, Site, Zone
 
 # name, capacity, amenities, floor index (0: lowest floor), buffer minutes
@@ -68,6 +70,78 @@ def _ensure_desks(site: Site, zones: list[Zone]) -> int:
         desk.save()
         created += 1
     return created
+
+
+# The demo plans: a 1000 x 600 drawing per floor; open-plan zones on the left (by slug suffix), rooms on the right.
+PLAN_WIDTH, PLAN_HEIGHT = 1000, 600
+ZONE_BANDS = {"north": (40, 230), "atrium": (250, 350), "south": (370, 560)}
+ROOM_CELLS = [(660, 40), (820, 40), (660, 215), (820, 215), (660, 390), (820, 390)]  # top-left, 140 x 170 each
+
+
+def _zone_band(zone: Zone, index: int) -> tuple[int, int]:
+    suffix = zone.slug.split("-")[-1]
+    return ZONE_BANDS.get(suffix, list(ZONE_BANDS.values())[index % len(ZONE_BANDS)])
+
+
+def _plan_svg(floor: Floor, zones: list[Zone]) -> str:
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {PLAN_WIDTH} {PLAN_HEIGHT}" font-family="sans-serif">',
+        f"<title>{escape(floor.name)}</title>",
+        '<rect x="0" y="0" width="1000" height="600" fill="#f7f8fa"/>',
+        '<rect x="20" y="20" width="960" height="560" fill="#ffffff" stroke="#4a5068" stroke-width="6"/>',
+    ]
+    for index, zone in enumerate(zones):
+        top, bottom = _zone_band(zone, index)
+        parts.append(
+            f'<rect x="40" y="{top}" width="600" height="{bottom - top}" rx="10" fill="#eef1f8" stroke="#c5cbe0"/>'
+            f'<text x="52" y="{top + 22}" font-size="16" fill="#525a70">{escape(zone.name)}</text>'
+        )
+    for left, top in ROOM_CELLS:
+        parts.append(
+            f'<rect x="{left}" y="{top}" width="140" height="170" fill="#fbfbfd" stroke="#4a5068" stroke-width="3"/>'
+        )
+        parts.append(
+            f'<line x1="{left + 50}" y1="{top + 170}" x2="{left + 90}" y2="{top + 170}" '
+            'stroke="#ffffff" stroke-width="5"/>'
+        )
+    parts.append('<path d="M640 40 V560" stroke="#4a5068" stroke-width="4"/>')
+    parts.append("</svg>")
+    return sanitise_svg("".join(parts))
+
+
+def _ensure_plans(site: Site, floors: list[Floor]) -> int:
+    """Each floor gets the demo drawing (unless staff uploaded one) and its desks and rooms a place on it (unless
+    already placed: a place staff chose is kept)."""
+    placed = 0
+    for floor in floors:
+        zones = list(floor.zones.order_by("slug"))
+        drawing = _plan_svg(floor, zones)
+        if not floor.plan_svg:
+            floor.plan_svg = drawing
+            floor.save(update_fields=["plan_svg"])
+        for index, zone in enumerate(zones):
+            top, bottom = _zone_band(zone, index)
+            desks = list(Desk.objects.filter(zone=zone).order_by("label"))
+            per_row = max(1, (len(desks) + 1) // 2)
+            for n, desk in enumerate(desks):
+                if desk.plan_x is not None:
+                    continue
+                row, col = divmod(n, per_row)
+                x = 100 + col * (480 / max(per_row - 1, 1))
+                y = top + (bottom - top) * (0.45 if row == 0 else 0.78) if bottom - top > 120 else top + 60
+                if bottom - top <= 120:
+                    x = 90 + n * (520 / max(len(desks) - 1, 1))
+                desk.plan_x, desk.plan_y = round(x / PLAN_WIDTH * 100, 2), round(y / PLAN_HEIGHT * 100, 2)
+                desk.save(update_fields=["plan_x", "plan_y"])
+                placed += 1
+        for cell, room in zip(ROOM_CELLS, Room.objects.filter(floor=floor).order_by("name"), strict=False):
+            if room.plan_x is not None:
+                continue
+            room.plan_x = round((cell[0] + 70) / PLAN_WIDTH * 100, 2)
+            room.plan_y = round((cell[1] + 75) / PLAN_HEIGHT * 100, 2)
+            room.save(update_fields=["plan_x", "plan_y"])
+            placed += 1
+    return placed
 
 
 def _book_once(*, person: Person, start: datetime, end: datetime, title: str = "", **resource) -> bool:
@@ -168,8 +242,10 @@ def seed(*, site: Site, stdout) -> None:
         BookingPolicy.objects.get_or_create(site=site)
         rooms = _ensure_rooms(site, floors)
         desks = _ensure_desks(site, zones)
+        placed = _ensure_plans(site, floors)
     bookings = _ensure_bookings(site)
     stdout.write(
         f"  bookings: {Room.objects.filter(site=site).count()} rooms (+{rooms}), "
-        f"{Desk.objects.filter(site=site).count()} desks (+{desks}), {bookings} new demo bookings"
+        f"{Desk.objects.filter(site=site).count()} desks (+{desks}), {placed} newly placed on the floor plans, "
+        f"{bookings} new demo bookings"
     )

@@ -96,6 +96,18 @@ class Room(models.Model):
         validators=[MaxValueValidator(240)],
         help_text="Turnaround after each booking: the room stays held this long after a booking ends.",
     )
+    plan_x = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text="Where it sits on its floor's plan: percent of the plan's width from the left; empty: not placed.",
+    )
+    plan_y = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text="Percent of the plan's height from the top.",
+    )
     # Calendar resources, filled in by calendar sync (bookings/calendars/).
     google_calendar_id = models.CharField(max_length=255, blank=True)
     microsoft_resource_email = models.EmailField(blank=True)
@@ -130,6 +142,18 @@ class Desk(models.Model):
     is_active = models.BooleanField(default=True)
     amenities = models.JSONField(
         default=list, blank=True, validators=[_validate_amenities], help_text='e.g. ["monitor", "standing"]'
+    )
+    plan_x = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text="Where it sits on its floor's plan: percent of the plan's width from the left; empty: not placed.",
+    )
+    plan_y = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text="Percent of the plan's height from the top.",
     )
 
     class Meta:

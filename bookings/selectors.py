@@ -223,3 +223,52 @@ def desk_checked_in_booking(*, desk: Desk, at: datetime | None = None) -> Bookin
     previous one, the booking that started first."""
     at = at or timezone.now()
     return Booking.objects.filter(occupying(at), desk=desk).select_related("organiser").order_by("start").first()
+
+
+@dataclass(frozen=True)
+class PlanSpot:
+    """A desk or room placed on its floor's plan, and whether it is free for a window."""
+
+    kind: str  # "desk" | "room"
+    resource: Desk | Room
+    x: float  # in the plan's viewBox units
+    y: float
+    state: str  # "free" | "taken" | "mine"
+
+
+def floor_plan_spots(
+    *, floor, free_from: datetime, free_to: datetime, viewer: Person | None, kinds=("desk", "room")
+) -> list[PlanSpot]:
+    """The placed, active desks and rooms of ``floor`` with their state over [free_from, free_to): free (the same
+    search as the lists: :func:`desk_search`, :func:`room_search`), mine (the viewer holds it then) or taken."""
+    from labs.floor_plans import viewbox
+
+    box = viewbox(floor.plan_svg)
+    if box is None:
+        return []
+    left, top, width, height = box
+    spots: list[PlanSpot] = []
+    for kind, model, search in (("desk", Desk, desk_search), ("room", Room, room_search)):
+        if kind not in kinds:
+            continue
+        placed = model.objects.filter(floor=floor, is_active=True, plan_x__isnull=False, plan_y__isnull=False)
+        free = set(search(queryset=placed, free_from=free_from, free_to=free_to).values_list("pk", flat=True))
+        mine = set()
+        if viewer is not None:
+            mine = set(
+                Booking.objects.filter(
+                    db.held_overlaps(free_from, free_to), organiser=viewer, **{f"{kind}__in": placed}
+                ).values_list(f"{kind}_id", flat=True)
+            )
+        for resource in placed.select_related("site", "floor"):
+            state = "mine" if resource.pk in mine else "free" if resource.pk in free else "taken"
+            spots.append(
+                PlanSpot(
+                    kind=kind,
+                    resource=resource,
+                    x=round(left + width * resource.plan_x / 100, 2),
+                    y=round(top + height * resource.plan_y / 100, 2),
+                    state=state,
+                )
+            )
+    return spots

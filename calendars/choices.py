@@ -26,3 +26,8 @@ class EventLinkState(models.TextChoices):
     LINKED = "linked", "Holds its booking"
     DECLINED = "declined", "Declined by the room (conflict or broken rule)"
     ENDED = "ended", "Cancelled, deleted or released: holds nothing"
+
+
+class PersonalStatus(models.TextChoices):
+    CONNECTED = "connected", "Connected"
+    NEEDS_RECONNECT = "needs_reconnect", "Needs reconnecting: the grant was revoked or expired"

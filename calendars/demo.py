@@ -32,6 +32,9 @@ CONNECTION_NAME = "Demo Google Workspace"
 LINKED_ROOMS = ("Fjord", "Havn", "Lyng", "Skov")
 EXTERNAL_GUEST = "guest@partner-demo.example"
 DEMO_PEOPLE = ("member", "colleague", "outsider", "mentor", "sponsor", "staff")
+# The operator's OAuth web client at the fake Google, for personal calendars (Makefile: CALENDAR_FAKES_ENV).
+OAUTH_CLIENT_ID = "labs-demo-portal.apps.googleusercontent.com"
+OAUTH_CLIENT_SECRET = "labs-demo-portal-secret"  # noqa: S105 - the fake's demo credential
 
 
 def fakes_dir() -> Path:
@@ -64,6 +67,7 @@ def ensure_google_files(site: Site) -> tuple[dict, Tenant]:
         tenant.service_accounts[CLIENT_EMAIL] = public_pem
         _write_private(key_path, account)
     tenant.add_user(SYNC_USER, name="Labs sync", admin=True)
+    tenant.oauth_clients[OAUTH_CLIENT_ID] = OAUTH_CLIENT_SECRET
     tenant.add_user(EXTERNAL_GUEST, name="A guest from a partner")
     for person in Person.objects.select_related("user").filter(site=site, user__username__in=DEMO_PEOPLE):
         if person.user.email:
@@ -104,3 +108,10 @@ def seed(*, site: Site, stdout) -> None:
         f"  calendars: {CONNECTION_NAME} (fake Google on 127.0.0.1:{GOOGLE_PORT}), {linked} rooms linked (+{made}); "
         "`make run` starts the fake and a demo colleague who books there"
     )
+    member = Person.objects.select_related("user").filter(site=site, user__username="member").first()
+    if member is not None and member.user.email:
+        stdout.write(
+            f"  calendars: personal calendar: sign in as member, open My calendar (/calendar/), Connect Google "
+            f"Calendar: the fake Google approves {member.user.email} at once; invite a room's booking address "
+            "(on its room page) from that calendar to book it"
+        )

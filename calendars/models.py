@@ -19,7 +19,14 @@ from django.db import models
 from django.db.models import Q
 
 from bookings.models import Booking, BookingSeries, Room
-from calendars.choices import CalendarStatus, ConnectionStatus, EventLinkState, EventOrigin, ProviderName
+from calendars.choices import (
+    CalendarStatus,
+    ConnectionStatus,
+    EventLinkState,
+    EventOrigin,
+    PersonalStatus,
+    ProviderName,
+)
 from labs import crypto, privacy
 from labs.models import Person, Site
 from labs.privacy import Category, LegalBasis, PersonalData, Purpose
@@ -186,6 +193,79 @@ class OutboundChange(models.Model):
         return f"booking {self.booking_id} → {self.calendar_id}"
 
 
+class PersonalCalendar(models.Model):
+    """A person's own Google or Microsoft 365 calendar, connected with their consent (OAuth, delegated).
+
+    Bookings they organise are written to it; events in it that invite a room's booking address become bookings.
+    The refresh token is encrypted with :mod:`labs.crypto`. Sync state as for room calendars (token, watch)."""
+
+    person = models.OneToOneField(Person, on_delete=models.CASCADE, related_name="personal_calendar")
+    provider = models.CharField(max_length=20, choices=ProviderName.choices)
+    account = models.EmailField(help_text="The account the person consented with (their calendar's address).")
+    refresh_token_ciphertext = models.TextField(editable=False, help_text="The refresh token, encrypted; never shown.")
+    scopes = models.CharField(max_length=500, blank=True)
+    status = models.CharField(max_length=20, choices=PersonalStatus.choices, default=PersonalStatus.CONNECTED)
+    reconnect_notified_at = models.DateTimeField(null=True, blank=True, help_text="When we asked them to reconnect.")
+    sync_token = models.TextField(blank=True)
+    sync_query = models.CharField(max_length=255, blank=True)
+    last_sync_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    watch_id = models.CharField(max_length=255, blank=True)
+    watch_resource_id = models.CharField(max_length=255, blank=True)
+    watch_token = models.CharField(max_length=128, blank=True)
+    watch_expires_at = models.DateTimeField(null=True, blank=True)
+    sync_claimed_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["person"]
+        indexes = [models.Index(fields=["watch_id"], name="personal_calendar_watch_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.account} ({self.get_provider_display()})"
+
+    @property
+    def refresh_token(self) -> str:
+        return crypto.decrypt_json(self.refresh_token_ciphertext)["refresh_token"]
+
+    @refresh_token.setter
+    def refresh_token(self, value: str) -> None:
+        self.refresh_token_ciphertext = crypto.encrypt_json({"refresh_token": value})
+
+
+class PersonalEvent(models.Model):
+    """One event in a person's own calendar and the booking it mirrors (outbound) or made (inbound)."""
+
+    calendar = models.ForeignKey(PersonalCalendar, on_delete=models.CASCADE, related_name="events")
+    event_id = models.CharField(max_length=1024)
+    ical_uid = models.CharField(max_length=1024, blank=True)
+    etag = models.CharField(max_length=255, blank=True)
+    booking = models.ForeignKey(
+        Booking, on_delete=models.SET_NULL, null=True, blank=True, related_name="personal_events"
+    )
+    series = models.ForeignKey(
+        BookingSeries, on_delete=models.SET_NULL, null=True, blank=True, related_name="personal_events"
+    )
+    origin = models.CharField(max_length=20, choices=EventOrigin.choices)
+    state = models.CharField(max_length=20, choices=EventLinkState.choices, default=EventLinkState.LINKED)
+    digest = models.CharField(max_length=64, blank=True, help_text="What we last wrote (outbound), as a digest.")
+    title = models.CharField(max_length=200, blank=True)
+    start = models.DateTimeField(null=True, blank=True)
+    end = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=300, blank=True, help_text="Why the room declined it.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["calendar", "start", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["calendar", "event_id"], name="personal_event_unique_event"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} ({self.state})"
+
+
 _EVENTS = "while the booking it holds is kept (its end + 30 days for the title and organiser), then deleted"
 privacy.not_personal(
     Connection,
@@ -212,4 +292,33 @@ privacy.declare(
     organiser_email=PersonalData(
         Category.CALENDAR, (Purpose.BOOK_ROOMS, Purpose.IDENTIFY_CONTACT), LegalBasis.CONTRACT, _EVENTS, 30
     ),
+)
+
+_CONNECTION = "until the person disconnects, or erasure"
+_PERSONAL = PersonalData(Category.CALENDAR, (Purpose.BOOK_ROOMS,), LegalBasis.CONTRACT, _CONNECTION)
+privacy.declare(
+    PersonalCalendar,
+    account=PersonalData(
+        Category.CALENDAR, (Purpose.BOOK_ROOMS, Purpose.IDENTIFY_CONTACT), LegalBasis.CONTRACT, _CONNECTION
+    ),
+    refresh_token_ciphertext=_PERSONAL,
+    scopes=_PERSONAL,
+    sync_token=_PERSONAL,
+    last_error=_PERSONAL,
+)
+privacy.not_personal(
+    PersonalCalendar,
+    watch_token="a random secret we chose for the push channel",  # noqa: S106 - a reason, not a password
+)
+_PERSONAL_EVENT = PersonalData(
+    Category.CALENDAR, (Purpose.BOOK_ROOMS,), LegalBasis.CONTRACT, "until disconnect or erasure; with its booking"
+)
+privacy.declare(
+    PersonalEvent,
+    event_id=_PERSONAL_EVENT,
+    ical_uid=_PERSONAL_EVENT,
+    title=_PERSONAL_EVENT,
+    start=_PERSONAL_EVENT,
+    end=_PERSONAL_EVENT,
+    reason=_PERSONAL_EVENT,
 )

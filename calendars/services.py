@@ -222,6 +222,17 @@ def notifications_receive(*, provider: str, notifications: list[Notification]) -
             .only("pk", "watch_token")
             .first()
         )
+        if calendar is None:
+            from calendars import personal
+            from calendars.models import PersonalCalendar
+
+            mine = PersonalCalendar.objects.filter(provider=provider, watch_id=note.watch_id).only("pk", "watch_token")
+            mine = mine.first()
+            if mine is not None and mine.watch_token and constant_time_compare(mine.watch_token, note.token):
+                accepted += 1
+                if note.kind != "sync":
+                    personal.personal_notified(calendar_id=mine.pk, kind=note.kind)
+                continue
         if calendar is None or not calendar.watch_token or not constant_time_compare(calendar.watch_token, note.token):
             logger.warning("%s notification for unknown watch or with a wrong token: %s", provider, note.watch_id)
             continue

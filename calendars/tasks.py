@@ -43,3 +43,23 @@ def calendars_reconcile() -> int:
 @shared_task(ignore_result=True)
 def watches_renew() -> int:
     return services.watches_renew()
+
+
+@shared_task(bind=True, max_retries=MAX_RETRIES, ignore_result=True)
+def personal_sync(self, calendar_id: int) -> None:
+    """One sync of a person's own calendar; each person's is its own task, so one failing never stops another."""
+    from calendars import personal
+
+    try:
+        personal.personal_sync(calendar_id=calendar_id)
+    except ProviderError as exc:
+        if self.request.is_eager:
+            return  # recorded on the connection; the periodic reconcile runs it again
+        raise self.retry(countdown=backoff(self.request.retries), exc=exc) from None
+
+
+@shared_task(ignore_result=True)
+def personal_reconcile() -> int:
+    from calendars import personal
+
+    return personal.personal_reconcile()

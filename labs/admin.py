@@ -7,8 +7,11 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import UserChangeForm
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
-from labs import services, services_privacy
+from labs import floor_plans, services, services_privacy
 from labs.admin_forms import NO_ACTOR, ServiceFormAdminMixin, ServiceModelForm
 from labs.errors import DomainError
 from labs.models import (
@@ -34,6 +37,7 @@ admin.site.unregister(User)
 
 class FloorInline(admin.TabularInline):
     model = Floor
+    fields = ["level", "name"]
     extra = 0
 
 
@@ -44,11 +48,57 @@ class SiteAdmin(admin.ModelAdmin):
     inlines = [FloorInline]
 
 
+class FloorForm(forms.ModelForm):
+    """A floor, with its plan uploaded as an SVG file: stored only after labs.floor_plans.sanitise_svg rebuilt it."""
+
+    plan_file = forms.FileField(
+        label=_("Plan (SVG)"),
+        required=False,
+        help_text=_("An SVG drawing of the floor. Scripts, styles, links and embedded content are removed."),
+        widget=forms.ClearableFileInput(attrs={"accept": ".svg,image/svg+xml"}),
+    )
+    remove_plan = forms.BooleanField(label=_("Remove the plan"), required=False)
+
+    class Meta:
+        model = Floor
+        fields = ["site", "level", "name"]
+
+    def clean_plan_file(self):
+        upload = self.cleaned_data.get("plan_file")
+        if not upload:
+            return None
+        if upload.size > floor_plans.MAX_BYTES:
+            raise forms.ValidationError(_("A plan is at most 2 MB."))
+        return floor_plans.sanitise_svg(upload.read())
+
+    def save(self, commit=True):
+        floor = super().save(commit=False)
+        if self.cleaned_data.get("plan_file"):
+            floor.plan_svg = self.cleaned_data["plan_file"]
+        elif self.cleaned_data.get("remove_plan"):
+            floor.plan_svg = ""
+        if commit:
+            floor.save()
+        return floor
+
+
 @admin.register(Floor)
 class FloorAdmin(admin.ModelAdmin):
-    list_display = ["site", "level", "name"]
+    form = FloorForm
+    list_display = ["site", "level", "name", "has_plan"]
     list_filter = ["site"]
     list_select_related = ["site"]
+    readonly_fields = ["plan_editor"]
+
+    @admin.display(boolean=True, description=_("Plan"))
+    def has_plan(self, floor):
+        return bool(floor.plan_svg)
+
+    @admin.display(description=_("Desks and rooms on the plan"))
+    def plan_editor(self, floor):
+        if not floor.pk or not floor.plan_svg:
+            return _("Upload a plan first.")
+        return format_html('<a href="{}">{}</a>', reverse("portal:floor-plan-edit", args=[floor.pk]), _("Place them"))
 
 
 @admin.register(Zone)

@@ -51,6 +51,10 @@ class Floor(models.Model):
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="floors")
     level = models.SmallIntegerField()
     name = models.CharField(max_length=80, validators=[validate_single_line])
+    plan_svg = models.TextField(
+        blank=True,
+        help_text="The floor plan: an SVG drawing, sanitised on upload (labs.floor_plans); empty: no plan.",
+    )
 
     class Meta:
         ordering = ["site", "level"]
@@ -262,7 +266,7 @@ privacy.declare(
     ),
 )
 privacy.not_personal(Site, name="a building's name", address="a building's street address")
-privacy.not_personal(Floor, name="a floor's name")
+privacy.not_personal(Floor, name="a floor's name", plan_svg="a drawing of the floor")
 privacy.not_personal(Zone, name="a zone's name")
 privacy.not_personal(Company, name="an organisation's name, not a person's")
 privacy.declare(

@@ -266,6 +266,23 @@ CALENDAR_RETRY_MAX_WAIT = env_int("CALENDAR_RETRY_MAX_WAIT_S", 30, minimum=0, ma
 CALENDAR_SYNC_LEASE = timedelta(seconds=env_int("CALENDAR_SYNC_LEASE_S", 900, minimum=30, maximum=86_400))
 # Provider HTTP timeout (seconds).
 CALENDAR_HTTP_TIMEOUT = env_int("CALENDAR_HTTP_TIMEOUT_S", 30, minimum=1, maximum=300)
+# Personal calendars (CALENDAR.md "Personal calendars"): the operator's OAuth clients. Google's URLs default to
+# Google's; Microsoft's authorize and token endpoints are under MS_AUTHORITY_HOST/organizations (multi-tenant app).
+GOOGLE_OAUTH_CLIENT_ID = env_str("GOOGLE_OAUTH_CLIENT_ID", "")
+GOOGLE_OAUTH_CLIENT_SECRET = env_str("GOOGLE_OAUTH_CLIENT_SECRET", "")
+GOOGLE_OAUTH_AUTHORIZE_URL = env_url(
+    "GOOGLE_OAUTH_AUTHORIZE_URL", "https://accounts.google.com/o/oauth2/v2/auth", schemes={"http", "https"}
+)
+GOOGLE_OAUTH_TOKEN_URL = env_url(
+    "GOOGLE_OAUTH_TOKEN_URL", "https://oauth2.googleapis.com/token", schemes={"http", "https"}
+)
+GOOGLE_OAUTH_REVOKE_URL = env_url(
+    "GOOGLE_OAUTH_REVOKE_URL", "https://oauth2.googleapis.com/revoke", schemes={"http", "https"}
+)
+MS_OAUTH_CLIENT_ID = env_str("MS_OAUTH_CLIENT_ID", "")
+MS_OAUTH_CLIENT_SECRET = env_str("MS_OAUTH_CLIENT_SECRET", "")
+# Every room's booking address is <site>-<room>-<id>@CALENDAR_BOOKING_DOMAIN: invite it from your own calendar.
+CALENDAR_BOOKING_DOMAIN = env_str("CALENDAR_BOOKING_DOMAIN", "book.labs.localhost")
 
 # --- Analytics -----------------------------------------------------------------------------------------------
 # `manage.py demo_site` adds 12 weeks of past bookings and an analytics run to the demo site (off in the test suite,
@@ -285,6 +302,7 @@ CELERY_BEAT_SCHEDULE = {
     "badges-sweep": {"task": "badges.tasks.badges_sweep", "schedule": 60.0},
     "calendars-reconcile": {"task": "calendars.tasks.calendars_reconcile", "schedule": 300.0},
     "calendars-watches-renew": {"task": "calendars.tasks.watches_renew", "schedule": 900.0},
+    "calendars-personal-reconcile": {"task": "calendars.tasks.personal_reconcile", "schedule": 300.0},
     # Analytics: every site's last 12 weeks, nightly at 02:30 UTC (only the days whose bookings changed).
     "analytics-nightly": {"task": "analytics.tasks.nightly", "schedule": crontab(hour=2, minute=30)},
     "analytics-runs-purge": {"task": "analytics.tasks.runs_purge", "schedule": 86400.0},

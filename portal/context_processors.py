@@ -18,4 +18,13 @@ def navigation(request):
     ]
     for item in items:
         item["current"] = _is_current(item["url"], path)
-    return {"nav_items": items, "current_person": person}
+    return {"nav_items": items, "current_person": person, "calendar_needs_reconnect": _needs_reconnect(person)}
+
+
+def _needs_reconnect(person) -> bool:
+    """Whether the person's own calendar lost its grant (the portal's banner): a flag in the cache, no query."""
+    if person is None:
+        return False
+    from calendars.personal import reconnect_flagged
+
+    return reconnect_flagged(person.pk)

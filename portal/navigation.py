@@ -52,6 +52,13 @@ AREAS = [
         icon="sliders",
         card="Desk height, temperature and fan: set them once, find them at any desk you check in to.",
     ),
+    Area(
+        "calendar",
+        "My calendar",
+        "portal:my-calendar",
+        icon="calendar",
+        card="Connect your company calendar: see your room bookings in it, book rooms from it.",
+    ),
     Area("badge", "My badge", "portal:badge", icon="badge", card="Your digital access badge and its rotating QR code."),
     Area(
         "visitors",

@@ -5,6 +5,7 @@ Every page calls the bookings services and selectors; times are entered and show
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time, timedelta
 from typing import NamedTuple
 
@@ -13,19 +14,24 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.formats import date_format
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from bookings import selectors, services
-from bookings.choices import BookingSource, CancelScope
+from bookings import ical, selectors, services
+from bookings.choices import HOLDING_STATUSES, BookingSource, CancelScope
 from bookings.models import Booking, Desk, Room
+from calendars import personal as personal_calendars
+from labs import floor_plans
 from labs.errors import DomainError
-from labs.models import Zone
-from labs.permissions import person_of
+from labs.models import Floor, Person, Zone
+from labs.permissions import is_staff, person_of
 from labs.validators import validate_date_in_range, validate_datetime_in_range, validate_single_line
 
 SLOT = timedelta(minutes=30)  # proposed times fall on the half hour
@@ -51,7 +57,7 @@ def _next_slot(*, tz, rules, length: timedelta) -> tuple[datetime, datetime]:
     earliest = (timezone.now() + rules.min_notice).astimezone(tz).replace(tzinfo=None)
     start = earliest.replace(minute=0, second=0, microsecond=0) + SLOT * (earliest.minute // 30 + 1)
     day = start.date()
-    for _ in range(3):
+    for _attempt in range(3):
         opens, closes = datetime.combine(day, rules.opens_at), datetime.combine(day, rules.closes_at)
         start = max(start, opens)
         if start + length <= closes:
@@ -80,6 +86,25 @@ def _desk_initial(site) -> dict:
     return _window_initial(start, end)
 
 
+def _desk_initial_for(person) -> dict:
+    """The desk window proposed to ``person``: the site's next desk day, moved on a day at a time (up to a week)
+    while the person already holds a desk then: they hold one desk at a time, so that window would be refused."""
+    site = person.site
+    initial = _desk_initial(site)
+    rules = _site_hours(site)
+    day_end = max(min(DESK_DAY_ENDS, rules.closes_at), (datetime.combine(date.min, rules.opens_at) + SLOT).time())
+    for _attempt in range(7):
+        start = datetime.combine(initial["date"], initial["start"], tzinfo=site.tz)
+        end = datetime.combine(initial["date"], initial["end"], tzinfo=site.tz)
+        held = Booking.objects.filter(
+            organiser=person, desk__isnull=False, status__in=HOLDING_STATUSES, start__lt=end, end__gt=start
+        )
+        if not held.exists():
+            return initial
+        initial = {"date": initial["date"] + timedelta(days=1), "start": rules.opens_at, "end": day_end}
+    return initial
+
+
 def _site_hours(site) -> BookableHours:
     """The site's bookable hours and notice (its policy; a room may have its own: room_day uses the room's rules)."""
     policy = services.policy_for(site)
@@ -91,10 +116,16 @@ class WindowForm(forms.Form):
 
     # An <input type=date> takes and sends YYYY-MM-DD whatever the locale (en-GB's 29/11/2026 leaves it empty).
     date = forms.DateField(
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"), validators=[validate_date_in_range]
+        label=gettext_lazy("Date"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        validators=[validate_date_in_range],
     )
-    start = forms.TimeField(label="From", widget=forms.TimeInput(attrs={"type": "time", "step": 900}, format="%H:%M"))
-    end = forms.TimeField(label="To", widget=forms.TimeInput(attrs={"type": "time", "step": 900}, format="%H:%M"))
+    start = forms.TimeField(
+        label=gettext_lazy("From"), widget=forms.TimeInput(attrs={"type": "time", "step": 900}, format="%H:%M")
+    )
+    end = forms.TimeField(
+        label=gettext_lazy("To"), widget=forms.TimeInput(attrs={"type": "time", "step": 900}, format="%H:%M")
+    )
 
     def __init__(self, *args, tz, **kwargs):
         self.tz = tz
@@ -103,7 +134,7 @@ class WindowForm(forms.Form):
     def clean(self):
         data = super().clean()
         if data.get("start") and data.get("end") and data["end"] <= data["start"]:
-            raise forms.ValidationError("The end must be after the start.")
+            raise forms.ValidationError(_("The end must be after the start."))
         return data
 
     def window(self) -> tuple[datetime, datetime]:
@@ -113,22 +144,36 @@ class WindowForm(forms.Form):
             datetime.combine(data["date"], data["end"], tzinfo=self.tz),
         )
 
+    def window_or_initial(self) -> tuple[datetime, datetime] | None:
+        """The window asked for, or (an unbound form) the one proposed; None when the form has errors."""
+        if self.is_bound:
+            return self.window() if self.is_valid() else None
+        initial = self.initial
+        return (
+            datetime.combine(initial["date"], initial["start"], tzinfo=self.tz),
+            datetime.combine(initial["date"], initial["end"], tzinfo=self.tz),
+        )
+
 
 class RoomSearchForm(WindowForm):
-    capacity = forms.IntegerField(label="People", min_value=1, max_value=500, required=False)
-    amenities = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
-    floor = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
+    capacity = forms.IntegerField(label=gettext_lazy("People"), min_value=1, max_value=500, required=False)
+    amenities = forms.MultipleChoiceField(
+        label=gettext_lazy("Amenities"), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    floor = forms.TypedChoiceField(label=gettext_lazy("Floor"), coerce=int, required=False, empty_value=None)
 
     def __init__(self, *args, site, **kwargs):
         super().__init__(*args, tz=site.tz, **kwargs)
         names = sorted({a for row in Room.objects.filter(site=site).values_list("amenities", flat=True) for a in row})
         self.fields["amenities"].choices = [(a, a.replace("_", " ").capitalize()) for a in names]
         levels = Room.objects.filter(site=site).order_by("floor__level").values_list("floor__level", "floor__name")
-        self.fields["floor"].choices = [("", "Any floor"), *dict(levels).items()]
+        self.fields["floor"].choices = [("", _("Any floor")), *dict(levels).items()]
 
 
 class DeskSearchForm(WindowForm):
-    zone = forms.ModelChoiceField(queryset=Zone.objects.none(), required=False, empty_label="Any zone")
+    zone = forms.ModelChoiceField(
+        label=gettext_lazy("Zone"), queryset=Zone.objects.none(), required=False, empty_label=gettext_lazy("Any zone")
+    )
 
     def __init__(self, *args, site, **kwargs):
         super().__init__(*args, tz=site.tz, **kwargs)
@@ -136,12 +181,115 @@ class DeskSearchForm(WindowForm):
 
 
 class BookForm(forms.Form):
+    """The one-button booking of a search result: the resource and its window, already chosen."""
+
     room = forms.IntegerField(required=False, min_value=1)
     desk = forms.IntegerField(required=False, min_value=1)
     start = forms.DateTimeField(validators=[validate_datetime_in_range])
     end = forms.DateTimeField(validators=[validate_datetime_in_range])
     title = forms.CharField(max_length=200, required=False, validators=[validate_single_line])
+    guests = forms.CharField(max_length=2000, required=False, help_text="E-mail addresses to invite.")
     next = forms.CharField(required=False)
+
+
+WEEKDAYS = [
+    ("MO", gettext_lazy("Mon")),
+    ("TU", gettext_lazy("Tue")),
+    ("WE", gettext_lazy("Wed")),
+    ("TH", gettext_lazy("Thu")),
+    ("FR", gettext_lazy("Fri")),
+    ("SA", gettext_lazy("Sat")),
+    ("SU", gettext_lazy("Sun")),
+]
+
+
+class BookingForm(WindowForm):
+    """The full booking form: a room's title, attendees and repetition; staff may book for someone else."""
+
+    title = forms.CharField(
+        label=gettext_lazy("Title"), max_length=200, required=False, validators=[validate_single_line]
+    )
+    attendees = forms.CharField(
+        label=gettext_lazy("Attendees"),
+        required=False,
+        max_length=10_000,
+        widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off", "aria-describedby": "id_attendees-hint"}),
+        help_text=gettext_lazy("E-mail addresses, separated by commas or new lines."),
+    )
+    repeat = forms.ChoiceField(
+        label=gettext_lazy("Repeat"),
+        required=False,
+        choices=[
+            ("", gettext_lazy("Does not repeat")),
+            ("DAILY", gettext_lazy("Every weekday")),
+            ("WEEKLY", gettext_lazy("Every week, on the days ticked")),
+        ],
+    )
+    weekdays = forms.MultipleChoiceField(
+        label=gettext_lazy("On"), required=False, choices=WEEKDAYS, widget=forms.CheckboxSelectMultiple
+    )
+    count = forms.IntegerField(
+        label=gettext_lazy("Times"),
+        required=False,
+        min_value=2,
+        max_value=100,
+        help_text=gettext_lazy("How many bookings in all; or give an end date."),
+    )
+    until = forms.DateField(
+        label=gettext_lazy("Until"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        validators=[validate_date_in_range],
+    )
+    organiser = forms.ModelChoiceField(
+        label=gettext_lazy("Book for"), queryset=Person.objects.none(), required=False, empty_label=None
+    )
+
+    def __init__(self, *args, actor: Person, room: Room | None, **kwargs):
+        super().__init__(*args, tz=actor.site.tz, **kwargs)
+        self.room = room
+        if room is None:  # a desk is for one person, booked once at a time
+            for name in ("title", "attendees", "repeat", "weekdays", "count", "until"):
+                del self.fields[name]
+        if is_staff(actor):
+            people = Person.objects.filter(site=actor.site, user__is_active=True).select_related("user", "company")
+            self.fields["organiser"].queryset = people.order_by("user__first_name", "user__last_name", "user__username")
+            self.fields["organiser"].initial = actor.pk
+            self.fields["organiser"].label_from_instance = lambda p: (
+                f"{p.display_name} ({p.company.name})" if p.company_id else p.display_name
+            )
+        else:
+            del self.fields["organiser"]
+
+    def clean_attendees(self):
+        raw = self.cleaned_data.get("attendees") or ""
+        return [part.strip() for part in raw.replace(";", ",").replace("\n", ",").split(",") if part.strip()]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("repeat"):
+            if data.get("count") and data.get("until"):
+                raise forms.ValidationError(_("Give a number of times or an end date, not both."))
+            if not data.get("count") and not data.get("until"):
+                raise forms.ValidationError(_("Say how many times it repeats, or until when."))
+            if data.get("until") and data.get("date") and data["until"] <= data["date"]:
+                self.add_error("until", _("The end date must be after the first day."))
+            if data["repeat"] == "WEEKLY" and not data.get("weekdays"):
+                self.add_error("weekdays", _("Tick the days of the week."))
+        return data
+
+    def rrule(self) -> str:
+        """The RFC 5545 rule of the repetition chosen, or "" for a single booking."""
+        data = self.cleaned_data
+        if not data.get("repeat"):
+            return ""
+        parts = [f"FREQ={data['repeat']}"]
+        if data["repeat"] == "DAILY":
+            parts.append("BYDAY=MO,TU,WE,TH,FR")
+        else:
+            parts.append("BYDAY=" + ",".join(code for code, _label in WEEKDAYS if code in data["weekdays"]))
+        parts.append(f"COUNT={data['count']}" if data.get("count") else f"UNTIL={data['until']:%Y%m%d}")
+        return ";".join(parts)
 
 
 def _person(request):
@@ -154,6 +302,93 @@ def _render(request, template: str, context: dict, *, tz, status: int = 200):
         return render(request, template, context, status=status)
 
 
+def _plans(*, site, person, window, kinds, floor_ids=None) -> list[dict]:
+    """The site's floors that have a plan, each with its placed desks and/or rooms and their state in ``window``:
+    free (and bookable by ``person`` under the rules), mine, taken, or refused (free, but a rule says no: why)."""
+    if window is None:
+        return []
+    floors = Floor.objects.filter(site=site).exclude(plan_svg="").order_by("level")
+    if floor_ids is not None:
+        floors = floors.filter(pk__in=floor_ids)
+    local_start, local_end = window[0].astimezone(site.tz), window[1].astimezone(site.tz)
+    query = {"date": f"{local_start:%Y-%m-%d}", "start": f"{local_start:%H:%M}", "end": f"{local_end:%H:%M}"}
+    plans = []
+    for floor in floors:
+        box = floor_plans.viewbox(floor.plan_svg)
+        spots = selectors.floor_plan_spots(
+            floor=floor, free_from=window[0], free_to=window[1], viewer=person, kinds=kinds
+        )
+        if box is None or not spots:
+            continue
+        refusals = _refusals(person, window, [s.resource for s in spots if s.state == "free"])
+        radius = min(box[2], box[3]) * 0.02
+        items = []
+        for spot in spots:
+            refusal = refusals.get((spot.kind, spot.resource.pk))
+            state = "refused" if spot.state == "free" and refusal else spot.state
+            items.append(
+                {
+                    "kind": spot.kind,
+                    "state": state,
+                    "label": _spot_label(spot),
+                    "name": _spot_name(spot, state, refusal),
+                    "book_url": f"{reverse('portal:book-form')}?{urlencode({spot.kind: spot.resource.pk, **query})}",
+                    "x": f"{spot.x:g}",
+                    "y": f"{spot.y:g}",
+                    "radius": f"{radius:.2f}",
+                    "hit": f"{radius * 2:.2f}",  # a touch target about twice the mark
+                    "left": f"{spot.x - radius * 1.3:.2f}",
+                    "top": f"{spot.y - radius * 1.3:.2f}",
+                    "size": f"{radius * 2.6:.2f}",
+                    "corner": f"{radius * 0.4:.2f}",
+                    "label_y": f"{spot.y + radius * 2.6:.2f}",
+                    "font": f"{radius * 1.1:.2f}",
+                }
+            )
+        plans.append({"floor": floor, "box": box, "viewbox": " ".join(f"{v:g}" for v in box), "spots": items})
+    return plans
+
+
+def _refusals(person, window, resources) -> dict:
+    """What the booking rules refuse to ``person`` in ``window``: the create path's own check."""
+    if window is None or not resources:
+        return {}
+    return services.booking_refusals(resources=resources, organiser=person, start=window[0], end=window[1])
+
+
+def _spot_label(spot) -> str:
+    return spot.resource.name if spot.kind == "room" else spot.resource.label
+
+
+def _spot_name(spot, state: str, refusal) -> str:
+    """The accessible name of a desk or room on the plan: what it is, its state and what selecting it does."""
+    what = spot.resource.name if spot.kind == "room" else _("Desk %(label)s") % {"label": spot.resource.label}
+    if state == "free" and spot.kind == "desk":
+        return _("Book desk %(label)s (free)") % {"label": spot.resource.label}
+    if state == "free":
+        return _("Book %(what)s (free)") % {"what": what}
+    if state == "mine":
+        return _("%(what)s: yours") % {"what": what}
+    if state == "refused":
+        return _("%(what)s: not bookable. %(reason)s") % {"what": what, "reason": refusal.detail}
+    return _("%(what)s: taken") % {"what": what}
+
+
+def _rooms_held(person, window) -> list[Booking]:
+    """The person's room bookings overlapping ``window``: booking another room then means holding two at once."""
+    if window is None:
+        return []
+    return list(
+        Booking.objects.filter(
+            organiser=person,
+            room__isnull=False,
+            status__in=HOLDING_STATUSES,
+            start__lt=window[1],
+            end__gt=window[0],
+        ).select_related("room")
+    )
+
+
 @login_required
 @require_GET
 def room_search(request):
@@ -163,6 +398,7 @@ def room_search(request):
     site = person.site
     form = RoomSearchForm(request.GET or None, site=site, initial=_room_initial(site, _site_hours(site)))
     rooms, window = None, None
+    refusals = {}
     if form.is_bound and form.is_valid():
         window = form.window()
         rooms = list(
@@ -175,12 +411,27 @@ def room_search(request):
                 free_to=window[1],
             ).order_by("floor__level", "capacity", "name")
         )
+        refusals = _refusals(person, window, rooms)
         if not rooms:
             services.empty_search_record(site=site, start=window[0], people=form.cleaned_data.get("capacity"))
+    plan_window = form.window_or_initial()
+    level = form.cleaned_data.get("floor") if form.is_bound and form.is_valid() else None
+    floor_ids = list(Floor.objects.filter(site=site, level=level).values_list("pk", flat=True)) if level else None
+    results = [{"room": r, "refusal": refusals.get(("room", r.pk))} for r in rooms] if rooms is not None else None
     return _render(
         request,
         "portal/bookings/rooms.html",
-        {"form": form, "rooms": rooms, "window": window, "site": site},
+        {
+            "form": form,
+            "rooms": rooms,
+            "results": results,
+            "bookable": [r for r in results or [] if r["refusal"] is None],
+            "window": window,
+            "plan_window": plan_window,
+            "site": site,
+            "plans": _plans(site=site, person=person, window=plan_window, kinds=("room",), floor_ids=floor_ids),
+            "rooms_held": _rooms_held(person, plan_window),
+        },
         tz=site.tz,
         status=400 if form.is_bound and not form.is_valid() else 200,
     )
@@ -214,12 +465,19 @@ def room_day(request, pk: int):
     day = _day_asked(request) or _site_today(person)
     rules = services.rules_for(room=room)
     busy = selectors.resource_busy_intervals(room=room, day=day, viewer=person)
+    now = timezone.now()
     hours = []
     for hour in range(rules.opens_at.hour, min(rules.closes_at.hour + (1 if rules.closes_at.minute else 0), 24)):
         slot_start = datetime.combine(day, time(hour), tzinfo=tz)
         slot_end = slot_start + timedelta(hours=1)
         taken = [b for b in busy if b.start < slot_end and b.held_until > slot_start]
-        hours.append({"start": slot_start, "end": slot_end, "busy": taken})
+        refusal = None
+        if not taken:
+            refusal = services.booking_refusals(
+                resources=[room], organiser=person, start=slot_start, end=slot_end, now=now
+            )
+            refusal = refusal.get(("room", room.pk))
+        hours.append({"start": slot_start, "end": slot_end, "busy": taken, "refusal": refusal})
     return _render(
         request,
         "portal/bookings/room_day.html",
@@ -232,6 +490,7 @@ def room_day(request, pk: int):
             "hours": hours,
             "form": WindowForm(tz=tz, initial=_room_day_initial(room, rules, day)),
             "tz": tz,
+            "booking_address": personal_calendars.booking_address(room),
         },
         tz=tz,
     )
@@ -244,17 +503,37 @@ def desk_search(request):
     if person is None:
         return redirect("portal:dashboard")
     site = person.site
-    form = DeskSearchForm(request.GET or None, site=site, initial=_desk_initial(site))
+    form = DeskSearchForm(request.GET or None, site=site, initial=_desk_initial_for(person))
     desks, window = None, None
+    refusals = {}
     if form.is_bound and form.is_valid():
         window = form.window()
         desks = list(
             selectors.desk_search(site=site, zone=form.cleaned_data.get("zone"), free_from=window[0], free_to=window[1])
         )
+        refusals = _refusals(person, window, desks)
+    plan_window = form.window_or_initial()
+    zone = form.cleaned_data.get("zone") if form.is_bound and form.is_valid() else None
+    results = [{"desk": d, "refusal": refusals.get(("desk", d.pk))} for d in desks] if desks is not None else None
     return _render(
         request,
         "portal/bookings/desks.html",
-        {"form": form, "desks": desks, "window": window, "site": site},
+        {
+            "form": form,
+            "desks": desks,
+            "results": results,
+            "bookable": [r for r in results or [] if r["refusal"] is None],
+            "window": window,
+            "plan_window": plan_window,
+            "site": site,
+            "plans": _plans(
+                site=site,
+                person=person,
+                window=plan_window,
+                kinds=("desk",),
+                floor_ids=[zone.floor_id] if zone else None,
+            ),
+        },
         tz=site.tz,
         status=400 if form.is_bound and not form.is_valid() else 200,
     )
@@ -267,6 +546,27 @@ def _back(request, default: str) -> str:
     return reverse(default)
 
 
+def _what(booking: Booking) -> str:
+    return booking.room.name if booking.room_id else _("desk %(label)s") % {"label": booking.desk.label}
+
+
+def _booked(request, booking: Booking, *, count: int = 1, skipped=()) -> HttpResponse:
+    """After a booking: My bookings, with the new booking's confirmation (and its "add to my calendar")."""
+    tz = booking.site.tz
+    start, end = booking.start.astimezone(tz), booking.end.astimezone(tz)
+    what = _what(booking)
+    when = f"{date_format(start, 'D j M')} {start:%H:%M}–{end:%H:%M}"
+    if count > 1:
+        messages.success(
+            request, _("Booked %(what)s %(count)d times from %(when)s.") % {"what": what, "count": count, "when": when}
+        )
+    else:
+        messages.success(request, _("Booked %(what)s on %(when)s.") % {"what": what, "when": when})
+    if skipped:
+        messages.warning(request, _("Not booked (already taken): %(dates)s.") % {"dates": ", ".join(skipped[:10])})
+    return redirect(f"{reverse('portal:my-bookings')}?booked={booking.pk}")
+
+
 @login_required
 @require_POST
 def book(request):
@@ -275,13 +575,13 @@ def book(request):
         return redirect("portal:dashboard")
     form = BookForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "That booking request was not complete; please try again.")
+        messages.error(request, _("That booking request was not complete; please try again."))
         return redirect(_back(request, "portal:rooms"))
     data = form.cleaned_data
     room = Room.objects.select_related("site").filter(pk=data.get("room"), is_active=True).first()
     desk = Desk.objects.select_related("site").filter(pk=data.get("desk"), is_active=True).first()
     if (room is None) == (desk is None):
-        messages.error(request, "Choose a room or a desk.")
+        messages.error(request, _("Choose a room or a desk."))
         return redirect(_back(request, "portal:rooms"))
     tz = (room or desk).site.tz
     start, end = data["start"].astimezone(tz), data["end"].astimezone(tz)
@@ -293,14 +593,93 @@ def book(request):
             start=start,
             end=end,
             title=data.get("title", ""),
+            attendees=[a for a in re.split(r"[\s,;]+", data.get("guests") or "") if a],
             source=BookingSource.PORTAL,
         )
     except DomainError as exc:
-        messages.error(request, f"Not booked: {exc.detail}")
+        messages.error(request, _("Not booked: %(reason)s") % {"reason": exc.detail})
         return redirect(_back(request, "portal:rooms"))
-    what = booking.room.name if booking.room_id else f"desk {booking.desk.label}"
-    messages.success(request, f"Booked {what} on {start:%a %d %b} {start:%H:%M}-{end:%H:%M}.")
-    return redirect("portal:my-bookings")
+    return _booked(request, booking)
+
+
+def _resource_asked(params) -> tuple[Room | None, Desk | None]:
+    def pk(name):
+        value = params.get(name, "")
+        return int(value) if value.isdigit() and len(value) < 10 else None
+
+    room = Room.objects.select_related("site", "floor").filter(pk=pk("room"), is_active=True).first()
+    desk = None if room else Desk.objects.select_related("site", "floor", "zone").filter(pk=pk("desk")).first()
+    if desk is not None and not desk.is_active:
+        desk = None
+    return room, desk
+
+
+@login_required
+def book_form(request):
+    """The full booking form for one room or desk (from the plan, a room's free hour, or "more options"):
+    the window, and for a room its title, attendees and repetition; staff choose for whom."""
+    person = _person(request)
+    if person is None:
+        return redirect("portal:dashboard")
+    if request.method not in {"GET", "POST"}:
+        return HttpResponse(status=405, headers={"Allow": "GET, POST"})
+    params = request.POST if request.method == "POST" else request.GET
+    room, desk = _resource_asked(params)
+    resource = room or desk
+    if resource is None or resource.site_id != person.site_id:
+        raise Http404("No such room or desk.")
+    tz = resource.site.tz
+    initial = _room_initial(resource.site, _site_hours(resource.site)) if room else _desk_initial(resource.site)
+    bound = request.method == "POST" or {"date", "start", "end"} <= set(request.GET)
+    form = BookingForm(params if bound else None, actor=person, room=room, initial=initial)
+    window = form.window_or_initial() if (not bound or form.is_valid()) else None
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        start, end = window
+        organiser = data.get("organiser") or person
+        common = {
+            "actor": person,
+            "room": room,
+            "desk": desk,
+            "organiser": organiser,
+            "start": start,
+            "end": end,
+            "title": data.get("title", ""),
+            "attendees": data.get("attendees") or [],
+        }
+        try:
+            if form.rrule():
+                result = services.booking_series_create(**common, rrule=form.rrule(), skip_conflicts=True)
+                if result.bookings:
+                    return _booked(request, result.bookings[0], count=len(result.bookings), skipped=result.skipped)
+                form.add_error(None, _("None of these times is free."))
+            else:
+                return _booked(request, services.booking_create(**common, source=BookingSource.PORTAL))
+        except DomainError as exc:
+            form.add_error(None, _("Not booked: %(reason)s") % {"reason": exc.detail})
+        status = 400
+    elif request.method == "POST":
+        status = 400
+    refusal = None
+    if window is not None and request.method == "GET":
+        refusal = _refusals(person, window, [resource]).get(("room" if room else "desk", resource.pk))
+    return _render(
+        request,
+        "portal/bookings/book.html",
+        {
+            "form": form,
+            "room": room,
+            "desk": desk,
+            "resource": resource,
+            "window": window,
+            "refusal": refusal,
+            "rooms_held": [b for b in _rooms_held(person, window) if room and b.room_id != room.pk],
+            "tz": tz,
+        },
+        tz=tz,
+        status=status,
+    )
 
 
 @login_required
@@ -323,7 +702,15 @@ def my_bookings(request):
         }
         for b in upcoming
     ]
-    return _render(request, "portal/bookings/my_bookings.html", {"rows": rows, "tz": tz}, tz=tz)
+    booked = None
+    if request.GET.get("booked", "").isdigit() and len(request.GET["booked"]) < 10:
+        booked = next((r for r in rows if r["booking"].pk == int(request.GET["booked"])), None)
+    context = {"rows": rows, "tz": tz, "booked": booked}
+    if booked is not None:
+        # "Add to my calendar": the booking's .ics, and the person's own calendar once connected (it follows by
+        # itself) or the way to connect it.
+        context["own_calendar"] = personal_calendars.personal_calendar_status(person)
+    return _render(request, "portal/bookings/my_bookings.html", context, tz=tz)
 
 
 def _own_booking(request, pk: int) -> Booking:
@@ -331,17 +718,63 @@ def _own_booking(request, pk: int) -> Booking:
 
 
 @login_required
-@require_POST
 def booking_cancel(request, pk: int):
+    """GET: "Cancel Fjord, Tue 3 Mar 11:00-12:00?" naming the booking; POST: cancel it (this one, or with
+    ``scope=following`` this and the later ones of its series)."""
     booking = _own_booking(request, pk)
+    if request.method == "GET":
+        tz = booking.site.tz
+        return _render(
+            request,
+            "portal/bookings/cancel.html",
+            {
+                "booking": booking,
+                "what": _what(booking),
+                "start": booking.start.astimezone(tz),
+                "end": booking.end.astimezone(tz),
+                "scope": CancelScope.FOLLOWING if request.GET.get("scope") == CancelScope.FOLLOWING else "",
+                "tz": tz,
+            },
+            tz=tz,
+        )
+    if request.method != "POST":
+        return HttpResponse(status=405, headers={"Allow": "GET, POST"})
     scope = request.POST.get("scope", CancelScope.ONE)
     try:
         services.booking_cancel(actor=_person(request), booking=booking, scope=scope)
     except DomainError as exc:
         messages.error(request, exc.detail)
     else:
-        messages.success(request, "Booking cancelled.")
+        messages.success(request, _("Booking cancelled."))
     return redirect("portal:my-bookings")
+
+
+@login_required
+@require_GET
+def booking_calendar(request, pk: int):
+    """One booking as an .ics file: "add to my calendar" opens it in the phone's or computer's calendar."""
+    booking = _own_booking(request, pk)
+    body = ical.calendar_for([booking], name=str(booking.resource))
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="booking-{booking.pk}.ics"'
+    return response
+
+
+@login_required
+@require_POST
+def calendar_feed(request):
+    """A new private feed URL of all the person's bookings (the previous one stops working), shown once."""
+    person = _person(request)
+    if person is None:
+        return redirect("portal:dashboard")
+    token = services.calendar_feed_regenerate(person=person)
+    url = request.build_absolute_uri(reverse("bookings-api:calendar-feed", args=[token]))
+    return _render(
+        request,
+        "portal/bookings/calendar_feed.html",
+        {"url": url, "webcal": "webcal://" + url.split("://", 1)[1]},
+        tz=person.site.tz,
+    )
 
 
 @login_required
@@ -356,5 +789,6 @@ def booking_check_in(request, pk: int):
     except DomainError as exc:
         messages.error(request, exc.detail)
     else:
-        messages.success(request, f"Checked in to {booking.room.name if booking.room_id else booking.desk.label}.")
+        what = booking.room.name if booking.room_id else booking.desk.label
+        messages.success(request, _("Checked in to %(what)s.") % {"what": what})
     return redirect("portal:my-bookings")

@@ -163,3 +163,31 @@ class BookingListFilterSerializer(serializers.Serializer):
 
 class CalendarFeedOutputSerializer(serializers.Serializer):
     url = serializers.CharField()
+
+
+class _Percent(serializers.FloatField):
+    """A JSON number from 0 to 100 (not a numeric string, not a boolean)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(min_value=0, max_value=100, allow_null=True, **kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, int | float) or isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class PlanPositionSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["desk", "room"])
+    id = fields.IntegerField(min_value=1, max_value=MAX_ID)
+    x = _Percent(help_text="Percent of the plan's width from the left; null: off the plan.")
+    y = _Percent(help_text="Percent of the plan's height from the top; null: off the plan.")
+
+
+class PlanPositionsInputSerializer(serializers.Serializer):
+    positions = PlanPositionSerializer(many=True, max_length=1000)
+
+
+class PlanPositionsOutputSerializer(serializers.Serializer):
+    desks = serializers.IntegerField(help_text="Desks placed or taken off the plan.")
+    rooms = serializers.IntegerField(help_text="Rooms placed or taken off the plan.")

@@ -23,6 +23,8 @@ from bookings.api.serializers import (
     BookingUpdateInputSerializer,
     CalendarFeedOutputSerializer,
     DeskOutputSerializer,
+    PlanPositionsInputSerializer,
+    PlanPositionsOutputSerializer,
     RoomOutputSerializer,
     SeriesCreatedOutputSerializer,
 )
@@ -32,7 +34,7 @@ from bookings.models import CalendarFeed, Desk, Room
 from labs import services_privacy
 from labs.api.schema import errors
 from labs.errors import Invalid, NotFound
-from labs.models import Site
+from labs.models import Floor, Site
 from labs.permissions import HasPerson, IsStaff, person_of
 
 
@@ -238,6 +240,30 @@ class BookingViewSet(
         data.is_valid(raise_exception=True)
         services.booking_cancel(actor=person_of(request.user), booking=booking, scope=data.validated_data["scope"])
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class FloorPlanPositionsApi(APIView):
+    """Place desks and rooms on their floor's plan (staff of the floor's site): x and y in percent of the plan, null
+    to take one off it. All or nothing."""
+
+    permission_classes = [IsStaff]
+
+    @extend_schema(
+        operation_id="floor_plan_positions_update",
+        request=PlanPositionsInputSerializer,
+        responses={200: PlanPositionsOutputSerializer, **errors(400, 404)},
+    )
+    def put(self, request, pk: int):
+        person = person_of(request.user)
+        floor = Floor.objects.filter(pk=pk, site=person.site).first() if pk < 2**63 else None
+        if floor is None:
+            raise NotFound("No such floor.")
+        data = PlanPositionsInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        changed = services.floor_plan_positions_set(
+            actor=person, floor=floor, positions=[dict(p) for p in data.validated_data["positions"]]
+        )
+        return Response(PlanPositionsOutputSerializer(changed).data)
 
 
 class BookingCheckInApi(APIView):

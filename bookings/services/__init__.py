@@ -7,6 +7,7 @@
   occupancy through :mod:`bookings.events`;
 * :mod:`.feeds`: private iCalendar feed tokens;
 * :mod:`.demand`: unmet demand (refused attempts, empty room searches) counted without any person;
+* :mod:`.plans`: where desks and rooms sit on their floor's plan;
 * :mod:`.imports`: historical bookings from CSV or iCalendar, all or nothing.
 
 No two holding bookings of a room or desk overlap. On PostgreSQL the exclusion constraints (migration 0003) are the
@@ -25,6 +26,7 @@ from bookings.services.changes import (
     booking_create,
     booking_series_create,
     booking_update,
+    bookings_end_for_person,
 )
 from bookings.services.check_in import (
     booking_check_in,
@@ -39,7 +41,8 @@ from bookings.services.check_in import (
 from bookings.services.demand import demand_signal_record, empty_search_record
 from bookings.services.feeds import calendar_feed_regenerate, calendar_feed_revoke, calendar_feed_token_digest
 from bookings.services.imports import ImportMalformed, ImportResult, bookings_import
-from bookings.services.rules import EffectiveRules, booking_rules_check, policy_for, rules_for
+from bookings.services.plans import floor_plan_positions_set
+from bookings.services.rules import EffectiveRules, booking_refusals, booking_rules_check, policy_for, rules_for
 
 __all__ = [
     "EffectiveRules",
@@ -49,10 +52,12 @@ __all__ = [
     "booking_cancel",
     "booking_check_in",
     "booking_create",
+    "booking_refusals",
     "booking_rules_check",
     "booking_series_create",
     "booking_update",
     "bookings_complete_ended",
+    "bookings_end_for_person",
     "bookings_import",
     "bookings_release_no_shows",
     "calendar_feed_regenerate",
@@ -63,6 +68,7 @@ __all__ = [
     "desk_check_out",
     "desk_presence_check_in",
     "empty_search_record",
+    "floor_plan_positions_set",
     "policy_for",
     "presence_check_in",
     "rules_for",

@@ -42,6 +42,9 @@ logger = logging.getLogger(__name__)
 
 # Relations the services hold as loaded objects: full_clean() need not query each one again to see that it exists
 # (the foreign keys still guarantee it). The uniqueness of uid is the database's; the overlap rule is checked here.
+PLAUSIBLE_PAST = timedelta(days=366)
+PLAUSIBLE_FUTURE = timedelta(days=3653)
+
 RESOLVED_RELATIONS = ["site", "room", "desk", "organiser", "company", "created_by", "series"]
 
 
@@ -135,6 +138,14 @@ def _check_times(start: datetime, end: datetime) -> None:
         raise Invalid("Give start and end with a UTC offset.")
     if end <= start:
         raise Invalid("A booking must end after it starts.", extra={"end": ["Must be after start."]})
+    # Whatever the rules (staff override them), a booking lies in a plausible window: a typo of a year (964 for 2026)
+    # is refused instead of holding a room a millennium away or ten centuries back.
+    now = timezone.now()
+    if start < now - PLAUSIBLE_PAST or end > now + PLAUSIBLE_FUTURE:
+        raise Invalid(
+            "A booking must lie between a year ago and ten years ahead.",
+            extra={"start": ["Outside the bookable window."]},
+        )
 
 
 def _new_booking(req: _Request, *, start: datetime, end: datetime, **fields) -> Booking:
@@ -507,4 +518,26 @@ def cancel_queryset(targets: QuerySet[Booking], *, now: datetime) -> int:
         changed += 1
     for booking in checked_in_early:
         events.desk_occupancy_changed(booking=booking, occupied=False, cause=OccupancyCause.CANCELLED, at=now)
+    return changed
+
+
+# The reasons of labs.hooks.access_revoked after which the person no longer comes: their bookings end with their
+# access, so a room or desk is not held for someone who cannot get in. A role change keeps them (the person still
+# comes; the new role's rules apply to what they book next).
+ENDS_BOOKINGS = frozenset({"account_disabled", "membership_ended", "erased"})
+
+
+def bookings_end_for_person(*, person_id: int, reason: str, now: datetime | None = None) -> int:
+    """Cancel what the person organises and has not started, end what is running (a checked-in desk returns to its
+    defaults) and end their series. Runs inside the caller's transaction (the access_revoked hook). Idempotent."""
+    if reason not in ENDS_BOOKINGS:
+        return 0
+    now = now or timezone.now()
+    targets = Booking.objects.filter(organiser_id=person_id, status__in=OPEN_STATUSES, end__gt=now)
+    changed = cancel_queryset(targets, now=now)
+    BookingSeries.objects.filter(organiser_id=person_id, status=SeriesStatus.ACTIVE).update(
+        status=SeriesStatus.CANCELLED
+    )
+    if changed:
+        logger.info("Ended %d bookings of person %s (%s)", changed, person_id, reason)
     return changed

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from bookings import db
 from bookings.choices import (
     HOLDING_STATUSES,
 )
@@ -76,6 +78,8 @@ def booking_rules_check(
     attendees: Sequence[str] = (),
     now: datetime | None = None,
     exclude_ids: Iterable[int] = (),
+    lock: bool = True,
+    quota: bool = True,
 ) -> None:
     """The one place booking rules are checked; raises RuleViolation (422) naming the first broken rule.
 
@@ -110,14 +114,86 @@ def booking_rules_check(
                 "bookable_hours",
                 f"Bookable {rules.opens_at:%H:%M}-{rules.closes_at:%H:%M} local time ({when}).",
             )
-    if rules.company_weekly_room_hours is not None and organiser.company_id:
+    if quota and rules.company_weekly_room_hours is not None and organiser.company_id:
         _check_weekly_quota(
             company_id=organiser.company_id,
             site=(room or desk).site,
             quota_hours=rules.company_weekly_room_hours,
             intervals=intervals,
             exclude_ids=exclude_ids,
+            lock=lock,
         )
+
+
+def booking_refusals(
+    *,
+    resources: Iterable[Room | Desk],
+    organiser: Person,
+    start: datetime,
+    end: datetime,
+    now: datetime | None = None,
+) -> dict[tuple[str, int], RuleViolation]:
+    """Which of ``resources`` the rules refuse to ``organiser`` for [start, end), with the rule's violation: the same
+    :func:`booking_rules_check` as creating the booking, and for desks the one desk a person holds at a time (rule
+    ``one_desk``; booking_create refuses it as an overlap). No other overlap check: the caller shows only free ones.
+    Read only: the weekly quota is counted without its row lock. Keys are ``("room" | "desk", pk)``."""
+    now = now or timezone.now()
+    refused: dict[tuple[str, int], RuleViolation] = {}
+    sites: dict[int, Site] = {}
+    quota_refusal: dict[int, RuleViolation | None] = {}
+    resources = list(resources)
+    held_desk = None
+    if any(isinstance(r, Desk) for r in resources):
+        # One desk per person at a time: the same condition as the overlap check of booking_create (conflicts.py).
+        held_desk = (
+            Booking.objects.filter(db.booked_overlaps(start, end), organiser=organiser, desk__isnull=False)
+            .select_related("desk")
+            .order_by("start")
+            .first()
+        )
+    for resource in resources:
+        if held_desk is not None and isinstance(resource, Desk) and resource.pk != held_desk.desk_id:
+            refused[("desk", resource.pk)] = violation(
+                "one_desk",
+                _("You already hold desk %(label)s then: one desk at a time.") % {"label": held_desk.desk.label},
+            )
+            continue
+        # One policy read per site, not per resource (each select_related row has its own Site instance).
+        resource.site = sites.setdefault(resource.site_id, resource.site)
+        is_room = isinstance(resource, Room)
+        key = ("room" if is_room else "desk", resource.pk)
+        try:
+            booking_rules_check(
+                room=resource if is_room else None,
+                desk=None if is_room else resource,
+                organiser=organiser,
+                intervals=[(start, end)],
+                now=now,
+                lock=False,
+                quota=False,
+            )
+        except RuleViolation as exc:
+            refused[key] = exc
+            continue
+        rules = rules_for(room=resource) if is_room else None
+        if rules is None or rules.company_weekly_room_hours is None or not organiser.company_id:
+            continue
+        if resource.site_id not in quota_refusal:  # the quota is the site's: counted once for all its rooms
+            try:
+                _check_weekly_quota(
+                    company_id=organiser.company_id,
+                    site=resource.site,
+                    quota_hours=rules.company_weekly_room_hours,
+                    intervals=[(start, end)],
+                    exclude_ids=(),
+                    lock=False,
+                )
+                quota_refusal[resource.site_id] = None
+            except RuleViolation as exc:
+                quota_refusal[resource.site_id] = exc
+        if quota_refusal[resource.site_id] is not None:
+            refused[key] = quota_refusal[resource.site_id]
+    return refused
 
 
 def _week_start(moment: datetime, tz) -> datetime:
@@ -126,10 +202,10 @@ def _week_start(moment: datetime, tz) -> datetime:
     return datetime.combine(monday, time(0), tzinfo=tz)
 
 
-def _check_weekly_quota(*, company_id, site, quota_hours, intervals, exclude_ids) -> None:
+def _check_weekly_quota(*, company_id, site, quota_hours, intervals, exclude_ids, lock: bool = True) -> None:
     tz = site.tz
-    # Serialise quota checks of one company: two requests cannot both take the last free hour.
-    Company.objects.select_for_update().filter(pk=company_id).first()
+    if lock:  # Serialise quota checks of one company: two requests cannot both take the last free hour.
+        Company.objects.select_for_update().filter(pk=company_id).first()
     wanted: dict[datetime, timedelta] = defaultdict(timedelta)
     for start, end in intervals:
         wanted[_week_start(start, tz)] += end - start

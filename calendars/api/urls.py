@@ -16,5 +16,6 @@ urlpatterns = [
         microsoft.MicrosoftNotificationsApi.as_view(),
         name="microsoft-notifications",
     ),
+    path("me/calendar/", views.MyCalendarApi.as_view(), name="my-calendar"),
     path("calendars/microsoft/lifecycle/", microsoft.MicrosoftLifecycleApi.as_view(), name="microsoft-lifecycle"),
 ]

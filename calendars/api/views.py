@@ -25,11 +25,12 @@ from calendars.api.serializers import (
     RoomHealthOutputSerializer,
     SyncQueuedOutputSerializer,
 )
+from calendars.choices import PersonalStatus, ProviderName
 from calendars.models import RoomCalendar
 from calendars.providers.base import ProviderError
 from labs.errors import DomainError, Invalid, NotFound
 from labs.models import Site
-from labs.permissions import IsStaff, person_of
+from labs.permissions import HasPerson, IsStaff, person_of
 
 logger = logging.getLogger(__name__)
 
@@ -186,3 +187,31 @@ class GoogleNotificationsApi(APIView):
         if not services.notifications_receive(provider="google", notifications=notifications):
             return _not_found()
         return Response(status=status.HTTP_200_OK)
+
+
+class MyCalendarOutputSerializer(serializers.Serializer):
+    provider = serializers.ChoiceField(choices=ProviderName.choices, allow_null=True)
+    account = serializers.EmailField(allow_null=True)
+    status = serializers.ChoiceField(choices=[*PersonalStatus.choices, ("none", "Not connected")])
+    last_sync_at = serializers.DateTimeField(allow_null=True)
+
+
+class MyCalendarApi(APIView):
+    """Your own company calendar (CALENDAR.md, "Personal calendars"): its connection; DELETE disconnects it
+    (revokes the grant at the provider where it can, deletes the token and the synced event data here). Connect it
+    in the portal (`/calendar/connect/{provider}/`): consent is given in the browser."""
+
+    permission_classes = [HasPerson]
+
+    @extend_schema(operation_id="me_calendar_retrieve", responses=MyCalendarOutputSerializer)
+    def get(self, request):
+        from calendars import personal
+
+        return Response(MyCalendarOutputSerializer(personal.personal_calendar_status(person_of(request.user))).data)
+
+    @extend_schema(operation_id="me_calendar_destroy", request=None, responses={204: None})
+    def delete(self, request):
+        from calendars import personal
+
+        personal.personal_calendar_disconnect(person=person_of(request.user))
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -73,6 +73,7 @@ class Tenant:
     users: dict[str, dict] = field(default_factory=dict)
     resources: dict[str, dict] = field(default_factory=dict)
     service_accounts: dict[str, str] = field(default_factory=dict)  # client_email -> public key PEM
+    oauth_clients: dict[str, str] = field(default_factory=dict)  # an operator's web client: client_id -> secret
 
     def to_dict(self) -> dict:
         return {
@@ -82,6 +83,7 @@ class Tenant:
             "users": self.users,
             "resources": self.resources,
             "service_accounts": self.service_accounts,
+            "oauth_clients": self.oauth_clients,
         }
 
     @classmethod
@@ -240,6 +242,12 @@ class FakeGoogle:
         self.failures: list[dict | None] = []
         self.broken: dict[str, int] = {}
         self.token_requests = 0
+        # People's OAuth grants (personal calendars): the operator's clients, codes, refresh tokens.
+        self.oauth_clients: dict[str, str] = dict(tenant.oauth_clients)
+        self.codes: dict[str, dict] = {}
+        self.refresh_tokens: dict[str, dict] = {}
+        self.consent_user = ""  # who the consent page signs in when nobody is named (tests, the demo)
+        self.refreshes = 0
         self.log: list[dict] = []
         self.outbox: list[dict] = []
         self._ids = itertools.count(1)
@@ -394,7 +402,7 @@ class FakeGoogle:
         for name in ("start", "end"):
             if name in changes:
                 body[name] = {"dateTime": _local_iso(changes[name], tz), "timeZone": tz}
-        for name in ("summary", "status", "attendees", "recurrence"):
+        for name in ("summary", "status", "attendees", "recurrence", "location"):
             if name in changes:
                 body[name] = changes[name]
         return body
@@ -405,6 +413,10 @@ class FakeGoogle:
             try:
                 if request.path == "/token" and request.method == "POST":
                     return self._token(request)
+                if request.path == "/o/oauth2/v2/auth" and request.method == "GET":
+                    return self._consent(request)
+                if request.path == "/revoke" and request.method == "POST":
+                    return self._revoke(request)
                 if request.path.startswith("/calendar/v3/") or request.path.startswith("/admin/directory/v1/"):
                     subject, scopes = self._authenticate(request)
                     calendar = self._calendar_of_path(request.path)
@@ -451,6 +463,10 @@ class FakeGoogle:
         def refuse(error: str, description: str) -> FakeResponse:
             return FakeResponse.json({"error": error, "error_description": description}, status=400)
 
+        if form.get("grant_type") == "authorization_code":
+            return self._code_exchange(form, refuse)
+        if form.get("grant_type") == "refresh_token":
+            return self._refresh(form, refuse)
         if form.get("grant_type") != JWT_BEARER:
             return refuse("unsupported_grant_type", "Invalid grant_type.")
         assertion = form.get("assertion", "")
@@ -479,6 +495,143 @@ class FakeGoogle:
         token = "ya29.fake-" + secrets.token_urlsafe(24)
         self.tokens[token] = {"subject": subject, "scopes": scopes, "client": client, "expires": time.time() + 3600}
         return FakeResponse.json({"access_token": token, "expires_in": 3599, "token_type": "Bearer"})
+
+    # --- OAuth for people (the operator's web client; authorization code with PKCE) ---------------------------
+    def add_oauth_client(self, client_id: str, client_secret: str) -> None:
+        """Register the operator's OAuth client (any redirect URI is accepted)."""
+        with self.lock:
+            self.oauth_clients[client_id] = client_secret
+
+    def revoke_grant(self, user: str) -> int:
+        """The person removes the app's access in their Google account: every grant of theirs stops working."""
+        with self.lock:
+            user = user.lower()
+            gone = [rt for rt, grant in self.refresh_tokens.items() if grant["subject"] == user]
+            for rt in gone:
+                del self.refresh_tokens[rt]
+            self.tokens = {k: v for k, v in self.tokens.items() if not (v.get("user_grant") and v["subject"] == user)}
+            return len(gone)
+
+    def grants_of(self, user: str) -> int:
+        with self.lock:
+            return sum(1 for grant in self.refresh_tokens.values() if grant["subject"] == user.lower())
+
+    def _consent(self, request: FakeRequest) -> FakeResponse:
+        """The consent page: a user of the tenant (``login_hint``, the form's answer, or :attr:`consent_user`)
+        approves at once and is sent back with a code; without one, a form asks who signs in."""
+        from html import escape
+        from urllib.parse import urlencode
+
+        args = {k: v[0] for k, v in request.query.items()}
+        if args.get("client_id") not in self.oauth_clients:
+            return FakeResponse(status=400, body=b"Error 401: invalid_client", headers={"Content-Type": "text/plain"})
+        if args.get("response_type") != "code" or not args.get("redirect_uri"):
+            return FakeResponse(status=400, body=b"Error 400: invalid_request", headers={"Content-Type": "text/plain"})
+        user = (args.get("login_hint") or self.consent_user or "").lower()
+        if user not in self.tenant.users:
+            fields = "".join(
+                f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">'
+                for k, v in args.items()
+                if k != "login_hint"
+            )
+            page = (
+                "<!doctype html><title>Sign in - Google Accounts (fake)</title><h1>Choose an account</h1>"
+                f'<form method="get">{fields}<label>Email <input name="login_hint" type="email"></label>'
+                '<button type="submit">Allow</button></form>'
+            )
+            return FakeResponse(status=200, body=page.encode(), headers={"Content-Type": "text/html; charset=utf-8"})
+        scopes = set(args.get("scope", "").split())
+        code = "4/fake-" + secrets.token_urlsafe(24)
+        self.codes[code] = {
+            "subject": user,
+            "client": args["client_id"],
+            "redirect_uri": args["redirect_uri"],
+            "scopes": scopes,
+            "challenge": args.get("code_challenge", ""),
+            "method": args.get("code_challenge_method", "plain"),
+            "expires": time.time() + 600,
+        }
+        answer = {"code": code, "scope": " ".join(sorted(scopes))}
+        if "state" in args:
+            answer["state"] = args["state"]
+        location = f"{args['redirect_uri']}{'&' if '?' in args['redirect_uri'] else '?'}{urlencode(answer)}"
+        return FakeResponse(status=302, headers={"Location": location})
+
+    def _client_ok(self, form: dict) -> bool:
+        secret = self.oauth_clients.get(form.get("client_id", ""))
+        return secret is not None and secrets.compare_digest(secret, form.get("client_secret", ""))
+
+    def _user_tokens(self, subject: str, scopes: set[str], client: str) -> dict:
+        token = "ya29.fake-user-" + secrets.token_urlsafe(24)
+        self.tokens[token] = {
+            "subject": subject,
+            "scopes": scopes,
+            "client": client,
+            "expires": time.time() + 3600,
+            "user_grant": True,
+        }
+        return {"access_token": token, "expires_in": 3599, "token_type": "Bearer", "scope": " ".join(sorted(scopes))}
+
+    def _code_exchange(self, form: dict, refuse) -> FakeResponse:
+        if not self._client_ok(form):
+            return FakeResponse.json({"error": "invalid_client", "error_description": "Unauthorized"}, status=401)
+        grant = self.codes.pop(form.get("code", ""), None)
+        if grant is None or grant["expires"] < time.time() or grant["client"] != form.get("client_id"):
+            return refuse("invalid_grant", "Malformed auth code.")
+        if grant["redirect_uri"] != form.get("redirect_uri"):
+            return refuse("redirect_uri_mismatch", "Bad Request")
+        verifier = form.get("code_verifier", "")
+        if grant["challenge"]:
+            if grant["method"] == "S256":
+                computed = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+            else:
+                computed = verifier
+            if not secrets.compare_digest(computed, grant["challenge"]):
+                return refuse("invalid_grant", "Invalid code verifier.")
+        answer = self._user_tokens(grant["subject"], grant["scopes"], grant["client"])
+        refresh = "1//fake-" + secrets.token_urlsafe(32)
+        self.refresh_tokens[refresh] = {
+            "subject": grant["subject"],
+            "scopes": grant["scopes"],
+            "client": grant["client"],
+        }
+        answer["refresh_token"] = refresh
+        if "openid" in grant["scopes"]:
+            claims = {
+                "iss": "https://accounts.google.com",
+                "aud": grant["client"],
+                "sub": hashlib.sha256(grant["subject"].encode()).hexdigest()[:21],
+                "email": grant["subject"],
+                "email_verified": True,
+                "iat": int(time.time()),
+                "exp": int(time.time()) + 3600,
+            }
+            answer["id_token"] = jwt.encode(claims, "fake-google-id-token-signing-key-0123456789", algorithm="HS256")
+        return FakeResponse.json(answer)
+
+    def _refresh(self, form: dict, refuse) -> FakeResponse:
+        if not self._client_ok(form):
+            return FakeResponse.json({"error": "invalid_client", "error_description": "Unauthorized"}, status=401)
+        grant = self.refresh_tokens.get(form.get("refresh_token", ""))
+        if grant is None or grant["client"] != form.get("client_id"):
+            return refuse("invalid_grant", "Token has been expired or revoked.")
+        self.refreshes += 1
+        return FakeResponse.json(self._user_tokens(grant["subject"], grant["scopes"], grant["client"]))
+
+    def _revoke(self, request: FakeRequest) -> FakeResponse:
+        token = request.form().get("token") or request.arg("token") or ""
+        grant = self.refresh_tokens.pop(token, None)
+        if grant is None and token not in self.tokens:
+            return FakeResponse.json({"error": "invalid_token", "error_description": "Bad Request"}, status=400)
+        if grant is None:
+            self.tokens.pop(token, None)
+        else:
+            self.tokens = {
+                k: v
+                for k, v in self.tokens.items()
+                if not (v.get("user_grant") and v["subject"] == grant["subject"] and v["client"] == grant["client"])
+            }
+        return FakeResponse.json({})
 
     def _authenticate(self, request: FakeRequest) -> tuple[str, set[str]]:
         header = request.headers.get("authorization", "")
@@ -603,6 +756,12 @@ class FakeGoogle:
         duration = event["end"] - event["start"]
         local_start = event["start"].astimezone(tz).replace(tzinfo=None)
         rules = [line for line in event["recurrence"] if line.upper().startswith(("RRULE", "RDATE"))]
+
+        def local_until(match) -> str:  # RFC 5545: with a zoned DTSTART, UNTIL is UTC; dateutil wants it local
+            moment = datetime.strptime(match.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=UTC).astimezone(tz)
+            return "UNTIL=" + moment.strftime("%Y%m%dT%H%M%S")
+
+        rules = [re.sub(r"UNTIL=(\d{8}T\d{6})Z", local_until, line, flags=re.IGNORECASE) for line in rules]
         exdates = set()
         for line in event["recurrence"]:
             if line.upper().startswith("EXDATE"):
@@ -1029,6 +1188,11 @@ class FakeGoogle:
                 kept = dict(old.get(email, {"email": email, "responseStatus": "needsAction"}))
                 if "responseStatus" in raw and email == cal:
                     kept["responseStatus"] = raw["responseStatus"]
+                elif "responseStatus" in raw and email not in self.tenant.users and email not in self.tenant.resources:
+                    # A guest outside Google: the organiser records its answer (and why), as Calendar allows.
+                    kept["responseStatus"] = raw["responseStatus"]
+                    if raw.get("comment"):
+                        kept["comment"] = str(raw["comment"])[:300]
                 if raw.get("resource") or email in self.tenant.resources:
                     kept["resource"] = True
                 master["attendees"].append(kept)
@@ -1238,6 +1402,7 @@ class FakeGoogle:
                 "events": encode(self.events),
                 "calendars": {k: {"index": v.index, "generation": v.generation} for k, v in self.calendars.items()},
                 "channels": self.channels,
+                "refresh_tokens": {k: {**v, "scopes": sorted(v["scopes"])} for k, v in self.refresh_tokens.items()},
             }
 
     def load_state(self, state: dict) -> None:
@@ -1258,6 +1423,9 @@ class FakeGoogle:
                 k: _Calendar(index=v["index"], generation=v["generation"]) for k, v in state["calendars"].items()
             }
             self.channels = state["channels"]
+            self.refresh_tokens = {
+                k: {**v, "scopes": set(v["scopes"])} for k, v in state.get("refresh_tokens", {}).items()
+            }
 
 
 # --- Serving it (manage.py calendar_fakes) -------------------------------------------------------------------------

@@ -292,6 +292,7 @@ class App:
     client_id: str
     client_secret: str
     permissions: set[str] = field(default_factory=lambda: set(PERMISSIONS))
+    user: str = ""  # a delegated token: the signed-in person, whose own mailbox is all it reaches
 
 
 @dataclass
@@ -567,6 +568,7 @@ class FakeMicrosoft:
         self.apps: dict[tuple[str, str], App] = {}
         self.add_tenant(tenant_id, tenant_domain)
         self.add_app(tenant_id, client_id, client_secret)
+        self.multitenant_apps: dict[str, str] = {}  # client_id -> secret (personal calendars' delegated consent)
         self.tenant_id, self.client_id, self.client_secret = tenant_id, client_id, client_secret
         self.auto_deliver = auto_deliver
         self.transport = http_transport
@@ -605,6 +607,10 @@ class FakeMicrosoft:
             self.shuffle = False
             self.replay_changes = False
             self.deliver_notifications_enabled = True
+            # People's delegated grants (personal calendars): codes and refresh tokens of multi-tenant apps.
+            self.codes: dict[str, dict] = {}
+            self.refresh_grants: dict[str, dict] = {}
+            self.consent_user = ""
 
     def start(self) -> FakeMicrosoft:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -680,6 +686,25 @@ class FakeMicrosoft:
             app = App(tenant_id, client_id, client_secret)
             self.apps[(tenant_id, client_id)] = app
             return app
+
+    def add_multitenant_app(self, client_id: str, client_secret: str) -> None:
+        """The operator's multi-tenant app: people of any tenant may consent to it (delegated permissions)."""
+        with self.lock:
+            self.multitenant_apps[client_id] = client_secret
+
+    def revoke_grant(self, address: str) -> int:
+        """The person (or their admin) removes the app's consent: its refresh and access tokens stop working."""
+        with self.lock:
+            address = address.lower()
+            gone = [rt for rt, grant in self.refresh_grants.items() if grant["user"] == address]
+            for rt in gone:
+                del self.refresh_grants[rt]
+            self.access_tokens = {k: v for k, v in self.access_tokens.items() if v[0].user != address}
+            return len(gone)
+
+    def grants_of(self, address: str) -> int:
+        with self.lock:
+            return sum(1 for grant in self.refresh_grants.values() if grant["user"] == address.lower())
 
     def add_user(self, address: str, name: str, *, tenant_id: str | None = None) -> Mailbox:
         return self._add_mailbox(address, name, "user", tenant_id)
@@ -1285,7 +1310,10 @@ class FakeMicrosoft:
             )
         if method == "GET" and segments[1:] == ["v2.0", ".well-known", "openid-configuration"]:
             call.route = "openid-configuration"
-            tenant = self._tenant(segments[0])
+            if segments[0] in {"organizations", "common"}:
+                tenant = Tenant(segments[0], segments[0])
+            else:
+                tenant = self._tenant(segments[0])
             base = f"{self.authority_host}/{tenant.id}"
             return (
                 200,
@@ -1320,10 +1348,147 @@ class FakeMicrosoft:
                     "rbac_url": "https://pas.windows.net",
                 },
             )
+        if method == "GET" and segments[1:] == ["oauth2", "v2.0", "authorize"]:
+            call.route = "authorize"
+            return self._authorize(query)
         if method == "POST" and segments[1:] == ["oauth2", "v2.0", "token"]:
             call.route = "token"
+            form = {k: v[-1] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
+            if form.get("grant_type") in {"authorization_code", "refresh_token"}:
+                return 200, {"Cache-Control": "no-store, no-cache"}, self._delegated_token(form, headers)
             return 200, {"Cache-Control": "no-store, no-cache"}, self._token(segments[0], headers, body)
         raise GraphError(404, "NotFound", f"{method} {path} is not served by the fake identity platform.")
+
+    # delegated consent (authorization code with PKCE) for the operator's multi-tenant app
+
+    def _authorize(self, query: dict):
+        from html import escape
+
+        client_id = query.get("client_id", "")
+        if client_id not in self.multitenant_apps:
+            raise IdentityError(
+                400,
+                "unauthorized_client",
+                f"AADSTS700016: Application with identifier '{client_id}' was not found.",
+                [700016],
+            )
+        if query.get("response_type") != "code" or not query.get("redirect_uri"):
+            raise IdentityError(400, "invalid_request", "AADSTS900144: The request body must contain code.", [900144])
+        user = (query.get("login_hint") or self.consent_user or "").lower()
+        mailbox = self.mailboxes.get(user)
+        if mailbox is None or mailbox.kind != "user":
+            fields = "".join(
+                f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">'
+                for k, v in query.items()
+                if k != "login_hint"
+            )
+            page = (
+                "<!doctype html><title>Sign in to your account (fake)</title><h1>Pick an account</h1>"
+                f'<form method="get">{fields}<label>Email <input name="login_hint" type="email"></label>'
+                '<button type="submit">Accept</button></form>'
+            )
+            return 200, {"Content-Type": "text/html; charset=utf-8"}, page
+        code = "0.fake-" + secrets.token_urlsafe(32)
+        with self.lock:
+            self.codes[code] = {
+                "user": mailbox.address.lower(),
+                "tenant": mailbox.tenant_id,
+                "client": client_id,
+                "redirect_uri": query["redirect_uri"],
+                "scopes": query.get("scope", ""),
+                "challenge": query.get("code_challenge", ""),
+                "method": query.get("code_challenge_method", "plain"),
+                "nonce": query.get("nonce", ""),
+                "expires": _now() + timedelta(minutes=10),
+            }
+        answer = {"code": code, "session_state": str(uuid.uuid4())}
+        if "state" in query:
+            answer["state"] = query["state"]
+        sep = "&" if "?" in query["redirect_uri"] else "?"
+        return 302, {"Location": f"{query['redirect_uri']}{sep}{urlencode(answer)}"}, None
+
+    def _delegated_token(self, form: dict, headers: dict) -> dict:
+        client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
+        authorization = headers.get("authorization", "")
+        if authorization.lower().startswith("basic "):
+            client_id, _, secret = base64.b64decode(authorization[6:]).decode().partition(":")
+        expected = self.multitenant_apps.get(client_id)
+        if expected is None or not secret or not secrets.compare_digest(secret, expected):
+            raise IdentityError(401, "invalid_client", "AADSTS7000215: Invalid client secret provided.", [7000215])
+        with self.lock:
+            if form["grant_type"] == "authorization_code":
+                grant = self.codes.pop(form.get("code", ""), None)
+                if grant is None or grant["expires"] < _now() or grant["client"] != client_id:
+                    raise IdentityError(
+                        400, "invalid_grant", "AADSTS70008: The provided authorization code is invalid.", [70008]
+                    )
+                if grant["redirect_uri"] != form.get("redirect_uri"):
+                    raise IdentityError(400, "invalid_grant", "AADSTS50148: The redirect_uri does not match.", [50148])
+                verifier = form.get("code_verifier", "")
+                if grant["challenge"]:
+                    digest = hashlib.sha256(verifier.encode()).digest()
+                    computed = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+                    if grant["method"] != "S256":
+                        computed = verifier
+                    if not secrets.compare_digest(computed, grant["challenge"]):
+                        raise IdentityError(
+                            400, "invalid_grant", "AADSTS501481: The Code_Verifier does not match.", [501481]
+                        )
+            else:
+                grant = self.refresh_grants.get(form.get("refresh_token", ""))
+                if grant is None or grant["client"] != client_id:
+                    raise IdentityError(
+                        400,
+                        "invalid_grant",
+                        "AADSTS50173: The provided grant has expired due to it being revoked, a fresh auth token "
+                        "is needed.",
+                        [50173],
+                    )
+                grant = {**grant, "nonce": ""}
+            user, tenant_id = grant["user"], grant["tenant"]
+            app = App(tenant_id, client_id, "", {"Calendars.ReadWrite"}, user=user)
+            token = "fake-at." + secrets.token_urlsafe(32)
+            self.access_tokens[token] = (app, _now() + timedelta(seconds=ACCESS_TOKEN_LIFETIME))
+            refresh = "0.fake-rt-" + secrets.token_urlsafe(40)
+            self.refresh_grants[refresh] = {
+                "user": user,
+                "tenant": tenant_id,
+                "client": client_id,
+                "scopes": grant["scopes"],
+            }
+        mailbox = self.mailboxes.get(user)
+        now = int(time.time())
+        claims = {
+            "aud": client_id,
+            "iss": f"https://login.microsoftonline.com/{tenant_id}/v2.0",
+            "iat": now,
+            "nbf": now,
+            "exp": now + 3600,
+            "name": mailbox.name if mailbox else user,
+            "oid": mailbox.id if mailbox else "",
+            "preferred_username": user,
+            "sub": hashlib.sha256(f"{user}|{client_id}".encode()).hexdigest()[:43],
+            "tid": tenant_id,
+            "ver": "2.0",
+        }
+        if grant.get("nonce"):
+            claims["nonce"] = grant["nonce"]
+
+        def part(data: dict) -> str:
+            return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+        uid = claims["oid"] or claims["sub"]
+        scopes = " ".join(s for s in grant["scopes"].split() if s not in {"openid", "profile", "offline_access"})
+        return {
+            "token_type": "Bearer",
+            "scope": scopes or "Calendars.ReadWrite",
+            "expires_in": ACCESS_TOKEN_LIFETIME,
+            "ext_expires_in": ACCESS_TOKEN_LIFETIME,
+            "access_token": token,
+            "refresh_token": refresh,
+            "id_token": f"{part({'typ': 'JWT', 'alg': 'none'})}.{part(claims)}.",
+            "client_info": part({"uid": uid, "utid": tenant_id}),
+        }
 
     def _token(self, tenant_segment: str, headers: dict, body: bytes) -> dict:
         tenant = self._tenant(tenant_segment)
@@ -1411,6 +1576,8 @@ class FakeMicrosoft:
         if "mbx" in params:
             params["mbx"] = requests.utils.unquote(params["mbx"])
             call.mailbox = params["mbx"]
+        if "eid" in params:  # an id percent-encoded in the path (occurrence ids end in "=") means itself
+            params["eid"] = requests.utils.unquote(params["eid"])
         app = self._authenticate(headers)
         mailbox_key = params.get("mbx", "").lower()
         self._throttled(mailbox_key, name, method)
@@ -1497,6 +1664,8 @@ class FakeMicrosoft:
         )
         if mailbox is None or mailbox.tenant_id != app.tenant_id:
             raise GraphError(404, "ErrorInvalidUser", f"The requested user '{segment}' is invalid.")
+        if app.user and mailbox.address.lower() != app.user:
+            raise GraphError(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
         return mailbox
 
     def _require(self, app: App, permission: str) -> None:

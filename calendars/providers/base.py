@@ -140,6 +140,9 @@ class RemoteEvent:
     created: datetime | None = None
     updated: datetime | None = None
     write_ref: str = ""  # what event_update/event_delete/event_respond need; "" means ``id``
+    # Personal calendars only (the adapters in providers/personal.py fill them): who is invited, where.
+    invitees: tuple[str, ...] = ()
+    location: str = ""
 
     @property
     def is_cancelled(self) -> bool:
@@ -183,6 +186,10 @@ class OutboundEvent:
     organiser_email: str = ""
     attendee_count: int = 0
     location: str = ""  # the room's name
+    # Personal calendars only: the people invited (the meeting notices), and for a series its RFC 5545 lines
+    # (``RRULE:...`` with UNTIL in UTC, ``EXDATE:...`` in UTC) with ``start``/``end`` its first occurrence.
+    attendees: tuple[str, ...] = ()
+    recurrence: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -44,3 +44,25 @@ def test_it_does_nothing_without_floors(site):
     demo.seed(site=site, stdout=out)
     assert Room.objects.count() == 0
     assert "nothing seeded" in out.getvalue()
+
+
+def test_every_demo_floor_gets_a_plan_with_its_desks_and_rooms_placed_and_staff_moves_are_kept(demo_site, frozen):
+    from labs.floor_plans import viewbox
+    from labs.models import Floor
+
+    demo.seed(site=demo_site, stdout=StringIO())
+    moved = Desk.objects.order_by("label").first()
+    moved.plan_x, moved.plan_y = 1.5, 2.5
+    moved.save()
+    plans = dict(Floor.objects.values_list("pk", "plan_svg"))
+    demo.seed(site=demo_site, stdout=StringIO())
+
+    assert all(viewbox(svg) == (0, 0, 1000, 600) for svg in plans.values())
+    assert dict(Floor.objects.values_list("pk", "plan_svg")) == plans
+    assert (
+        not Desk.objects.filter(plan_x__isnull=True).exists() and not Room.objects.filter(plan_x__isnull=True).exists()
+    )
+    moved.refresh_from_db()
+    assert (moved.plan_x, moved.plan_y) == (1.5, 2.5)
+    positions = list(Desk.objects.values_list("floor", "plan_x", "plan_y"))
+    assert len(set(positions)) == len(positions)  # no two desks on one spot

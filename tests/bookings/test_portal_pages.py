@@ -59,8 +59,8 @@ def test_booking_a_room_from_the_portal(member_web, member, room):
         {"room": room.pk, "start": "2026-03-03T11:00:00+01:00", "end": "2026-03-03T12:00:00+01:00", "title": "Demo"},
     )
 
-    assert response.status_code == 302 and response["Location"] == "/bookings/"
     booking = Booking.objects.get(organiser=member)
+    assert response.status_code == 302 and response["Location"] == f"/bookings/?booked={booking.pk}"
     assert booking.source == BookingSource.PORTAL
     assert booking.start == local(2026, 3, 3, 11)
     page = member_web.get("/bookings/")

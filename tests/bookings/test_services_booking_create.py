@@ -163,3 +163,25 @@ def test_an_inactive_room_is_not_bookable(member, room):
     room.save()
     with pytest.raises(Invalid):
         _book(member, room, local(2026, 3, 2, 10), local(2026, 3, 2, 11))
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (local(964, 3, 3, 9), local(964, 3, 3, 10)),  # a typo of 2026 that staff's override would let through
+        (local(2040, 3, 3, 9), local(2040, 3, 3, 10)),
+        (local(2024, 3, 3, 9), local(2024, 3, 3, 10)),
+    ],
+)
+def test_even_staff_overriding_the_rules_book_within_a_plausible_window(staff, room, start, end):
+    with pytest.raises(Invalid) as refused:
+        _book(staff, room, start, end, override_reason="Board meeting")
+
+    assert "start" in refused.value.extra
+    assert not Booking.objects.exists()
+
+
+def test_staff_overriding_the_rules_book_years_ahead_within_the_window(staff, room):
+    booking = _book(staff, room, local(2034, 3, 3, 9), local(2034, 3, 3, 10), override_reason="Anniversary")
+
+    assert booking.pk is not None

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from io import StringIO
 
 import pytest
@@ -138,11 +138,25 @@ def test_the_first_find_desks_works_with_what_the_form_proposes(page, live_serve
     sign_in_as(page, live_server, "member")
     page.goto(f"{live_server.url}/desks/")
     day, opens = _expected_window()
-    assert (value(page, "input[name=date]"), value(page, "input[name=start]")) == (day, opens)
+    # The demo member already holds a desk tomorrow (one desk at a time): the proposal is the day after.
+    day_after = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+    assert (value(page, "input[name=date]"), value(page, "input[name=start]")) == (day_after, opens)
     page.get_by_role("button", name="Find desks").click()
     page.get_by_role("heading", name=re.compile(r"\d+ desks? free")).wait_for()
     assert page.get_by_text("This field is required").count() == 0
     assert page.get_by_role("button", name=re.compile(r"^Book desk ")).count() > 0
+    assert page.locator(".booking-result__refusal").count() == 0
+    # Tomorrow, when they hold one, every other desk says why it is not offered, and theirs is on the plan.
+    from bookings.models import Booking
+
+    held = Booking.objects.filter(organiser__user__username="member", desk__isnull=False, start__date__gte=day)
+    label = held.order_by("start").first().desk.label
+    page.goto(f"{live_server.url}/desks/?date={day}&start={opens}&end=17:00")
+    assert page.get_by_role("button", name=re.compile(r"^Book desk ")).count() == 0
+    reasons = page.locator(".booking-result__refusal")
+    assert reasons.count() > 0
+    assert reasons.filter(has_text=f"You already hold desk {label} then").count() == reasons.count()
+    assert page.get_by_role("link", name=f"Desk {label}: yours").is_visible()
     assert fits(page)
     assert page.console_errors == []
 
@@ -155,17 +169,21 @@ def test_on_a_phone_a_member_books_a_room_then_cancels_it_from_my_bookings(page,
     book = page.get_by_role("button", name=re.compile(r"^Book ")).first
     with page.expect_navigation():
         book.click()
-    assert page.url == f"{live_server.url}/bookings/"
+    assert page.url.startswith(f"{live_server.url}/bookings/?booked=")
     assert fits(page), page.evaluate("document.documentElement.scrollWidth")
     day, opens = _expected_window()
     row = page.locator("tr[data-booking]").filter(has_text=f", {opens}–")
     assert row.count() == 1
-    cancel = row.get_by_role("button", name="Cancel", exact=True)
+    cancel = row.get_by_role("link", name="Cancel", exact=True)
     box = cancel.bounding_box()
     assert cancel.is_visible() and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
     page.screenshot(path=screenshot_path(tmp_path, "my-bookings-phone.png"), full_page=True)
     with page.expect_navigation():
         cancel.click()
+    assert page.get_by_role("heading", name=re.compile(r"^Cancel .+\?$")).is_visible()
+    assert fits(page)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Yes, cancel it").click()
     assert page.get_by_role("status").filter(has_text="Booking cancelled.").is_visible()
     assert page.console_errors == []
 

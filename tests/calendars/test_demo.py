@@ -81,3 +81,35 @@ def demo_dir_now(hours: int = 0):
     from datetime import UTC, datetime, timedelta
 
     return datetime(2026, 3, 3, 9, tzinfo=UTC) + timedelta(hours=hours)
+
+
+def test_the_demo_member_connects_their_calendar_at_the_served_fake(seeded, settings, committed):
+    """`make run`: the served fake knows the operator's demo OAuth client and approves the demo member at once."""
+    import requests
+    from django.test import Client
+
+    from calendars.models import PersonalCalendar
+    from labs.models import Person
+
+    served = serve(state_dir=seeded, port=0, stdout=StringIO())
+    try:
+        base = served.server.base_url
+        settings.GOOGLE_API_ENDPOINT = f"{base}/calendar/v3/"
+        settings.GOOGLE_OAUTH_CLIENT_ID, settings.GOOGLE_OAUTH_CLIENT_SECRET = (
+            demo.OAUTH_CLIENT_ID,
+            demo.OAUTH_CLIENT_SECRET,
+        )
+        settings.GOOGLE_OAUTH_AUTHORIZE_URL = f"{base}/o/oauth2/v2/auth"
+        settings.GOOGLE_OAUTH_TOKEN_URL = f"{base}/token"
+        member = Person.objects.get(user__username="member")
+        client = Client()
+        client.force_login(member.user)
+        start = client.get("/calendar/connect/google/")
+        consent = requests.get(start["Location"], allow_redirects=False, timeout=10)
+        with committed():
+            client.get(consent.headers["Location"])
+    finally:
+        served.stop()
+    calendar = PersonalCalendar.objects.get(person=member)
+    assert (calendar.account, calendar.status) == (member.user.email, "connected")
+    assert calendar.last_sync_at is not None

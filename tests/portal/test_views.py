@@ -1,9 +1,11 @@
 import re
+from datetime import datetime, time, timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from labs.choices import Role
 from tests.factories import PersonFactory
@@ -208,6 +210,43 @@ class TestStrictCsp:
         assert "<style" not in html
         assert re.search(r"\sstyle=", html) is None
         assert re.search(r"\son[a-z]+=", html) is None
+
+    def test_the_bookings_pages_have_no_inline_script_or_style(self, member, staff, site):
+        """The plan, the booking form, the cancel question and the staff editor too."""
+        from bookings import services
+        from labs.floor_plans import sanitise_svg
+        from tests.bookings.factories import DeskFactory, RoomFactory
+        from tests.factories import FloorFactory, ZoneFactory
+        from tests.sign_in import signed_in
+
+        floor = FloorFactory(site=site, level=1, name="One")
+        floor.plan_svg = sanitise_svg('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 100 50"><rect/></svg>')
+        floor.save()
+        room = RoomFactory(site=site, floor=floor, name="Fjord", capacity=4, plan_x=50, plan_y=50)
+        desk = DeskFactory(site=site, floor=floor, zone=ZoneFactory(floor=floor), label="A-1", plan_x=10, plan_y=10)
+        tomorrow = timezone.now().astimezone(site.tz).date() + timedelta(days=1)
+        start = datetime.combine(tomorrow, time(10), tzinfo=site.tz)
+        booking = services.booking_create(actor=member, room=room, start=start, end=start + timedelta(hours=1))
+        member_web = Client()
+        member_web.force_login(member.user)
+        pages = [
+            (member_web, "/desks/"),
+            (member_web, "/rooms/"),
+            (member_web, f"/rooms/{room.pk}/"),
+            (member_web, f"/book/new/?room={room.pk}"),
+            (member_web, f"/book/new/?desk={desk.pk}"),
+            (member_web, f"/bookings/?booked={booking.pk}"),
+            (member_web, f"/bookings/{booking.pk}/cancel/"),
+            (signed_in(Client(), staff), f"/floors/{floor.pk}/plan/edit/"),
+        ]
+        for web, path in pages:
+            response = web.get(path)
+            html = response.content.decode()
+            assert response.status_code == 200, path
+            assert "<svg" in html or "plan" not in path, path
+            assert re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html) is None, path
+            assert "<style" not in html and re.search(r"\sstyle=", html) is None, path
+            assert re.search(r"\son[a-z]+=", html) is None, path
 
     def test_the_base_page_loads_htmx_and_the_portal_assets(self, client):
         html = client.get(SIGN_IN).content.decode()

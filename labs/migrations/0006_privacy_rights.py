@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('labs', '0004_single_line_names'),
+        ('labs', '0005_floor_plan'),
     ]
 
     operations = [
