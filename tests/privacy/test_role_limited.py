@@ -124,3 +124,15 @@ def test_a_short_visit_cannot_add_a_title_later(site):
     url = reverse("bookings-api:booking-detail", args=[booking["id"]])
     response = _client_for(visitor).patch(url, {"title": "Pitch to Acme"}, format="json")
     assert response.status_code == 403 and response.json()["code"] == "role_limited"
+
+
+def test_a_short_visit_connects_no_personal_calendar(site):
+    from calendars import personal
+    from calendars.models import PersonalCalendar
+    from calendars.providers.personal import Grant
+    from labs.errors import Forbidden
+
+    grant = Grant(account="guest@guest.example", refresh_token="r", scopes="calendar")  # noqa: S106 - a fake
+    with pytest.raises(Forbidden):
+        personal.personal_calendar_connect(person=_visitor(site, 1), provider="google", grant=grant)
+    assert not PersonalCalendar.objects.exists()
