@@ -12,5 +12,9 @@ class BadgesConfig(AppConfig):
         from labs import hooks, mqtt_router, simulators
 
         hooks.register_access_revoked(services.badges_revoke_for_person)
+
+        from badges import rights
+
+        rights.register()
         mqtt_router.register(handlers.SCAN_TOPIC_FILTER, handlers.handle_scan)
         simulators.register("badge readers", simulator.run_site_readers)

@@ -6,7 +6,8 @@ class BookingsConfig(AppConfig):
     name = "bookings"
 
     def ready(self) -> None:
-        from bookings import services
+        from bookings import rights, services
         from labs import hooks
 
         hooks.register_access_revoked(services.bookings_end_for_person)
+        rights.register()

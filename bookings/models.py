@@ -401,9 +401,7 @@ privacy.declare(Booking, title=_TITLE, attendees=_ATTENDEES)
 privacy.declare(
     Booking,
     uid=PersonalData(Category.CALENDAR, (Purpose.BOOK_ROOMS,), LegalBasis.CONTRACT, _BOOKINGS, 395),
-    override_reason=PersonalData(
-        Category.OTHER, (Purpose.DELIVER_SERVICES,), LegalBasis.LEGITIMATE_INTEREST, _BOOKINGS, 395
-    ),
+    override_reason=PersonalData(Category.OTHER, (Purpose.DELIVER_SERVICES,), LegalBasis.CONTRACT, _BOOKINGS, 395),
 )
 privacy.declare(BookingSeries, title=_TITLE, attendees=_ATTENDEES)
 privacy.declare(
@@ -415,7 +413,7 @@ privacy.declare(
     token_digest=PersonalData(
         Category.CONTACT_VERIFICATION,
         (Purpose.BOOK_ROOMS, Purpose.SECURITY),
-        LegalBasis.CONTRACT,
+        LegalBasis.LEGITIMATE_INTEREST,  # verification data: the policy's bases are legal obligation / LI
         "a SHA-256 digest of the feed token; deleted when regenerated or with the account",
         0,
     ),

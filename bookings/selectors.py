@@ -7,6 +7,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.db import connection
 from django.db.models import (
+    Count,
     DateTimeField,
     ExpressionWrapper,
     F,
@@ -161,6 +162,22 @@ def booking_list_for(*, person: Person | None, queryset: QuerySet[Booking] | Non
         owner_field="organiser",
         site_field="site",
     )
+
+
+def usual_desk_for(*, person: Person, now: datetime | None = None, weeks: int = 8) -> Desk | None:
+    """The desk ``person`` booked most in the last ``weeks`` (at least twice), for the portal's suggestion. Callers
+    check the person's personalisation consent first (labs.services_privacy.consent_given)."""
+    now = now or timezone.now()
+    rows = (
+        Booking.objects.filter(organiser=person, desk__isnull=False, start__gte=now - timedelta(weeks=weeks))
+        .exclude(status=BookingStatus.CANCELLED)
+        .values("desk_id")
+        .annotate(times=Count("id"))
+        .filter(times__gte=2)
+        .order_by("-times", "desk_id")
+    )
+    first = rows.first()
+    return Desk.objects.filter(pk=first["desk_id"], is_active=True).first() if first else None
 
 
 def booking_for_check_in(*, person: Person, pk: int) -> Booking | None:

@@ -14,7 +14,7 @@ class CalendarsConfig(AppConfig):
         # Every booking change of a linked room, from any door, is written to the room's calendar after commit.
         events.on_bookings_changed(services.on_bookings_changed)
 
-        from calendars import personal
+        from calendars import personal, rights_rooms
         from labs.rights import PersonalDataSource, register_source
 
         # The bookings a person organises are written to their own calendar too (personal calendars).
@@ -27,3 +27,5 @@ class CalendarsConfig(AppConfig):
                 order=50,
             )
         )
+        # Room calendars' events organised by the person (labs.rights).
+        rights_rooms.register()

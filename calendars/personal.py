@@ -49,6 +49,7 @@ from calendars.providers import personal as adapters
 from calendars.providers.base import OutboundEvent, ProviderError, RemoteEvent, SyncTokenInvalid, Watch
 from labs.errors import Conflict, DomainError, Invalid
 from labs.models import Person
+from labs.permissions import require_role_allows
 from labs.transactions import after_commit, enqueue_after_commit
 
 logger = logging.getLogger(__name__)
@@ -112,6 +113,8 @@ def personal_calendar_connect(*, person: Person, provider: str, grant: adapters.
     is revoked at the provider where it can be). A reconnection keeps what was synced; a first one syncs at once."""
     if provider not in PROVIDERS:
         raise Invalid(_("Unknown calendar provider."))
+    # Role-limited collection (the policy): a visitor's calendar only for a long enough stay (labs.permissions).
+    require_role_allows(person, "calendar", "A calendar connection")
     if not grant.account or not grant.refresh_token:
         raise Invalid(_("The provider did not say which account consented."))
     taken = PersonalCalendar.objects.filter(provider=provider, account__iexact=grant.account).exclude(person=person)

@@ -17,3 +17,7 @@ class ComfortConfig(AppConfig):
         # Every door that starts or ends a checked-in desk booking moves the desk: bookings announces it after commit.
         events.on_desk_occupancy_changed(services.on_desk_occupancy_changed)
         outbox.register_sent(topics.topic_filter("desired"), handlers.on_desired_sent)
+
+        from comfort import rights
+
+        rights.register()

@@ -30,6 +30,7 @@ from comfort.models import Command, Device, Preference, ZoneDecision
 from labs.errors import Invalid
 from labs.models import Person, Zone
 from labs.outbox import outbox_enqueue, outbox_enqueue_many
+from labs.permissions import require_role_allows
 from labs.topics import Publish
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ def preference_update(*, person: Person, data: dict, at: datetime | None = None)
     unknown = set(data) - set(PREFERENCE_FIELDS)
     if unknown:
         raise Invalid(f"Unknown fields: {', '.join(sorted(unknown))}.")
+    require_role_allows(person, "office_preferences", "Office preferences")
     preference = Preference.objects.select_for_update().filter(person=person).first() or Preference(person=person)
     for name, value in data.items():
         setattr(preference, name, value)

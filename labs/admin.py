@@ -12,10 +12,23 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from labs import floor_plans, services
+from labs import floor_plans, services, services_privacy
 from labs.admin_forms import NO_ACTOR, ServiceFormAdminMixin, ServiceModelForm
 from labs.errors import DomainError
-from labs.models import Company, Floor, MqttCredential, OutboxMessage, Person, SignInCounter, Site, Zone
+from labs.models import (
+    Company,
+    Consent,
+    ConsentPurpose,
+    ErasureLog,
+    Floor,
+    MqttCredential,
+    OutboxMessage,
+    Person,
+    PersonalDataAccess,
+    SignInCounter,
+    Site,
+    Zone,
+)
 from labs.permissions import person_of
 from labs.validators import validate_single_line
 
@@ -182,7 +195,40 @@ class PersonAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
     search_fields = ["user__username", "user__first_name", "user__last_name", "user__email"]
     list_select_related = ["user", "company", "site"]
     autocomplete_fields = ["user", "company"]
-    actions = ["deactivate", "reactivate"]
+    actions = ["deactivate", "reactivate", "erase", "marketing_list"]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """Staff reading a person's record is logged (labs.models.PersonalDataAccess)."""
+        actor = person_of(request.user)
+        subject = Person.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
+        if actor is not None and subject is not None and request.method == "GET":
+            services_privacy.personal_data_access_log(actor=actor, subject=subject, door="admin.person.change")
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.action(description="Erase on the person's request (identifiers removed everywhere; cannot be undone)")
+    def erase(self, request, queryset):
+        _each(self, request, queryset.select_related("user", "site"), "Erased", _erase)
+
+    @admin.action(description="Download the marketing list (only people who consent to marketing now)")
+    def marketing_list(self, request, queryset):
+        import csv
+
+        from django.http import HttpResponse
+
+        actor = person_of(request.user)
+        if actor is None:
+            self.message_user(request, NO_ACTOR, messages.ERROR)
+            return None
+        audience = services_privacy.consent_audience(actor=actor, purpose=ConsentPurpose.MARKETING)
+        consenting = {p.pk for p in audience}
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="marketing-list.csv"'
+        writer = csv.writer(response)
+        writer.writerow(["email", "first_name", "last_name"])
+        for person in queryset.select_related("user"):
+            if person.pk in consenting:
+                writer.writerow([person.user.email, person.user.first_name, person.user.last_name])
+        return response
 
     @admin.display(boolean=True, description=gettext_lazy("active"), ordering="user__is_active")
     def is_active(self, obj: Person) -> bool:
@@ -218,6 +264,46 @@ def _deactivate(actor: Person, person: Person) -> None:
 
 def _reactivate(actor: Person, person: Person) -> None:
     services.person_reactivate(actor=actor, person=person)
+
+
+def _erase(actor: Person, person: Person) -> None:
+    services_privacy.person_erase(actor=actor, person=person)
+
+
+class _ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ErasureLog)
+class ErasureLogAdmin(_ReadOnlyAdmin):
+    """Erasures done: person id and pseudonym only. ``manage.py replay_erasures`` replays them after a restore."""
+
+    list_display = ["pseudonym", "person_id", "erased_at", "by_staff"]
+
+
+@admin.register(PersonalDataAccess)
+class PersonalDataAccessAdmin(_ReadOnlyAdmin):
+    """Staff reading another person's personal data (API detail and export, the admin's person page)."""
+
+    list_display = ["at", "actor", "subject", "door"]
+    list_filter = ["door"]
+    list_select_related = ["actor__user", "subject__user"]
+
+
+@admin.register(Consent)
+class ConsentAdmin(_ReadOnlyAdmin):
+    """Consents given and withdrawn (the history); people change them in the portal or the API."""
+
+    list_display = ["at", "person", "purpose", "granted", "text_version", "channel"]
+    list_filter = ["purpose", "granted", "channel"]
+    list_select_related = ["person__user"]
 
 
 # --- Accounts ----------------------------------------------------------------------------------------------------

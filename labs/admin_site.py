@@ -18,6 +18,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
@@ -103,6 +104,7 @@ class LabsAdminSite(admin.AdminSite):
             path("two-factor/", self.two_factor, name="two-factor"),
             # Signing out needs no permission: staff still owing their second factor must be able to leave too.
             path("logout/", csrf_protect(never_cache(self.logout)), name="logout"),
+            path("privacy/register/", self.admin_view(self.privacy_register), name="privacy-register"),
             *super().get_urls(),
         ]
 
@@ -148,6 +150,28 @@ class LabsAdminSite(admin.AdminSite):
         }
         request.current_app = self.name
         return TemplateResponse(request, self.enrol_template, context, status=status)
+
+    def privacy_register(self, request):
+        """The record of processing activities (GDPR Art. 30), generated from the declarations; ``?format=md`` or
+        ``?format=csv`` downloads it."""
+        from django.http import HttpResponse
+
+        from labs import privacy
+
+        fmt = request.GET.get("format", "")
+        if fmt in {"md", "csv"}:
+            body = privacy.register_markdown() if fmt == "md" else privacy.register_csv()
+            content_type = "text/markdown; charset=utf-8" if fmt == "md" else "text/csv; charset=utf-8"
+            response = HttpResponse(body, content_type=content_type)
+            response["Content-Disposition"] = f'attachment; filename="record-of-processing.{fmt}"'
+            return response
+        context = {
+            **self.each_context(request),
+            "title": _("Record of processing activities"),
+            "entries": privacy.register(),
+        }
+        request.current_app = self.name
+        return TemplateResponse(request, "admin/labs/privacy_register.html", context)
 
     def _next(self, request) -> str:
         target = request.POST.get("next") or request.GET.get("next") or ""

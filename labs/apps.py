@@ -9,6 +9,13 @@ class LabsConfig(AppConfig):
     name = "labs"
     verbose_name = gettext_lazy("Labs core")
 
+    def ready(self) -> None:
+        from labs import rights, services_privacy
+
+        rights.register_source(services_privacy.LABS_SOURCE)
+        rights.register_purge("labs.sign_in_and_outbox_and_sessions", services_privacy.labs_retention_purge)
+        rights.register_purge("labs.ended_memberships", services_privacy.memberships_ended_erase)
+
 
 class LabsAdminConfig(admin_apps.AdminConfig):
     """django.contrib.admin, whose ``admin.site`` is the labs site: its login goes through the one sign-in throttle

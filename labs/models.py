@@ -145,6 +145,9 @@ class Person(models.Model):
     job_title = models.CharField(max_length=120, blank=True, validators=[validate_single_line])
     membership_ends_on = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    erased_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the person's data was erased (labs.erasure)."
+    )
 
     class Meta:
         verbose_name = gettext_lazy("person")
@@ -383,4 +386,142 @@ privacy.not_personal(
     username="a device's or badge reader's id (its MQTT username), not a person's",
     secret_hash="the hash of a machine's random MQTT password",  # noqa: S106 - a description, not a secret
     last_drop_reason="why a device's message was refused, e.g. 'schema: data.av must be integer'",
+)
+
+
+# --- Data-subject rights: consents, erasures, staff access to personal data -----------------------------------
+
+
+class ConsentPurpose(models.TextChoices):
+    MARKETING = "marketing", "Marketing: news, offers and events by email"
+    COMMUNITY = "community", "Community: show my name and job title to other members in the community directory"
+    PERSONALISATION = "personalisation", "Personalisation: suggest the desk I book most, from my past bookings"
+
+
+class ConsentChannel(models.TextChoices):
+    PORTAL = "portal", "Portal"
+    API = "api", "API"
+    ADMIN = "admin", "Admin (on the person's request)"
+
+
+class Consent(models.Model):
+    """One grant or withdrawal of consent to one purpose: append-only, so the rows are the history and the latest
+    row per purpose is the person's current choice. ``text_version`` names the consent text the person saw."""
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="consents")
+    purpose = models.CharField(max_length=20, choices=ConsentPurpose.choices)
+    granted = models.BooleanField()
+    text_version = models.CharField(max_length=20)
+    channel = models.CharField(max_length=10, choices=ConsentChannel.choices)
+    at = models.DateTimeField(default=dj_timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["person", "purpose", "-at"], name="consent_person_purpose_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.person_id} {self.purpose} {'granted' if self.granted else 'withdrawn'}"
+
+
+class ErasureLog(models.Model):
+    """An erasure that happened: the person's id and the pseudonym that replaced them, and when. No identifier, so it
+    may outlive the person; ``manage.py replay_erasures`` runs every logged erasure again on a restored backup."""
+
+    person_id = models.BigIntegerField(db_index=True)
+    pseudonym = models.CharField(max_length=40)
+    erased_at = models.DateTimeField(default=dj_timezone.now)
+    by_staff = models.BooleanField(default=False, help_text="Erased by staff on the person's request.")
+
+    class Meta:
+        ordering = ["erased_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.pseudonym} at {self.erased_at:%Y-%m-%d %H:%M}"
+
+
+class PersonalDataAccess(models.Model):
+    """Staff looked at another person's personal data: who, whose, through which door, when."""
+
+    actor = models.ForeignKey(Person, on_delete=models.SET_NULL, null=True, related_name="+")
+    subject = models.ForeignKey(Person, on_delete=models.SET_NULL, null=True, related_name="+")
+    door = models.CharField(max_length=40, help_text="e.g. api.people.detail, api.people.export, admin.person.change")
+    at = models.DateTimeField(default=dj_timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = "personal data access"
+        verbose_name_plural = "personal data accesses"
+
+    def __str__(self) -> str:
+        return f"{self.actor_id} read {self.subject_id} via {self.door}"
+
+
+_CONSENT = PersonalData(
+    Category.OTHER,
+    (Purpose.MARKETING, Purpose.COMMUNITY, Purpose.TAILOR_WORKSPACE),
+    LegalBasis.CONSENT,
+    "while the account exists (proof of consent); deleted with it",
+)
+privacy.declare(Consent, purpose=_CONSENT, granted=_CONSENT, text_version=_CONSENT, at=_CONSENT, channel=_CONSENT)
+privacy.not_personal(ErasureLog, pseudonym="a random pseudonym that replaced the person's identifiers")
+privacy.declare(
+    PersonalDataAccess,
+    at=PersonalData(
+        Category.DEVICE_USAGE,
+        (Purpose.SECURITY,),
+        LegalBasis.LEGITIMATE_INTEREST,
+        "a log of staff reading another person's data; purged 365 days after",
+        365,
+    ),
+)
+privacy.declare(
+    Person,
+    erased_at=PersonalData(
+        Category.CONTACT_VERIFICATION,
+        (Purpose.SECURITY,),
+        LegalBasis.LEGAL_OBLIGATION,
+        "kept with the pseudonymised record that the law requires to keep (audit rows point to it)",
+    ),
+)
+
+# Declared before the product processes them (privacy.declare_planned): the policy lists them, so the record of
+# processing does too, and the field checks cover the models the day they are written.
+privacy.declare_planned(
+    "payments.Payment",
+    "no payments yet: the product takes no payment; declared now so the first payment model is covered",
+    payer=PersonalData(
+        Category.PAYMENT,
+        (Purpose.PAYMENT,),
+        LegalBasis.CONTRACT,
+        "the bookkeeping law's 5 years after the financial year, then deleted",
+        5 * 365 + 365,
+    ),
+    amount=PersonalData(
+        Category.PAYMENT, (Purpose.PAYMENT,), LegalBasis.CONTRACT, "5 years after the financial year", 5 * 365 + 365
+    ),
+    card_last4=PersonalData(
+        Category.PAYMENT,
+        (Purpose.PAYMENT,),
+        LegalBasis.CONTRACT,
+        "only the last 4 digits (the payment provider holds the card); 5 years after the financial year",
+        5 * 365 + 365,
+    ),
+)
+privacy.declare_planned(
+    "events.Attendance",
+    "no events yet: the product does not run events or programmes; declared now so the first events model is covered",
+    person=PersonalData(
+        Category.OTHER,
+        (Purpose.DELIVER_SERVICES, Purpose.COMMUNITY, Purpose.MARKETING),
+        LegalBasis.CONTRACT,
+        "while the membership lasts, then deleted within 30 days",
+        30,
+    ),
+    programme=PersonalData(
+        Category.OTHER,
+        (Purpose.DELIVER_SERVICES, Purpose.MARKETING),
+        LegalBasis.CONSENT,
+        "while the membership lasts, then deleted within 30 days",
+        30,
+    ),
 )

@@ -33,6 +33,34 @@ def is_host(person: Person | None) -> bool:
     return person is not None and person.role in HOST_ROLES and person.user.is_active
 
 
+ROLE_LIMITED_CATEGORIES = frozenset({"calendar", "office_preferences"})
+
+
+def role_allows(person: Person | None, category: str) -> bool:
+    """Role-limited collection (the policy's "visitors depending on visit length"): calendar data and office
+    preferences are collected from every role but visitors; from a visitor only when their stay (account created to
+    membership end) lasts at least ``settings.VISITOR_EXTENDED_DATA_MIN_DAYS`` days. Other categories: every role."""
+    from django.conf import settings
+
+    if person is None or category not in ROLE_LIMITED_CATEGORIES or person.role != Role.VISITOR:
+        return person is not None
+    if person.membership_ends_on is None or person.created_at is None:
+        return False
+    stay = (person.membership_ends_on - person.created_at.date()).days
+    return stay >= settings.VISITOR_EXTENDED_DATA_MIN_DAYS
+
+
+def require_role_allows(person: Person | None, category: str, what: str) -> None:
+    if not role_allows(person, category):
+        raise Forbidden(f"{what} is kept only for visitors staying at least {_min_days()} days.", code="role_limited")
+
+
+def _min_days() -> int:
+    from django.conf import settings
+
+    return settings.VISITOR_EXTENDED_DATA_MIN_DAYS
+
+
 def require_staff(person: Person | None) -> None:
     if not is_staff(person):
         raise Forbidden("Only staff may do this.")

@@ -69,10 +69,25 @@ class PersonalData:
         }
 
 
+# The policy's rows (the first column of PRIVACY.md's table) and the category that carries each: the record of
+# processing is checked against the policy through this map (tests/labs/test_privacy_register.py).
+POLICY_ROWS: dict[str, Category] = {
+    "contact and professional details": Category.CONTACT_PROFESSIONAL,
+    "contact and verification details": Category.CONTACT_VERIFICATION,
+    "name and email (given by the visitor or by the host)": Category.VISITOR_IDENTITY,
+    "payment details, where relevant": Category.PAYMENT,
+    "email calendar data (integration with the company's email calendar)": Category.CALENDAR,
+    "office preferences": Category.OFFICE_PREFERENCES,
+    "other personal data, e.g. events and accelerator programmes attended": Category.OTHER,
+    "device and usage data and other personal data": Category.DEVICE_USAGE,
+}
+
+
 @dataclass
 class _ModelEntry:
     fields: dict[str, PersonalData] = field(default_factory=dict)
     exempt: dict[str, str] = field(default_factory=dict)
+    planned: str = ""  # declared before its model exists: why, and when it will (see declare_planned)
 
 
 _REGISTRY: dict[str, _ModelEntry] = {}
@@ -94,6 +109,17 @@ def declare(model, **fields: PersonalData) -> None:
     entry.fields.update(fields)
 
 
+def declare_planned(label: str, note: str, **fields: PersonalData) -> None:
+    """Declare processing the policy promises before the product does it (``"app.Model"`` of the model to come).
+
+    The entry is in the record of processing, marked planned with ``note``; once a model with that label exists, the
+    same declarations apply to it and the field checks cover it like any other.
+    """
+    entry = _REGISTRY.setdefault(label, _ModelEntry())
+    entry.fields.update(fields)
+    entry.planned = note
+
+
 def not_personal(model, **reasons: str) -> None:
     """Exempt fields whose names look personal but hold no personal data, each with the reason why."""
     entry = _REGISTRY.setdefault(_label(model), _ModelEntry())
@@ -113,6 +139,21 @@ def personal_data(**fields: PersonalData):
 def declaration_for(model, field_name: str) -> PersonalData | None:
     entry = _REGISTRY.get(_label(model))
     return entry.fields.get(field_name) if entry else None
+
+
+def declarations_for(model) -> dict[str, PersonalData]:
+    """Every declared field of ``model``, by field name (empty for a model without declarations)."""
+    entry = _REGISTRY.get(_label(model))
+    return dict(entry.fields) if entry else {}
+
+
+def declared_labels() -> list[str]:
+    return sorted(label for label, entry in _REGISTRY.items() if entry.fields)
+
+
+def is_planned(label: str) -> bool:
+    entry = _REGISTRY.get(label)
+    return bool(entry and entry.planned)
 
 
 def looks_personal(model_field: models.Field) -> bool:
@@ -152,10 +193,92 @@ def unknown_declarations(models_to_check) -> list[str]:
     return stale
 
 
-def register() -> list[dict]:
-    """The record of processing activities: one row per declared field."""
+def register_fields() -> list[dict]:
+    """Every declared field, one row each, with its declaration (and ``planned``: the note of a model to come)."""
     rows = []
     for label in sorted(_REGISTRY):
-        for name, decl in sorted(_REGISTRY[label].fields.items()):
-            rows.append({"model": label, "field": name, **decl.as_dict()})
+        entry = _REGISTRY[label]
+        for name, decl in sorted(entry.fields.items()):
+            rows.append({"model": label, "field": name, **decl.as_dict(), "planned": entry.planned})
     return rows
+
+
+def _unique(values) -> list:
+    return list(dict.fromkeys(values))
+
+
+def register() -> list[dict]:
+    """The record of processing activities (GDPR Art. 30): one entry per category of the policy, in its order.
+
+    Each entry gathers the roles, purposes, legal bases and retention periods of the category's declared fields, and
+    the fields themselves (``app.Model.field``); ``planned`` lists the fields declared before their model exists.
+    A category no field declares is still listed, with no fields, so a gap shows (and a test fails on it).
+    """
+    policy_row_of = {category: row for row, category in POLICY_ROWS.items()}
+    by_category: dict[str, list[dict]] = {c.value: [] for c in Category}
+    for row in register_fields():
+        by_category[row["category"]].append(row)
+    entries = []
+    for category in Category:
+        rows = by_category[category.value]
+        roles = _unique(role for row in rows for role in row["roles"])
+        entries.append(
+            {
+                "category": category.value,
+                "category_label": category.label,
+                "policy_row": policy_row_of.get(category, ""),
+                "roles": ["all"] if "all" in roles else roles,
+                "purpose": _unique(p["label"] for row in rows for p in row["purposes"]),
+                "purposes": _unique(p["code"] for row in rows for p in row["purposes"]),
+                "legal_basis": _unique(row["legal_basis"] for row in rows),
+                "retention": _unique(f"{row['model']}.{row['field']}: {row['retention']}" for row in rows),
+                "fields": [f"{row['model']}.{row['field']}" for row in rows],
+                "planned": [f"{row['model']}.{row['field']}: {row['planned']}" for row in rows if row["planned"]],
+            }
+        )
+    return entries
+
+
+def register_markdown() -> str:
+    """The record of processing as a Markdown document (the admin's download)."""
+    lines = ["# Record of processing activities", "", "Generated from the privacy declarations in the code.", ""]
+    for entry in register():
+        lines += [
+            f"## {entry['category_label']}",
+            "",
+            f"- Policy row: {entry['policy_row'] or '-'}",
+            f"- Roles: {', '.join(entry['roles']) or '-'}",
+            f"- Purposes: {'; '.join(entry['purpose']) or '-'}",
+            f"- Legal basis: {', '.join(LegalBasis(b).label for b in entry['legal_basis']) or '-'}",
+            "",
+            "| field | retention |",
+            "| --- | --- |",
+        ]
+        lines += [f"| `{r.split(': ', 1)[0]}` | {r.split(': ', 1)[1]} |" for r in entry["retention"]]
+        lines += [f"| planned: `{p.split(': ', 1)[0]}` | {p.split(': ', 1)[1]} |" for p in entry["planned"]]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def register_csv() -> str:
+    """The record of processing as CSV, one line per declared field (the admin's download)."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["category", "field", "roles", "purposes", "legal_basis", "retention", "retention_days", "planned"])
+    for row in register_fields():
+        writer.writerow(
+            [
+                row["category_label"],
+                f"{row['model']}.{row['field']}",
+                " ".join(row["roles"]),
+                "; ".join(p["label"] for p in row["purposes"]),
+                row["legal_basis"],
+                row["retention"],
+                "" if row["retention_days"] is None else row["retention_days"],
+                row["planned"],
+            ]
+        )
+    return out.getvalue()

@@ -205,6 +205,12 @@ BOOKINGS_CHECK_IN_AHEAD = timedelta(minutes=env_int("BOOKINGS_CHECK_IN_AHEAD_MIN
 # A recurring booking loses its future occurrences after this many released (no-show) occurrences in a row.
 BOOKINGS_MISSES_BEFORE_SERIES_ENDS = env_int("BOOKINGS_MISSES_BEFORE_SERIES_ENDS", 3, minimum=1, maximum=100)
 # A desk goes back to this height when nobody is checked in at it.
+# Erasures are also appended (person id, pseudonym, time: no identifier) to this JSON-lines file after commit, kept
+# apart from the database's backups, so that `manage.py replay_erasures` can erase again after a restore.
+ERASURE_LOG_FILE = env_str("ERASURE_LOG_FILE", str(VAR_DIR / "erasures.jsonl"))
+# Role-limited collection (the privacy policy): a visitor's calendar data and office preferences are kept only for a
+# stay (their account's start to its membership end) of at least this many days (labs.permissions.role_allows).
+VISITOR_EXTENDED_DATA_MIN_DAYS = env_int("VISITOR_EXTENDED_DATA_MIN_DAYS", 5, minimum=1, maximum=365)
 COMFORT_DESK_DEFAULT_HEIGHT_MM = env_int("COMFORT_DESK_DEFAULT_HEIGHT_MM", 740, minimum=620, maximum=1270)
 # A zone's setpoint stays within this many tenths of a degree of its policy (Zone.default_setpoint_c).
 COMFORT_ZONE_BAND_C = Decimal(env_int("COMFORT_ZONE_BAND_DECI_C", 20, minimum=0, maximum=140)) / 10
@@ -287,15 +293,15 @@ ANALYTICS_DEMO_HISTORY = env_bool("ANALYTICS_DEMO_HISTORY", default=True)
 
 # --- Periodic tasks: every one, in one place (Celery beat; seconds) -----------------------------------------
 CELERY_BEAT_SCHEDULE = {
-    "labs-sign-in-counters-purge": {"task": "labs.tasks.sign_in_counters_purge", "schedule": 3600.0},
-    "labs-outbox-purge": {"task": "labs.tasks.outbox_purge", "schedule": 3600.0},
+    # Retention: one idempotent task runs every app's registered purge (labs.rights.register_purge): sign-in
+    # counters, sent outbox messages, expired sessions, badge code uses, visits, access decisions, comfort history,
+    # booking titles (30 days) and bookings (13 months), room calendar organisers, ended memberships (erased).
+    "labs-retention-purge": {"task": "labs.tasks.retention_purge", "schedule": 600.0},
     "bookings-release-no-shows": {"task": "bookings.tasks.release_no_shows", "schedule": 60.0},
     "bookings-complete-ended": {"task": "bookings.tasks.complete_ended", "schedule": 60.0},
     "comfort-commands-sweep": {"task": "comfort.tasks.commands_sweep", "schedule": 5.0},
     "comfort-workspace-reconcile": {"task": "comfort.tasks.workspace_reconcile", "schedule": 60.0},
-    "comfort-history-purge": {"task": "comfort.tasks.comfort_history_purge", "schedule": 3600.0},
     "badges-sweep": {"task": "badges.tasks.badges_sweep", "schedule": 60.0},
-    "badges-retention-purge": {"task": "badges.tasks.badges_retention_purge", "schedule": 3600.0},
     "calendars-reconcile": {"task": "calendars.tasks.calendars_reconcile", "schedule": 300.0},
     "calendars-watches-renew": {"task": "calendars.tasks.watches_renew", "schedule": 900.0},
     "calendars-personal-reconcile": {"task": "calendars.tasks.personal_reconcile", "schedule": 300.0},

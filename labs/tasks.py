@@ -18,3 +18,11 @@ def outbox_purge() -> int:
     from labs.outbox import outbox_purge as purge
 
     return purge()
+
+
+@shared_task(ignore_result=True)
+def retention_purge() -> dict:
+    """Every declaration's retention, enforced by the purges each app registered (labs.rights); idempotent."""
+    from labs.services_privacy import retention_purge as purge
+
+    return purge()

@@ -83,6 +83,20 @@ AREAS = [
         card=_("Register a guest; they get a badge valid only around the visit."),
         hosts_only=True,
     ),
+    Area(
+        "community",
+        _("Community"),
+        "portal:community",
+        icon="people",
+        card=_("Members and mentors who chose to be listed here."),
+    ),
+    Area(
+        "my-data",
+        _("My data"),
+        "portal:my-data",
+        icon="shield",
+        card=_("Download your data, choose what you consent to, change your password or erase your account."),
+    ),
     Area("reception", _("Reception"), "portal:reception", staff_only=True),
     Area(
         "analytics",

@@ -23,6 +23,7 @@ class Dashboard:
     colleagues: list[Person] = field(default_factory=list)
     colleague_count: int = 0
     cards: list[Area] = field(default_factory=list)
+    usual_desk: object = None  # a suggestion from past bookings, only with the personalisation consent
 
     @property
     def more_colleagues(self) -> int:
@@ -57,4 +58,17 @@ def dashboard_for(*, person: Person | None) -> Dashboard:
         colleagues=colleagues,
         colleague_count=count,
         cards=dashboard_cards(person=person),
+        usual_desk=usual_desk_suggestion(person=person),
     )
+
+
+def usual_desk_suggestion(*, person: Person):
+    """The desk the person books most, suggested on the dashboard: personalisation, so only with that consent (no
+    consent: not even computed)."""
+    from bookings.selectors import usual_desk_for
+    from labs.models import ConsentPurpose
+    from labs.services_privacy import consent_given
+
+    if not consent_given(person=person, purpose=ConsentPurpose.PERSONALISATION):
+        return None
+    return usual_desk_for(person=person)

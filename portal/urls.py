@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("portal.urls_comfort")),
     path("", include("portal.urls_badges")),
     path("", include("portal.urls_account")),
+    path("", include("portal.urls_privacy")),
     path("", include("portal.urls_calendars")),
     path("", include("portal.urls_my_calendar")),
     path("", include("portal.urls_analytics")),

@@ -27,6 +27,12 @@ def _default_language():
 
 
 @pytest.fixture(autouse=True)
+def _erasure_file_in_tmp(settings, tmp_path_factory):
+    """Erasures append to a file (labs.services_privacy): a test's go to a temporary one, never to var/."""
+    settings.ERASURE_LOG_FILE = str(tmp_path_factory.mktemp("erasures") / "erasures.jsonl")
+
+
+@pytest.fixture(autouse=True)
 def _no_demo_history(settings):
     """demo_site runs in many tests; its 12 weeks of analytics history only where a test asks for it."""
     settings.ANALYTICS_DEMO_HISTORY = False

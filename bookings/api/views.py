@@ -31,6 +31,7 @@ from bookings.api.serializers import (
 from bookings.choices import BookingSource
 from bookings.filtersets import BookingFilterSet, DeskFilterSet, RoomFilterSet
 from bookings.models import CalendarFeed, Desk, Room
+from labs import services_privacy
 from labs.api.schema import errors
 from labs.errors import Invalid, NotFound
 from labs.models import Floor, Site
@@ -206,7 +207,11 @@ class BookingViewSet(
             body = SeriesCreatedOutputSerializer(first, context={"result": result}).data
             return Response(body, status=status.HTTP_201_CREATED)
         booking = services.booking_create(**common, source=BookingSource.API)
-        return Response(BookingOutputSerializer(booking).data, status=status.HTTP_201_CREATED)
+        body = BookingOutputSerializer(booking).data
+        notices = services_privacy.mentor_notices(site_id=booking.site_id, emails=booking.attendees)
+        if notices:  # a member shares the meeting with a mentor: the policy's notice (labs.services_privacy)
+            body["notices"] = notices
+        return Response(body, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=BookingUpdateInputSerializer, responses={200: BookingOutputSerializer, **errors(409, 422)})
     def partial_update(self, request, pk=None):

@@ -35,7 +35,7 @@ from bookings.services.demand import records_refusals
 from bookings.services.rules import booking_rules_check, rules_for
 from labs.errors import Conflict, Forbidden, Invalid, NotFound
 from labs.models import Person, Site
-from labs.permissions import is_staff
+from labs.permissions import is_staff, require_role_allows, role_allows
 
 logger = logging.getLogger(__name__)
 
@@ -115,8 +115,12 @@ def _prepare(
     override_reason = (override_reason or "").strip()
     if override_reason and not is_staff(actor):
         raise Forbidden("Only staff may override the booking rules.")
+    attendees = list(attendees or [])
     if desk is not None and attendees:
         raise Invalid("A desk booking has no attendees.", extra={"attendees": ["Desks are for one person."]})
+    if (title or attendees) and not role_allows(organiser, "calendar"):
+        # Role-limited collection: a short visit's booking holds no meeting title or invitees (labs.permissions).
+        require_role_allows(organiser, "calendar", "A booking's title and attendees")
     return _Request(
         actor=actor,
         organiser=organiser,
@@ -397,6 +401,8 @@ def booking_update(
     new_attendees = _normalise_attendees(attendees) if attendees is not None else booking.attendees
     if booking.desk_id and new_attendees:
         raise Invalid("A desk booking has no attendees.", extra={"attendees": ["Desks are for one person."]})
+    if (title or (attendees is not None and new_attendees)) and not role_allows(booking.organiser, "calendar"):
+        require_role_allows(booking.organiser, "calendar", "A booking's title and attendees")
     retimed = (new_start, new_end) != (booking.start, booking.end)
     tz = booking.site.tz
     try:

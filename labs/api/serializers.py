@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from labs.api import fields
 from labs.choices import Role
-from labs.models import Company, Person, Site
+from labs.models import Company, ConsentPurpose, Person, Site
 
 
 class SiteSerializer(serializers.ModelSerializer):
@@ -114,3 +114,49 @@ class PersonUpdateInputSerializer(_StrictInputSerializer):
         required=False, allow_null=True, help_text="The day the membership ends (null: it does not end)."
     )
     is_active = serializers.BooleanField(required=False, help_text="false deactivates the account.")
+
+
+# --- Data-subject rights ---------------------------------------------------------------------------------------
+
+
+class EraseInputSerializer(_StrictInputSerializer):
+    schema_rules = {"additionalProperties": False}
+    password = serializers.CharField(
+        max_length=4096, trim_whitespace=False, style={"input_type": "password"}, help_text="Your current password."
+    )
+
+
+class EraseOutputSerializer(serializers.Serializer):
+    status = serializers.CharField(help_text='"erased"')
+    erased_at = serializers.DateTimeField()
+
+
+class ConsentSerializer(serializers.Serializer):
+    purpose = serializers.ChoiceField(choices=ConsentPurpose.choices)
+    granted = fields.BooleanField()
+    text_version = serializers.CharField(read_only=True)
+    at = serializers.DateTimeField(read_only=True, allow_null=True)
+    channel = serializers.CharField(read_only=True, allow_null=True)
+
+
+class ConsentsOutputSerializer(serializers.Serializer):
+    consents = ConsentSerializer(many=True)
+    history = ConsentSerializer(many=True)
+
+
+class ConsentChoiceSerializer(serializers.Serializer):
+    schema_rules = {"additionalProperties": False}
+    purpose = serializers.ChoiceField(choices=ConsentPurpose.choices)
+    granted = fields.BooleanField()
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: ["This field cannot be set here."] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class ConsentsInputSerializer(_StrictInputSerializer):
+    schema_rules = {"additionalProperties": False}
+    consents = ConsentChoiceSerializer(many=True, help_text="The last choice per purpose counts; empty: no change.")

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from labs import privacy, services
+from labs import privacy, services, services_privacy
 from labs.api.schema import errors
 from labs.api.serializers import (
+    ConsentsInputSerializer,
+    ConsentsOutputSerializer,
+    EraseInputSerializer,
+    EraseOutputSerializer,
     ErrorOutputSerializer,
     MeOutputSerializer,
     MeUpdateInputSerializer,
@@ -23,7 +28,7 @@ from labs.api.serializers import (
 )
 from labs.filtersets import PersonFilterSet
 from labs.health import health_report
-from labs.models import Company, Person, Site
+from labs.models import Company, ConsentChannel, Person, Site
 from labs.permissions import HasPerson, IsStaff, person_of, scope_queryset
 
 _HEALTH = inline_serializer("Health", {"status": serializers.CharField(), "checks": serializers.DictField()})
@@ -109,6 +114,101 @@ def _error(description: str) -> OpenApiResponse:
     return OpenApiResponse(ErrorOutputSerializer, description=description)
 
 
+_EXPORT = inline_serializer(
+    "PersonalDataExport",
+    {
+        "person": serializers.IntegerField(),
+        "generated_at": serializers.DateTimeField(),
+        "sections": serializers.DictField(
+            help_text="One list per source (app): rows of {model, id, fields: {name: {value, category, purposes, "
+            "legal_basis, retention, retention_days, roles}}}."
+        ),
+        "kept_after_erasure": serializers.DictField(child=serializers.CharField()),
+    },
+)
+
+
+class MeExportApi(APIView):
+    """All personal data held about you, as JSON (GDPR Art. 15 and 20): every declared field of every app with its
+    value, category, purposes, legal basis and retention; what an erasure would keep is listed too."""
+
+    permission_classes = [HasPerson]
+
+    @extend_schema(responses={200: _EXPORT, 401: _error("Not signed in.")})
+    def get(self, request):
+        person = person_of(request.user)
+        return Response(services_privacy.person_export(actor=person, person=person))
+
+
+class MeEraseApi(APIView):
+    """Erase your account and your personal data everywhere (re-authenticated with your password); afterwards the
+    account cannot sign in. What the law requires to keep stays, under a pseudonym (see the export)."""
+
+    permission_classes = [HasPerson]
+
+    @extend_schema(
+        request=EraseInputSerializer,
+        responses={
+            202: EraseOutputSerializer,
+            400: _error("No password."),
+            401: _error("Not signed in."),
+            403: _error("Wrong password."),
+            429: _error("Too many wrong passwords."),
+        },
+    )
+    def post(self, request):
+        data = EraseInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        person = person_of(request.user)
+        services_privacy.person_erase_self(
+            person=person, password=data.validated_data["password"], ip=services.client_ip(request)
+        )
+        person.refresh_from_db()
+        return Response({"status": "erased", "erased_at": person.erased_at}, status=status.HTTP_202_ACCEPTED)
+
+
+def _consents_body(person: Person) -> dict:
+    current = services_privacy.consents_current(person=person)
+    consents = [
+        {
+            "purpose": purpose,
+            "granted": bool(row and row.granted),
+            "text_version": row.text_version if row else services_privacy.CONSENT_TEXT_VERSION,
+            "at": row.at if row else None,
+            "channel": row.channel if row else None,
+        }
+        for purpose, row in current.items()
+    ]
+    history = [
+        {"purpose": c.purpose, "granted": c.granted, "text_version": c.text_version, "at": c.at, "channel": c.channel}
+        for c in person.consents.order_by("-at", "-id")
+    ]
+    return ConsentsOutputSerializer({"consents": consents, "history": history}).data
+
+
+class MeConsentsApi(APIView):
+    """Your consents by purpose (marketing, community, personalisation) and their history. PUT
+    ``{"consents": [{"purpose", "granted"}]}``: withdrawing is the same one call as granting."""
+
+    permission_classes = [HasPerson]
+
+    @extend_schema(responses={200: ConsentsOutputSerializer, 401: _error("Not signed in.")})
+    def get(self, request):
+        return Response(_consents_body(person_of(request.user)))
+
+    @extend_schema(
+        request=ConsentsInputSerializer,
+        responses={200: ConsentsOutputSerializer, 400: _error("Invalid input."), 401: _error("Not signed in.")},
+    )
+    def put(self, request):
+        data = ConsentsInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        person = person_of(request.user)
+        choices = {c["purpose"]: c["granted"] for c in data.validated_data["consents"]}
+        services_privacy.consents_set(person=person, choices=choices, channel=ConsentChannel.API)
+        return Response(_consents_body(person))
+
+
 _NOT_SIGNED_IN = _error("Not signed in.")
 _NOT_STAFF = _error("Not staff.")
 
@@ -187,8 +287,42 @@ class PersonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             401: _NOT_SIGNED_IN,
             403: _error("Not staff, or a change of your own role or of your own account's activity."),
             404: _NO_SUCH_PERSON,
+            409: _error("The person's data was erased: the record does not change."),
         },
     )
+    def retrieve(self, request, *args, **kwargs):
+        person = self.get_object()
+        services_privacy.personal_data_access_log(
+            actor=person_of(request.user), subject=person, door="api.people.detail"
+        )
+        return Response(PersonOutputSerializer(person).data)
+
+    @extend_schema(
+        request=None,
+        responses={
+            202: EraseOutputSerializer,
+            401: _NOT_SIGNED_IN,
+            403: _error("Not staff, or your own account."),
+            404: _NO_SUCH_PERSON,
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="erase")
+    def erase(self, request, pk=None):
+        """Erase the person's data on their request to the operator (as ``POST /api/v1/me/erase/`` does)."""
+        person = self.get_object()
+        services_privacy.person_erase(actor=person_of(request.user), person=person)
+        person.refresh_from_db()
+        return Response({"status": "erased", "erased_at": person.erased_at}, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses={200: _EXPORT, 401: _NOT_SIGNED_IN, 403: _NOT_STAFF, 404: _NO_SUCH_PERSON})
+    @action(detail=True, methods=["get"], url_path="export")
+    def export(self, request, pk=None):
+        """The person's export (on their request to the operator); the access is logged."""
+        person = self.get_object()
+        return Response(
+            services_privacy.person_export(actor=person_of(request.user), person=person, door="api.people.export")
+        )
+
     def partial_update(self, request, pk=None):
         person = self.get_object()
         data = PersonUpdateInputSerializer(data=request.data)

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_calendar_data_is_declared_as_email_calendar_data():
-    declared = {row["field"]: row for row in privacy.register() if row["model"] == "calendars.EventLink"}
+    declared = {row["field"]: row for row in privacy.register_fields() if row["model"] == "calendars.EventLink"}
     assert {"event_id", "ical_uid", "organiser_email", "start", "end", "attendee_count"} <= declared.keys()
     assert {row["category"] for row in declared.values()} == {"calendar"}
     assert privacy.undeclared_personal_fields([EventLink]) == []

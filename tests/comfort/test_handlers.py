@@ -261,8 +261,10 @@ def test_history_older_than_its_retention_is_purged_but_the_latest_command_is_ke
 def test_the_periodic_jobs_are_registered_with_celery_beat(settings):
     schedule = settings.CELERY_BEAT_SCHEDULE
     assert schedule["comfort-commands-sweep"]["task"] == "comfort.tasks.commands_sweep"
-    assert schedule["comfort-history-purge"]["task"] == "comfort.tasks.comfort_history_purge"
-    assert schedule["labs-outbox-purge"]["task"] == "labs.tasks.outbox_purge"
+    assert schedule["labs-retention-purge"]["task"] == "labs.tasks.retention_purge"
+    from labs import rights
+
+    assert {"comfort.history", "labs.sign_in_and_outbox_and_sessions"} <= dict(rights.purges()).keys()
 
 
 def test_the_sweep_task_runs_the_service(command):

@@ -183,7 +183,7 @@ class TestPersonActions:
     def test_people_are_not_deleted_here(self, admin_client_staff, member):
         assert admin_client_staff.get(_url(Person, "delete", member.pk)).status_code == 403
         actions = admin_client_staff.get(_url(Person, "changelist")).context["action_form"].fields["action"].choices
-        assert [name for name, _label in actions] == ["", "deactivate", "reactivate"]
+        assert [name for name, _label in actions] == ["", "deactivate", "reactivate", "erase", "marketing_list"]
 
 
 class TestUserAdmin:

@@ -46,7 +46,7 @@ def test_it_reports_an_undeclared_personal_field():
 
 
 def test_the_register_covers_every_category_of_the_policy_for_core_data():
-    rows = privacy.register()
+    rows = privacy.register_fields()
     labels = {(row["model"], row["field"]) for row in rows}
     assert ("auth.User", "email") in labels
     assert ("labs.Person", "phone") in labels

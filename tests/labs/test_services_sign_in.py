@@ -246,5 +246,5 @@ def test_an_inactive_account_is_a_failed_guess(member, password):
 def test_the_privacy_register_declares_the_authenticators_secret():
     from labs import privacy
 
-    rows = {(row["model"], row["field"]): row for row in privacy.register()}
+    rows = {(row["model"], row["field"]): row for row in privacy.register_fields()}
     assert rows[("otp_totp.TOTPDevice", "key")]["purposes"][0]["code"] == "security"
