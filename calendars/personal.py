@@ -360,6 +360,17 @@ def _digest(event: OutboundEvent) -> str:
     return f"{sync.outbound_digest(event)[:40]}:{people}"
 
 
+def _write(provider, cal_id: str, link: PersonalEvent | None, event: OutboundEvent):
+    """Update the event we wrote before, or create it when there is none or the person deleted it there."""
+    if link is not None:
+        try:
+            return provider.event_update(cal_id, link.event_id, event)
+        except ProviderError as exc:
+            if exc.status not in {404, 410}:
+                raise
+    return provider.event_create(cal_id, event)
+
+
 def _push(calendar: PersonalCalendar, provider, now: datetime) -> int:
     window = sync.sync_window(now)
     cal_id = adapters.calendar_id_of(calendar)
@@ -408,15 +419,7 @@ def _push(calendar: PersonalCalendar, provider, now: datetime) -> int:
         digest = _digest(event)
         if link is not None and link.digest == digest:
             continue
-        remote = None
-        if link is not None:
-            try:
-                remote = provider.event_update(cal_id, link.event_id, event)
-            except ProviderError as exc:
-                if exc.status not in {404, 410}:
-                    raise
-        if remote is None:
-            remote = provider.event_create(cal_id, event)
+        remote = _write(provider, cal_id, link, event)
         PersonalEvent.objects.update_or_create(
             calendar=calendar,
             event_id=remote.id,
@@ -486,15 +489,7 @@ def _push_series(calendar: PersonalCalendar, provider, series: BookingSeries, ca
     digest = hashlib.sha256("\n".join([_digest(event), *lines]).encode()).hexdigest()
     if link is not None and link.digest == digest:
         return 0
-    remote = None
-    if link is not None:
-        try:
-            remote = provider.event_update(cal_id, link.event_id, event)
-        except ProviderError as exc:
-            if exc.status not in {404, 410}:
-                raise
-    if remote is None:
-        remote = provider.event_create(cal_id, event)
+    remote = _write(provider, cal_id, link, event)
     PersonalEvent.objects.update_or_create(
         calendar=calendar,
         event_id=remote.id,

@@ -412,13 +412,21 @@ class GoogleProvider(CalendarProvider):
             "extendedProperties": {"private": {BOOKING_PROPERTY: event.key}},
         }
 
+    # What differs for a person's own calendar (calendars.providers.personal): the attendees are told, our events'
+    # ids have their own prefix, and the body carries attendees and recurrence.
+    send_updates = "none"  # a room's calendar: the room is the only attendee, nobody is emailed
+    event_id_prefix = EVENT_ID_PREFIX
+
+    def _event_body(self, event: OutboundEvent) -> dict:
+        return self._body(event)
+
     def event_create(self, calendar_id: str, event: OutboundEvent) -> RemoteEvent:
         service = self._service("calendar")
-        body = {"id": event_id_for(event.key), **self._body(event)}
+        body = {"id": f"{self.event_id_prefix}{event.key}", **self._event_body(event)}
         try:
             item = self._execute(
                 "events.insert",
-                lambda: service.events().insert(calendarId=calendar_id, body=body, sendUpdates="none"),
+                lambda: service.events().insert(calendarId=calendar_id, body=body, sendUpdates=self.send_updates),
             )
         except ProviderError as exc:
             if exc.status != 409:
@@ -429,10 +437,12 @@ class GoogleProvider(CalendarProvider):
 
     def event_update(self, calendar_id: str, ref: str, event: OutboundEvent) -> RemoteEvent:
         service = self._service("calendar")
-        body = self._body(event)
+        body = self._event_body(event)
         item = self._execute(
             "events.patch",
-            lambda: service.events().patch(calendarId=calendar_id, eventId=ref, body=body, sendUpdates="none"),
+            lambda: service.events().patch(
+                calendarId=calendar_id, eventId=ref, body=body, sendUpdates=self.send_updates
+            ),
         )
         return self._parse(item, calendar_id, event.timezone)
 
@@ -441,7 +451,7 @@ class GoogleProvider(CalendarProvider):
         with contextlib.suppress(EventGone):
             self._execute(
                 "events.delete",
-                lambda: service.events().delete(calendarId=calendar_id, eventId=ref, sendUpdates="none"),
+                lambda: service.events().delete(calendarId=calendar_id, eventId=ref, sendUpdates=self.send_updates),
             )
 
     def event_respond(self, calendar_id: str, event: RemoteEvent, *, accept: bool, comment: str = "") -> None:

@@ -17,7 +17,6 @@ operator's OAuth client (delegated access), by the same adapters as the room cal
 from __future__ import annotations
 
 import base64
-import contextlib
 import dataclasses
 import hashlib
 import json
@@ -34,7 +33,7 @@ from django.conf import settings
 
 from calendars.providers import google as google_adapter
 from calendars.providers import microsoft as ms_adapter
-from calendars.providers.base import CredentialsRejected, EventGone, OutboundEvent, ProviderError, RemoteEvent
+from calendars.providers.base import CredentialsRejected, OutboundEvent, ProviderError, RemoteEvent
 
 GOOGLE_SCOPES = ("openid", "email", "https://www.googleapis.com/auth/calendar.events")
 MS_SCOPES = ["Calendars.ReadWrite"]  # msal adds openid, profile and offline_access itself
@@ -250,43 +249,16 @@ class GooglePersonalProvider(google_adapter.GoogleProvider):
                 raise GrantRejected(str(exc)) from None
             raise
 
-    def _body_personal(self, event: OutboundEvent) -> dict:
+    send_updates = "all"  # the attendees get the meeting notices
+    event_id_prefix = PERSONAL_EVENT_PREFIX
+
+    def _event_body(self, event: OutboundEvent) -> dict:
         body = self._body(event)
         body["attendees"] = [{"email": address} for address in event.attendees]
         body["description"] = f"Booked in Labs: {event.location}."
         if event.recurrence:
             body["recurrence"] = list(event.recurrence)
         return body
-
-    def event_create(self, calendar_id: str, event: OutboundEvent) -> RemoteEvent:
-        service = self._service("calendar")
-        body = {"id": f"{PERSONAL_EVENT_PREFIX}{event.key}", **self._body_personal(event)}
-        try:
-            item = self._execute(
-                "events.insert", lambda: service.events().insert(calendarId=calendar_id, body=body, sendUpdates="all")
-            )
-        except ProviderError as exc:
-            if exc.status != 409:
-                raise
-            return self.event_update(calendar_id, body["id"], event)
-        return self._parse(item, calendar_id, event.timezone)
-
-    def event_update(self, calendar_id: str, ref: str, event: OutboundEvent) -> RemoteEvent:
-        service = self._service("calendar")
-        body = self._body_personal(event)
-        item = self._execute(
-            "events.patch",
-            lambda: service.events().patch(calendarId=calendar_id, eventId=ref, body=body, sendUpdates="all"),
-        )
-        return self._parse(item, calendar_id, event.timezone)
-
-    def event_delete(self, calendar_id: str, ref: str) -> None:
-        service = self._service("calendar")
-        with contextlib.suppress(EventGone):
-            self._execute(
-                "events.delete",
-                lambda: service.events().delete(calendarId=calendar_id, eventId=ref, sendUpdates="all"),
-            )
 
     def _parse(self, item: dict, calendar_id: str, fallback_tz: str) -> RemoteEvent:
         event = super()._parse(item, calendar_id, fallback_tz)
