@@ -11,5 +11,6 @@ class BadgesConfig(AppConfig):
         from labs import hooks, mqtt_router, simulators
 
         hooks.register_access_revoked(services.badges_revoke_for_person)
-        mqtt_router.register(handlers.SCAN_TOPIC_FILTER, handlers.handle_scan)
+        # alone: each decision's audit row is committed durably before the reader gets its answer, never in a batch
+        mqtt_router.register(handlers.SCAN_TOPIC_FILTER, handlers.handle_scan, alone=True)
         simulators.register("badge readers", simulator.run_site_readers)

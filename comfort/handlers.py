@@ -14,6 +14,7 @@ from django.utils import timezone
 from comfort import contract, services
 from labs import topics
 from labs.topics import Publish
+from labs.transactions import after_commit
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +60,9 @@ def handle_reported(topic: str, payload: dict) -> list[Publish]:
     now = timezone.now()
     services.device_record_reported(site=where[0], device_id=where[1], payload=payload, at=now)
     if payload.get("occupied") is True and topics.parse(topic).kind == "desk" and _fresh(payload.get("ts"), now):
-        services.device_record_presence(site=where[0], device_id=where[1], at=now)
+        # After commit, in its own transaction: a check-in locks the booking before the devices, while the bridge's
+        # batch holds device locks; doing it here would take them in the opposite order.
+        after_commit(services.device_record_presence, site=where[0], device_id=where[1], at=now)
     return []
 
 
@@ -104,3 +107,6 @@ ROUTES = {
     topics.topic_filter("status"): handle_status,
     topics.topic_filter("telemetry"): handle_telemetry,
 }
+# Full-state leaves: in a bridge batch only the last message of a device's topic is handled (last wins). Acks are
+# never coalesced: each answers its own command.
+COALESCED = {topics.topic_filter("reported"), topics.topic_filter("status"), topics.topic_filter("telemetry")}

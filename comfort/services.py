@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, F, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -27,6 +27,7 @@ from bookings.models import Booking, Desk
 from comfort import contract, selectors
 from comfort.choices import OPEN_STATES, CommandState, DeviceKind, ZoneBasis
 from comfort.models import Command, Device, Preference, ZoneDecision
+from labs import topics
 from labs.errors import Invalid
 from labs.models import Person, Zone
 from labs.outbox import outbox_enqueue, outbox_enqueue_many
@@ -573,6 +574,21 @@ def _device_pk(site: str, device_id: str) -> int | None:
         _DEVICE_PKS[key] = pk
         _UNKNOWN.pop(key, None)
     return pk
+
+
+def devices_lock_for_topics(topic_names: list[str]) -> int:
+    """The bridge's batch lock hook (labs.mqtt_router.register_lock): lock the devices these topics name, in primary
+    key order, before any handler of the batch writes. Check-ins and fan-outs lock devices in the same order
+    (``_lock_devices``), so a batch that spans many devices never deadlocks with them."""
+    keys = set()
+    for name in topic_names:
+        parsed = topics.parse(name)
+        if parsed is not None and parsed.kind in topics.DEVICE_KINDS:
+            keys.add((parsed.site, parsed.device_id))
+    pks = sorted({pk for key in keys if (pk := _device_pk(*key)) is not None})
+    if not pks or not connection.features.has_select_for_update:
+        return 0
+    return len(list(Device.objects.select_for_update().filter(pk__in=pks).order_by("pk").values_list("pk", flat=True)))
 
 
 def _device_seen(key: tuple[str, str], pk: int, at: datetime) -> None:

@@ -9,6 +9,16 @@ subscribes again, so the retained ``status`` and ``reported`` of every device ar
 Device input is untrusted (labs/mqtt_payloads.py): a payload over the size limit is replaced by its size before it is
 queued, and the queue holds at most ``inbox_max_bytes`` of payloads (paho's thread waits, so the broker keeps the
 backlog): a flood costs the bridge time, not memory. The dropped-message counts are written after each batch.
+
+Scale (docs/scaling.md): what is queued is handled as one batch (at most ``MQTT_BRIDGE_BATCH`` messages, waiting up
+to ``MQTT_BRIDGE_BATCH_MS`` for more) in one transaction (labs.mqtt_router.dispatch_batch: coalesced, rows locked in
+a stable order first, one by one on error). On an MQTT 5 broker the bridge subscribes through shared subscriptions
+``$share/MQTT_SHARED_GROUP/<filter>``, so bridges side by side split the device messages and each is handled once,
+and keeps a persistent session (``MQTT_BRIDGE_SESSION_EXPIRY_S``) so messages that arrive while it reconnects wait
+for it. Shared subscriptions get no retained messages (MQTT 5, 4.8.2): after each (re)connect the bridge also
+subscribes plainly to the retained full-state leaves (the coalescing routes: ``reported``, ``status``) and drops
+that subscription as soon as the broker confirmed it, which replays every device's retained state to this bridge.
+The outbox is drained with row claims (labs/outbox.py), so several bridges never publish the same row.
 """
 
 from __future__ import annotations
@@ -21,6 +31,9 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import close_old_connections, connections
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from labs import mqtt, mqtt_payloads, mqtt_router, outbox
 
@@ -34,15 +47,26 @@ class Bridge:
         url: str | None = None,
         poll_s: float = 0.05,
         outbox_batch: int = 2000,
-        inbox_batch: int = 500,
+        inbox_batch: int | None = None,
+        batch_window_s: float | None = None,
         outbox_grace: timedelta | None = None,
         periodic: list[tuple[float, callable]] | None = None,
         inbox_max_bytes: int = 4 * 1024 * 1024,
+        shared: bool | None = None,
+        group: str | None = None,
+        identifier: str | None = None,
     ) -> None:
         self.url = url
         self.poll_s = poll_s
         self.outbox_batch = outbox_batch
-        self.inbox_batch = inbox_batch
+        self.inbox_batch = inbox_batch or settings.MQTT_BRIDGE_BATCH
+        self.batch_window_s = settings.MQTT_BRIDGE_BATCH_MS / 1000 if batch_window_s is None else batch_window_s
+        self.shared = settings.MQTT_BRIDGE_SHARED if shared is None else shared
+        self.group = group or settings.MQTT_SHARED_GROUP
+        self.identifier = identifier or settings.MQTT_BRIDGE_ID or None
+        self.retained_mids: set[int] = set()
+        self.batches = 0
+        self.fell_back = 0
         if outbox_grace is None:
             grace_ms = settings.MQTT_OUTBOX_GRACE_MS if settings.MQTT_OUTBOX_NUDGE else 0
             outbox_grace = timedelta(milliseconds=grace_ms)
@@ -65,12 +89,27 @@ class Bridge:
             logger.warning("broker refused the bridge: %s", reason_code)
             return
         topics = mqtt_router.subscriptions()
+        if self.shared:
+            topics = [f"$share/{self.group}/{topic}" for topic in topics]
         logger.info("bridge connected to %s; subscribing to %s", userdata["address"], topics)
         if topics:
-            client.subscribe([(topic, 1) for topic in topics])
+            if self.shared:
+                client.subscribe([(topic, SubscribeOptions(qos=1)) for topic in topics])
+                retained = mqtt_router.retained_subscriptions()
+                if retained:  # shared subscriptions get no retained messages: fetch them once, plainly
+                    _result, mid = client.subscribe([(topic, SubscribeOptions(qos=1)) for topic in retained])
+                    self.retained_mids.add(mid)
+            else:
+                client.subscribe([(topic, 1) for topic in topics])
         self.connected.set()
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        if mid in self.retained_mids:
+            # The broker queued every retained message of these filters for us when it took the subscription;
+            # leave it now, or each live report would arrive twice (shared and plain).
+            self.retained_mids.discard(mid)
+            client.unsubscribe(mqtt_router.retained_subscriptions())
+            return
         self.subscribed.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -93,13 +132,23 @@ class Bridge:
 
     # the bridge's own thread
     def start(self) -> None:
-        self.client = mqtt.create_client(role="bridge", url=self.url)
+        self.client = mqtt.create_client(role="bridge", url=self.url, mqtt5=self.shared, identifier=self.identifier)
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = self._on_subscribe
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         address = mqtt.parse_url(self.url)
-        self.client.connect_async(address.host, address.port, keepalive=30)
+        if self.shared:
+            # A persistent session: while the bridge reconnects (a broker restart), the broker queues its share of
+            # the messages. A fixed identifier resumes its session after the bridge restarts, too.
+            properties = Properties(PacketTypes.CONNECT)
+            properties.SessionExpiryInterval = settings.MQTT_BRIDGE_SESSION_EXPIRY_S
+            clean_start = False if self.identifier else paho_clean_start_first_only()
+            self.client.connect_async(
+                address.host, address.port, keepalive=30, clean_start=clean_start, properties=properties
+            )
+        else:
+            self.client.connect_async(address.host, address.port, keepalive=30)
         self.client.loop_start()
 
     def stop(self) -> None:
@@ -126,16 +175,19 @@ class Bridge:
     def step(self) -> None:
         """One round: handle incoming messages (waiting up to poll_s for the first), then drain the outbox.
 
-        Up to ``inbox_batch`` waiting messages are handled per round before the outbox gets its turn."""
+        Up to ``inbox_batch`` messages are handled per round, as one batch: those already queued, and those that
+        arrive within ``batch_window_s`` of the first; then the outbox gets its turn."""
         batch = []
         try:
             batch.append(self.inbox.get(timeout=self.poll_s))
         except queue.Empty:
             pass
         else:
+            deadline = time.monotonic() + self.batch_window_s
             while len(batch) < self.inbox_batch:
                 try:
-                    batch.append(self.inbox.get_nowait())
+                    remaining = deadline - time.monotonic()
+                    batch.append(self.inbox.get(timeout=remaining) if remaining > 0 else self.inbox.get_nowait())
                 except queue.Empty:
                     break
             self._release(batch)
@@ -168,19 +220,21 @@ class Bridge:
             self.inbox_space.notify_all()
 
     def _handle_batch(self, batch: list[tuple[str, bytes | mqtt_payloads.Oversize]]) -> None:
-        """Each message in its own short transaction (the handlers' services are atomic): a transaction spanning
-        many devices would lock them in arrival order and could deadlock with a check-in locking them in another."""
+        """The batch in one transaction (labs.mqtt_router.dispatch_batch): the apps' lock hooks lock the rows it
+        touches in primary-key order first, the same order check-ins use, so a batch spanning many devices cannot
+        deadlock with them; a failing message sends the batch back to one transaction per message."""
         self._fast_commits()
-        for topic, payload in batch:
-            try:
-                replies = mqtt_router.dispatch(topic, payload)
-            except Exception:  # dispatch logs handler errors itself; this is a database outage or a bug
-                logger.exception("dispatch failed on %s", topic)
-                close_old_connections()
-                continue
-            self.handled += 1
-            for reply in replies:
-                self.client.publish(reply.topic, reply.encoded(), qos=reply.qos, retain=reply.retain)
+        try:
+            result = mqtt_router.dispatch_batch(batch)
+        except Exception:  # dispatch logs handler errors itself; this is a database outage or a bug
+            logger.exception("dispatch of a batch of %s failed", len(batch))
+            close_old_connections()
+            return
+        self.batches += 1
+        self.fell_back += result.fell_back
+        self.handled += result.handled + result.coalesced + result.dropped  # every message taken off the queue
+        for reply in result.replies:
+            self.client.publish(reply.topic, reply.encoded(), qos=reply.qos, retain=reply.retain)
 
     def _fast_commits(self) -> None:
         """On PostgreSQL the bridge's own connection commits without waiting for the WAL flush: what it writes (acks,
@@ -197,6 +251,12 @@ class Bridge:
             with connection.cursor() as cursor:
                 cursor.execute("SET synchronous_commit TO off")
             connection._labs_fast_commits = connection.connection
+
+
+def paho_clean_start_first_only():
+    from paho.mqtt.client import MQTT_CLEAN_START_FIRST_ONLY
+
+    return MQTT_CLEAN_START_FIRST_ONLY
 
 
 def run_in_thread(**kwargs) -> tuple[Bridge, threading.Thread]:

@@ -8,14 +8,23 @@ so ``labs`` never imports them.
 Before any handler runs, :func:`dispatch` checks the message (labs/mqtt_payloads.py: a device leaf of contract v1,
 size, strict JSON, depth, 64-bit integers, NUL, the leaf's JSON Schema); a message that fails is dropped with a
 logged reason and counted against its device, never raised.
+
+The bridge hands a whole batch to :func:`dispatch_batch`: checked, coalesced (routes registered ``coalesce=True``,
+i.e. full-state leaves such as ``reported``: the last message of a topic wins, in its place, so a device's messages
+keep their order), then handled in ONE transaction that first runs the registered lock hooks (apps lock the rows the
+batch touches in a stable order, so a batch never deadlocks with a service that locks them in the same order). If any
+handler raises, the batch rolls back and its messages are handled again one by one, each in its own transaction, so a
+bad message costs its own work only. Routes registered ``alone=True`` (a reader's scan: its audit row is committed
+durably before the answer) always run one by one, before the batch.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import close_old_connections, transaction
 
 from labs import mqtt_payloads
 from labs.topics import Publish, matches
@@ -25,12 +34,39 @@ logger = logging.getLogger(__name__)
 Handler = Callable[[str, dict], Iterable[Publish] | None]
 
 _routes: list[tuple[str, Handler]] = []
+# per topic filter: coalesce (full-state leaves: last wins) and alone (never inside a batch transaction)
+_options: dict[str, dict[str, bool]] = {}
+LockHook = Callable[[list[str]], None]
+_lock_hooks: list[LockHook] = []
 
 
-def register(topic_filter: str, handler: Handler) -> None:
-    """Route messages whose topic matches ``topic_filter`` (MQTT wildcards ``+`` and ``#``) to ``handler``."""
+def register(topic_filter: str, handler: Handler, *, coalesce: bool = False, alone: bool = False) -> None:
+    """Route messages whose topic matches ``topic_filter`` (MQTT wildcards ``+`` and ``#``) to ``handler``.
+
+    ``coalesce``: in a batch only the last message of each topic matching the filter is handled (the leaf carries a
+    full state, e.g. ``reported``). ``alone``: the handler runs in its own transaction, never inside a batch."""
     if (topic_filter, handler) not in _routes:
         _routes.append((topic_filter, handler))
+    options = _options.setdefault(topic_filter, {"coalesce": False, "alone": False})
+    options["coalesce"] = options["coalesce"] or coalesce
+    options["alone"] = options["alone"] or alone
+
+
+def retained_subscriptions() -> list[str]:
+    """The filters of coalescing (full-state) routes: the retained leaves a bridge on shared subscriptions fetches
+    plainly once after each connect."""
+    return sorted({f for f, _ in _routes if _options.get(f, {}).get("coalesce")})
+
+
+def register_lock(hook: LockHook) -> None:
+    """``hook(topics)`` runs first in every batch transaction: lock the rows these topics touch in a stable order
+    (e.g. by primary key) so the batch takes its locks in the same order as the app's services."""
+    if hook not in _lock_hooks:
+        _lock_hooks.append(hook)
+
+
+def _flag(topic: str, name: str) -> bool:
+    return any(matches(f, topic) and _options.get(f, {}).get(name) for f, _ in _routes)
 
 
 def subscriptions() -> list[str]:
@@ -60,3 +96,72 @@ def dispatch(topic: str, raw: bytes | str | dict | mqtt_payloads.Oversize) -> li
             except Exception:
                 logger.exception("handler %s failed on %s", getattr(handler, "__name__", handler), topic)
     return replies
+
+
+@dataclass
+class BatchResult:
+    replies: list[Publish] = field(default_factory=list)
+    handled: int = 0  # messages that reached the handlers (after checks and coalescing)
+    coalesced: int = 0  # messages replaced by a later one of the same topic
+    dropped: int = 0  # messages that failed the checks
+    fell_back: bool = False  # the batch transaction failed and its messages were handled one by one
+
+
+def coalesce(messages: list[tuple[str, dict]]) -> tuple[list[tuple[str, dict]], int]:
+    """Keep, for each topic of a coalescing route, only its last message, in the place of that last message: the
+    remaining messages of a device keep their arrival order. Returns (kept, how many were replaced)."""
+    last: dict[str, int] = {}
+    for index, (topic, _) in enumerate(messages):
+        if _flag(topic, "coalesce"):
+            last[topic] = index
+    kept = [(t, p) for i, (t, p) in enumerate(messages) if last.get(t, i) == i]
+    return kept, len(messages) - len(kept)
+
+
+def _run_handlers(topic: str, payload: dict) -> list[Publish]:
+    """Every matching handler; an exception propagates (the batch falls back to one by one)."""
+    replies: list[Publish] = []
+    for topic_filter, handler in list(_routes):
+        if matches(topic_filter, topic):
+            replies.extend(handler(topic, payload) or [])
+    return replies
+
+
+def dispatch_batch(messages: Iterable[tuple[str, bytes | str | dict | mqtt_payloads.Oversize]]) -> BatchResult:
+    """Check, coalesce and handle ``messages`` (in arrival order): ``alone`` routes one by one first, the rest in one
+    transaction after the lock hooks; on any error there, the whole batch again one by one. Never raises for a
+    message; returns the replies to publish (only of committed work) and counts."""
+    result = BatchResult()
+    checked: list[tuple[str, dict]] = []
+    for topic, raw in messages:
+        try:
+            checked.append((topic, mqtt_payloads.check(topic, raw)))
+        except mqtt_payloads.Dropped as dropped:
+            mqtt_payloads.record_drop(topic, dropped.reason)
+            result.dropped += 1
+    kept, result.coalesced = coalesce(checked)
+    alone = [(t, p) for t, p in kept if _flag(t, "alone")]
+    batch = [(t, p) for t, p in kept if not _flag(t, "alone")]
+    for topic, payload in alone:
+        result.replies.extend(dispatch(topic, payload))
+        result.handled += 1
+    if not batch:
+        return result
+    try:
+        replies: list[Publish] = []
+        with transaction.atomic():
+            for hook in list(_lock_hooks):
+                hook([t for t, _ in batch])
+            for topic, payload in batch:
+                replies.extend(_run_handlers(topic, payload))
+        result.replies.extend(replies)
+        result.handled += len(batch)
+    except Exception:
+        logger.warning("a batch of %s messages failed; handling them one by one", len(batch), exc_info=True)
+        if not transaction.get_connection().in_atomic_block:  # a broken connection is replaced before the retry
+            close_old_connections()
+        result.fell_back = True
+        for topic, payload in batch:
+            result.replies.extend(dispatch(topic, payload))
+            result.handled += 1
+    return result
