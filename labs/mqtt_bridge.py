@@ -168,9 +168,19 @@ class Bridge:
                     close_old_connections()
                     last_cleanup = time.monotonic()
         finally:
-            self.client.disconnect()
+            self._disconnect()
             self.client.loop_stop()
             connections.close_all()
+
+    def _disconnect(self) -> None:
+        """A clean stop ends the bridge's session at once (MQTT 5: session expiry 0 on DISCONNECT): a session left
+        behind would keep taking its share of the shared subscription's messages, which no one would read."""
+        if self.shared:
+            properties = Properties(PacketTypes.DISCONNECT)
+            properties.SessionExpiryInterval = 0
+            self.client.disconnect(properties=properties)
+        else:
+            self.client.disconnect()
 
     def step(self) -> None:
         """One round: handle incoming messages (waiting up to poll_s for the first), then drain the outbox.

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from django.db import close_old_connections, transaction
 
-from labs import mqtt_payloads
+from labs import mqtt_payloads, topics
 from labs.topics import Publish, matches
 
 logger = logging.getLogger(__name__)
@@ -38,6 +38,9 @@ _routes: list[tuple[str, Handler]] = []
 _options: dict[str, dict[str, bool]] = {}
 LockHook = Callable[[list[str]], None]
 _lock_hooks: list[LockHook] = []
+BatchHandler = Callable[[list[tuple[str, dict]]], Iterable[Publish] | None]
+# set-based handlers used inside a batch instead of the per-message handler of the same filter
+_batch_handlers: dict[str, BatchHandler] = {}
 
 
 def register(topic_filter: str, handler: Handler, *, coalesce: bool = False, alone: bool = False) -> None:
@@ -50,6 +53,13 @@ def register(topic_filter: str, handler: Handler, *, coalesce: bool = False, alo
     options = _options.setdefault(topic_filter, {"coalesce": False, "alone": False})
     options["coalesce"] = options["coalesce"] or coalesce
     options["alone"] = options["alone"] or alone
+
+
+def register_batch(topic_filter: str, handler: BatchHandler) -> None:
+    """In a batch, hand every message of a round that matches ``topic_filter`` (a filter already registered with
+    :func:`register`) to ``handler(items)`` at once, instead of one call per message: the set-based form of the same
+    rules (e.g. all acks of a round in three statements). Outside batches the per-message handler runs."""
+    _batch_handlers[topic_filter] = handler
 
 
 def retained_subscriptions() -> list[str]:
@@ -66,7 +76,18 @@ def register_lock(hook: LockHook) -> None:
 
 
 def _flag(topic: str, name: str) -> bool:
-    return any(matches(f, topic) and _options.get(f, {}).get(name) for f, _ in _routes)
+    """Whether a route matching ``topic`` was registered with option ``name`` (cached per topic and routing table)."""
+    key = (topic, name, id(_routes), len(_routes), id(_options), len(_options))
+    value = _flag_cache.get(key)
+    if value is None:
+        value = any(matches(f, topic) and _options.get(f, {}).get(name) for f, _ in _routes)
+        if len(_flag_cache) > 100_000:
+            _flag_cache.clear()
+        _flag_cache[key] = value
+    return value
+
+
+_flag_cache: dict[tuple, bool] = {}
 
 
 def subscriptions() -> list[str]:
@@ -118,11 +139,38 @@ def coalesce(messages: list[tuple[str, dict]]) -> tuple[list[tuple[str, dict]], 
     return kept, len(messages) - len(kept)
 
 
-def _run_handlers(topic: str, payload: dict) -> list[Publish]:
-    """Every matching handler; an exception propagates (the batch falls back to one by one)."""
+def rounds(messages: list[tuple[str, dict]]) -> list[list[tuple[str, dict]]]:
+    """Split a batch into rounds: round k holds the k-th message of every device (in arrival order). A device's
+    messages stay in order across rounds, and within a round each device has one message, so a round may be handled
+    set-based (all its acks at once) without reordering any device's messages."""
+    per_device: dict[str, list[tuple[str, dict]]] = {}
+    for topic, payload in messages:
+        parsed = topics.parse(topic)
+        key = f"{parsed.site}/{parsed.kind}/{parsed.device_id}" if parsed else topic
+        per_device.setdefault(key, []).append((topic, payload))
+    depth = max((len(queue) for queue in per_device.values()), default=0)
+    return [[queue[k] for queue in per_device.values() if len(queue) > k] for k in range(depth)]
+
+
+def _run_round(items: list[tuple[str, dict]]) -> list[Publish]:
+    """One round: each batch handler once with its messages, every other message through its handlers."""
+    replies: list[Publish] = []
+    grouped: dict[str, list[tuple[str, dict]]] = {}
+    for topic, payload in items:
+        batch_filter = next((f for f in _batch_handlers if matches(f, topic) and any(f == r for r, _ in _routes)), None)
+        if batch_filter is not None:
+            grouped.setdefault(batch_filter, []).append((topic, payload))
+        replies.extend(_run_handlers(topic, payload, skip=batch_filter))
+    for batch_filter, group in grouped.items():
+        replies.extend(_batch_handlers[batch_filter](group) or [])
+    return replies
+
+
+def _run_handlers(topic: str, payload: dict, skip: str | None = None) -> list[Publish]:
+    """Every matching handler (but those of ``skip``); an exception propagates (the batch falls back to one by one)."""
     replies: list[Publish] = []
     for topic_filter, handler in list(_routes):
-        if matches(topic_filter, topic):
+        if topic_filter != skip and matches(topic_filter, topic):
             replies.extend(handler(topic, payload) or [])
     return replies
 
@@ -152,8 +200,8 @@ def dispatch_batch(messages: Iterable[tuple[str, bytes | str | dict | mqtt_paylo
         with transaction.atomic():
             for hook in list(_lock_hooks):
                 hook([t for t, _ in batch])
-            for topic, payload in batch:
-                replies.extend(_run_handlers(topic, payload))
+            for round_ in rounds(batch):
+                replies.extend(_run_round(round_))
         result.replies.extend(replies)
         result.handled += len(batch)
     except Exception:
