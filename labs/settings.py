@@ -147,8 +147,18 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem")
-    else {"visibility_timeout": 3600}
+    else {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT_S", 3600, minimum=1, maximum=86_400)}
 )
+# Tasks marked acks_late (docs/scaling.md "Celery") stay on the broker until they finish; a task a dead worker held
+# is delivered again once the visibility timeout passes, so it must stay above the longest task: every task is
+# killed at CELERY_TASK_TIME_LIMIT (30 min), half the default timeout. One message reserved per worker process.
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 1800, minimum=2, maximum=86_400)
+CELERY_TASK_SOFT_TIME_LIMIT = max(1, int(CELERY_TASK_TIME_LIMIT * 0.95))
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+if not CELERY_BROKER_URL.startswith("filesystem") and (
+    CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] <= CELERY_TASK_TIME_LIMIT
+):
+    raise ImproperlyConfigured("CELERY_VISIBILITY_TIMEOUT_S must be above CELERY_TASK_TIME_LIMIT (docs/scaling.md)")
 if CELERY_BROKER_URL.startswith("filesystem"):
     for _folder in ("out", "processed"):
         (_CELERY_FS / _folder).mkdir(parents=True, exist_ok=True)
