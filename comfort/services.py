@@ -231,6 +231,7 @@ def _apply_workspace(
         Q(desk_id=desk.pk, kind=DeviceKind.DESK) | Q(zone_id=desk.zone_id, kind__in=[DeviceKind.HVAC, DeviceKind.FAN])
     )
     messages: list[Publish] = []
+    writes = _Writes()
     commands = [
         _desired_set(
             device=device,
@@ -240,6 +241,7 @@ def _apply_workspace(
             valid_until=valid_until,
             at=at,
             messages=messages,
+            writes=writes,
         )
         for device in locked
         if device.kind == DeviceKind.DESK
@@ -252,7 +254,9 @@ def _apply_workspace(
         acts_for_id=acts_for_id,
         devices=zone_devices,
         messages=messages,
+        writes=writes,
     )
+    _writes_flush(writes)
     outbox_enqueue_many(messages)
     return commands
 
@@ -327,6 +331,7 @@ def zone_apply(
     acts_for_id: int | None = None,
     devices: dict[str, Device] | None = None,
     messages: list[Publish] | None = None,
+    writes: _Writes | None = None,
 ) -> list[Command]:
     """Re-arbitrate ``zone`` from who is checked in at ``at``, record the decision
     with its reasons and set the desired state of the zone's HVAC and fan. ``devices`` (already locked) and
@@ -376,6 +381,7 @@ def zone_apply(
             valid_until=valid_until,
             at=at,
             messages=messages,
+            writes=writes,
         )
         for kind in (DeviceKind.HVAC, DeviceKind.FAN)
         if kind in devices
@@ -442,8 +448,10 @@ def _desired_set(
     valid_until: datetime | None,
     at: datetime,
     messages: list[Publish],
+    writes: _Writes | None = None,
 ) -> Command:
-    """``device`` is locked by the caller; the desired document is appended to ``messages`` for the outbox."""
+    """``device`` is locked by the caller; the desired document is appended to ``messages`` for the outbox. With
+    ``writes`` the rows are written later, together (:func:`_writes_flush`)."""
     _validate_desired(device.kind, desired)
     if device.desired == desired:  # the same state again: its command stands unless it failed or ran out
         latest = device.commands.order_by("-version").first()
@@ -454,9 +462,10 @@ def _desired_set(
         ):
             return latest
     version = device.desired_version + 1
-    Command.objects.filter(device=device, state__in=OPEN_STATES).update(
-        state=CommandState.SUPERSEDED, superseded_at=at, deadline_at=None
-    )
+    if writes is None:
+        Command.objects.filter(device=device, state__in=OPEN_STATES).update(
+            state=CommandState.SUPERSEDED, superseded_at=at, deadline_at=None
+        )
     command = Command(
         device=device,
         version=version,
@@ -469,12 +478,40 @@ def _desired_set(
     )
     # The database enforces the unique (device, version) and cmd_id: skip the extra SELECTs full_clean would run.
     command.full_clean(exclude=["device", "acts_for"], validate_unique=False, validate_constraints=False)
-    command.save()
     device.desired = desired
     device.desired_version = version
-    device.save(update_fields=["desired", "desired_version"])
     messages.append(command.desired_message(device))
+    if writes is not None:  # written with the other devices' in _writes_flush
+        writes.commands.append(command)
+        writes.devices.append(device)
+        return command
+    command.save()
+    device.save(update_fields=["desired", "desired_version"])
     return command
+
+
+@dataclass
+class _Writes:
+    """The writes of several ``_desired_set`` calls, made together: one UPDATE superseding the open commands of every
+    changed device, one INSERT of the new commands, one UPDATE of the devices (a check-in moves a desk, an HVAC zone
+    and a fan: 3 statements instead of 9)."""
+
+    commands: list[Command] = field(default_factory=list)
+    devices: list[Device] = field(default_factory=list)
+
+
+def _writes_flush(writes: _Writes) -> None:
+    if not writes.commands:
+        return
+    at = writes.commands[0].issued_at
+    Command.objects.filter(device_id__in=[d.pk for d in writes.devices], state__in=OPEN_STATES).update(
+        state=CommandState.SUPERSEDED, superseded_at=at, deadline_at=None
+    )
+    Command.objects.bulk_create(writes.commands)
+    if len(writes.devices) == 1:
+        writes.devices[0].save(update_fields=["desired", "desired_version"])
+    else:
+        Device.objects.bulk_update(writes.devices, ["desired", "desired_version"])
 
 
 @transaction.atomic
