@@ -74,6 +74,7 @@ class Bridge:
         self.periodic = [[interval, job, 0.0] for interval, job in (periodic or [])]
         self.inbox: queue.Queue[tuple[str, bytes | mqtt_payloads.Oversize]] = queue.Queue()
         self.inbox_max_bytes = inbox_max_bytes
+        self.urgent: queue.Queue[tuple[str, bytes]] = queue.Queue()
         self.inbox_bytes = 0
         self.inbox_space = threading.Condition()
         self.stopping = threading.Event()
@@ -122,6 +123,11 @@ class Bridge:
         payload = message.payload
         if len(payload) > settings.MQTT_PAYLOAD_MAX_BYTES:
             self.inbox.put((message.topic, mqtt_payloads.Oversize(len(payload))))
+            return
+        if self.urgent.qsize() < 1000 and mqtt_router.is_alone(message.topic):
+            # A reader's scan waits for its answer: its own lane, handled before the next batch (bounded by the
+            # readers' pace; past 1,000 waiting, a flood of scans joins the bounded queue of the device messages).
+            self.urgent.put((message.topic, payload))
             return
         with self.inbox_space:
             # Backpressure: while the queue holds too many bytes, paho's thread waits (the broker keeps the rest).
@@ -187,9 +193,10 @@ class Bridge:
 
         Up to ``inbox_batch`` messages are handled per round, as one batch: those already queued, and those that
         arrive within ``batch_window_s`` of the first; then the outbox gets its turn."""
+        self._handle_urgent()
         batch = []
         try:
-            batch.append(self.inbox.get(timeout=self.poll_s))
+            batch.append(self.inbox.get(timeout=0 if self.urgent.qsize() else self.poll_s))
         except queue.Empty:
             pass
         else:
@@ -203,6 +210,7 @@ class Bridge:
             self._release(batch)
             self._handle_batch(batch)
             mqtt_payloads.flush_drops()
+        self._handle_urgent()
         if self.connected.is_set():
             try:
                 self.published += outbox.outbox_drain(
@@ -221,6 +229,17 @@ class Bridge:
                 except Exception:
                     logger.exception("periodic job %s failed", getattr(function, "__name__", function))
                     close_old_connections()
+
+    def _handle_urgent(self) -> None:
+        """Scans that arrived meanwhile, one by one (each its own transaction), before any further batch."""
+        urgent = []
+        while True:
+            try:
+                urgent.append(self.urgent.get_nowait())
+            except queue.Empty:
+                break
+        if urgent:
+            self._handle_batch(urgent)
 
     def _release(self, batch: list[tuple[str, bytes | mqtt_payloads.Oversize]]) -> None:
         """The batch left the queue: give its bytes back to paho's thread."""

@@ -75,6 +75,11 @@ def register_lock(hook: LockHook) -> None:
         _lock_hooks.append(hook)
 
 
+def is_alone(topic: str) -> bool:
+    """Whether ``topic``'s route runs alone (a reader's scan): the bridge gives those their own lane."""
+    return _flag(topic, "alone")
+
+
 def _flag(topic: str, name: str) -> bool:
     """Whether a route matching ``topic`` was registered with option ``name`` (cached per topic and routing table)."""
     key = (topic, name, id(_routes), len(_routes), id(_options), len(_options))
