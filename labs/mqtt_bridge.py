@@ -40,6 +40,9 @@ from labs import mqtt, mqtt_payloads, mqtt_router, outbox
 logger = logging.getLogger(__name__)
 
 
+_WAKE = ("", b"")  # put in the inbox to wake the bridge's thread for the scan lane
+
+
 class Bridge:
     def __init__(
         self,
@@ -65,6 +68,9 @@ class Bridge:
         self.group = group or settings.MQTT_SHARED_GROUP
         self.identifier = identifier or settings.MQTT_BRIDGE_ID or None
         self.retained_mids: set[int] = set()
+        self.scan_client = None
+        self.main_subscribed = threading.Event()
+        self.scan_subscribed = threading.Event()
         self.batches = 0
         self.fell_back = 0
         if outbox_grace is None:
@@ -90,6 +96,8 @@ class Bridge:
             logger.warning("broker refused the bridge: %s", reason_code)
             return
         topics = mqtt_router.subscriptions()
+        if self.scan_client is not None:  # the scan lane's filters are on its own connection
+            topics = [t for t in topics if t not in mqtt_router.alone_subscriptions()]
         if self.shared:
             topics = [f"$share/{self.group}/{topic}" for topic in topics]
         logger.info("bridge connected to %s; subscribing to %s", userdata["address"], topics)
@@ -111,10 +119,32 @@ class Bridge:
             self.retained_mids.discard(mid)
             client.unsubscribe(mqtt_router.retained_subscriptions())
             return
-        self.subscribed.set()
+        self.main_subscribed.set()
+        self._maybe_subscribed()
+
+    def _maybe_subscribed(self) -> None:
+        if self.main_subscribed.is_set() and (self.scan_client is None or self.scan_subscribed.is_set()):
+            self.subscribed.set()
+
+    # the scan lane's own connection (MQTT 5 only): scans never queue at the broker behind a device backlog
+    def _on_scan_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            logger.warning("broker refused the bridge's scan lane: %s", reason_code)
+            return
+        filters = [f"$share/{self.group}/{topic}" for topic in mqtt_router.alone_subscriptions()]
+        client.subscribe([(topic, SubscribeOptions(qos=1)) for topic in filters])
+
+    def _on_scan_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        self.scan_subscribed.set()
+        self._maybe_subscribed()
+
+    def _on_scan_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self.scan_subscribed.clear()
+        self.subscribed.clear()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected.clear()
+        self.main_subscribed.clear()
         self.subscribed.clear()
         if not self.stopping.is_set():
             logger.warning("bridge lost the broker (%s); paho reconnects with backoff", reason_code)
@@ -128,6 +158,7 @@ class Bridge:
             # A reader's scan waits for its answer: its own lane, handled before the next batch (bounded by the
             # readers' pace; past 1,000 waiting, a flood of scans joins the bounded queue of the device messages).
             self.urgent.put((message.topic, payload))
+            self.inbox.put(_WAKE)  # the bridge's thread may be waiting on the inbox: wake it
             return
         with self.inbox_space:
             # Backpressure: while the queue holds too many bytes, paho's thread waits (the broker keeps the rest).
@@ -138,6 +169,17 @@ class Bridge:
 
     # the bridge's own thread
     def start(self) -> None:
+        if self.shared and mqtt_router.alone_subscriptions():
+            self.scan_client = mqtt.create_client(
+                role="bridge-scan",
+                url=self.url,
+                mqtt5=True,
+                identifier=f"{self.identifier}-scan" if self.identifier else None,
+            )
+            self.scan_client.on_connect = self._on_scan_connect
+            self.scan_client.on_subscribe = self._on_scan_subscribe
+            self.scan_client.on_disconnect = self._on_scan_disconnect
+            self.scan_client.on_message = self._on_message
         self.client = mqtt.create_client(role="bridge", url=self.url, mqtt5=self.shared, identifier=self.identifier)
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = self._on_subscribe
@@ -150,9 +192,12 @@ class Bridge:
             properties = Properties(PacketTypes.CONNECT)
             properties.SessionExpiryInterval = settings.MQTT_BRIDGE_SESSION_EXPIRY_S
             clean_start = False if self.identifier else paho_clean_start_first_only()
-            self.client.connect_async(
-                address.host, address.port, keepalive=30, clean_start=clean_start, properties=properties
-            )
+            for client in filter(None, (self.client, self.scan_client)):
+                client.connect_async(
+                    address.host, address.port, keepalive=30, clean_start=clean_start, properties=properties
+                )
+            if self.scan_client is not None:
+                self.scan_client.loop_start()
         else:
             self.client.connect_async(address.host, address.port, keepalive=30)
         self.client.loop_start()
@@ -182,9 +227,12 @@ class Bridge:
         """A clean stop ends the bridge's session at once (MQTT 5: session expiry 0 on DISCONNECT): a session left
         behind would keep taking its share of the shared subscription's messages, which no one would read."""
         if self.shared:
-            properties = Properties(PacketTypes.DISCONNECT)
-            properties.SessionExpiryInterval = 0
-            self.client.disconnect(properties=properties)
+            for client in filter(None, (self.client, self.scan_client)):
+                properties = Properties(PacketTypes.DISCONNECT)
+                properties.SessionExpiryInterval = 0
+                client.disconnect(properties=properties)
+            if self.scan_client is not None:
+                self.scan_client.loop_stop()
         else:
             self.client.disconnect()
 
@@ -207,9 +255,11 @@ class Bridge:
                     batch.append(self.inbox.get(timeout=remaining) if remaining > 0 else self.inbox.get_nowait())
                 except queue.Empty:
                     break
+            batch = [message for message in batch if message is not _WAKE]
             self._release(batch)
-            self._handle_batch(batch)
-            mqtt_payloads.flush_drops()
+            if batch:
+                self._handle_batch(batch)
+                mqtt_payloads.flush_drops()
         self._handle_urgent()
         if self.connected.is_set():
             try:

@@ -62,6 +62,11 @@ def register_batch(topic_filter: str, handler: BatchHandler) -> None:
     _batch_handlers[topic_filter] = handler
 
 
+def alone_subscriptions() -> list[str]:
+    """The filters of routes that run alone (reader scans): a bridge on MQTT 5 takes them on their own connection."""
+    return sorted({f for f, _ in _routes if _options.get(f, {}).get("alone")})
+
+
 def retained_subscriptions() -> list[str]:
     """The filters of coalescing (full-state) routes: the retained leaves a bridge on shared subscriptions fetches
     plainly once after each connect."""
