@@ -207,10 +207,12 @@ _OCCUPIED_REASONS = (OccupancyCause.CHECK_IN, "preferences", "reconcile")
 
 
 def _lock_devices(condition: Q) -> list[Device]:
-    """Lock devices in primary-key order (FOR UPDATE of the device rows only): every writer takes device locks in
-    the same order before touching their commands, so two check-ins in one zone never deadlock."""
+    """Lock devices in primary-key order (FOR NO KEY UPDATE of the device rows only): every writer takes device locks
+    in the same order before touching their commands, so two check-ins in one zone never deadlock. NO KEY: the
+    foreign-key checks of other transactions (FOR KEY SHARE on the device, at their commit) are not blocked by it,
+    which closed a deadlock found by the comfort bench (a nudge's sent hook holding commands vs a bridge batch)."""
     return list(
-        Device.objects.select_for_update(of=("self",))
+        Device.objects.select_for_update(of=("self",), no_key=True)
         .select_related("site")
         .filter(condition, is_active=True)
         .order_by("pk")
@@ -641,7 +643,12 @@ def devices_lock_for_topics(topic_names: list[str]) -> int:
     pks = sorted({pk for key in keys if (pk := _device_pk(*key)) is not None})
     if not pks or not connection.features.has_select_for_update:
         return 0
-    return len(list(Device.objects.select_for_update().filter(pk__in=pks).order_by("pk").values_list("pk", flat=True)))
+    # FOR NO KEY UPDATE, as _lock_devices: writers still exclude each other, but a foreign-key check of another
+    # transaction (FOR KEY SHARE, e.g. the outbox's sent hook updating commands) is never blocked by it.
+    locked = (
+        Device.objects.select_for_update(no_key=True).filter(pk__in=pks).order_by("pk").values_list("pk", flat=True)
+    )
+    return len(list(locked))
 
 
 def _device_seen(key: tuple[str, str], pk: int, at: datetime) -> None:
@@ -774,7 +781,7 @@ def commands_record_acks(*, acks: list[tuple[str, str, dict]], at: datetime | No
             logger.warning("dropping ack with an invalid cmd_id %r", payload.get("cmd_id"))
     queryset = Command.objects.filter(cmd_id__in=cmd_ids).only("pk", "cmd_id", "device_id", "version", *_ACK_FIELDS)
     if connection.features.has_select_for_update:
-        queryset = queryset.select_for_update(of=("self",)).order_by("pk")
+        queryset = queryset.select_for_update(of=("self",), no_key=True).order_by("pk")
     commands = {c.cmd_id: c for c in queryset}
     changed: dict[int, Command] = {}
     seen: dict[tuple[str, str], int] = {}

@@ -94,10 +94,10 @@ def test_a_batch_locks_its_devices_once_in_primary_key_order_before_writing(devi
     assert result.handled == 3 and not result.fell_back
     statements = [q["sql"] for q in queries.captured_queries]
     first_write = next(i for i, sql in enumerate(statements) if sql.startswith("UPDATE"))
-    locks = [sql for sql in statements if "FOR UPDATE" in sql]
+    locks = [sql for sql in statements if sql.startswith("SELECT") and sql.endswith("UPDATE")]
     if connection.features.has_select_for_update:  # PostgreSQL; SQLite locks the whole database per transaction
         assert len(locks) == 1 and statements.index(locks[0]) < first_write
-        assert '"comfort_device"' in locks[0] and "ORDER BY 1 ASC" in locks[0]
+        assert '"comfort_device"' in locks[0] and "ORDER BY 1 ASC" in locks[0] and "FOR NO KEY UPDATE" in locks[0]
     assert Device.objects.get(pk=hvac.pk).online is False
 
 
