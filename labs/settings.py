@@ -180,12 +180,13 @@ MQTT_OUTBOX_NUDGE = env_bool("MQTT_OUTBOX_NUDGE", default=True)
 MQTT_OUTBOX_NUDGE_TIMEOUT = 2.0
 MQTT_OUTBOX_GRACE_MS = env_int("MQTT_OUTBOX_GRACE_MS", 1000, minimum=0, maximum=60_000)
 # The bridge (labs/mqtt_bridge.py, docs/scaling.md): device messages are handled in batches of at most
-# MQTT_BRIDGE_BATCH messages gathered for at most MQTT_BRIDGE_BATCH_MS, one transaction per batch. On a broker with
+# MQTT_BRIDGE_BATCH messages (what is queued; MQTT_BRIDGE_BATCH_MS > 0 waits that long for more: it delays every scan
+# by as much), one transaction per batch. On a broker with
 # MQTT 5 (Mosquitto; not the embedded amqtt) it subscribes through shared subscriptions `$share/GROUP/...`, so N
 # bridges split the device messages and each is handled once; a stable MQTT_BRIDGE_ID per bridge (e.g. bridge-1)
 # lets a restarted bridge resume its persistent session (kept MQTT_BRIDGE_SESSION_EXPIRY_S by the broker).
 MQTT_BRIDGE_BATCH = env_int("MQTT_BRIDGE_BATCH", 500, minimum=1, maximum=10_000)
-MQTT_BRIDGE_BATCH_MS = env_int("MQTT_BRIDGE_BATCH_MS", 50, minimum=0, maximum=5_000)
+MQTT_BRIDGE_BATCH_MS = env_int("MQTT_BRIDGE_BATCH_MS", 0, minimum=0, maximum=5_000)
 MQTT_BRIDGE_SHARED = env_bool("MQTT_BRIDGE_SHARED", default=not MQTT_EMBEDDED)
 MQTT_SHARED_GROUP = env_str("MQTT_SHARED_GROUP", "labs")
 MQTT_BRIDGE_ID = env_str("MQTT_BRIDGE_ID", "")
