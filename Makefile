@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: run test venv lint fmt check migrate demo bench-bookings bench-comfort bench-access bench-calendar bench-analytics clean
+.PHONY: run test venv lint fmt check migrate demo bench-bookings bench-comfort bench-access bench-calendar bench-analytics bench-bridge bench-soak clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -71,6 +71,13 @@ bench-calendar: venv
 
 bench-analytics: venv
 	$(PY) bench/analytics.py
+
+bench-bridge: venv
+	$(PY) bench/bridge.py
+
+## make bench-soak: bookings, device messages and badge scans together (SOAK_SECONDS, default 600).
+bench-soak: venv
+	$(PY) bench/soak.py
 
 clean:
 	rm -rf var

@@ -11,12 +11,12 @@ def run_execute(run_id: int) -> str | None:
     return run.state if run else None
 
 
-@shared_task
+@shared_task(acks_late=True, reject_on_worker_lost=True)
 def nightly() -> int:
     """Beat task: every site's last 12 weeks, recomputing only the days whose bookings changed."""
     return len(services.runs_nightly())
 
 
-@shared_task
+@shared_task(acks_late=True, reject_on_worker_lost=True)
 def runs_purge() -> int:
     return services.runs_purge()

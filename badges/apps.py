@@ -8,13 +8,11 @@ class BadgesConfig(AppConfig):
     verbose_name = gettext_lazy("Badges, visitors and access")
 
     def ready(self) -> None:
-        from badges import handlers, services, simulator
+        from badges import handlers, rights, services, simulator
         from labs import hooks, mqtt_router, simulators
 
         hooks.register_access_revoked(services.badges_revoke_for_person)
-
-        from badges import rights
-
         rights.register()
-        mqtt_router.register(handlers.SCAN_TOPIC_FILTER, handlers.handle_scan)
+        # alone: each decision's audit row is committed durably before the reader gets its answer, never in a batch
+        mqtt_router.register(handlers.SCAN_TOPIC_FILTER, handlers.handle_scan, alone=True)
         simulators.register("badge readers", simulator.run_site_readers)

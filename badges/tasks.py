@@ -10,12 +10,26 @@ from celery import shared_task
 from badges import services
 
 
-@shared_task(ignore_result=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+@shared_task(
+    ignore_result=True,
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    max_retries=5,
+    acks_late=True,
+    reject_on_worker_lost=True,
+)
 def visit_host_notify(visit_id: int) -> bool:
     return services.visit_host_notify(visit_id=visit_id)
 
 
-@shared_task(ignore_result=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+@shared_task(
+    ignore_result=True,
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    max_retries=5,
+    acks_late=True,
+    reject_on_worker_lost=True,
+)
 def visit_badge_send(visit_id: int) -> bool:
     return services.visit_badge_send(visit_id=visit_id)
 
@@ -30,6 +44,6 @@ def badges_sweep() -> dict:
     }
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, acks_late=True, reject_on_worker_lost=True)
 def badges_retention_purge() -> dict:
     return {"visits": services.visits_purge(), "access_decisions": services.access_decisions_purge()}

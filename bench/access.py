@@ -29,6 +29,7 @@ import asyncio
 import http.client
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -139,6 +140,8 @@ class Processes:
 
 
 def start_mosquitto(procs: Processes) -> int:
+    """The project's Mosquitto (dynamic security, no anonymous client) with a fresh backend secret."""
+    os.environ.setdefault("MQTT_BACKEND_PASSWORD", secrets.token_urlsafe(24))
     port = free_port()
     data = Path(tempfile.mkdtemp(prefix="access-bench-mosquitto-"))
     procs.dirs.append(data)
@@ -325,11 +328,26 @@ def start_echo(url: str) -> object:
     return client
 
 
+_PASSWORDS: dict[str, str] = {}
+
+
+def reader_password(reader: str, site: str, url: str) -> str:
+    """The reader's MQTT password, issued once per run (issuing again would rotate it)."""
+    if reader not in _PASSWORDS:
+        from labs.mqtt_credentials import mqtt_credential_issue
+
+        _PASSWORDS[reader] = mqtt_credential_issue(username=reader, site=site, kind="reader", broker_url=url).password
+    return _PASSWORDS[reader]
+
+
 async def mqtt_scans(url: str, site: str, reader: str, values: list) -> list[float]:
     from badges.simulator import ReaderClient
 
     leaves = RAW_LEAVES if site == "raw" else ("scan", "decision")
-    client = ReaderClient(reader, site, url=url, client_id=f"{reader}-bench", leaves=leaves)
+    if site == "raw":  # the raw baseline runs under the backend's account (the URL's)
+        client = ReaderClient(reader, site, url=url, client_id=f"{reader}-bench", leaves=leaves)
+    else:  # a reader connects with its own identity, issued by the backend (username = client id = its slug)
+        client = ReaderClient(reader, site, url=url, leaves=leaves, password=reader_password(reader, site, url))
     await client.connect()
     times = []
     try:
@@ -360,7 +378,7 @@ def main() -> None:
     try:
         database_url = choose_database()
         mqtt_port = start_mosquitto(procs)
-        broker = f"mqtt://127.0.0.1:{mqtt_port}"
+        broker = f"mqtt://backend:{os.environ['MQTT_BACKEND_PASSWORD']}@127.0.0.1:{mqtt_port}"
         var = Path(tempfile.mkdtemp(prefix="access-bench-var-"))
         procs.dirs.append(var)
         env = {
@@ -387,6 +405,7 @@ def main() -> None:
         print(f"  seeding {people} people with digital badges ...", flush=True)
         data = seed(people)
         badges = data["badges"]
+        reader_password(data["mqtt_reader"], "cph", broker)  # issued now: the scans run in an event loop
         connection.close()
 
         api_port = start_gunicorn(procs, "labs.wsgi", env)

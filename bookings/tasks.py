@@ -17,6 +17,6 @@ def complete_ended() -> int:
     return len(services.bookings_complete_ended())
 
 
-@shared_task
+@shared_task(acks_late=True, reject_on_worker_lost=True)
 def series_ended_notify(series_id: int) -> bool:
     return services.series_ended_notify(series_id=series_id)

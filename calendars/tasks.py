@@ -21,7 +21,7 @@ def backoff(retries: int) -> float:
     return min(1800.0, 10.0 * 2**retries) * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not security
 
 
-@shared_task(bind=True, max_retries=MAX_RETRIES, ignore_result=True)
+@shared_task(bind=True, max_retries=MAX_RETRIES, ignore_result=True, acks_late=True, reject_on_worker_lost=True)
 def calendar_sync(self, calendar_id: int, full: bool = False) -> None:
     try:
         services.calendar_sync_run(calendar_id=calendar_id, full=full)

@@ -14,6 +14,7 @@ from django.utils import timezone
 from comfort import contract, services
 from labs import topics
 from labs.topics import Publish
+from labs.transactions import after_commit
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,27 @@ def handle_ack(topic: str, payload: dict) -> list[Publish]:
     return []
 
 
+def handle_acks(items: list[tuple[str, dict]]) -> list[Publish]:
+    """The bridge's batch form of :func:`handle_ack`: every ack of a batch round in three statements."""
+    acks = []
+    for topic, payload in items:
+        where = _device_topic(topic, "ack")
+        if where is None:
+            continue
+        if not (
+            isinstance(payload.get("cmd_id"), str)
+            and _is_int(payload.get("av"))
+            and _is_int(payload.get("ac"))
+            and 100 <= payload["ac"] <= 599
+        ):
+            logger.warning("dropping malformed ack on %s: %r", topic, payload)
+            continue
+        acks.append((where[0], where[1], payload))
+    if acks:
+        services.commands_record_acks(acks=acks, at=timezone.now())
+    return []
+
+
 def handle_reported(topic: str, payload: dict) -> list[Publish]:
     where = _device_topic(topic, "reported")
     if where is None or not _is_int(payload.get("v_applied")):
@@ -59,7 +81,9 @@ def handle_reported(topic: str, payload: dict) -> list[Publish]:
     now = timezone.now()
     services.device_record_reported(site=where[0], device_id=where[1], payload=payload, at=now)
     if payload.get("occupied") is True and topics.parse(topic).kind == "desk" and _fresh(payload.get("ts"), now):
-        services.device_record_presence(site=where[0], device_id=where[1], at=now)
+        # After commit, in its own transaction: a check-in locks the booking before the devices, while the bridge's
+        # batch holds device locks; doing it here would take them in the opposite order.
+        after_commit(services.device_record_presence, site=where[0], device_id=where[1], at=now)
     return []
 
 
@@ -104,3 +128,7 @@ ROUTES = {
     topics.topic_filter("status"): handle_status,
     topics.topic_filter("telemetry"): handle_telemetry,
 }
+BATCH_ROUTES = {topics.topic_filter("ack"): handle_acks}
+# Full-state leaves: in a bridge batch only the last message of a device's topic is handled (last wins). Acks are
+# never coalesced: each answers its own command.
+COALESCED = {topics.topic_filter("reported"), topics.topic_filter("status"), topics.topic_filter("telemetry")}

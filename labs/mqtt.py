@@ -85,15 +85,25 @@ def create_client(
     url: str | None = None,
     clean_session: bool = True,
     max_inflight: int = 1000,
+    mqtt5: bool = False,
+    identifier: str | None = None,
 ) -> paho.Client:
-    """A paho client configured for this project; connect it with :func:`connect` (or ``connect_async``)."""
+    """A paho client configured for this project; connect it with :func:`connect` (or ``connect_async``).
+
+    ``mqtt5``: speak MQTT 5 (shared subscriptions, session expiry; the session is chosen at connect, so
+    ``clean_session`` does not apply). ``identifier``: a fixed client id instead of host-pid-role."""
     address = parse_url(url)
-    client = paho.Client(
-        paho.CallbackAPIVersion.VERSION2,
-        client_id=client_id(role),
-        protocol=paho.MQTTv311,
-        clean_session=clean_session,
-    )
+    if mqtt5:
+        client = paho.Client(
+            paho.CallbackAPIVersion.VERSION2, client_id=identifier or client_id(role), protocol=paho.MQTTv5
+        )
+    else:
+        client = paho.Client(
+            paho.CallbackAPIVersion.VERSION2,
+            client_id=identifier or client_id(role),
+            protocol=paho.MQTTv311,
+            clean_session=clean_session,
+        )
     if address.username:
         client.username_pw_set(address.username, address.password)
     if address.tls:

@@ -9,6 +9,16 @@ subscribes again, so the retained ``status`` and ``reported`` of every device ar
 Device input is untrusted (labs/mqtt_payloads.py): a payload over the size limit is replaced by its size before it is
 queued, and the queue holds at most ``inbox_max_bytes`` of payloads (paho's thread waits, so the broker keeps the
 backlog): a flood costs the bridge time, not memory. The dropped-message counts are written after each batch.
+
+Scale (docs/scaling.md): what is queued is handled as one batch (at most ``MQTT_BRIDGE_BATCH`` messages, waiting up
+to ``MQTT_BRIDGE_BATCH_MS`` for more) in one transaction (labs.mqtt_router.dispatch_batch: coalesced, rows locked in
+a stable order first, one by one on error). On an MQTT 5 broker the bridge subscribes through shared subscriptions
+``$share/MQTT_SHARED_GROUP/<filter>``, so bridges side by side split the device messages and each is handled once,
+and keeps a persistent session (``MQTT_BRIDGE_SESSION_EXPIRY_S``) so messages that arrive while it reconnects wait
+for it. Shared subscriptions get no retained messages (MQTT 5, 4.8.2): after each (re)connect the bridge also
+subscribes plainly to the retained full-state leaves (the coalescing routes: ``reported``, ``status``) and drops
+that subscription as soon as the broker confirmed it, which replays every device's retained state to this bridge.
+The outbox is drained with row claims (labs/outbox.py), so several bridges never publish the same row.
 """
 
 from __future__ import annotations
@@ -21,10 +31,16 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import close_old_connections, connections
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from labs import mqtt, mqtt_payloads, mqtt_router, outbox
 
 logger = logging.getLogger(__name__)
+
+
+_WAKE = ("", b"")  # put in the inbox to wake the bridge's thread for the scan lane
 
 
 class Bridge:
@@ -34,15 +50,29 @@ class Bridge:
         url: str | None = None,
         poll_s: float = 0.05,
         outbox_batch: int = 2000,
-        inbox_batch: int = 500,
+        inbox_batch: int | None = None,
+        batch_window_s: float | None = None,
         outbox_grace: timedelta | None = None,
         periodic: list[tuple[float, callable]] | None = None,
         inbox_max_bytes: int = 4 * 1024 * 1024,
+        shared: bool | None = None,
+        group: str | None = None,
+        identifier: str | None = None,
     ) -> None:
         self.url = url
         self.poll_s = poll_s
         self.outbox_batch = outbox_batch
-        self.inbox_batch = inbox_batch
+        self.inbox_batch = inbox_batch or settings.MQTT_BRIDGE_BATCH
+        self.batch_window_s = settings.MQTT_BRIDGE_BATCH_MS / 1000 if batch_window_s is None else batch_window_s
+        self.shared = settings.MQTT_BRIDGE_SHARED if shared is None else shared
+        self.group = group or settings.MQTT_SHARED_GROUP
+        self.identifier = identifier or settings.MQTT_BRIDGE_ID or None
+        self.retained_mids: set[int] = set()
+        self.scan_client = None
+        self.main_subscribed = threading.Event()
+        self.scan_subscribed = threading.Event()
+        self.batches = 0
+        self.fell_back = 0
         if outbox_grace is None:
             grace_ms = settings.MQTT_OUTBOX_GRACE_MS if settings.MQTT_OUTBOX_NUDGE else 0
             outbox_grace = timedelta(milliseconds=grace_ms)
@@ -50,6 +80,7 @@ class Bridge:
         self.periodic = [[interval, job, 0.0] for interval, job in (periodic or [])]
         self.inbox: queue.Queue[tuple[str, bytes | mqtt_payloads.Oversize]] = queue.Queue()
         self.inbox_max_bytes = inbox_max_bytes
+        self.urgent: queue.Queue[tuple[str, bytes]] = queue.Queue()
         self.inbox_bytes = 0
         self.inbox_space = threading.Condition()
         self.stopping = threading.Event()
@@ -65,16 +96,55 @@ class Bridge:
             logger.warning("broker refused the bridge: %s", reason_code)
             return
         topics = mqtt_router.subscriptions()
+        if self.scan_client is not None:  # the scan lane's filters are on its own connection
+            topics = [t for t in topics if t not in mqtt_router.alone_subscriptions()]
+        if self.shared:
+            topics = [f"$share/{self.group}/{topic}" for topic in topics]
         logger.info("bridge connected to %s; subscribing to %s", userdata["address"], topics)
         if topics:
-            client.subscribe([(topic, 1) for topic in topics])
+            if self.shared:
+                client.subscribe([(topic, SubscribeOptions(qos=1)) for topic in topics])
+                retained = mqtt_router.retained_subscriptions()
+                if retained:  # shared subscriptions get no retained messages: fetch them once, plainly
+                    _result, mid = client.subscribe([(topic, SubscribeOptions(qos=1)) for topic in retained])
+                    self.retained_mids.add(mid)
+            else:
+                client.subscribe([(topic, 1) for topic in topics])
         self.connected.set()
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
-        self.subscribed.set()
+        if mid in self.retained_mids:
+            # The broker queued every retained message of these filters for us when it took the subscription;
+            # leave it now, or each live report would arrive twice (shared and plain).
+            self.retained_mids.discard(mid)
+            client.unsubscribe(mqtt_router.retained_subscriptions())
+            return
+        self.main_subscribed.set()
+        self._maybe_subscribed()
+
+    def _maybe_subscribed(self) -> None:
+        if self.main_subscribed.is_set() and (self.scan_client is None or self.scan_subscribed.is_set()):
+            self.subscribed.set()
+
+    # the scan lane's own connection (MQTT 5 only): scans never queue at the broker behind a device backlog
+    def _on_scan_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            logger.warning("broker refused the bridge's scan lane: %s", reason_code)
+            return
+        filters = [f"$share/{self.group}/{topic}" for topic in mqtt_router.alone_subscriptions()]
+        client.subscribe([(topic, SubscribeOptions(qos=1)) for topic in filters])
+
+    def _on_scan_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        self.scan_subscribed.set()
+        self._maybe_subscribed()
+
+    def _on_scan_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self.scan_subscribed.clear()
+        self.subscribed.clear()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected.clear()
+        self.main_subscribed.clear()
         self.subscribed.clear()
         if not self.stopping.is_set():
             logger.warning("bridge lost the broker (%s); paho reconnects with backoff", reason_code)
@@ -83,6 +153,12 @@ class Bridge:
         payload = message.payload
         if len(payload) > settings.MQTT_PAYLOAD_MAX_BYTES:
             self.inbox.put((message.topic, mqtt_payloads.Oversize(len(payload))))
+            return
+        if self.urgent.qsize() < 1000 and mqtt_router.is_alone(message.topic):
+            # A reader's scan waits for its answer: its own lane, handled before the next batch (bounded by the
+            # readers' pace; past 1,000 waiting, a flood of scans joins the bounded queue of the device messages).
+            self.urgent.put((message.topic, payload))
+            self.inbox.put(_WAKE)  # the bridge's thread may be waiting on the inbox: wake it
             return
         with self.inbox_space:
             # Backpressure: while the queue holds too many bytes, paho's thread waits (the broker keeps the rest).
@@ -93,13 +169,37 @@ class Bridge:
 
     # the bridge's own thread
     def start(self) -> None:
-        self.client = mqtt.create_client(role="bridge", url=self.url)
+        if self.shared and mqtt_router.alone_subscriptions():
+            self.scan_client = mqtt.create_client(
+                role="bridge-scan",
+                url=self.url,
+                mqtt5=True,
+                identifier=f"{self.identifier}-scan" if self.identifier else None,
+            )
+            self.scan_client.on_connect = self._on_scan_connect
+            self.scan_client.on_subscribe = self._on_scan_subscribe
+            self.scan_client.on_disconnect = self._on_scan_disconnect
+            self.scan_client.on_message = self._on_message
+        self.client = mqtt.create_client(role="bridge", url=self.url, mqtt5=self.shared, identifier=self.identifier)
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = self._on_subscribe
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         address = mqtt.parse_url(self.url)
-        self.client.connect_async(address.host, address.port, keepalive=30)
+        if self.shared:
+            # A persistent session: while the bridge reconnects (a broker restart), the broker queues its share of
+            # the messages. A fixed identifier resumes its session after the bridge restarts, too.
+            properties = Properties(PacketTypes.CONNECT)
+            properties.SessionExpiryInterval = settings.MQTT_BRIDGE_SESSION_EXPIRY_S
+            clean_start = False if self.identifier else paho_clean_start_first_only()
+            for client in filter(None, (self.client, self.scan_client)):
+                client.connect_async(
+                    address.host, address.port, keepalive=30, clean_start=clean_start, properties=properties
+                )
+            if self.scan_client is not None:
+                self.scan_client.loop_start()
+        else:
+            self.client.connect_async(address.host, address.port, keepalive=30)
         self.client.loop_start()
 
     def stop(self) -> None:
@@ -119,28 +219,48 @@ class Bridge:
                     close_old_connections()
                     last_cleanup = time.monotonic()
         finally:
-            self.client.disconnect()
+            self._disconnect()
             self.client.loop_stop()
             connections.close_all()
+
+    def _disconnect(self) -> None:
+        """A clean stop ends the bridge's session at once (MQTT 5: session expiry 0 on DISCONNECT): a session left
+        behind would keep taking its share of the shared subscription's messages, which no one would read."""
+        if self.shared:
+            for client in filter(None, (self.client, self.scan_client)):
+                properties = Properties(PacketTypes.DISCONNECT)
+                properties.SessionExpiryInterval = 0
+                client.disconnect(properties=properties)
+            if self.scan_client is not None:
+                self.scan_client.loop_stop()
+        else:
+            self.client.disconnect()
 
     def step(self) -> None:
         """One round: handle incoming messages (waiting up to poll_s for the first), then drain the outbox.
 
-        Up to ``inbox_batch`` waiting messages are handled per round before the outbox gets its turn."""
+        Up to ``inbox_batch`` messages are handled per round, as one batch: those already queued, and those that
+        arrive within ``batch_window_s`` of the first; then the outbox gets its turn."""
+        self._handle_urgent()
         batch = []
         try:
-            batch.append(self.inbox.get(timeout=self.poll_s))
+            batch.append(self.inbox.get(timeout=0 if self.urgent.qsize() else self.poll_s))
         except queue.Empty:
             pass
         else:
+            deadline = time.monotonic() + self.batch_window_s
             while len(batch) < self.inbox_batch:
                 try:
-                    batch.append(self.inbox.get_nowait())
+                    remaining = deadline - time.monotonic()
+                    batch.append(self.inbox.get(timeout=remaining) if remaining > 0 else self.inbox.get_nowait())
                 except queue.Empty:
                     break
+            batch = [message for message in batch if message is not _WAKE]
             self._release(batch)
-            self._handle_batch(batch)
-            mqtt_payloads.flush_drops()
+            if batch:
+                self._handle_batch(batch)
+                mqtt_payloads.flush_drops()
+        self._handle_urgent()
         if self.connected.is_set():
             try:
                 self.published += outbox.outbox_drain(
@@ -160,6 +280,17 @@ class Bridge:
                     logger.exception("periodic job %s failed", getattr(function, "__name__", function))
                     close_old_connections()
 
+    def _handle_urgent(self) -> None:
+        """Scans that arrived meanwhile, one by one (each its own transaction), before any further batch."""
+        urgent = []
+        while True:
+            try:
+                urgent.append(self.urgent.get_nowait())
+            except queue.Empty:
+                break
+        if urgent:
+            self._handle_batch(urgent)
+
     def _release(self, batch: list[tuple[str, bytes | mqtt_payloads.Oversize]]) -> None:
         """The batch left the queue: give its bytes back to paho's thread."""
         size = sum(len(payload) for _, payload in batch if not isinstance(payload, mqtt_payloads.Oversize))
@@ -168,19 +299,21 @@ class Bridge:
             self.inbox_space.notify_all()
 
     def _handle_batch(self, batch: list[tuple[str, bytes | mqtt_payloads.Oversize]]) -> None:
-        """Each message in its own short transaction (the handlers' services are atomic): a transaction spanning
-        many devices would lock them in arrival order and could deadlock with a check-in locking them in another."""
+        """The batch in one transaction (labs.mqtt_router.dispatch_batch): the apps' lock hooks lock the rows it
+        touches in primary-key order first, the same order check-ins use, so a batch spanning many devices cannot
+        deadlock with them; a failing message sends the batch back to one transaction per message."""
         self._fast_commits()
-        for topic, payload in batch:
-            try:
-                replies = mqtt_router.dispatch(topic, payload)
-            except Exception:  # dispatch logs handler errors itself; this is a database outage or a bug
-                logger.exception("dispatch failed on %s", topic)
-                close_old_connections()
-                continue
-            self.handled += 1
-            for reply in replies:
-                self.client.publish(reply.topic, reply.encoded(), qos=reply.qos, retain=reply.retain)
+        try:
+            result = mqtt_router.dispatch_batch(batch)
+        except Exception:  # dispatch logs handler errors itself; this is a database outage or a bug
+            logger.exception("dispatch of a batch of %s failed", len(batch))
+            close_old_connections()
+            return
+        self.batches += 1
+        self.fell_back += result.fell_back
+        self.handled += result.handled + result.coalesced + result.dropped  # every message taken off the queue
+        for reply in result.replies:
+            self.client.publish(reply.topic, reply.encoded(), qos=reply.qos, retain=reply.retain)
 
     def _fast_commits(self) -> None:
         """On PostgreSQL the bridge's own connection commits without waiting for the WAL flush: what it writes (acks,
@@ -197,6 +330,12 @@ class Bridge:
             with connection.cursor() as cursor:
                 cursor.execute("SET synchronous_commit TO off")
             connection._labs_fast_commits = connection.connection
+
+
+def paho_clean_start_first_only():
+    from paho.mqtt.client import MQTT_CLEAN_START_FIRST_ONLY
+
+    return MQTT_CLEAN_START_FIRST_ONLY
 
 
 def run_in_thread(**kwargs) -> tuple[Bridge, threading.Thread]:

@@ -8,16 +8,25 @@ so ``labs`` never imports them.
 Before any handler runs, :func:`dispatch` checks the message (labs/mqtt_payloads.py: a device leaf of contract v1,
 size, strict JSON, depth, 64-bit integers, NUL, the leaf's JSON Schema); a message that fails is dropped with a
 logged reason and counted against its device, never raised.
+
+The bridge hands a whole batch to :func:`dispatch_batch`: checked, coalesced (routes registered ``coalesce=True``,
+i.e. full-state leaves such as ``reported``: the last message of a topic wins, in its place, so a device's messages
+keep their order), then handled in ONE transaction that first runs the registered lock hooks (apps lock the rows the
+batch touches in a stable order, so a batch never deadlocks with a service that locks them in the same order). If any
+handler raises, the batch rolls back and its messages are handled again one by one, each in its own transaction, so a
+bad message costs its own work only. Routes registered ``alone=True`` (a reader's scan: its audit row is committed
+durably before the answer) always run one by one, before the batch.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import close_old_connections, transaction
 
-from labs import mqtt_payloads
+from labs import mqtt_payloads, topics
 from labs.topics import Publish, matches
 
 logger = logging.getLogger(__name__)
@@ -25,12 +34,70 @@ logger = logging.getLogger(__name__)
 Handler = Callable[[str, dict], Iterable[Publish] | None]
 
 _routes: list[tuple[str, Handler]] = []
+# per topic filter: coalesce (full-state leaves: last wins) and alone (never inside a batch transaction)
+_options: dict[str, dict[str, bool]] = {}
+LockHook = Callable[[list[str]], None]
+_lock_hooks: list[LockHook] = []
+BatchHandler = Callable[[list[tuple[str, dict]]], Iterable[Publish] | None]
+# set-based handlers used inside a batch instead of the per-message handler of the same filter
+_batch_handlers: dict[str, BatchHandler] = {}
 
 
-def register(topic_filter: str, handler: Handler) -> None:
-    """Route messages whose topic matches ``topic_filter`` (MQTT wildcards ``+`` and ``#``) to ``handler``."""
+def register(topic_filter: str, handler: Handler, *, coalesce: bool = False, alone: bool = False) -> None:
+    """Route messages whose topic matches ``topic_filter`` (MQTT wildcards ``+`` and ``#``) to ``handler``.
+
+    ``coalesce``: in a batch only the last message of each topic matching the filter is handled (the leaf carries a
+    full state, e.g. ``reported``). ``alone``: the handler runs in its own transaction, never inside a batch."""
     if (topic_filter, handler) not in _routes:
         _routes.append((topic_filter, handler))
+    options = _options.setdefault(topic_filter, {"coalesce": False, "alone": False})
+    options["coalesce"] = options["coalesce"] or coalesce
+    options["alone"] = options["alone"] or alone
+
+
+def register_batch(topic_filter: str, handler: BatchHandler) -> None:
+    """In a batch, hand every message of a round that matches ``topic_filter`` (a filter already registered with
+    :func:`register`) to ``handler(items)`` at once, instead of one call per message: the set-based form of the same
+    rules (e.g. all acks of a round in three statements). Outside batches the per-message handler runs."""
+    _batch_handlers[topic_filter] = handler
+
+
+def alone_subscriptions() -> list[str]:
+    """The filters of routes that run alone (reader scans): a bridge on MQTT 5 takes them on their own connection."""
+    return sorted({f for f, _ in _routes if _options.get(f, {}).get("alone")})
+
+
+def retained_subscriptions() -> list[str]:
+    """The filters of coalescing (full-state) routes: the retained leaves a bridge on shared subscriptions fetches
+    plainly once after each connect."""
+    return sorted({f for f, _ in _routes if _options.get(f, {}).get("coalesce")})
+
+
+def register_lock(hook: LockHook) -> None:
+    """``hook(topics)`` runs first in every batch transaction: lock the rows these topics touch in a stable order
+    (e.g. by primary key) so the batch takes its locks in the same order as the app's services."""
+    if hook not in _lock_hooks:
+        _lock_hooks.append(hook)
+
+
+def is_alone(topic: str) -> bool:
+    """Whether ``topic``'s route runs alone (a reader's scan): the bridge gives those their own lane."""
+    return _flag(topic, "alone")
+
+
+def _flag(topic: str, name: str) -> bool:
+    """Whether a route matching ``topic`` was registered with option ``name`` (cached per topic and routing table)."""
+    key = (topic, name, id(_routes), len(_routes), id(_options), len(_options))
+    value = _flag_cache.get(key)
+    if value is None:
+        value = any(matches(f, topic) and _options.get(f, {}).get(name) for f, _ in _routes)
+        if len(_flag_cache) > 100_000:
+            _flag_cache.clear()
+        _flag_cache[key] = value
+    return value
+
+
+_flag_cache: dict[tuple, bool] = {}
 
 
 def subscriptions() -> list[str]:
@@ -60,3 +127,99 @@ def dispatch(topic: str, raw: bytes | str | dict | mqtt_payloads.Oversize) -> li
             except Exception:
                 logger.exception("handler %s failed on %s", getattr(handler, "__name__", handler), topic)
     return replies
+
+
+@dataclass
+class BatchResult:
+    replies: list[Publish] = field(default_factory=list)
+    handled: int = 0  # messages that reached the handlers (after checks and coalescing)
+    coalesced: int = 0  # messages replaced by a later one of the same topic
+    dropped: int = 0  # messages that failed the checks
+    fell_back: bool = False  # the batch transaction failed and its messages were handled one by one
+
+
+def coalesce(messages: list[tuple[str, dict]]) -> tuple[list[tuple[str, dict]], int]:
+    """Keep, for each topic of a coalescing route, only its last message, in the place of that last message: the
+    remaining messages of a device keep their arrival order. Returns (kept, how many were replaced)."""
+    last: dict[str, int] = {}
+    for index, (topic, _) in enumerate(messages):
+        if _flag(topic, "coalesce"):
+            last[topic] = index
+    kept = [(t, p) for i, (t, p) in enumerate(messages) if last.get(t, i) == i]
+    return kept, len(messages) - len(kept)
+
+
+def rounds(messages: list[tuple[str, dict]]) -> list[list[tuple[str, dict]]]:
+    """Split a batch into rounds: round k holds the k-th message of every device (in arrival order). A device's
+    messages stay in order across rounds, and within a round each device has one message, so a round may be handled
+    set-based (all its acks at once) without reordering any device's messages."""
+    per_device: dict[str, list[tuple[str, dict]]] = {}
+    for topic, payload in messages:
+        parsed = topics.parse(topic)
+        key = f"{parsed.site}/{parsed.kind}/{parsed.device_id}" if parsed else topic
+        per_device.setdefault(key, []).append((topic, payload))
+    depth = max((len(queue) for queue in per_device.values()), default=0)
+    return [[queue[k] for queue in per_device.values() if len(queue) > k] for k in range(depth)]
+
+
+def _run_round(items: list[tuple[str, dict]]) -> list[Publish]:
+    """One round: each batch handler once with its messages, every other message through its handlers."""
+    replies: list[Publish] = []
+    grouped: dict[str, list[tuple[str, dict]]] = {}
+    for topic, payload in items:
+        batch_filter = next((f for f in _batch_handlers if matches(f, topic) and any(f == r for r, _ in _routes)), None)
+        if batch_filter is not None:
+            grouped.setdefault(batch_filter, []).append((topic, payload))
+        replies.extend(_run_handlers(topic, payload, skip=batch_filter))
+    for batch_filter, group in grouped.items():
+        replies.extend(_batch_handlers[batch_filter](group) or [])
+    return replies
+
+
+def _run_handlers(topic: str, payload: dict, skip: str | None = None) -> list[Publish]:
+    """Every matching handler (but those of ``skip``); an exception propagates (the batch falls back to one by one)."""
+    replies: list[Publish] = []
+    for topic_filter, handler in list(_routes):
+        if topic_filter != skip and matches(topic_filter, topic):
+            replies.extend(handler(topic, payload) or [])
+    return replies
+
+
+def dispatch_batch(messages: Iterable[tuple[str, bytes | str | dict | mqtt_payloads.Oversize]]) -> BatchResult:
+    """Check, coalesce and handle ``messages`` (in arrival order): ``alone`` routes one by one first, the rest in one
+    transaction after the lock hooks; on any error there, the whole batch again one by one. Never raises for a
+    message; returns the replies to publish (only of committed work) and counts."""
+    result = BatchResult()
+    checked: list[tuple[str, dict]] = []
+    for topic, raw in messages:
+        try:
+            checked.append((topic, mqtt_payloads.check(topic, raw)))
+        except mqtt_payloads.Dropped as dropped:
+            mqtt_payloads.record_drop(topic, dropped.reason)
+            result.dropped += 1
+    kept, result.coalesced = coalesce(checked)
+    alone = [(t, p) for t, p in kept if _flag(t, "alone")]
+    batch = [(t, p) for t, p in kept if not _flag(t, "alone")]
+    for topic, payload in alone:
+        result.replies.extend(dispatch(topic, payload))
+        result.handled += 1
+    if not batch:
+        return result
+    try:
+        replies: list[Publish] = []
+        with transaction.atomic():
+            for hook in list(_lock_hooks):
+                hook([t for t, _ in batch])
+            for round_ in rounds(batch):
+                replies.extend(_run_round(round_))
+        result.replies.extend(replies)
+        result.handled += len(batch)
+    except Exception:
+        logger.warning("a batch of %s messages failed; handling them one by one", len(batch), exc_info=True)
+        if not transaction.get_connection().in_atomic_block:  # a broken connection is replaced before the retry
+            close_old_connections()
+        result.fell_back = True
+        for topic, payload in batch:
+            result.replies.extend(dispatch(topic, payload))
+            result.handled += 1
+    return result

@@ -3,8 +3,14 @@
 ``outbox_enqueue`` adds a row inside the service's transaction. After commit the committing process publishes it
 at once through its own client (the "nudge", ``MQTT_OUTBOX_NUDGE``), and marks it sent when the broker acknowledged
 it (PUBACK). Whatever is still unsent a moment later (the process died, the broker was down) is published by the
-bridge (``manage.py mqtt_bridge``), which drains the outbox in id order. A message can therefore go out twice, never
-zero times: the device contract makes that harmless (versions and ``cmd_id`` idempotency).
+bridge (``manage.py mqtt_bridge``), which drains the outbox in id order. A message can go out twice only when its
+PUBACK did not come in time (then it is published again), never zero times: the device contract makes that harmless
+(versions and ``cmd_id`` idempotency).
+
+Several bridges drain one outbox (PostgreSQL): each *claims* rows with ``SELECT ... FOR UPDATE SKIP LOCKED`` and
+holds the claim (its transaction) while it publishes and marks them, so two bridges, or a bridge and a nudge, never
+publish the same row. A topic with an older row held by another claimer is left for the next round, so each device's
+documents still go out in id order. SQLite has no row locks: there one bridge drains, outside a transaction.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -76,6 +82,29 @@ def outbox_pending(*, limit: int = 1000, older_than: timedelta | None = None) ->
     return list(queryset.order_by("id")[:limit])
 
 
+def _claims() -> bool:
+    """Whether the database can claim rows (PostgreSQL); SQLite cannot, and there one bridge drains the outbox."""
+    return connection.features.has_select_for_update_skip_locked
+
+
+def outbox_claim(*, limit: int = 1000, older_than: timedelta | None = None) -> list[OutboxMessage]:
+    """Inside a transaction: lock up to ``limit`` unsent rows in id order that no one else holds (SKIP LOCKED).
+    Rows of a topic that has an older unsent row held by another claimer are not returned: they wait, so each
+    topic's messages go out in order even with several bridges."""
+    queryset = OutboxMessage.objects.filter(sent_at__isnull=True)
+    if older_than:
+        queryset = queryset.filter(created_at__lte=timezone.now() - older_than)
+    claimed = list(queryset.select_for_update(skip_locked=True).order_by("id")[:limit])
+    if not claimed:
+        return []
+    held = set(
+        OutboxMessage.objects.filter(sent_at__isnull=True, id__lt=claimed[-1].pk, topic__in={m.topic for m in claimed})
+        .exclude(id__in=[m.pk for m in claimed])
+        .values_list("topic", flat=True)
+    )
+    return [m for m in claimed if m.topic not in held] if held else claimed
+
+
 def outbox_mark_sent(*, ids: list[int], at: datetime | None = None) -> int:
     if not ids:
         return 0
@@ -117,7 +146,21 @@ def outbox_publish(*, client, messages: list[OutboxMessage], timeout: float = 5.
 
 
 def outbox_drain(*, client, limit: int = 1000, older_than: timedelta | None = None, timeout: float = 5.0) -> int:
-    """Publish up to ``limit`` unsent messages in id order; returns how many the broker acknowledged."""
+    """Publish up to ``limit`` unsent messages in id order; returns how many the broker acknowledged.
+
+    PostgreSQL: the rows are claimed (SKIP LOCKED) and held until they are marked, so bridges side by side never
+    publish the same row. SQLite: read, publish, then mark (one bridge)."""
+    if _claims():
+        with transaction.atomic():
+            messages = outbox_claim(limit=limit, older_than=older_than)
+            if not messages:
+                return 0
+            sent, failed = outbox_publish(client=client, messages=messages, timeout=timeout)
+            at = timezone.now()
+            outbox_mark_sent(ids=sent, at=at)
+            outbox_mark_failed(ids=failed, error="not acknowledged by the broker")
+            _after_sent(messages, sent, at)
+        return len(sent)
     messages = outbox_pending(limit=limit, older_than=older_than)
     if not messages:
         return 0
@@ -139,6 +182,23 @@ def outbox_nudge(*, messages: list[OutboxMessage]) -> int:
         client = mqtt.publisher()
         if client is None:
             return 0
+        if _claims():  # claim the rows, so a bridge draining right now skips them (and we skip its rows)
+            with transaction.atomic():
+                ids = set(
+                    OutboxMessage.objects.select_for_update(skip_locked=True)
+                    .filter(id__in=[m.pk for m in messages], sent_at__isnull=True)
+                    .values_list("id", flat=True)
+                )
+                messages = [m for m in messages if m.pk in ids]
+                if not messages:
+                    return 0
+                sent, _failed = outbox_publish(
+                    client=client, messages=messages, timeout=settings.MQTT_OUTBOX_NUDGE_TIMEOUT
+                )
+                at = timezone.now()
+                outbox_mark_sent(ids=sent, at=at)
+                _after_sent(messages, sent, at)
+            return len(sent)
         sent, _failed = outbox_publish(client=client, messages=messages, timeout=settings.MQTT_OUTBOX_NUDGE_TIMEOUT)
         at = timezone.now()
         with transaction.atomic():  # one commit for the bookkeeping

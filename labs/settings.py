@@ -149,8 +149,18 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem")
-    else {"visibility_timeout": 3600}
+    else {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT_S", 3600, minimum=1, maximum=86_400)}
 )
+# Tasks marked acks_late (docs/scaling.md "Celery") stay on the broker until they finish; a task a dead worker held
+# is delivered again once the visibility timeout passes, so it must stay above the longest task: every task is
+# killed at CELERY_TASK_TIME_LIMIT (30 min), half the default timeout. One message reserved per worker process.
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 1800, minimum=2, maximum=86_400)
+CELERY_TASK_SOFT_TIME_LIMIT = max(1, int(CELERY_TASK_TIME_LIMIT * 0.95))
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+if not CELERY_BROKER_URL.startswith("filesystem") and (
+    CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] <= CELERY_TASK_TIME_LIMIT
+):
+    raise ImproperlyConfigured("CELERY_VISIBILITY_TIMEOUT_S must be above CELERY_TASK_TIME_LIMIT (docs/scaling.md)")
 if CELERY_BROKER_URL.startswith("filesystem"):
     for _folder in ("out", "processed"):
         (_CELERY_FS / _folder).mkdir(parents=True, exist_ok=True)
@@ -171,6 +181,18 @@ MQTT_CLIENT_PREFIX = env_str("MQTT_CLIENT_PREFIX", "labs-backend")
 MQTT_OUTBOX_NUDGE = env_bool("MQTT_OUTBOX_NUDGE", default=True)
 MQTT_OUTBOX_NUDGE_TIMEOUT = 2.0
 MQTT_OUTBOX_GRACE_MS = env_int("MQTT_OUTBOX_GRACE_MS", 1000, minimum=0, maximum=60_000)
+# The bridge (labs/mqtt_bridge.py, docs/scaling.md): device messages are handled in batches of at most
+# MQTT_BRIDGE_BATCH messages (what is queued; MQTT_BRIDGE_BATCH_MS > 0 waits that long for more: it delays every scan
+# by as much), one transaction per batch. On a broker with
+# MQTT 5 (Mosquitto; not the embedded amqtt) it subscribes through shared subscriptions `$share/GROUP/...`, so N
+# bridges split the device messages and each is handled once; a stable MQTT_BRIDGE_ID per bridge (e.g. bridge-1)
+# lets a restarted bridge resume its persistent session (kept MQTT_BRIDGE_SESSION_EXPIRY_S by the broker).
+MQTT_BRIDGE_BATCH = env_int("MQTT_BRIDGE_BATCH", 500, minimum=1, maximum=10_000)
+MQTT_BRIDGE_BATCH_MS = env_int("MQTT_BRIDGE_BATCH_MS", 0, minimum=0, maximum=5_000)
+MQTT_BRIDGE_SHARED = env_bool("MQTT_BRIDGE_SHARED", default=not MQTT_EMBEDDED)
+MQTT_SHARED_GROUP = env_str("MQTT_SHARED_GROUP", "labs")
+MQTT_BRIDGE_ID = env_str("MQTT_BRIDGE_ID", "")
+MQTT_BRIDGE_SESSION_EXPIRY_S = env_int("MQTT_BRIDGE_SESSION_EXPIRY_S", 300, minimum=0, maximum=86_400)
 
 # --- MQTT identities and limits (docs/mqtt.md "Identity and limits", docs/operations.md "Mosquitto") ------------
 # No anonymous client anywhere. The backend's own account is MQTT_URL's user:password (mqtt://backend:SECRET@host);
@@ -343,7 +365,7 @@ SESSION_IDLE = timedelta(minutes=env_int("SESSION_IDLE_MINUTES", 480, minimum=1)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "labs.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -3,7 +3,7 @@ from celery import shared_task
 from labs import services
 
 
-@shared_task
+@shared_task(acks_late=True, reject_on_worker_lost=True)
 def sign_in_counters_purge() -> int:
     return services.sign_in_counters_purge()
 
@@ -13,7 +13,7 @@ def person_welcome_send(person_id: int) -> bool:
     return services.person_welcome_send(person_id=person_id)
 
 
-@shared_task
+@shared_task(acks_late=True, reject_on_worker_lost=True)
 def outbox_purge() -> int:
     from labs.outbox import outbox_purge as purge
 

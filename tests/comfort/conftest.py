@@ -203,6 +203,7 @@ def amqtt_broker(django_db_setup, settings):
         [sys.executable, str(ROOT / "manage.py"), "mqtt_broker"], env=env, cwd=ROOT
     )
     settings.MQTT_DYNSEC = False  # the embedded broker reads the hashes from the database
+    settings.MQTT_BRIDGE_SHARED = False  # amqtt speaks MQTT 3.1.1 only: no shared subscriptions
     try:
         _wait_port(port, timeout=20)
         yield f"mqtt://backend:{settings.MQTT_EMBEDDED_BACKEND_PASSWORD}@127.0.0.1:{port}"

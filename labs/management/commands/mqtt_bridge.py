@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import threading
 
 from django.core.management.base import BaseCommand
 
@@ -29,5 +30,13 @@ class Command(BaseCommand):
             f"mqtt_bridge: {mqtt.parse_url(url)} as {mqtt.client_id('bridge')}; "
             f"topics {', '.join(mqtt_router.subscriptions()) or '(none)'}"
         )
+        bridge.start()
+
+        def announce():  # a line to wait for (benches, ops): the subscriptions are in place
+            if bridge.subscribed.wait(60):
+                self.stdout.write("mqtt_bridge: subscribed")
+                self.stdout.flush()
+
+        threading.Thread(target=announce, daemon=True).start()
         bridge.run()
         self.stdout.write(f"mqtt_bridge: stopped after {bridge.handled} messages in, {bridge.published} published")
