@@ -42,8 +42,3 @@ def badges_sweep() -> dict:
         "code_uses_purged": services.badge_code_uses_purge(),
         "notifications_sent": services.visits_notify_pending(),
     }
-
-
-@shared_task(ignore_result=True, acks_late=True, reject_on_worker_lost=True)
-def badges_retention_purge() -> dict:
-    return {"visits": services.visits_purge(), "access_decisions": services.access_decisions_purge()}

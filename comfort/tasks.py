@@ -15,8 +15,3 @@ def commands_sweep() -> dict:
 @shared_task(ignore_result=True)
 def workspace_reconcile() -> dict:
     return services.workspace_reconcile()
-
-
-@shared_task(ignore_result=True, acks_late=True, reject_on_worker_lost=True)
-def comfort_history_purge() -> dict:
-    return services.comfort_history_purge()

@@ -3,24 +3,12 @@ from celery import shared_task
 from labs import services
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
-def sign_in_counters_purge() -> int:
-    return services.sign_in_counters_purge()
-
-
 @shared_task(ignore_result=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def person_welcome_send(person_id: int) -> bool:
     return services.person_welcome_send(person_id=person_id)
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
-def outbox_purge() -> int:
-    from labs.outbox import outbox_purge as purge
-
-    return purge()
-
-
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, acks_late=True, reject_on_worker_lost=True)
 def retention_purge() -> dict:
     """Every declaration's retention, enforced by the purges each app registered (labs.rights); idempotent."""
     from labs.services_privacy import retention_purge as purge
