@@ -9,16 +9,15 @@ class CalendarsConfig(AppConfig):
 
     def ready(self) -> None:
         from bookings import events
-        from calendars import services
+        from calendars import handlers
 
-        # Every booking change of a linked room, from any door, is written to the room's calendar after commit.
-        events.on_bookings_changed(services.on_bookings_changed)
+        # Every booking change of a room, from any door, is written after commit to the room's calendar (when linked)
+        # and to its organiser's own calendar (when connected).
+        events.on_bookings_changed(handlers.on_bookings_changed)
 
         from calendars import personal, rights_rooms
         from labs.rights import PersonalDataSource, register_source
 
-        # The bookings a person organises are written to their own calendar too (personal calendars).
-        events.on_bookings_changed(personal.on_bookings_changed)
         register_source(
             PersonalDataSource(
                 name="calendars",

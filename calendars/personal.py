@@ -193,6 +193,7 @@ def on_bookings_changed(event: BookingsChanged) -> None:
             person__bookings__pk__in=ids,
             person__bookings__room__isnull=False,
         )
+        .order_by()
         .values_list("pk", flat=True)
         .distinct()
     )

@@ -149,7 +149,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem")
-    else {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT_S", 3600, minimum=1, maximum=86_400)}
+    else {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT_S", 3600, minimum=1, maximum=86_400),
+        # How many of kombu's restore ticks (every 10 s) pass between two looks for messages a dead worker held past
+        # the visibility timeout: kombu's default 10 means up to 100 s more; a look is one ZRANGE.
+        "unacked_restore_throttle": env_int("CELERY_UNACKED_RESTORE_THROTTLE", 10, minimum=1, maximum=1000),
+    }
 )
 # Tasks marked acks_late (docs/scaling.md "Celery") stay on the broker until they finish; a task a dead worker held
 # is delivered again once the visibility timeout passes, so it must stay above the longest task: every task is

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import pytest
@@ -172,16 +171,19 @@ def _many(rooms, count: int) -> bytes:
     return "".join(lines).encode()
 
 
-def test_it_imports_at_least_2000_rows_a_second(frozen, site, room, organiser):
+def test_a_large_import_costs_queries_per_batch_not_per_row(
+    frozen, site, room, organiser, django_assert_max_num_queries
+):
+    """6,000 rows in a bounded number of statements (bulk inserts), so the import's speed follows the database's bulk
+    rate; the rate itself is a benchmark's business (bench/analytics.py imports its history the same way)."""
     rooms = [room, *(RoomFactory(site=site, floor=room.floor, name=f"R{i}") for i in range(9))]
     content = _many(rooms, 6000)
 
-    began = time.perf_counter()
-    result = services.bookings_import(site=site, content=content, content_type="text/csv")
-    elapsed = time.perf_counter() - began
+    with django_assert_max_num_queries(30):
+        result = services.bookings_import(site=site, content=content, content_type="text/csv")
 
     assert result.imported == 6000
-    assert 6000 / elapsed >= 2000, f"{6000 / elapsed:.0f} rows/s"
+    assert Booking.objects.filter(site=site).count() == 6000
 
 
 @pytest.mark.postgres

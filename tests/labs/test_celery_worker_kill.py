@@ -38,6 +38,9 @@ def _worker(queue: str, name: str, log: Path) -> subprocess.Popen:
         "REDIS_URL": settings.REDIS_URL,
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "CELERY_VISIBILITY_TIMEOUT_S": str(VISIBILITY_S),
+        # look for the dead worker's messages at every restore tick (10 s), not every tenth: kombu's throttle would
+        # otherwise leave them unseen for up to 100 s if its first look came before the timeout passed
+        "CELERY_UNACKED_RESTORE_THROTTLE": "1",
         "CELERY_TASK_TIME_LIMIT": "5",
         "CELERY_TASK_ALWAYS_EAGER": "false",
     }
