@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from labs.errors import Forbidden
 from labs.services import set_password_url, sign_in_attempt, user_set_password
+from labs.transactions import enqueue_after_commit
 
 User = get_user_model()
 
@@ -41,6 +42,18 @@ def password_reset_request(*, email: str, ip: str) -> bool:
 
     sign_in_attempt(username=email.lower(), ip=ip, check=never_a_success)
     user = User.objects.filter(email__iexact=email, is_active=True).exclude(email="").first()
+    if user is None:
+        return False
+    # Sent by a worker after commit: the answer takes as long whether or not the address has an account.
+    from labs import tasks
+
+    enqueue_after_commit(tasks.password_reset_send, user.pk)
+    return True
+
+
+def password_reset_send(*, user_id: int) -> bool:
+    """Email the set-password link asked for with password_reset_request (a task; a retry sends a fresh link)."""
+    user = User.objects.filter(pk=user_id, is_active=True).exclude(email="").first()
     if user is None:
         return False
     days = max(1, settings.PASSWORD_RESET_TIMEOUT // 86400)

@@ -14,3 +14,10 @@ def retention_purge() -> dict:
     from labs.services_privacy import retention_purge as purge
 
     return purge()
+
+
+@shared_task(ignore_result=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def password_reset_send(user_id: int) -> bool:
+    from labs.services_accounts import password_reset_send as send
+
+    return send(user_id=user_id)
