@@ -154,11 +154,12 @@ def seed() -> dict:
         cursor.execute(
             """
             INSERT INTO bookings_booking (uid, site_id, room_id, organiser_id, company_id, title, attendees, start,
-                "end", hold_end, status, source, is_moved, override_reason, sequence, created_at, updated_at)
+                "end", hold_end, status, source, is_moved, override_reason, sequence, created_at, updated_at,
+                checked_in_via)
             SELECT gen_random_uuid(), %(site)s, r.id, %(organiser)s, %(company)s, '', '[]'::jsonb, s.start,
                    s.start + interval '1 hour', s.start + interval '1 hour',
                    CASE WHEN g.i %% 20 = 0 THEN 'cancelled' WHEN s.start < now() THEN 'completed' ELSE 'confirmed' END,
-                   'api', false, '', 0, now(), now()
+                   'api', false, '', 0, now(), now(), ''
               FROM bookings_room r
               CROSS JOIN generate_series(0, %(per_room)s - 1) AS g(i)
               CROSS JOIN LATERAL (SELECT date_trunc('hour', now()) - interval '300 days'
@@ -212,9 +213,9 @@ def slot(index: int, *, first_room: int, day_offset: int) -> tuple[int, datetime
 
 RAW_INSERT = """
     INSERT INTO bookings_booking (uid, site_id, room_id, organiser_id, company_id, title, attendees, start, "end",
-        hold_end, status, source, is_moved, override_reason, sequence, created_at, updated_at)
+        hold_end, status, source, is_moved, override_reason, sequence, created_at, updated_at, checked_in_via)
     VALUES (gen_random_uuid(), %s, %s, %s, %s, '', '[]'::jsonb, %s, %s, %s, 'confirmed', 'api', false, '', 0,
-            now(), now())
+            now(), now(), '')
 """
 
 

@@ -4,7 +4,9 @@ Rates (each paced, bounded, on loopback): 50 booking creates/s (8 client threads
 1,000 device messages/s (acks of 1,000 devices' commands, through one ``manage.py mqtt_bridge``), 20 badge scans/s
 (a reader on MQTT, its decision back through the bridge). Prints for each path its p99 (bookings: the HTTP round
 trip; device messages: publish -> recorded by the bridge, sampled from the commands; scans: scan -> decision),
-its errors, and the resident memory (RSS) of every process at start and end (flat memory: no leak).
+its errors, and the resident memory (RSS) of every process at start and end, with a series every
+``SOAK_RSS_EVERY_S`` (default 60) and each process's growth over the second half of the run: warm-up (imports,
+caches, connection pools) happens early; a leak keeps growing, so flat means under 5 % growth in the second half.
 
 Starts its own Mosquitto (project configuration, fresh backend secret); database DATABASE_URL, else PostgreSQL
 ``labs_soak_bench`` at 127.0.0.1. Usage: ``SOAK_SECONDS=60 .venv/bin/python bench/soak.py`` (``make bench-soak``).
@@ -33,6 +35,8 @@ RESULTS = ROOT / "bench" / "results" / "soak.json"
 SECONDS = float(os.environ.get("SOAK_SECONDS", "600"))
 BOOKINGS_PER_S, DEVICE_MSGS_PER_S, SCANS_PER_S = 50, 1000, 20
 DEVICES = 1000
+RSS_EVERY_S = float(os.environ.get("SOAK_RSS_EVERY_S", "60"))
+FLAT_SECOND_HALF = 0.05  # at most 5 % growth from the middle of the run to its end
 ROOMS = 400
 
 
@@ -310,12 +314,24 @@ def main() -> None:
 
             asyncio.run(run())
 
+        series: list[dict] = []
+
+        def sample_memory() -> None:
+            began_at = time.monotonic()
+            while not stop.wait(RSS_EVERY_S):
+                at = round(time.monotonic() - began_at)
+                series.append(
+                    {"t_s": at}
+                    | {n: round(sum(filter(None, (rss_mb(p) for p in tree(pid)))), 1) for n, pid in pids.items()}
+                )
+
         threads = [threading.Thread(target=booking_client, args=(t,), daemon=True) for t in data["tokens"]]
         threads += [
             threading.Thread(target=paced, args=(BOOKINGS_PER_S, SECONDS, stop, booking_due), daemon=True),
             threading.Thread(target=paced, args=(DEVICE_MSGS_PER_S, SECONDS, stop, device_due), daemon=True),
             threading.Thread(target=sample_devices, daemon=True),
             threading.Thread(target=scans, daemon=True),
+            threading.Thread(target=sample_memory, daemon=True),
         ]
         print(f"soak: running {SECONDS:.0f} s (bookings 50/s, device messages 1000/s, scans 20/s) ...", flush=True)
         began = time.monotonic()
@@ -347,7 +363,16 @@ def main() -> None:
         results["bookings"]["error_statuses"] = sorted(set(booking_errors))[:10]
         results["device_messages"] = path(device_ms, device_errors[0], int(DEVICE_MSGS_PER_S * SECONDS))
         results["scans"] = path(scan_ms, scan_errors[0], int(SCANS_PER_S * SECONDS))
+        halfway = [row for row in series if row["t_s"] >= SECONDS / 2]
+        for name, figures in memory.items():
+            middle = halfway[0][name] if halfway else figures["start_mb"]
+            figures["middle_mb"] = middle
+            figures["second_half_growth"] = round(figures["end_mb"] / middle - 1, 3) if middle else None
+            figures["flat"] = (
+                figures["second_half_growth"] is not None and figures["second_half_growth"] < FLAT_SECOND_HALF
+            )
         results["memory_mb"] = memory
+        results["memory_series_mb"] = series
         results["wall_s"] = round(wall, 1)
         results["load_average"] = os.getloadavg()
         print(f"soak over {SECONDS:.0f} s (load average {os.getloadavg()[0]:.1f}):")
@@ -358,7 +383,13 @@ def main() -> None:
                 f"p99 {r['p99_ms']} ms  errors {r['errors']}"
             )
         for name, figures in memory.items():
-            print(f"  RSS {name:28s} start {figures['start_mb']:7.1f} MB   end {figures['end_mb']:7.1f} MB")
+            print(
+                f"  RSS {name:28s} start {figures['start_mb']:7.1f} MB   middle {figures['middle_mb']:7.1f} MB   "
+                f"end {figures['end_mb']:7.1f} MB   second half {figures['second_half_growth']:+.1%}   "
+                f"{'flat' if figures['flat'] else 'GROWING'}"
+            )
+        for name in memory:
+            print(f"  RSS series {name}: " + " ".join(f"{row['t_s']}s:{row[name]}" for row in series))
     finally:
         procs.stop_all()
     RESULTS.parent.mkdir(exist_ok=True)

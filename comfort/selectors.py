@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
-from django.db.models import F, Prefetch, Q, QuerySet
+from django.db.models import DecimalField, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from bookings import selectors as booking_selectors
@@ -18,6 +20,46 @@ from labs.permissions import is_staff
 def preference_of(*, person: Person) -> Preference:
     """The person's preferences, or an unsaved instance with the defaults when they never set any."""
     return Preference.objects.filter(person=person).first() or Preference(person=person)
+
+
+def desk_occupant_annotations(*, at: datetime) -> dict:
+    """Annotations of a Device queryset: the booking occupying the device's desk at ``at`` (as
+    ``bookings.selectors.desk_checked_in_booking``: the one that started first) as ``occupant_end`` (None when nobody
+    is there) and its organiser's ``occupant_sit_height_mm`` (the default when they never set one)."""
+    occupant = Booking.objects.filter(booking_selectors.occupying(at), desk_id=OuterRef("desk_id")).order_by("start")
+    default = Preference._meta.get_field("desk_sit_height_mm").default
+    height = Preference.objects.filter(person_id=OuterRef("organiser_id")).values("desk_sit_height_mm")[:1]
+    return {
+        "occupant_end": Subquery(occupant.values("end")[:1]),
+        "occupant_sit_height_mm": Subquery(
+            occupant.annotate(height=Coalesce(Subquery(height), Value(default))).values("height")[:1]
+        ),
+    }
+
+
+def zone_occupants(*, zone_id: int, at: datetime) -> list[dict]:
+    """The bookings occupying desks of the zone at ``at``, by id, each as ``{"pk", "temperature_c", "fan_speed_pct"}``
+    with its organiser's preferences (the defaults when they never set any): zone arbitration's inputs in one query."""
+    preference = Preference.objects.filter(person_id=OuterRef("organiser_id"))
+    temperature = Preference._meta.get_field("temperature_c")
+    fan = Preference._meta.get_field("fan_speed_pct")
+    step = Decimal(1).scaleb(-temperature.decimal_places)  # SQLite hands back 21 for 21.0: the field's own places
+    rows = list(
+        Booking.objects.filter(booking_selectors.occupying(at), desk__zone_id=zone_id)
+        .order_by("pk")
+        .annotate(
+            temperature_c=Coalesce(
+                Subquery(preference.values("temperature_c")[:1]),
+                Value(temperature.default),
+                output_field=DecimalField(max_digits=temperature.max_digits, decimal_places=temperature.decimal_places),
+            ),
+            fan_speed_pct=Coalesce(
+                Subquery(preference.values("fan_speed_pct")[:1]), Value(fan.default), output_field=IntegerField()
+            ),
+        )
+        .values("pk", "temperature_c", "fan_speed_pct")
+    )
+    return [{**row, "temperature_c": Decimal(row["temperature_c"]).quantize(step)} for row in rows]
 
 
 def preferences_of_people(*, person_ids: list[int]) -> dict[int, Preference]:

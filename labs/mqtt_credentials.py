@@ -131,6 +131,42 @@ def mqtt_credential_issue(
 
 
 @transaction.atomic
+def mqtt_credentials_issue_offline(*, identities: list[tuple[str, str, str]], dynsec_file) -> list[IssuedCredential]:
+    """Issue (or rotate) many identities at once, ``(username, site, kind)`` each, for a **stopped** Mosquitto: the
+    hashes are stored here and the identities written into the broker's dynamic-security file, read when it starts
+    (labs/mqtt_dynsec.py ``write_offline``: issuing thousands through the running broker costs O(N²)). Returns the
+    passwords, shown once. Raises Conflict when a username belongs to an identity of the other kind."""
+    wanted = [_identity(username, site, kind) for username, site, kind in identities]
+    names = [identity.device_id for identity in wanted]
+    existing = dict(
+        MqttCredential.objects.select_for_update().filter(username__in=names).values_list("username", "kind")
+    )
+    for identity in wanted:
+        if identity.device_id in existing and (existing[identity.device_id] == "reader") != (identity.kind == "reader"):
+            raise Conflict(
+                f"The MQTT username {identity.device_id!r} already belongs to a {existing[identity.device_id]}."
+            )
+    now = timezone.now()
+    issued = [(identity, secrets.token_urlsafe(SECRET_BYTES)) for identity in wanted]
+    MqttCredential.objects.filter(username__in=names).delete()
+    MqttCredential.objects.bulk_create(
+        [
+            MqttCredential(
+                username=identity.device_id,
+                site=identity.site,
+                kind=identity.kind,
+                secret_hash=HASHER.encode(password, HASHER.salt()),
+                issued_at=now,
+            )
+            for identity, password in issued
+        ],
+        batch_size=2000,
+    )
+    mqtt_dynsec.write_offline(dynsec_file, issued)
+    return [IssuedCredential(username=identity.device_id, password=password) for identity, password in issued]
+
+
+@transaction.atomic
 def mqtt_credential_revoke(*, username: str) -> bool:
     """End an identity's access: its row goes, and Mosquitto deletes the client (kicking its connection)."""
     deleted, _ = MqttCredential.objects.filter(username=username).delete()

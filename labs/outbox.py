@@ -175,14 +175,20 @@ def outbox_drain(*, client, limit: int = 1000, older_than: timedelta | None = No
 
 def outbox_nudge(*, messages: list[OutboxMessage]) -> int:
     """Right after commit: publish these (committed) rows from this process if its client is connected, without
-    reading them back. Never raises: whatever is not acknowledged stays for the bridge."""
+    reading them back. Never raises: whatever is not acknowledged stays for the bridge.
+
+    A bridge drains only rows older than ``MQTT_OUTBOX_GRACE_MS``, so rows still well inside that grace are
+    published at once and marked afterwards: no claim query stands between a check-in's commit and its desk moving.
+    Rows that reach the nudge late (slow after-commit work before it) are claimed first (PostgreSQL), like a bridge
+    claims them, so the two never both publish a row whose claim is held."""
     try:
         from labs import mqtt
 
         client = mqtt.publisher()
         if client is None:
             return 0
-        if _claims():  # claim the rows, so a bridge draining right now skips them (and we skip its rows)
+        fresh_until = timezone.now() - timedelta(milliseconds=settings.MQTT_OUTBOX_GRACE_MS / 2)
+        if _claims() and any(m.created_at <= fresh_until for m in messages):
             with transaction.atomic():
                 ids = set(
                     OutboxMessage.objects.select_for_update(skip_locked=True)

@@ -67,15 +67,23 @@ def _check_in(booking: Booking, *, at: datetime, via: str, ahead: timedelta | No
         raise violation("check_in_window", f"Check-in opens {minutes} minutes before the booking starts.")
     if at >= booking.end:
         raise violation("check_in_window", "This booking has ended.")
+    now = timezone.now()
     updated = Booking.objects.filter(pk=booking.pk, status=BookingStatus.CONFIRMED).update(
-        status=BookingStatus.CHECKED_IN, checked_in_at=at, checked_in_via=via, updated_at=timezone.now()
+        status=BookingStatus.CHECKED_IN, checked_in_at=at, checked_in_via=via, updated_at=now
     )
-    booking.refresh_from_db()
-    if not updated and booking.status != BookingStatus.CHECKED_IN:
-        raise Conflict(f"This booking is {booking.get_status_display().lower()}; book again.")
-    if updated:
-        events.bookings_changed(booking_ids=[booking.pk], change=BookingChange.CHECKED_IN, at=at)
-        events.desk_occupancy_changed(booking=booking, occupied=True, cause=OccupancyCause.CHECK_IN, at=at)
+    if not updated:  # another door changed it meanwhile: what is it now?
+        booking.refresh_from_db()
+        if booking.status != BookingStatus.CHECKED_IN:
+            raise Conflict(f"This booking is {booking.get_status_display().lower()}; book again.")
+        return booking
+    booking.status, booking.checked_in_at, booking.checked_in_via, booking.updated_at = (
+        BookingStatus.CHECKED_IN,
+        at,
+        via,
+        now,
+    )
+    events.desk_occupancy_changed(booking=booking, occupied=True, cause=OccupancyCause.CHECK_IN, at=at)
+    events.bookings_changed(booking_ids=[booking.pk], change=BookingChange.CHECKED_IN, at=at)
     return booking
 
 
@@ -203,6 +211,9 @@ def _local_day_end(moment: datetime, tz) -> datetime:
     return datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=tz)
 
 
+_AROUND_FIELDS = ("pk", "organiser_id", "desk_id", "status", "start", "end", "hold_end")
+
+
 @retry_on_deadlock
 def desk_check_in(*, person: Person, desk: Desk, at: datetime | None = None) -> Booking:
     """Check ``person`` in at ``desk``: their booking of it, or a walk-in booking while the desk is free.
@@ -214,40 +225,55 @@ def desk_check_in(*, person: Person, desk: Desk, at: datetime | None = None) -> 
     site = desk.site
     grace = timedelta(minutes=site.check_in_grace_minutes)
     with transaction.atomic():
-        mine = (
-            Booking.objects.filter(
-                organiser=person, desk=desk, status__in=OPEN_STATUSES, start__lte=at + grace, end__gt=at
-            )
-            .order_by("start")
-            .first()
+        # One read of what stands around this desk and this person for the rest of the day (their bookings at any
+        # desk, anyone's at this one): check-in is on the path to the desk moving, so the four questions below (mine?
+        # elsewhere? held by someone? until when is it free?) are answered from it. A walk-in ends by the day's end,
+        # so nothing later matters; a desk and a person hold a handful of bookings a day.
+        day_end = _local_day_end(at, site.tz)
+        around = list(
+            Booking.objects.filter(Q(desk_id=desk.pk) | Q(organiser_id=person.pk, desk_id__isnull=False))
+            .filter(status__in=HOLDING_STATUSES, start__lt=max(day_end, at + grace))
+            .filter(Q(end__gt=at) | Q(hold_end__gt=at))
+            .order_by("start", "pk")
+            .values_list(*_AROUND_FIELDS, named=True)
+        )
+        mine = next(
+            (
+                b
+                for b in around
+                if b.organiser_id == person.pk
+                and b.desk_id == desk.pk
+                and b.status in OPEN_STATUSES
+                and b.start <= at + grace
+                and b.end > at
+            ),
+            None,
         )
         if mine is not None:
-            return _check_in(mine, at=at, via=CheckInVia.DESK, ahead=max(settings.BOOKINGS_CHECK_IN_AHEAD, grace))
-        elsewhere = (
-            Booking.objects.filter(organiser=person, desk__isnull=False, status__in=OPEN_STATUSES, start__lte=at)
-            .filter(end__gt=at)
-            .exclude(desk=desk)
-            .select_related("desk")
-            .first()
+            booking = Booking.objects.select_related("site").get(pk=mine.pk)
+            return _check_in(booking, at=at, via=CheckInVia.DESK, ahead=max(settings.BOOKINGS_CHECK_IN_AHEAD, grace))
+        elsewhere = next(
+            (
+                b
+                for b in around
+                if b.organiser_id == person.pk
+                and b.desk_id != desk.pk
+                and b.status in OPEN_STATUSES
+                and b.start <= at < b.end
+            ),
+            None,
         )
         if elsewhere is not None:
             verb = "checked in" if elsewhere.status == BookingStatus.CHECKED_IN else "booked"
-            raise Conflict(f"You are {verb} at desk {elsewhere.desk.label} now; check out there first.")
-        holder = (
-            Booking.objects.filter(desk=desk, status__in=HOLDING_STATUSES, start__lte=at, hold_end__gt=at)
-            .exclude(organiser=person)
-            .first()
+            label = Desk.objects.filter(pk=elsewhere.desk_id).values_list("label", flat=True).first()
+            raise Conflict(f"You are {verb} at desk {label} now; check out there first.")
+        holder = next(
+            (b for b in around if b.desk_id == desk.pk and b.organiser_id != person.pk and b.start <= at < b.hold_end),
+            None,
         )
         if holder is not None:
             raise Conflict(f"Desk {desk.label} is taken until {holder.end.astimezone(site.tz):%H:%M}.")
-        next_start = (
-            Booking.objects.filter(status__in=HOLDING_STATUSES, start__gt=at)
-            .filter(Q(desk=desk) | Q(organiser=person, desk__isnull=False))
-            .order_by("start")
-            .values_list("start", flat=True)
-            .first()
-        )
-        end = min(_local_day_end(at, site.tz), next_start) if next_start else _local_day_end(at, site.tz)
+        end = min([day_end] + [b.start for b in around if b.start > at])
         if end <= at:
             raise Conflict(f"Desk {desk.label} is booked from now on.")
         try:
@@ -272,8 +298,10 @@ def desk_check_in(*, person: Person, desk: Desk, at: datetime | None = None) -> 
             if not is_overlap_violation(exc):
                 raise
             raise Conflict(f"Desk {desk.label} was just taken.") from None
-        events.bookings_changed(booking_ids=[booking.pk], change=BookingChange.CREATED, at=at)
+        # The occupancy event first: its handlers run in this order after commit, and the desk should move before
+        # the calendars are written.
         events.desk_occupancy_changed(booking=booking, occupied=True, cause=OccupancyCause.CHECK_IN, at=at)
+        events.bookings_changed(booking_ids=[booking.pk], change=BookingChange.CREATED, at=at)
     return booking
 
 

@@ -18,8 +18,9 @@ from comfort.models import Command
 from tests.bookings.factories import RoomFactory
 from tests.comfort.factories import PreferenceFactory
 
-# was 39 (auth 3 → 1; a desk, an HVAC and a fan written together: 9 → 3 on PostgreSQL, 5 on SQLite)
-CHECK_IN_MAX_QUERIES = {"postgresql": 31, "sqlite": 33}
+# was 39 (auth 3 → 1; a desk, an HVAC and a fan written together: 9 → 3 on PostgreSQL, 5 on SQLite), then 31:
+# the check-in reads what stands around the desk once (4 → 1), the desk frame comes locked with its occupant (2 → 1)
+CHECK_IN_MAX_QUERIES = {"postgresql": 28, "sqlite": 29}
 BOOKING_CREATE_MAX_QUERIES = 6  # was 8 (auth 3 → 1): token, room, overlap check, insert, savepoints
 
 
@@ -73,3 +74,55 @@ def test_a_booking_create_stays_within_its_query_budget(site, member, token_clie
     with django_assert_max_num_queries(BOOKING_CREATE_MAX_QUERIES):
         response = token_client.post("/api/v1/bookings/", body, format="json")
     assert response.status_code == 201, response.content
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("scene", ["nobody", "occupant_with_preference", "occupant_without", "early_check_in"])
+def test_the_hand_written_desk_frame_read_answers_as_the_orm_does(scene, member, colleague, desk, devices):
+    """comfort.services._lock_desk_frame (PostgreSQL's hand-written statement on the check-in's path) against the ORM's
+    annotated queryset it replaces: the same frame, the same occupant end and sitting height, in every scene."""
+    from django.db import transaction
+    from django.db.models import Q
+
+    from bookings.choices import BookingStatus
+    from comfort import services
+    from comfort.choices import DeviceKind
+    from tests.bookings.factories import BookingFactory
+
+    at = timezone.now()
+
+    def checked_in(person, start, end, checked_in_at=None):
+        return BookingFactory(
+            room=None,
+            desk=desk,
+            organiser=person,
+            start=start,
+            end=end,
+            hold_end=end,
+            status=BookingStatus.CHECKED_IN,
+            checked_in_at=checked_in_at or start,
+        )
+
+    if scene == "occupant_with_preference":
+        PreferenceFactory(person=member, desk_sit_height_mm=1010)
+        checked_in(member, at - timedelta(hours=1), at + timedelta(hours=1))
+    elif scene == "occupant_without":
+        checked_in(member, at - timedelta(hours=1), at + timedelta(hours=2))
+    elif scene == "early_check_in":  # the next one checked in before this one ended: the one that started first
+        PreferenceFactory(person=colleague, desk_sit_height_mm=900)
+        checked_in(colleague, at - timedelta(hours=2), at + timedelta(minutes=5))
+        checked_in(member, at + timedelta(minutes=5), at + timedelta(hours=2), checked_in_at=at - timedelta(minutes=1))
+    with transaction.atomic():
+        by_hand = services._lock_desk_frame(desk_id=desk.pk, at=at)
+        by_orm = services._lock_devices(Q(desk_id=desk.pk, kind=DeviceKind.DESK), occupant_at=at)
+    assert [d.pk for d in by_hand] == [d.pk for d in by_orm] == [devices["desk"].pk]
+    [hand], [orm] = by_hand, by_orm
+    assert (hand.occupant_end, hand.occupant_sit_height_mm) == (orm.occupant_end, orm.occupant_sit_height_mm)
+    assert hand.topic("desired") == orm.topic("desired")
+    expected = {
+        "nobody": None,
+        "occupant_with_preference": 1010,
+        "occupant_without": 720,
+        "early_check_in": 900,
+    }[scene]
+    assert (hand.occupant_sit_height_mm if hand.occupant_end else None) == expected

@@ -232,3 +232,43 @@ def test_rotating_kicks_the_connected_device_off_mosquitto(request):
         assert device.disconnected.wait(5)
     finally:
         device.close()
+
+
+def test_identities_issued_offline_connect_once_mosquitto_starts_and_only_to_their_own_topics(settings):
+    """Thousands of devices onboarded at once are written into the stopped broker's dynamic-security file
+    (mqtt_credentials_issue_offline): issued, hashed here, and in force when Mosquitto starts; a device still may
+    subscribe only to its own ``desired``, and a wrong password is refused."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from labs.mqtt_credentials import mqtt_credential_authenticate, mqtt_credentials_issue_offline
+    from tests.services import require
+
+    require("the mosquitto binary", comfort_fixtures._has_mosquitto())
+    data_dir = Path(tempfile.mkdtemp(prefix="offline-mosquitto-"))
+    broker = comfort_fixtures.Mosquitto(data_dir)
+    settings.MQTT_URL, settings.MQTT_DYNSEC = broker.url, True
+    try:
+        issued = mqtt_credentials_issue_offline(
+            identities=[(f"desk-off-{n}", SITE, "desk") for n in range(300)],
+            dynsec_file=data_dir / "dynamic-security.json",
+        )
+        assert len({c.password for c in issued}) == 300
+        assert (
+            mqtt_credential_authenticate(username="desk-off-7", password=issued[7].password).device_id == "desk-off-7"
+        )
+        broker.start()
+        device = Client(broker.url, username="desk-off-7", password=issued[7].password, client_id="desk-off-7")
+        wrong = Client(broker.url, username="desk-off-8", password=issued[7].password, client_id="desk-off-8")
+        try:
+            assert device.accepted
+            assert not wrong.accepted
+            assert device.subscribe(topic("desk", "desk-off-7", "desired")) == [1]
+            assert device.subscribe(topic("desk", "desk-off-8", "desired")) == [128]  # another device's: refused
+        finally:
+            device.close()
+            wrong.close()
+    finally:
+        broker.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)

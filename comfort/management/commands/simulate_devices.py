@@ -7,7 +7,9 @@ account, which provisions them into Mosquitto's dynamic security)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -36,6 +38,11 @@ class Command(BaseCommand):
         parser.add_argument("--reject", action="store_true", help="reject every command (422)")
         parser.add_argument("--offline", default="", help="comma-separated device ids that stay offline")
         parser.add_argument("--no-extra", action="store_true", help="skip other apps' simulators (badge readers)")
+        parser.add_argument(
+            "--credentials",
+            help="a JSON file {device id: password} of credentials already issued (mqtt_credentials_issue_offline); "
+            "devices not in it are issued theirs as usual",
+        )
 
     def handle(self, *args, **opts):
         faults = Faults(drop_acks=opts["drop_acks"], ack_delay_s=opts["ack_delay"], reject=opts["reject"])
@@ -56,8 +63,12 @@ class Command(BaseCommand):
         if not devices and not opts["site"]:
             raise CommandError("Give --site SLUG or --count N.")
         url = opts["url"] or settings.MQTT_URL
-        # Each simulated device connects under its own identity: issue (rotate) its credentials as an operator would.
-        provision(devices, broker_url=url)
+        # Each simulated device connects under its own identity: issue (rotate) its credentials as an operator would,
+        # unless they were issued already (thousands at once are written offline: labs/mqtt_dynsec.py).
+        issued = json.loads(Path(opts["credentials"]).read_text()) if opts["credentials"] else {}
+        for device in devices:
+            device.password = issued.get(device.device_id)
+        provision([d for d in devices if d.password is None], broker_url=url)
         simulator = Simulator(devices, url=url, telemetry_s=opts["telemetry"])
         extras = {} if opts["no_extra"] or not opts["site"] else simulators.registered()
         self.stdout.write(
