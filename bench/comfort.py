@@ -352,14 +352,18 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     call_command("flush", interactive=False, verbosity=0)
+    from comfort.models import Device
     from labs.mqtt_credentials import mqtt_credentials_issue_offline
 
+    site, persons, desks, device_count = seed_checkin_site(args.checkins)
     fanout_devices = seed_fanout_site(args.devices)
+    # Every simulated device's credentials, issued before the broker starts (once the file holds 10,000 identities,
+    # each one issued through the running broker costs a rewrite of the whole file).
     issued = mqtt_credentials_issue_offline(
-        identities=[(d.device_id, "fan", "desk") for d in fanout_devices],
+        identities=[(d.device_id, d.site.slug, d.kind) for d in Device.objects.select_related("site")],
         dynsec_file=mosquitto_dir / "dynamic-security.json",
     )
-    credentials_file = mosquitto_dir / "fanout-credentials.json"
+    credentials_file = mosquitto_dir / "credentials.json"
     credentials_file.write_text(json.dumps({c.username: c.password for c in issued}))
     mosquitto = launch_mosquitto(port, mosquitto_dir)
     from comfort import services
@@ -384,12 +388,12 @@ def main() -> None:
         )
 
         # 2. check-in latency
-        site, persons, desks, device_count = seed_checkin_site(args.checkins)
         analyze(connection)
         observer = Observer(url)
         bridge = spawn(["mqtt_bridge"], env, logs / "bridge.log")
         simulator = spawn(
-            ["simulate_devices", "--site", "bench", "--desk-speed", "0", "--telemetry", "0", "--no-extra"],
+            ["simulate_devices", "--site", "bench", "--desk-speed", "0", "--telemetry", "0", "--no-extra"]
+            + ["--credentials", str(credentials_file)],
             env,
             logs / "simulator-checkin.log",
         )

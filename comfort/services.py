@@ -17,7 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, F, OuterRef, Q, Subquery, Value, When
+from django.db.models import Case, Exists, F, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -236,10 +236,14 @@ def _lock_devices(condition: Q, *, occupant_at: datetime | None = None) -> list[
     which closed a deadlock found by the comfort bench (a nudge's sent hook holding commands vs a bridge batch).
 
     ``occupant_at``: each desk frame also carries who occupies its desk then, in the same query (the check-in's
-    path to the desk moving): ``occupant_end`` (None when nobody) and ``occupant_sit_height_mm``."""
+    path to the desk moving): ``occupant_end`` (None when nobody) and ``occupant_sit_height_mm``; and whether it
+    has open commands (``has_open_commands``: :func:`_writes_flush` supersedes only then)."""
     devices = Device.objects.select_for_update(of=("self",), no_key=True).select_related("site")
     if occupant_at is not None:
-        devices = devices.annotate(**selectors.desk_occupant_annotations(at=occupant_at))
+        open_commands = Command.objects.filter(device_id=OuterRef("pk"), state__in=OPEN_STATES)
+        devices = devices.annotate(
+            **selectors.desk_occupant_annotations(at=occupant_at), has_open_commands=Exists(open_commands)
+        )
     return list(devices.filter(condition, is_active=True).order_by("pk"))
 
 
@@ -290,6 +294,8 @@ def _apply_workspace(
 # Table names come from the models, values are parameters.
 _DESK_FRAME_SQL = f"""
     SELECT device.*, site.slug AS site_slug, occupant."end" AS occupant_end,
+           EXISTS (SELECT 1 FROM {Command._meta.db_table} command
+                    WHERE command.device_id = device.id AND command.state = ANY(%(open)s)) AS has_open_commands,
            CASE WHEN occupant.organiser_id IS NOT NULL
                 THEN COALESCE(preference.desk_sit_height_mm, %(default_height)s) END AS occupant_sit_height_mm
       FROM {Device._meta.db_table} device
@@ -330,6 +336,7 @@ def _lock_desk_frame(*, desk_id: int, at: datetime) -> list[Device]:
                 "at": at,
                 "desk": desk_id,
                 "kind": DeviceKind.DESK,
+                "open": list(OPEN_STATES),
             },
         )
     )
@@ -578,9 +585,13 @@ def _writes_flush(writes: _Writes) -> None:
     if not writes.commands:
         return
     at = writes.commands[0].issued_at
-    Command.objects.filter(device_id__in=[d.pk for d in writes.devices], state__in=OPEN_STATES).update(
-        state=CommandState.SUPERSEDED, superseded_at=at, deadline_at=None
-    )
+    # A device read with ``has_open_commands`` (the desk frame's read) skips the UPDATE when it has none: only writers
+    # holding the device's lock create open commands, so none can appear meanwhile.
+    with_open = [d.pk for d in writes.devices if getattr(d, "has_open_commands", True)]
+    if with_open:
+        Command.objects.filter(device_id__in=with_open, state__in=OPEN_STATES).update(
+            state=CommandState.SUPERSEDED, superseded_at=at, deadline_at=None
+        )
     Command.objects.bulk_create(writes.commands)
     _commands_write(writes.devices, ("desired", "desired_version"))
 

@@ -6,10 +6,11 @@ commit, so comfort moves the desk and re-arbitrates the zone whichever door the 
 from __future__ import annotations
 
 import logging
+from collections import namedtuple
 from datetime import datetime, time, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -212,6 +213,38 @@ def _local_day_end(moment: datetime, tz) -> datetime:
 
 
 _AROUND_FIELDS = ("pk", "organiser_id", "desk_id", "status", "start", "end", "hold_end")
+Around = namedtuple("Around", _AROUND_FIELDS)
+# Table name from the model, values are parameters.
+_AROUND_SQL = f"""
+    SELECT id, organiser_id, desk_id, status, start, "end", hold_end
+      FROM {Booking._meta.db_table}
+     WHERE (desk_id = %(desk)s OR (organiser_id = %(person)s AND desk_id IS NOT NULL))
+       AND status = ANY(%(statuses)s) AND start < %(until)s AND ("end" > %(at)s OR hold_end > %(at)s)
+     ORDER BY start, id
+"""  # noqa: S608
+
+
+def _around(*, desk_id: int, person_id: int, at: datetime, until: datetime) -> list[Around]:
+    """The holding bookings of this desk, and the person's at any desk, that have not ended at ``at`` and start before
+    ``until``, by start. PostgreSQL: hand-written, as the desk frame's read in comfort (the ORM spends ~1.5 ms of
+    Python building this OR-query on the check-in's path to the desk moving); tests/bookings/test_check_in_around.py
+    checks it against the ORM's answer. Elsewhere the ORM."""
+    if connection.vendor == "postgresql":
+        params = {"desk": desk_id, "person": person_id, "statuses": list(HOLDING_STATUSES), "at": at, "until": until}
+        with connection.cursor() as cursor:
+            cursor.execute(_AROUND_SQL, params)
+            return [Around(*row) for row in cursor.fetchall()]
+    return _around_orm(desk_id=desk_id, person_id=person_id, at=at, until=until)
+
+
+def _around_orm(*, desk_id: int, person_id: int, at: datetime, until: datetime) -> list:
+    return list(
+        Booking.objects.filter(Q(desk_id=desk_id) | Q(organiser_id=person_id, desk_id__isnull=False))
+        .filter(status__in=HOLDING_STATUSES, start__lt=until)
+        .filter(Q(end__gt=at) | Q(hold_end__gt=at))
+        .order_by("start", "pk")
+        .values_list(*_AROUND_FIELDS, named=True)
+    )
 
 
 @retry_on_deadlock
@@ -230,13 +263,7 @@ def desk_check_in(*, person: Person, desk: Desk, at: datetime | None = None) -> 
         # elsewhere? held by someone? until when is it free?) are answered from it. A walk-in ends by the day's end,
         # so nothing later matters; a desk and a person hold a handful of bookings a day.
         day_end = _local_day_end(at, site.tz)
-        around = list(
-            Booking.objects.filter(Q(desk_id=desk.pk) | Q(organiser_id=person.pk, desk_id__isnull=False))
-            .filter(status__in=HOLDING_STATUSES, start__lt=max(day_end, at + grace))
-            .filter(Q(end__gt=at) | Q(hold_end__gt=at))
-            .order_by("start", "pk")
-            .values_list(*_AROUND_FIELDS, named=True)
-        )
+        around = _around(desk_id=desk.pk, person_id=person.pk, at=at, until=max(day_end, at + grace))
         mine = next(
             (
                 b

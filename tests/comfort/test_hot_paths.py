@@ -109,6 +109,15 @@ def test_the_hand_written_desk_frame_read_answers_as_the_orm_does(scene, member,
     elif scene == "occupant_without":
         checked_in(member, at - timedelta(hours=1), at + timedelta(hours=2))
     elif scene == "early_check_in":  # the next one checked in before this one ended: the one that started first
+        Command.objects.create(  # and an open command
+            device=devices["desk"],
+            version=1,
+            desired={"height_mm": 800},
+            reason={},
+            issued_at=at,
+            queued_at=at,
+            state=CommandState.SENT,
+        )
         PreferenceFactory(person=colleague, desk_sit_height_mm=900)
         checked_in(colleague, at - timedelta(hours=2), at + timedelta(minutes=5))
         checked_in(member, at + timedelta(minutes=5), at + timedelta(hours=2), checked_in_at=at - timedelta(minutes=1))
@@ -118,6 +127,7 @@ def test_the_hand_written_desk_frame_read_answers_as_the_orm_does(scene, member,
     assert [d.pk for d in by_hand] == [d.pk for d in by_orm] == [devices["desk"].pk]
     [hand], [orm] = by_hand, by_orm
     assert (hand.occupant_end, hand.occupant_sit_height_mm) == (orm.occupant_end, orm.occupant_sit_height_mm)
+    assert hand.has_open_commands == orm.has_open_commands == (scene == "early_check_in")
     assert hand.topic("desired") == orm.topic("desired")
     expected = {
         "nobody": None,

@@ -148,3 +148,15 @@ def test_check_in_with_expired_previous_command_makes_a_new_version(member, desk
     again = services.workspace_check_in(person=member, desk=desk, at=timezone.now() + timedelta(minutes=1))
 
     assert _by_kind(again.commands)["desk"].version == 2
+
+
+def test_checking_out_while_the_desk_still_moves_supersedes_its_open_command(member, desk, devices, prefs):
+    """The desk frame is read with whether it has open commands, and only then are they superseded: a check-out
+    before the check-in's command was acknowledged must still supersede it."""
+    moving = _by_kind(services.workspace_check_in(person=member, desk=desk).commands)["desk"]
+    assert moving.state == CommandState.QUEUED
+    services.workspace_check_out(person=member, desk=desk)
+    moving.refresh_from_db()
+    assert moving.state == CommandState.SUPERSEDED
+    latest = Command.objects.filter(device=devices["desk"]).latest("version")
+    assert latest.version == moving.version + 1 and latest.state == CommandState.QUEUED
