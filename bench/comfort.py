@@ -87,6 +87,12 @@ def launch_mosquitto(port: int, data: Path) -> subprocess.Popen:
     raise SystemExit("mosquitto did not start")
 
 
+def start_mosquitto() -> tuple[subprocess.Popen, int, Path]:
+    """Prepared and started at once (the other benches' broker)."""
+    port, data = prepare_mosquitto()
+    return launch_mosquitto(port, data), port, data
+
+
 def choose_database() -> str:
     if os.environ.get("DATABASE_URL"):
         return os.environ["DATABASE_URL"]

@@ -71,14 +71,7 @@ def preference_update(*, person: Person, data: dict, at: datetime | None = None)
     if booking is None:
         return preference, []
     trigger = {"type": "preferences", "id": booking.pk}
-    commands = _apply_workspace(
-        desk=booking.desk,
-        height_mm=preference.desk_sit_height_mm,
-        trigger=trigger,
-        acts_for_id=person.pk,
-        valid_until=booking.end,
-        at=at,
-    )
+    commands = workspace_sync(desk=booking.desk, at=at, trigger=trigger, acts_for_id=person.pk)
     return preference, commands
 
 
@@ -132,9 +125,15 @@ def workspace_sync(*, desk: Desk, at: datetime, trigger: dict, acts_for_id: int 
     nobody there) and the zone arbitrated from everyone checked in. Reads the current state, so running it twice, or
     for events that arrive late or out of order, changes nothing more.
 
-    Two transactions, the desk's then the zone's (inside a caller's transaction they are savepoints of it). Each
+    Two transactions, the desk's then the zone's, so the desk's command is out before the zone is arbitrated. Each
     locks only its own devices, in primary-key order, so neither can deadlock with the other or with any writer that
-    locks in that order; a process that dies between them leaves the zone to :func:`workspace_reconcile`."""
+    locks in that order; a process that dies between them leaves the zone to :func:`workspace_reconcile`. Inside a
+    caller's transaction (a preference change) they are savepoints of it, and every device is locked first."""
+    if connection.in_atomic_block:
+        # Inside a caller's transaction both parts hold their locks until it ends: take them together first, in
+        # primary-key order, as every other writer does.
+        zone_devices = Q(zone_id=desk.zone_id, kind__in=[DeviceKind.HVAC, DeviceKind.FAN])
+        _lock_devices(Q(desk_id=desk.pk, kind=DeviceKind.DESK) | zone_devices)
     commands = desk_sync(desk_id=desk.pk, at=at, trigger=trigger, acts_for_id=acts_for_id)
     return commands + zone_apply(zone=desk.zone, at=at, trigger=trigger, acts_for_id=acts_for_id)
 
@@ -245,50 +244,6 @@ def _lock_devices(condition: Q, *, occupant_at: datetime | None = None) -> list[
             **selectors.desk_occupant_annotations(at=occupant_at), has_open_commands=Exists(open_commands)
         )
     return list(devices.filter(condition, is_active=True).order_by("pk"))
-
-
-def _apply_workspace(
-    *,
-    desk: Desk,
-    height_mm: int,
-    trigger: dict,
-    acts_for_id: int | None,
-    valid_until: datetime,
-    at: datetime,
-) -> list[Command]:
-    """The desk to ``height_mm`` and its zone re-arbitrated: devices locked once, outbox rows in one INSERT."""
-    locked = _lock_devices(
-        Q(desk_id=desk.pk, kind=DeviceKind.DESK) | Q(zone_id=desk.zone_id, kind__in=[DeviceKind.HVAC, DeviceKind.FAN])
-    )
-    messages: list[Publish] = []
-    writes = _Writes()
-    commands = [
-        _desired_set(
-            device=device,
-            desired={"height_mm": height_mm},
-            reason=trigger,
-            acts_for_id=acts_for_id,
-            valid_until=valid_until,
-            at=at,
-            messages=messages,
-            writes=writes,
-        )
-        for device in locked
-        if device.kind == DeviceKind.DESK
-    ]
-    zone_devices = {d.kind: d for d in locked if d.kind != DeviceKind.DESK}
-    commands += zone_apply(
-        zone=desk.zone,
-        at=at,
-        trigger=trigger,
-        acts_for_id=acts_for_id,
-        devices=zone_devices,
-        messages=messages,
-        writes=writes,
-    )
-    _writes_flush(writes)
-    outbox_enqueue_many(messages)
-    return commands
 
 
 # Table names come from the models, values are parameters.
@@ -413,13 +368,9 @@ def zone_apply(
     at: datetime,
     trigger: dict,
     acts_for_id: int | None = None,
-    devices: dict[str, Device] | None = None,
-    messages: list[Publish] | None = None,
-    writes: _Writes | None = None,
 ) -> list[Command]:
-    """Re-arbitrate ``zone`` from who is checked in at ``at``, record the decision
-    with its reasons and set the desired state of the zone's HVAC and fan. ``devices`` (already locked) and
-    ``messages`` (outbox rows the caller writes) let a caller batch this with other changes."""
+    """Re-arbitrate ``zone`` from who is checked in at ``at``, record the decision with its reasons and set the
+    desired state of the zone's HVAC and fan: both locked, written together, their outbox rows in one INSERT."""
     inputs = [
         {"booking": o["pk"], "temperature_c": o["temperature_c"], "fan_speed_pct": o["fan_speed_pct"]}
         for o in selectors.zone_occupants(zone_id=zone.pk, at=at)
@@ -432,12 +383,9 @@ def zone_apply(
         decision = ZoneDecision(zone=zone, decided_at=at, **outcome)
         decision.full_clean(exclude=["zone"])
         decision.save()
-    own_writes = messages is None  # on its own: lock the zone's devices, write them together, fill the outbox
-    messages = [] if messages is None else messages
-    if devices is None:
-        devices = {d.kind: d for d in _lock_devices(Q(zone=zone, kind__in=[DeviceKind.HVAC, DeviceKind.FAN]))}
-    if own_writes:
-        writes = _Writes()
+    devices = {d.kind: d for d in _lock_devices(Q(zone=zone, kind__in=[DeviceKind.HVAC, DeviceKind.FAN]))}
+    messages: list[Publish] = []
+    writes = _Writes()
     reason = (
         {"type": "zone_policy", "id": decision.pk}
         if decision.basis == ZoneBasis.POLICY
@@ -466,9 +414,8 @@ def zone_apply(
         for kind in (DeviceKind.HVAC, DeviceKind.FAN)
         if kind in devices
     ]
-    if own_writes:
-        _writes_flush(writes)
-        outbox_enqueue_many(messages)
+    _writes_flush(writes)
+    outbox_enqueue_many(messages)
     return commands
 
 
