@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Max
 from django.utils import timezone
 
 from labs.models import OutboxMessage
@@ -145,14 +145,47 @@ def outbox_publish(*, client, messages: list[OutboxMessage], timeout: float = 5.
     return sent, failed
 
 
+SUPERSEDED_DETAIL = "not published: a newer retained message of its topic had been sent"
+
+
+def _drop_superseded(messages: list[OutboxMessage]) -> list[OutboxMessage]:
+    """Retained messages whose topic already had a *newer* row sent (a nudge published it while this one waited,
+    e.g. after a broker outage) are marked sent without being published: published late they would replace the
+    newer retained document at the broker, and a device that reconnects would get the older one. Returns the rest."""
+    retained = [m for m in messages if m.retain]
+    if not retained:
+        return messages
+    newest_sent = dict(
+        OutboxMessage.objects.filter(
+            topic__in={m.topic for m in retained},
+            retain=True,
+            sent_at__isnull=False,
+            id__gt=min(m.pk for m in retained),
+        )
+        .order_by()
+        .values("topic")
+        .annotate(newest=Max("id"))
+        .values_list("topic", "newest")
+    )
+    stale = {m.pk for m in retained if newest_sent.get(m.topic, 0) > m.pk}
+    if not stale:
+        return messages
+    OutboxMessage.objects.filter(id__in=stale, sent_at__isnull=True).update(
+        sent_at=timezone.now(), last_error=SUPERSEDED_DETAIL
+    )
+    logger.info("outbox: %d retained message(s) superseded by newer ones already sent; not published", len(stale))
+    return [m for m in messages if m.pk not in stale]
+
+
 def outbox_drain(*, client, limit: int = 1000, older_than: timedelta | None = None, timeout: float = 5.0) -> int:
     """Publish up to ``limit`` unsent messages in id order; returns how many the broker acknowledged.
 
     PostgreSQL: the rows are claimed (SKIP LOCKED) and held until they are marked, so bridges side by side never
-    publish the same row. SQLite: read, publish, then mark (one bridge)."""
+    publish the same row. SQLite: read, publish, then mark (one bridge). A retained message whose topic already had
+    a newer one sent is not published (:func:`_drop_superseded`)."""
     if _claims():
         with transaction.atomic():
-            messages = outbox_claim(limit=limit, older_than=older_than)
+            messages = _drop_superseded(outbox_claim(limit=limit, older_than=older_than))
             if not messages:
                 return 0
             sent, failed = outbox_publish(client=client, messages=messages, timeout=timeout)
@@ -161,7 +194,7 @@ def outbox_drain(*, client, limit: int = 1000, older_than: timedelta | None = No
             outbox_mark_failed(ids=failed, error="not acknowledged by the broker")
             _after_sent(messages, sent, at)
         return len(sent)
-    messages = outbox_pending(limit=limit, older_than=older_than)
+    messages = _drop_superseded(outbox_pending(limit=limit, older_than=older_than))
     if not messages:
         return 0
     sent, failed = outbox_publish(client=client, messages=messages, timeout=timeout)

@@ -212,3 +212,36 @@ def test_mqtt_broker_idles_until_sigterm_when_an_external_broker_is_configured()
         assert process.wait(10) == 0
     assert "external broker" in first_line
     assert "secret" not in first_line
+
+
+def test_a_retained_row_left_behind_by_a_newer_one_already_sent_is_not_published_late():
+    """After an outage the nudge publishes a device's newest desired document at once; the older row the bridge
+    drains later must not replace it as the broker's retained document."""
+    topic = "labs/v1/x/desk/d/desired"
+    older = outbox.outbox_enqueue(Publish(topic, {"v": 1}, qos=1, retain=True))
+    other = outbox.outbox_enqueue(Publish("labs/v1/x/desk/e/desired", {"v": 1}, qos=1, retain=True))
+    newer = outbox.outbox_enqueue(Publish(topic, {"v": 2}, qos=1, retain=True))
+    outbox.outbox_mark_sent(ids=[newer.pk])  # the nudge published it
+    published = []
+
+    class Client:
+        def publish(self, topic, payload, qos=0, retain=False):
+            published.append(topic)
+            return _Published()
+
+    assert outbox.outbox_drain(client=Client()) == 1
+    assert published == ["labs/v1/x/desk/e/desired"]
+    older.refresh_from_db()
+    other.refresh_from_db()
+    assert older.sent_at is not None and older.last_error == outbox.SUPERSEDED_DETAIL
+    assert other.sent_at is not None and other.last_error == ""
+
+
+class _Published:
+    rc = 0
+
+    def wait_for_publish(self, timeout=None):
+        return None
+
+    def is_published(self):
+        return True
