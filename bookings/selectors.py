@@ -218,11 +218,17 @@ def desk_checked_in_bookings(*, zone: Zone, at: datetime | None = None) -> Query
     return Booking.objects.filter(occupying(at), desk__zone=zone).select_related("organiser", "organiser__user", "desk")
 
 
+def desk_occupancies(*, at: datetime) -> QuerySet[Booking]:
+    """Checked-in desk bookings occupying their desk at ``at``, the one that started first first: if an early
+    check-in overlaps the end of the previous booking, the desk is still the earlier one's. Filter it by desk (or by
+    ``OuterRef("desk_id")`` in a subquery, as comfort does)."""
+    return Booking.objects.filter(occupying(at), desk__isnull=False).order_by("start")
+
+
 def desk_checked_in_booking(*, desk: Desk, at: datetime | None = None) -> Booking | None:
-    """The checked-in booking that occupies ``desk`` at ``at``, if any; if an early check-in overlaps the end of the
-    previous one, the booking that started first."""
+    """The checked-in booking that occupies ``desk`` at ``at``, if any (:func:`desk_occupancies`)."""
     at = at or timezone.now()
-    return Booking.objects.filter(occupying(at), desk=desk).select_related("organiser").order_by("start").first()
+    return desk_occupancies(at=at).filter(desk=desk).select_related("organiser").first()
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ def desk_occupant_annotations(*, at: datetime) -> dict:
     """Annotations of a Device queryset: the booking occupying the device's desk at ``at`` (as
     ``bookings.selectors.desk_checked_in_booking``: the one that started first) as ``occupant_end`` (None when nobody
     is there) and its organiser's ``occupant_sit_height_mm`` (the default when they never set one)."""
-    occupant = Booking.objects.filter(booking_selectors.occupying(at), desk_id=OuterRef("desk_id")).order_by("start")
+    occupant = booking_selectors.desk_occupancies(at=at).filter(desk_id=OuterRef("desk_id"))
     default = Preference._meta.get_field("desk_sit_height_mm").default
     height = Preference.objects.filter(person_id=OuterRef("organiser_id")).values("desk_sit_height_mm")[:1]
     return {
@@ -37,7 +37,7 @@ def desk_occupant_annotations(*, at: datetime) -> dict:
     }
 
 
-def zone_occupants(*, zone_id: int, at: datetime) -> list[dict]:
+def zone_occupants(*, zone: Zone, at: datetime) -> list[dict]:
     """The bookings occupying desks of the zone at ``at``, by id, each as ``{"pk", "temperature_c", "fan_speed_pct"}``
     with its organiser's preferences (the defaults when they never set any): zone arbitration's inputs in one query."""
     preference = Preference.objects.filter(person_id=OuterRef("organiser_id"))
@@ -45,7 +45,7 @@ def zone_occupants(*, zone_id: int, at: datetime) -> list[dict]:
     fan = Preference._meta.get_field("fan_speed_pct")
     step = Decimal(1).scaleb(-temperature.decimal_places)  # SQLite hands back 21 for 21.0: the field's own places
     rows = list(
-        Booking.objects.filter(booking_selectors.occupying(at), desk__zone_id=zone_id)
+        booking_selectors.desk_checked_in_bookings(zone=zone, at=at)
         .order_by("pk")
         .annotate(
             temperature_c=Coalesce(
@@ -60,11 +60,6 @@ def zone_occupants(*, zone_id: int, at: datetime) -> list[dict]:
         .values("pk", "temperature_c", "fan_speed_pct")
     )
     return [{**row, "temperature_c": Decimal(row["temperature_c"]).quantize(step)} for row in rows]
-
-
-def preferences_of_people(*, person_ids: list[int]) -> dict[int, Preference]:
-    found = {p.person_id: p for p in Preference.objects.filter(person_id__in=person_ids)}
-    return {pid: found.get(pid) or Preference(person_id=pid) for pid in person_ids}
 
 
 def checked_in_desk_booking(*, person: Person, at: datetime | None = None) -> Booking | None:

@@ -373,7 +373,7 @@ def zone_apply(
     desired state of the zone's HVAC and fan: both locked, written together, their outbox rows in one INSERT."""
     inputs = [
         {"booking": o["pk"], "temperature_c": o["temperature_c"], "fan_speed_pct": o["fan_speed_pct"]}
-        for o in selectors.zone_occupants(zone_id=zone.pk, at=at)
+        for o in selectors.zone_occupants(zone=zone, at=at)
     ]
     outcome = zone_arbitrate(zone=zone, inputs=inputs)
     outcome["reasons"]["trigger"] = trigger

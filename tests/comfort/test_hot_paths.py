@@ -13,6 +13,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from bookings import selectors as booking_selectors
 from comfort.choices import CommandState
 from comfort.models import Command
 from tests.bookings.factories import RoomFactory
@@ -127,6 +128,8 @@ def test_the_hand_written_desk_frame_read_answers_as_the_orm_does(scene, member,
     assert [d.pk for d in by_hand] == [d.pk for d in by_orm] == [devices["desk"].pk]
     [hand], [orm] = by_hand, by_orm
     assert (hand.occupant_end, hand.occupant_sit_height_mm) == (orm.occupant_end, orm.occupant_sit_height_mm)
+    occupant = booking_selectors.desk_checked_in_booking(desk=desk, at=at)  # the rule both restate
+    assert hand.occupant_end == (occupant.end if occupant else None)
     assert hand.has_open_commands == orm.has_open_commands == (scene == "early_check_in")
     assert hand.topic("desired") == orm.topic("desired")
     expected = {
