@@ -95,6 +95,12 @@ def _identity(username: str, site: str, kind: str) -> topics.Identity:
     return topics.Identity(site=site, kind=kind, device_id=username)
 
 
+def _refuse_other_kind(username: str, existing_kind: str | None, kind: str) -> None:
+    """A username is a device's or a reader's, never both (their topics and roles differ)."""
+    if existing_kind is not None and (existing_kind == "reader") != (kind == "reader"):
+        raise Conflict(f"The MQTT username {username!r} already belongs to a {existing_kind}.")
+
+
 @transaction.atomic
 def mqtt_credential_issue(
     *, username: str, site: str, kind: str, at: datetime | None = None, broker_url: str | None = None
@@ -107,8 +113,7 @@ def mqtt_credential_issue(
     Mosquitto to provision (default: MQTT_URL)."""
     identity = _identity(username, site, kind)
     credential = MqttCredential.objects.select_for_update().filter(username=username).first()
-    if credential is not None and (credential.kind == "reader") != (kind == "reader"):
-        raise Conflict(f"The MQTT username {username!r} already belongs to a {credential.kind}.")
+    _refuse_other_kind(username, credential.kind if credential else None, kind)
     credential = credential or MqttCredential(username=username)
     password = secrets.token_urlsafe(SECRET_BYTES)
     credential.site, credential.kind = site, kind
@@ -142,26 +147,23 @@ def mqtt_credentials_issue_offline(*, identities: list[tuple[str, str, str]], dy
         MqttCredential.objects.select_for_update().filter(username__in=names).values_list("username", "kind")
     )
     for identity in wanted:
-        if identity.device_id in existing and (existing[identity.device_id] == "reader") != (identity.kind == "reader"):
-            raise Conflict(
-                f"The MQTT username {identity.device_id!r} already belongs to a {existing[identity.device_id]}."
-            )
+        _refuse_other_kind(identity.device_id, existing.get(identity.device_id), identity.kind)
     now = timezone.now()
     issued = [(identity, secrets.token_urlsafe(SECRET_BYTES)) for identity in wanted]
-    MqttCredential.objects.filter(username__in=names).delete()
-    MqttCredential.objects.bulk_create(
-        [
-            MqttCredential(
-                username=identity.device_id,
-                site=identity.site,
-                kind=identity.kind,
-                secret_hash=HASHER.encode(password, HASHER.salt()),
-                issued_at=now,
-            )
-            for identity, password in issued
-        ],
-        batch_size=2000,
-    )
+    rows = [
+        MqttCredential(
+            username=identity.device_id,
+            site=identity.site,
+            kind=identity.kind,
+            secret_hash=HASHER.encode(password, HASHER.salt()),
+            issued_at=now,
+        )
+        for identity, password in issued
+    ]
+    for row in rows:  # as mqtt_credential_issue checks its one row
+        row.full_clean(validate_unique=False)
+    MqttCredential.objects.filter(username__in=names).delete()  # rotated: the old rows go
+    MqttCredential.objects.bulk_create(rows, batch_size=2000)
     mqtt_dynsec.write_offline(dynsec_file, issued)
     return [IssuedCredential(username=identity.device_id, password=password) for identity, password in issued]
 

@@ -272,3 +272,26 @@ def test_identities_issued_offline_connect_once_mosquitto_starts_and_only_to_the
     finally:
         broker.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_issuing_offline_again_rotates_and_a_readers_name_is_refused(tmp_path, settings):
+    """Offline issue follows the single issue's rules: issuing again replaces the password (the old one no longer
+    authenticates) and a username that belongs to a reader is a Conflict, with nothing written."""
+    import json
+
+    from labs.errors import Conflict
+    from labs.mqtt_credentials import mqtt_credential_authenticate, mqtt_credentials_issue_offline
+
+    dynsec = tmp_path / "dynamic-security.json"
+    dynsec.write_text(json.dumps({"clients": [], "roles": []}))
+    [first] = mqtt_credentials_issue_offline(identities=[("desk-r", SITE, "desk")], dynsec_file=dynsec)
+    [second] = mqtt_credentials_issue_offline(identities=[("desk-r", SITE, "desk")], dynsec_file=dynsec)
+    assert mqtt_credential_authenticate(username="desk-r", password=first.password) is None
+    assert mqtt_credential_authenticate(username="desk-r", password=second.password).device_id == "desk-r"
+    assert [c["username"] for c in json.loads(dynsec.read_text())["clients"]] == ["desk-r"]
+    settings.MQTT_DYNSEC = False  # the reader is issued for the embedded broker: no Mosquitto to tell
+    _issue("reader-r", "reader", None)
+    before = dynsec.read_text()
+    with pytest.raises(Conflict):
+        mqtt_credentials_issue_offline(identities=[("reader-r", SITE, "desk")], dynsec_file=dynsec)
+    assert dynsec.read_text() == before
