@@ -15,7 +15,7 @@ class ComfortConfig(AppConfig):
         for topic_filter, handler in handlers.ROUTES.items():
             mqtt_router.register(topic_filter, handler, coalesce=topic_filter in handlers.COALESCED)
         for topic_filter, batch_handler in handlers.BATCH_ROUTES.items():
-            mqtt_router.register_batch(topic_filter, batch_handler)
+            mqtt_router.register_batch(topic_filter, batch_handler, replaces=handlers.ROUTES[topic_filter])
         mqtt_router.register_lock(services.devices_lock_for_topics)
         # Every door that starts or ends a checked-in desk booking moves the desk: bookings announces it after commit.
         events.on_desk_occupancy_changed(services.on_desk_occupancy_changed)

@@ -87,6 +87,23 @@ def handle_reported(topic: str, payload: dict) -> list[Publish]:
     return []
 
 
+def handle_reports(items: list[tuple[str, dict]]) -> list[Publish]:
+    """The bridge's batch form of :func:`handle_reported`: a round's reports (one per device) in two statements."""
+    now = timezone.now()
+    reports = []
+    for topic, payload in items:
+        where = _device_topic(topic, "reported")
+        if where is None or not _is_int(payload.get("v_applied")):
+            logger.warning("dropping malformed report on %s", topic)
+            continue
+        reports.append((where[0], where[1], payload))
+        if payload.get("occupied") is True and topics.parse(topic).kind == "desk" and _fresh(payload.get("ts"), now):
+            after_commit(services.device_record_presence, site=where[0], device_id=where[1], at=now)
+    if reports:
+        services.devices_record_reported(reports=reports, at=now)
+    return []
+
+
 PRESENCE_FRESH = timedelta(minutes=2)
 
 
@@ -105,6 +122,21 @@ def handle_status(topic: str, payload: dict) -> list[Publish]:
         logger.warning("dropping malformed status on %s", topic)
         return []
     services.device_record_status(site=where[0], device_id=where[1], online=state == "online", at=timezone.now())
+    return []
+
+
+def handle_statuses(items: list[tuple[str, dict]]) -> list[Publish]:
+    """The bridge's batch form of :func:`handle_status`: a round's online/offline messages in three statements."""
+    statuses = []
+    for topic, payload in items:
+        where = _device_topic(topic, "status")
+        state = payload.get("status")
+        if where is None or state not in ("online", "offline"):
+            logger.warning("dropping malformed status on %s", topic)
+            continue
+        statuses.append((where[0], where[1], state == "online"))
+    if statuses:
+        services.devices_record_status(statuses=statuses, at=timezone.now())
     return []
 
 
@@ -128,7 +160,11 @@ ROUTES = {
     topics.topic_filter("status"): handle_status,
     topics.topic_filter("telemetry"): handle_telemetry,
 }
-BATCH_ROUTES = {topics.topic_filter("ack"): handle_acks}
+BATCH_ROUTES = {
+    topics.topic_filter("ack"): handle_acks,
+    topics.topic_filter("reported"): handle_reports,
+    topics.topic_filter("status"): handle_statuses,
+}
 # Full-state leaves: in a bridge batch only the last message of a device's topic is handled (last wins). Acks are
 # never coalesced: each answers its own command.
 COALESCED = {topics.topic_filter("reported"), topics.topic_filter("status"), topics.topic_filter("telemetry")}

@@ -17,7 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, Exists, F, OuterRef, Q, Subquery, Value, When
+from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -29,7 +29,7 @@ from bookings.models import Booking, Desk
 from comfort import contract, selectors
 from comfort.choices import OPEN_STATES, CommandState, DeviceKind, ZoneBasis
 from comfort.models import Command, Device, Preference, ZoneDecision
-from labs import topics
+from labs import bulk, topics
 from labs.errors import Invalid
 from labs.models import Person, Site, Zone
 from labs.outbox import outbox_enqueue, outbox_enqueue_many
@@ -548,40 +548,45 @@ def devices_desired_set_many(
     *, devices: list[Device], desired: dict | list[dict], reason: dict, valid_until: datetime | None = None
 ) -> list[Command]:
     """The same change to many devices in a few statements (a site-wide policy, the fan-out bench): one command per
-    device, older open commands superseded, one outbox row per device. ``desired`` may be one per device."""
+    device, older open commands superseded, one outbox row per device. ``desired`` may be one per device. Devices
+    that are no longer active are left out. ``devices`` come with their site (``select_related``: their topics).
+
+    Set-based whatever the count (10,000 devices): the devices are locked and their versions read in one query, the
+    commands and the outbox rows inserted with one statement each (``labs.bulk``), the devices' documents set with
+    one more."""
     at = timezone.now()
     per_device = desired if isinstance(desired, list) else [desired] * len(devices)
-    ids = [d.pk for d in devices]
-    locked = {d.pk: d for d in _lock_devices(Q(pk__in=ids))}
+    if len(per_device) != len(devices):
+        raise ValueError("one desired document per device")
     for device, wanted in zip(devices, per_device, strict=True):
         _validate_desired(device.kind, wanted)
+    versions = dict(
+        Device.objects.select_for_update(of=("self",), no_key=True)
+        .filter(pk__in=[d.pk for d in devices], is_active=True)
+        .order_by("pk")
+        .values_list("pk", "desired_version")
+    )
+    targets = [(device, wanted) for device, wanted in zip(devices, per_device, strict=True) if device.pk in versions]
+    if not targets:
+        return []
+    ids = [device.pk for device, _ in targets]
     Command.objects.filter(device_id__in=ids, state__in=OPEN_STATES).update(
         state=CommandState.SUPERSEDED, superseded_at=at, deadline_at=None
     )
-    commands = [
-        Command(
-            device=locked[device.pk],
-            version=locked[device.pk].desired_version + 1,
-            desired=wanted,
-            reason=reason,
-            issued_at=at,
-            queued_at=at,
-            valid_until=valid_until,
-        )
-        for device, wanted in zip(devices, per_device, strict=True)
-    ]
-    Command.objects.bulk_create(commands, batch_size=5000)
-    # One set-based UPDATE (bulk_update's CASE per row costs seconds at this size): each device takes the document of
-    # the command just created for it.
-    Device.objects.filter(pk__in=ids).update(
-        desired_version=F("desired_version") + 1,
-        desired=Subquery(
-            Command.objects.filter(device_id=OuterRef("pk"), version=OuterRef("desired_version") + 1).values("desired")[
-                :1
-            ]
-        ),
+    new_versions = [versions[pk] + 1 for pk in ids]
+    documents = [wanted for _, wanted in targets]
+    commands = bulk.create_many(
+        Command,
+        {
+            "cmd_id": [uuid.uuid4() for _ in targets],
+            "device_id": ids,
+            "version": new_versions,
+            "desired": documents,
+        },
+        same={"reason": reason, "issued_at": at, "queued_at": at, "valid_until": valid_until},
     )
-    outbox_enqueue_many(c.desired_message(c.device) for c in commands)
+    bulk.update_columns(Device, ids, {"desired_version": new_versions, "desired": documents})
+    outbox_enqueue_many(command.desired_message(device) for command, (device, _) in zip(commands, targets, strict=True))
     return commands
 
 
@@ -947,6 +952,101 @@ def device_record_status(*, site: str, device_id: str, online: bool, at: datetim
     else:
         _SEEN_ONLINE.pop((site, device_id), None)
     return True
+
+
+def devices_record_reported(*, reports: list[tuple[str, str, dict]], at: datetime | None = None) -> int:
+    """Many reports ``(site, device_id, payload)``, at most one per device (a bridge round), by the rules of
+    :func:`device_record_reported`. PostgreSQL: two statements for the whole round, one for the devices and one for
+    their open commands (after a broker restart 10,000 devices report at once: one by one, that is a minute of
+    queries). Elsewhere: one by one. Returns how many reports named a known device."""
+    at = at or timezone.now()
+    if connection.vendor != "postgresql":
+        return sum(device_record_reported(site=s, device_id=d, payload=p, at=at) for s, d, p in reports)
+    from psycopg.types.json import Jsonb
+
+    _device_pks_many({(site, device_id) for site, device_id, _ in reports})
+    rows: dict[int, tuple] = {}
+    keys: dict[int, tuple[str, str]] = {}
+    for site, device_id, payload in reports:
+        version = payload.get("v_applied")
+        device_pk = _DEVICE_PKS.get((site, device_id))
+        if not isinstance(version, int) or isinstance(version, bool) or version < 0 or not device_pk:
+            continue
+        reported = {k: v for k, v in payload.items() if k != "v_applied"}
+        rows[device_pk] = (device_pk, Jsonb(reported), version, bool(payload.get("moving")))
+        keys[device_pk] = (site, device_id)
+    if not rows:
+        return 0
+    ordered = [rows[pk] for pk in sorted(rows)]
+    values = ", ".join(["(%s::bigint, %s::jsonb, %s::integer, %s::boolean)"] * len(ordered))
+    params = [value for row in ordered for value in row]
+    device_table, command_table = Device._meta.db_table, Command._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""UPDATE {device_table} AS d SET reported = v.reported, reported_version = v.version,
+                       reported_at = %s, online = true, last_seen_at = %s
+                FROM (VALUES {values}) AS v (id, reported, version, moving)
+                WHERE d.id = v.id RETURNING d.id""",  # noqa: S608
+            [at, at, *params],
+        )
+        known = [row[0] for row in cursor.fetchall()]
+        # The applied version becomes applied, older open ones superseded; while the device still moves, its
+        # reported version is not applied yet (only older ones are superseded).
+        cursor.execute(
+            f"""UPDATE {command_table} AS c SET
+                    state = CASE WHEN c.version = v.version THEN %s ELSE %s END,
+                    applied_at = CASE WHEN c.version = v.version THEN %s ELSE c.applied_at END,
+                    superseded_at = CASE WHEN c.version = v.version THEN c.superseded_at ELSE %s END,
+                    delivered_at = CASE WHEN c.version = v.version THEN COALESCE(c.delivered_at, %s)
+                                   ELSE c.delivered_at END,
+                    sent_at = CASE WHEN c.version = v.version THEN COALESCE(c.sent_at, %s) ELSE c.sent_at END,
+                    progress = CASE WHEN c.version = v.version THEN 1.0 ELSE c.progress END,
+                    deadline_at = NULL
+                FROM (VALUES {values}) AS v (device_id, reported, version, moving)
+                WHERE c.device_id = v.device_id AND c.state = ANY(%s)
+                  AND (c.version < v.version OR (c.version = v.version AND NOT v.moving))""",  # noqa: S608
+            [
+                CommandState.APPLIED,
+                CommandState.SUPERSEDED,
+                at,
+                at,
+                at,
+                at,
+                *params,
+                [str(state) for state in OPEN_STATES],
+            ],
+        )
+    for pk in known:
+        _SEEN_ONLINE[keys[pk]] = at
+    return len(known)
+
+
+def devices_record_status(*, statuses: list[tuple[str, str, bool]], at: datetime | None = None) -> int:
+    """Many ``(site, device_id, online)``, at most one per device (a bridge round), by the rules of
+    :func:`device_record_status`, in at most three statements. Returns how many named a known device."""
+    at = at or timezone.now()
+    _device_pks_many({(site, device_id) for site, device_id, _ in statuses})
+    by_state: dict[bool, dict[int, tuple[str, str]]] = {True: {}, False: {}}
+    for site, device_id, online in statuses:
+        device_pk = _DEVICE_PKS.get((site, device_id))
+        if device_pk:
+            by_state[online][device_pk] = (site, device_id)
+    known = 0
+    for online, devices in by_state.items():
+        if not devices:
+            continue
+        known += Device.objects.filter(pk__in=sorted(devices)).update(online=online, last_seen_at=at)
+        for key in devices.values():
+            if online:
+                _SEEN_ONLINE[key] = at
+            else:
+                _SEEN_ONLINE.pop(key, None)
+    if by_state[True]:
+        Command.objects.filter(
+            device_id__in=sorted(by_state[True]),
+            state__in=[CommandState.SENT, CommandState.DELIVERED, CommandState.IN_PROGRESS],
+        ).update(deadline_at=at + settings.COMFORT_ACK_TIMEOUT)
+    return known
 
 
 def device_record_telemetry(*, site: str, device_id: str, payload: dict, at: datetime | None = None) -> int:

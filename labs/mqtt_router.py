@@ -39,8 +39,8 @@ _options: dict[str, dict[str, bool]] = {}
 LockHook = Callable[[list[str]], None]
 _lock_hooks: list[LockHook] = []
 BatchHandler = Callable[[list[tuple[str, dict]]], Iterable[Publish] | None]
-# set-based handlers used inside a batch instead of the per-message handler of the same filter
-_batch_handlers: dict[str, BatchHandler] = {}
+# per topic filter: a set-based handler used inside a batch instead of one per-message handler of that filter
+_batch_handlers: dict[str, tuple[BatchHandler, Handler]] = {}
 
 
 def register(topic_filter: str, handler: Handler, *, coalesce: bool = False, alone: bool = False) -> None:
@@ -55,11 +55,14 @@ def register(topic_filter: str, handler: Handler, *, coalesce: bool = False, alo
     options["alone"] = options["alone"] or alone
 
 
-def register_batch(topic_filter: str, handler: BatchHandler) -> None:
-    """In a batch, hand every message of a round that matches ``topic_filter`` (a filter already registered with
-    :func:`register`) to ``handler(items)`` at once, instead of one call per message: the set-based form of the same
-    rules (e.g. all acks of a round in three statements). Outside batches the per-message handler runs."""
-    _batch_handlers[topic_filter] = handler
+def register_batch(topic_filter: str, handler: BatchHandler, *, replaces: Handler) -> None:
+    """In a batch, hand every message of a round that matches ``topic_filter`` to ``handler(items)`` at once, instead
+    of calling ``replaces`` (a per-message handler registered on that filter with :func:`register`) once per message:
+    the set-based form of the same rules (e.g. all acks of a round in three statements). Outside batches ``replaces``
+    runs; other handlers registered on the same filter run per message in batches too."""
+    if (topic_filter, replaces) not in _routes:
+        raise ValueError(f"register {replaces!r} on {topic_filter!r} before its batch form")
+    _batch_handlers[topic_filter] = (handler, replaces)
 
 
 def alone_subscriptions() -> list[str]:
@@ -167,20 +170,23 @@ def _run_round(items: list[tuple[str, dict]]) -> list[Publish]:
     replies: list[Publish] = []
     grouped: dict[str, list[tuple[str, dict]]] = {}
     for topic, payload in items:
-        batch_filter = next((f for f in _batch_handlers if matches(f, topic) and any(f == r for r, _ in _routes)), None)
+        batch_filter = next((f for f in _batch_handlers if matches(f, topic)), None)
+        skip = None
         if batch_filter is not None:
             grouped.setdefault(batch_filter, []).append((topic, payload))
-        replies.extend(_run_handlers(topic, payload, skip=batch_filter))
+            skip = (batch_filter, _batch_handlers[batch_filter][1])
+        replies.extend(_run_handlers(topic, payload, skip=skip))
     for batch_filter, group in grouped.items():
-        replies.extend(_batch_handlers[batch_filter](group) or [])
+        replies.extend(_batch_handlers[batch_filter][0](group) or [])
     return replies
 
 
-def _run_handlers(topic: str, payload: dict, skip: str | None = None) -> list[Publish]:
-    """Every matching handler (but those of ``skip``); an exception propagates (the batch falls back to one by one)."""
+def _run_handlers(topic: str, payload: dict, skip: tuple[str, Handler] | None = None) -> list[Publish]:
+    """Every matching handler but ``skip`` (the route a batch handler stands in for); an exception propagates (the
+    batch falls back to one by one)."""
     replies: list[Publish] = []
     for topic_filter, handler in list(_routes):
-        if topic_filter != skip and matches(topic_filter, topic):
+        if (topic_filter, handler) != skip and matches(topic_filter, topic):
             replies.extend(handler(topic, payload) or [])
     return replies
 

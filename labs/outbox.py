@@ -25,6 +25,7 @@ from django.db import connection, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
+from labs import bulk
 from labs.models import OutboxMessage
 from labs.topics import Publish, encode, matches
 from labs.transactions import after_commit
@@ -60,16 +61,20 @@ def outbox_enqueue(message: Publish) -> OutboxMessage:
 
 
 def outbox_enqueue_many(messages: Iterable[Publish]) -> list[OutboxMessage]:
-    """Add messages in one INSERT; one after-commit nudge for all."""
-    now = timezone.now()
-    rows = [
-        OutboxMessage(topic=m.topic, payload=m.payload, qos=m.qos, retain=m.retain, created_at=now) for m in messages
-    ]
-    if not rows:
+    """Add messages in one INSERT (``labs.bulk``: one statement for any count); one after-commit nudge for all."""
+    messages = list(messages)
+    if not messages:
         return []
-    created = OutboxMessage.objects.bulk_create(rows)
-    if created[0].pk is None:  # backends without RETURNING on bulk insert: read the ids back
-        created = list(OutboxMessage.objects.filter(created_at=now, sent_at__isnull=True).order_by("id"))[-len(rows) :]
+    created = bulk.create_many(
+        OutboxMessage,
+        {
+            "topic": [m.topic for m in messages],
+            "payload": [m.payload for m in messages],
+            "qos": [m.qos for m in messages],
+            "retain": [m.retain for m in messages],
+        },
+        same={"created_at": timezone.now()},
+    )
     if settings.MQTT_OUTBOX_NUDGE:
         after_commit(outbox_nudge, messages=created)
     return created

@@ -155,3 +155,73 @@ def test_acks_in_one_batch_each_move_their_own_command(devices):
     mqtt_router.dispatch_batch(batch)
     states = dict(Command.objects.filter(pk__in=[first.pk, second.pk]).values_list("pk", "state"))
     assert states == {first.pk: CommandState.SUPERSEDED, second.pk: CommandState.APPLIED}
+
+
+def test_the_batch_path_and_the_single_path_give_reports_and_statuses_the_same_outcome(devices):
+    """Reports and online/offline through the set-based batch handlers (PostgreSQL: two statements a round) and
+    through the per-message handlers: the same commands settled, the same device rows."""
+    desk, hvac, fan = devices["desk"], devices["hvac"], devices["fan"]
+    outcomes = []
+    for batched in (True, False):
+        older = services.device_desired_set(
+            device=desk, desired={"height_mm": 810 + batched}, reason={"type": "t"}, acts_for=None
+        )
+        newer = services.device_desired_set(
+            device=desk, desired={"height_mm": 820 + batched}, reason={"type": "t"}, acts_for=None
+        )
+        moving = services.device_desired_set(
+            device=hvac, desired={"setpoint_c": 22.0 + batched}, reason={"type": "t"}, acts_for=None
+        )
+        sent = services.device_desired_set(
+            device=fan, desired={"speed_pct": 40 + batched}, reason={"type": "t"}, acts_for=None
+        )
+        Command.objects.filter(pk=sent.pk).update(state=CommandState.SENT, sent_at=sent.issued_at)
+        messages = [
+            # the desk applied the newer version: it becomes applied, the older one superseded
+            (desk.topic("reported"), {"v_applied": newer.version, "height_mm": 820 + batched, "moving": False}),
+            # the HVAC still moves towards its version: nothing applied yet, nothing older open
+            (hvac.topic("reported"), {"v_applied": moving.version, "setpoint_c": 21.0, "moving": True}),
+            # the fan comes online: its sent command gets a fresh deadline
+            (fan.topic("status"), {"status": "online"}),
+            (desk.topic("status"), {"status": "offline"}),
+            ("labs/v1/cph/desk/nobody/reported", {"v_applied": 3}),  # an unknown device: nothing
+            (desk.topic("reported").replace(desk.device_id, "x" * 8), {"v_applied": -1}),  # invalid: dropped
+        ]
+        if batched:
+            result = mqtt_router.dispatch_batch([(t, _raw(p)) for t, p in messages])
+            assert not result.fell_back
+        else:
+            for topic, payload in messages:
+                mqtt_router.dispatch(topic, _raw(payload))
+        commands = Command.objects.filter(pk__in=[older.pk, newer.pk, moving.pk, sent.pk]).order_by("pk")
+        rows = {d.pk: d for d in Device.objects.filter(pk__in=[desk.pk, hvac.pk, fan.pk])}
+        outcomes.append(
+            {
+                "commands": [
+                    (
+                        c.state,
+                        c.progress,
+                        c.applied_at is not None,
+                        c.superseded_at is not None,
+                        c.delivered_at is not None,
+                        c.deadline_at is not None,
+                    )
+                    for c in commands
+                ],
+                "devices": [
+                    (rows[pk].online, rows[pk].reported, rows[pk].reported_version == (v.version if v else None))
+                    for pk, v in ((desk.pk, newer), (hvac.pk, moving), (fan.pk, None))
+                ],
+            }
+        )
+    outcomes[0]["devices"][0][1]["height_mm"] -= 1  # the batched round reported 821
+    assert outcomes[0] == outcomes[1]
+    assert [c[0] for c in outcomes[0]["commands"]] == [
+        CommandState.SUPERSEDED,
+        CommandState.APPLIED,
+        CommandState.QUEUED,
+        CommandState.SENT,
+    ]
+    assert outcomes[0]["commands"][3][5] is True  # the fan's sent command waits on a fresh deadline
+    assert [d[0] for d in outcomes[0]["devices"]] == [False, True, True]  # desk offline after its report
+    assert outcomes[0]["devices"][0][1] == {"height_mm": 820, "moving": False}
