@@ -543,7 +543,9 @@ def _writes_flush(writes: _Writes) -> None:
     _commands_write(writes.devices, ("desired", "desired_version"))
 
 
-@transaction.atomic
+FAN_OUT_CHUNK = 1000
+
+
 def devices_desired_set_many(
     *, devices: list[Device], desired: dict | list[dict], reason: dict, valid_until: datetime | None = None
 ) -> list[Command]:
@@ -553,13 +555,31 @@ def devices_desired_set_many(
 
     Set-based whatever the count (10,000 devices): the devices are locked and their versions read in one query, the
     commands and the outbox rows inserted with one statement each (``labs.bulk``), the devices' documents set with
-    one more."""
-    at = timezone.now()
+    one more. Called outside a transaction, it commits every ``FAN_OUT_CHUNK`` devices, so the first devices' messages
+    are on their way (after-commit nudge) while the next chunk is written; inside one, everything commits with it."""
     per_device = desired if isinstance(desired, list) else [desired] * len(devices)
     if len(per_device) != len(devices):
         raise ValueError("one desired document per device")
     for device, wanted in zip(devices, per_device, strict=True):
         _validate_desired(device.kind, wanted)
+    if transaction.get_connection().in_atomic_block:
+        return _desired_set_chunk(devices, per_device, reason=reason, valid_until=valid_until)
+    commands: list[Command] = []
+    for start in range(0, len(devices), FAN_OUT_CHUNK):
+        with transaction.atomic():
+            commands += _desired_set_chunk(
+                devices[start : start + FAN_OUT_CHUNK],
+                per_device[start : start + FAN_OUT_CHUNK],
+                reason=reason,
+                valid_until=valid_until,
+            )
+    return commands
+
+
+def _desired_set_chunk(
+    devices: list[Device], per_device: list[dict], *, reason: dict, valid_until: datetime | None
+) -> list[Command]:
+    at = timezone.now()
     versions = dict(
         Device.objects.select_for_update(of=("self",), no_key=True)
         .filter(pk__in=[d.pk for d in devices], is_active=True)

@@ -16,6 +16,9 @@ documents still go out in id order. SQLite has no row locks: there one bridge dr
 from __future__ import annotations
 
 import logging
+import os
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
@@ -129,6 +132,13 @@ def outbox_mark_failed(*, ids: list[int], error: str) -> int:
 def outbox_publish(*, client, messages: list[OutboxMessage], timeout: float = 5.0) -> tuple[list[int], list[int]]:
     """Publish ``messages`` in order on a connected paho client and wait for their PUBACKs (QoS 1) or their hand-over
     to the socket (QoS 0). Returns (sent ids, failed ids); nothing is written to the database here."""
+    pending, failed = _hand_over(client, messages)
+    sent, not_acked = _await_published(pending, timeout)
+    return sent, failed + not_acked
+
+
+def _hand_over(client, messages: list[OutboxMessage]) -> tuple[list[tuple[int, object]], list[int]]:
+    """Queue ``messages`` on the client (its network thread sends them); returns (pending (id, info), failed ids)."""
     pending = []
     failed = []
     for message in messages:
@@ -137,8 +147,13 @@ def outbox_publish(*, client, messages: list[OutboxMessage], timeout: float = 5.
             failed.append(message.pk)
         else:
             pending.append((message.pk, info))
+    return pending, failed
+
+
+def _await_published(pending: list[tuple[int, object]], timeout: float) -> tuple[list[int], list[int]]:
     deadline = time.monotonic() + timeout
     sent = []
+    failed = []
     for pk, info in pending:
         remaining = deadline - time.monotonic()
         try:
@@ -243,15 +258,71 @@ def outbox_nudge(*, messages: list[OutboxMessage]) -> int:
                 outbox_mark_sent(ids=sent, at=at)
                 _after_sent(messages, sent, at)
             return len(sent)
+        if len(messages) >= settings.MQTT_OUTBOX_NUDGE_HAND_OFF and connection.vendor == "postgresql":
+            # A large nudge (a fan-out's chunk): the messages are handed to the client and the caller goes on (with
+            # its next chunk) while the network thread sends them; waiting for the PUBACKs and the bookkeeping run
+            # on the bookkeeper thread.
+            pending, _failed = _hand_over(client, messages)
+            _bookkeeper().put((messages, pending))
+            return len(pending)
         sent, _failed = outbox_publish(client=client, messages=messages, timeout=settings.MQTT_OUTBOX_NUDGE_TIMEOUT)
-        at = timezone.now()
-        with transaction.atomic():  # one commit for the bookkeeping
-            outbox_mark_sent(ids=sent, at=at)
-            _after_sent(messages, sent, at)
+        _bookkeep(messages, sent)
         return len(sent)
     except Exception:  # the bridge publishes whatever the nudge could not
         logger.exception("outbox nudge failed; the bridge will publish the messages")
         return 0
+
+
+def _bookkeep(messages: list[OutboxMessage], sent: list[int]) -> None:
+    at = timezone.now()
+    with transaction.atomic():  # one commit for the bookkeeping
+        outbox_mark_sent(ids=sent, at=at)
+        _after_sent(messages, sent, at)
+
+
+_bookkeeper_queue: queue.Queue | None = None
+_bookkeeper_pid = 0
+_bookkeeper_lock = threading.Lock()
+
+
+def _bookkeeper() -> queue.Queue:
+    """This process's bookkeeper: one daemon thread that waits for the PUBACKs of handed-off nudges and marks their
+    rows sent (with its own database connection). If the process ends first, the rows stay unsent and a bridge
+    publishes them again after the grace: devices answer a repeated ``cmd_id`` as before (idempotent)."""
+    global _bookkeeper_queue, _bookkeeper_pid
+    with _bookkeeper_lock:
+        if _bookkeeper_queue is None or _bookkeeper_pid != os.getpid():
+            _bookkeeper_queue = queue.Queue()
+            _bookkeeper_pid = os.getpid()
+            threading.Thread(
+                target=_bookkeeper_run, args=(_bookkeeper_queue,), name="outbox-bookkeeper", daemon=True
+            ).start()
+        return _bookkeeper_queue
+
+
+def _bookkeeper_run(jobs: queue.Queue) -> None:
+    while True:
+        messages, pending = jobs.get()
+        try:
+            sent, _failed = _await_published(pending, settings.MQTT_OUTBOX_NUDGE_TIMEOUT * 5)
+            _bookkeep(messages, sent)
+        except Exception:
+            logger.exception("outbox bookkeeping failed; the bridge will publish the messages again")
+        finally:
+            if jobs.empty():  # idle: its database connection is not held open between fan-outs
+                connection.close()
+            jobs.task_done()
+
+
+def outbox_settled(timeout: float = 30.0) -> bool:
+    """Wait until every handed-off nudge of this process is booked (tests, benches, shutdown); True when done."""
+    jobs = _bookkeeper_queue
+    if jobs is None or _bookkeeper_pid != os.getpid():
+        return True
+    deadline = time.monotonic() + timeout
+    while jobs.unfinished_tasks and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return not jobs.unfinished_tasks
 
 
 def outbox_purge(*, older_than: timedelta = timedelta(days=1)) -> int:

@@ -185,6 +185,8 @@ MQTT_CLIENT_PREFIX = env_str("MQTT_CLIENT_PREFIX", "labs-backend")
 # once they are older than MQTT_OUTBOX_GRACE_MS (0 when the nudge is off).
 MQTT_OUTBOX_NUDGE = env_bool("MQTT_OUTBOX_NUDGE", default=True)
 MQTT_OUTBOX_NUDGE_TIMEOUT = 2.0
+# A nudge of at least this many messages (a fan-out's chunk) hands the waiting for PUBACKs to a bookkeeper thread.
+MQTT_OUTBOX_NUDGE_HAND_OFF = env_int("MQTT_OUTBOX_NUDGE_HAND_OFF", 500, minimum=1, maximum=1_000_000)
 MQTT_OUTBOX_GRACE_MS = env_int("MQTT_OUTBOX_GRACE_MS", 1000, minimum=0, maximum=60_000)
 # The bridge (labs/mqtt_bridge.py, docs/scaling.md): device messages are handled in batches of at most
 # MQTT_BRIDGE_BATCH messages (what is queued; MQTT_BRIDGE_BATCH_MS > 0 waits that long for more: it delays every scan

@@ -10,7 +10,7 @@ from comfort.choices import CommandState, ZoneBasis
 from comfort.models import Command, ZoneDecision
 from labs.errors import Conflict
 from labs.models import OutboxMessage
-from tests.comfort.factories import PreferenceFactory
+from tests.comfort.factories import DeskFactory, DeviceFactory, PreferenceFactory
 
 # Check-in and check-out commit, and the occupancy event moves the desk after commit: these tests commit for real.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -160,3 +160,30 @@ def test_checking_out_while_the_desk_still_moves_supersedes_its_open_command(mem
     assert moving.state == CommandState.SUPERSEDED
     latest = Command.objects.filter(device=devices["desk"]).latest("version")
     assert latest.version == moving.version + 1 and latest.state == CommandState.QUEUED
+
+
+@pytest.mark.parametrize("in_transaction", [False, True])
+def test_a_fan_out_commits_chunk_by_chunk_outside_a_transaction_and_once_inside_one(zone, monkeypatch, in_transaction):
+    devices = [DeviceFactory(desk=DeskFactory(zone=zone)) for _ in range(5)]
+    monkeypatch.setattr(services, "FAN_OUT_CHUNK", 2)
+    commits = []
+    real = services._desired_set_chunk
+    monkeypatch.setattr(
+        services,
+        "_desired_set_chunk",
+        lambda chunk, *a, **k: (transaction.on_commit(lambda: commits.append(len(chunk))), real(chunk, *a, **k))[1],
+    )
+    desired = [{"height_mm": 700 + n} for n in range(5)]
+    if in_transaction:
+        with transaction.atomic():
+            commands = services.devices_desired_set_many(devices=devices, desired=desired, reason={"type": "t"})
+    else:
+        commands = services.devices_desired_set_many(devices=devices, desired=desired, reason={"type": "t"})
+
+    assert commits == ([5] if in_transaction else [2, 2, 1])
+    assert [c.device_id for c in commands] == [d.pk for d in devices]
+    for device, command in zip(devices, commands, strict=True):
+        device.refresh_from_db()
+        assert (device.desired_version, device.desired) == (command.version, command.desired)
+    assert [c.desired["height_mm"] for c in commands] == [700, 701, 702, 703, 704]
+    assert OutboxMessage.objects.filter(topic__in=[d.topic("desired") for d in devices]).count() == 5

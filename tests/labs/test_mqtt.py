@@ -245,3 +245,33 @@ class _Published:
 
     def is_published(self):
         return True
+
+
+@pytest.mark.postgres
+def test_a_large_nudge_is_handed_to_the_bookkeeper_and_every_row_is_marked_sent(amqtt_broker, settings, monkeypatch):
+    """A fan-out's chunk: the committing thread hands the messages to the client and goes on; the bookkeeper thread
+    waits for the PUBACKs and marks the rows sent."""
+    settings.MQTT_URL = amqtt_broker
+    settings.MQTT_OUTBOX_NUDGE = True
+    settings.MQTT_OUTBOX_NUDGE_HAND_OFF = 3
+    booked_on = []
+    real = outbox._bookkeep
+    monkeypatch.setattr(
+        outbox, "_bookkeep", lambda m, s: (booked_on.append(threading.current_thread().name), real(m, s))
+    )
+    mqtt.publisher_close()
+    listener = Listener(amqtt_broker, "labs/v1/test/#")
+    try:
+        with transaction.atomic():
+            rows = outbox.outbox_enqueue_many(Publish(f"labs/v1/test/desk/d{n}/desired", {"v": n}) for n in range(5))
+        assert outbox.outbox_settled(timeout=10)
+        wait_until(lambda: len(listener.messages) == 5, message="the five messages")
+        with transaction.atomic():  # a small one is booked by the committing thread, as before
+            small = outbox.outbox_enqueue(Publish("labs/v1/test/desk/d9/desired", {"v": 9}))
+        wait_until(lambda: len(listener.messages) == 6, message="the small one")
+    finally:
+        listener.close()
+        mqtt.publisher_close()
+    assert booked_on == ["outbox-bookkeeper", threading.current_thread().name]
+    assert [t for t, _, _ in listener.messages] == [f"labs/v1/test/desk/d{n}/desired" for n in (0, 1, 2, 3, 4, 9)]
+    assert not OutboxMessage.objects.filter(pk__in=[r.pk for r in [*rows, small]], sent_at__isnull=True).exists()
