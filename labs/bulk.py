@@ -204,7 +204,8 @@ def _execute_binary(statement: str, params: list, *, rows: bool = True):
     connection.ensure_connection()
     started = time.monotonic()
     with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(statement, params)
+        # prepare=False: never a server-side prepared statement (PgBouncer in transaction mode, docs/scaling.md)
+        cursor.execute(statement, params, prepare=False)
         answer = cursor.fetchall() if rows else cursor.rowcount
     if connection.queries_logged:
         connection.queries_log.append({"sql": statement, "time": f"{time.monotonic() - started:.3f}"})

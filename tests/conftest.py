@@ -15,6 +15,48 @@ def _eager_celery(settings):
     settings.CELERY_TASK_ALWAYS_EAGER = True
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _flush_by_delete_on_postgresql():
+    """After each transactional test Django empties every table (``flush``). On PostgreSQL that is one TRUNCATE of
+    ~100 tables, which makes new files for every table and index: ~0.7 s a test here. DELETE of the few rows a test
+    wrote takes milliseconds; Django's foreign keys are DEFERRABLE INITIALLY DEFERRED and the flush is one
+    transaction, so the order does not matter. Tables with triggers of their own (the append-only access decisions
+    refuse DELETE) are still truncated. A flush that resets sequences keeps Django's TRUNCATE."""
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    original = DatabaseOperations.sql_flush
+    with_triggers: set[str] = set()
+
+    def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
+        if reset_sequences or not tables:
+            return original(self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade)
+        if not with_triggers:
+            with self.connection.cursor() as cursor:
+                cursor.execute("SELECT DISTINCT tgrelid::regclass::text FROM pg_trigger WHERE NOT tgisinternal")
+                with_triggers.update(name.strip('"') for (name,) in cursor.fetchall())
+                with_triggers.add("")  # looked up once, even where there are none
+        truncated = [t for t in tables if t in with_triggers]
+        statements = [f"DELETE FROM {self.quote_name(t)};" for t in tables if t not in with_triggers]  # noqa: S608
+        if truncated:
+            statements.append(f"TRUNCATE {', '.join(self.quote_name(t) for t in truncated)} CASCADE;")
+        return statements
+
+    DatabaseOperations.sql_flush = sql_flush
+    yield
+    DatabaseOperations.sql_flush = original
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Every person the factories make has a password: hashed with the production hasher (PBKDF2, a million rounds)
+    that costs ~0.5 s here per person. Tests hash with MD5; passwords hashed by PBKDF2 still verify (and the tests
+    that count on the real hasher's cost set it themselves)."""
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    ]
+
+
 @pytest.fixture(autouse=True)
 def _default_language():
     """A request in Danish leaves Danish active in the thread (LocaleMiddleware activates, nothing deactivates): each
