@@ -16,8 +16,6 @@ documents still go out in id order. SQLite has no row locks: there one bridge dr
 from __future__ import annotations
 
 import logging
-import os
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -260,10 +258,10 @@ def outbox_nudge(*, messages: list[OutboxMessage]) -> int:
             return len(sent)
         if len(messages) >= settings.MQTT_OUTBOX_NUDGE_HAND_OFF and connection.vendor == "postgresql":
             # A large nudge (a fan-out's chunk): the messages are handed to the client and the caller goes on (with
-            # its next chunk) while the network thread sends them; waiting for the PUBACKs and the bookkeeping run
-            # on the bookkeeper thread.
+            # its next chunk) while the network thread sends them; a bookkeeper thread claims the rows, waits for
+            # the PUBACKs and marks them sent.
             pending, _failed = _hand_over(client, messages)
-            _bookkeeper().put((messages, pending))
+            _book_later(messages, pending)
             return len(pending)
         sent, _failed = outbox_publish(client=client, messages=messages, timeout=settings.MQTT_OUTBOX_NUDGE_TIMEOUT)
         _bookkeep(messages, sent)
@@ -280,49 +278,51 @@ def _bookkeep(messages: list[OutboxMessage], sent: list[int]) -> None:
         _after_sent(messages, sent, at)
 
 
-_bookkeeper_queue: queue.Queue | None = None
-_bookkeeper_pid = 0
-_bookkeeper_lock = threading.Lock()
+_bookkeepers: list[threading.Thread] = []
+_bookkeepers_lock = threading.Lock()
 
 
-def _bookkeeper() -> queue.Queue:
-    """This process's bookkeeper: one daemon thread that waits for the PUBACKs of handed-off nudges and marks their
-    rows sent (with its own database connection). If the process ends first, the rows stay unsent and a bridge
-    publishes them again after the grace: devices answer a repeated ``cmd_id`` as before (idempotent)."""
-    global _bookkeeper_queue, _bookkeeper_pid
-    with _bookkeeper_lock:
-        if _bookkeeper_queue is None or _bookkeeper_pid != os.getpid():
-            _bookkeeper_queue = queue.Queue()
-            _bookkeeper_pid = os.getpid()
-            threading.Thread(
-                target=_bookkeeper_run, args=(_bookkeeper_queue,), name="outbox-bookkeeper", daemon=True
-            ).start()
-        return _bookkeeper_queue
+def _book_later(messages: list[OutboxMessage], pending: list[tuple[int, object]]) -> None:
+    """A bookkeeper thread for one handed-off nudge. It first claims the rows (SKIP LOCKED, in its own transaction,
+    within milliseconds of their commit), so a bridge draining meanwhile skips them instead of publishing them a
+    second time, however long the PUBACKs take (measured before this claim: 3,750 of a 10,000-device fan-out were
+    published twice); then it waits for the PUBACKs and marks the claimed rows sent. Rows a bridge had already
+    claimed are left to it. If the process ends first, the rows stay unsent and a bridge publishes them after the
+    grace: devices answer a repeated ``cmd_id`` as before (idempotent). One thread per nudge, so a chunk's claim never
+    waits behind the previous chunk's PUBACKs."""
 
-
-def _bookkeeper_run(jobs: queue.Queue) -> None:
-    while True:
-        messages, pending = jobs.get()
+    def run() -> None:
         try:
-            sent, _failed = _await_published(pending, settings.MQTT_OUTBOX_NUDGE_TIMEOUT * 5)
-            _bookkeep(messages, sent)
+            with transaction.atomic():
+                claimed = set(
+                    OutboxMessage.objects.select_for_update(skip_locked=True)
+                    .filter(id__in=[pk for pk, _info in pending], sent_at__isnull=True)
+                    .values_list("id", flat=True)
+                )
+                sent, _failed = _await_published(
+                    [(pk, info) for pk, info in pending if pk in claimed], settings.MQTT_OUTBOX_NUDGE_TIMEOUT * 5
+                )
+                _bookkeep(messages, sent)
         except Exception:
             logger.exception("outbox bookkeeping failed; the bridge will publish the messages again")
         finally:
-            if jobs.empty():  # idle: its database connection is not held open between fan-outs
-                connection.close()
-            jobs.task_done()
+            connection.close()
+
+    thread = threading.Thread(target=run, name="outbox-bookkeeper", daemon=True)
+    with _bookkeepers_lock:
+        _bookkeepers[:] = [t for t in _bookkeepers if t.is_alive()]
+        _bookkeepers.append(thread)
+    thread.start()
 
 
 def outbox_settled(timeout: float = 30.0) -> bool:
     """Wait until every handed-off nudge of this process is booked (tests, benches, shutdown); True when done."""
-    jobs = _bookkeeper_queue
-    if jobs is None or _bookkeeper_pid != os.getpid():
-        return True
     deadline = time.monotonic() + timeout
-    while jobs.unfinished_tasks and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return not jobs.unfinished_tasks
+    with _bookkeepers_lock:
+        threads = list(_bookkeepers)
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return not any(thread.is_alive() for thread in threads)
 
 
 def outbox_purge(*, older_than: timedelta = timedelta(days=1)) -> int:
