@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand
 
 from labs import mqtt, mqtt_router
 from labs.mqtt_bridge import Bridge
+from labs.runtime import freeze_startup_objects
 
 
 class Command(BaseCommand):
@@ -38,5 +39,6 @@ class Command(BaseCommand):
                 self.stdout.flush()
 
         threading.Thread(target=announce, daemon=True).start()
+        freeze_startup_objects()  # the batches' full garbage collections walk only what came later (labs/runtime.py)
         bridge.run()
         self.stdout.write(f"mqtt_bridge: stopped after {bridge.handled} messages in, {bridge.published} published")
