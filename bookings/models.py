@@ -347,7 +347,8 @@ class DemandSignal(models.Model):
 
 
 class Closure(models.Model):
-    """A local day on which a site's rooms cannot be booked (a holiday, works): not bookable in analytics."""
+    """A local day on which a site's rooms and desks cannot be booked (a holiday, works; rule ``closed`` in
+    bookings.services.rules, staff may override it with a reason): not bookable in analytics."""
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="closures")
     day = models.DateField()

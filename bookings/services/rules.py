@@ -1,13 +1,13 @@
-"""Booking rules: the one place they are checked (opening hours, notice, advance, duration, capacity, the
-company's weekly room quota). A broken rule is a RuleViolation (422) naming the rule."""
+"""Booking rules: the one place they are checked (opening hours, notice, advance, duration, capacity, the site's
+closure days, the company's weekly room quota). A broken rule is a RuleViolation (422) naming the rule."""
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -16,7 +16,7 @@ from bookings import db
 from bookings.choices import (
     HOLDING_STATUSES,
 )
-from bookings.models import Booking, BookingPolicy, Desk, Room
+from bookings.models import Booking, BookingPolicy, Closure, Desk, Room
 from labs.errors import RuleViolation
 from labs.models import Company, Person, Site
 
@@ -65,6 +65,21 @@ def rules_for(*, room: Room | None = None, desk: Desk | None = None) -> Effectiv
     )
 
 
+def closed_days(site: Site, intervals: Sequence[tuple[datetime, datetime]]) -> dict[date, str]:
+    """The site's closure days (bookings.models.Closure: day -> reason) among the local days the intervals touch, in
+    one indexed query."""
+    tz = site.tz
+    days: set[date] = set()
+    for start, end in intervals:
+        day, last = start.astimezone(tz).date(), (end - timedelta(microseconds=1)).astimezone(tz).date()
+        while day <= last:
+            days.add(day)
+            day += timedelta(days=1)
+    if not days:
+        return {}
+    return dict(Closure.objects.filter(site=site, day__in=sorted(days)).values_list("day", "reason"))
+
+
 def violation(rule: str, detail: str, **extra) -> RuleViolation:
     return RuleViolation(detail, extra={"rule": rule, **extra})
 
@@ -80,11 +95,13 @@ def booking_rules_check(
     exclude_ids: Iterable[int] = (),
     lock: bool = True,
     quota: bool = True,
+    closed: Mapping[date, str] | None = None,
 ) -> None:
     """The one place booking rules are checked; raises RuleViolation (422) naming the first broken rule.
 
     ``intervals`` are the bookings to make (one, or a series' occurrences); the weekly quota counts them together
-    with the company's existing bookings.
+    with the company's existing bookings. ``closed``: the site's closure days among the intervals' local days, when
+    the caller has read them already (:func:`closed_days`, once for many resources of one site).
     """
     now = now or timezone.now()
     rules = rules_for(room=room, desk=desk)
@@ -114,6 +131,14 @@ def booking_rules_check(
                 "bookable_hours",
                 f"Bookable {rules.opens_at:%H:%M}-{rules.closes_at:%H:%M} local time ({when}).",
             )
+    site = (room or desk).site
+    closed = closed_days(site, intervals) if closed is None else closed
+    if closed:
+        day = min(closed)
+        reason = f" ({closed[day]})" if closed[day] else ""
+        raise violation(
+            "closed", f"{site.name} is closed on {day:%Y-%m-%d}{reason}.", days=[str(d) for d in sorted(closed)]
+        )
     if quota and rules.company_weekly_room_hours is not None and organiser.company_id:
         _check_weekly_quota(
             company_id=organiser.company_id,
@@ -140,6 +165,7 @@ def booking_refusals(
     now = now or timezone.now()
     refused: dict[tuple[str, int], RuleViolation] = {}
     sites: dict[int, Site] = {}
+    closures: dict[int, dict[date, str]] = {}
     quota_refusal: dict[int, RuleViolation | None] = {}
     resources = list(resources)
     held_desk = None
@@ -160,6 +186,8 @@ def booking_refusals(
             continue
         # One policy read per site, not per resource (each select_related row has its own Site instance).
         resource.site = sites.setdefault(resource.site_id, resource.site)
+        if resource.site_id not in closures:  # the site's closure days, read once for all its rooms and desks
+            closures[resource.site_id] = closed_days(resource.site, [(start, end)])
         is_room = isinstance(resource, Room)
         key = ("room" if is_room else "desk", resource.pk)
         try:
@@ -171,6 +199,7 @@ def booking_refusals(
                 now=now,
                 lock=False,
                 quota=False,
+                closed=closures[resource.site_id],
             )
         except RuleViolation as exc:
             refused[key] = exc

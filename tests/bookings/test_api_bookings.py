@@ -195,6 +195,19 @@ def test_the_list_filters_by_window_room_and_desk(member_client, member, booking
     assert member_client.get(URL, {"start": "2026-03-03T10:30:00"}).status_code == 400
 
 
+def test_a_closed_day_is_422_naming_the_rule_and_the_day(member_client, room):
+    from bookings.models import Closure
+
+    Closure.objects.create(site=room.site, day=local(2026, 3, 3).date(), reason="Holiday")
+
+    response = member_client.post(URL, _body(room), format="json")
+
+    assert response.status_code == 422
+    body = response.json()
+    assert (body["code"], body["rule"], body["days"]) == ("rule_violation", "closed", ["2026-03-03"])
+    assert not Booking.objects.exists()
+
+
 def test_the_list_query_count_does_not_grow_with_the_bookings(
     member_client, member, room, django_assert_max_num_queries
 ):

@@ -51,6 +51,18 @@ def test_search_greys_a_room_the_rules_refuse_and_says_why(member_web, room, str
     assert "booking-result--refused" in page
 
 
+def test_search_on_a_closed_day_greys_every_room_and_says_so(member_web, site, room, strict_room):
+    from bookings.models import Closure
+
+    Closure.objects.create(site=site, day=local(2026, 3, 4).date(), reason="Holiday")
+
+    response = member_web.get("/rooms/", {"date": "2026-03-04", "start": "10:00", "end": "11:00"})
+
+    assert {r["refusal"].extra["rule"] for r in response.context["results"]} == {"closed"}
+    page = response.content.decode()
+    assert "closed on 2026-03-04 (Holiday)" in page and "Book Fjord</button>" not in page
+
+
 def test_search_greys_rooms_past_the_companys_weekly_quota(member_web, colleague, site, room, strict_room):
     BookingPolicy.objects.update_or_create(site=site, defaults={"company_weekly_room_hours": 2})
     services.booking_create(actor=colleague, room=room, start=local(2026, 3, 3, 9), end=local(2026, 3, 3, 11))

@@ -10,6 +10,7 @@ from bookings import services
 from bookings.models import BookingPolicy
 from labs.errors import Forbidden, RuleViolation
 from tests.bookings.conftest import local
+from tests.factories import PersonFactory
 
 pytestmark = pytest.mark.usefixtures("frozen")
 
@@ -167,3 +168,91 @@ def test_people_of_no_company_have_no_quota(mentor, room):
     BookingPolicy.objects.create(site=room.site, company_weekly_room_hours=1)
 
     assert _book(mentor, room, local(2026, 3, 3, 9), local(2026, 3, 3, 12)).pk
+
+
+# --- closure days (bookings.models.Closure) ---------------------------------------------------------------------------
+
+
+def test_a_closure_day_refuses_rooms_and_desks_of_its_site_only(member, room, desk, site):
+    from bookings.models import Closure
+    from tests.bookings.factories import RoomFactory
+
+    Closure.objects.create(site=site, day=local(2026, 3, 4).date(), reason="Works on the roof")
+    elsewhere = RoomFactory()  # another site, open that day
+
+    with pytest.raises(RuleViolation) as caught:
+        _book(member, room, local(2026, 3, 4, 9), local(2026, 3, 4, 10))
+    payload = caught.value.as_dict()
+    assert payload["rule"] == "closed" and payload["days"] == ["2026-03-04"]
+    assert "closed on 2026-03-04 (Works on the roof)" in payload["detail"]
+    desk_booking = lambda: services.booking_create(  # noqa: E731
+        actor=member, desk=desk, start=local(2026, 3, 4, 9), end=local(2026, 3, 4, 17)
+    )
+    assert _rule_of(desk_booking) == "closed"
+    assert _book(member, room, local(2026, 3, 3, 9), local(2026, 3, 3, 10)).pk  # the day before is open
+    assert services.booking_create(
+        actor=PersonFactory(site=elsewhere.site), room=elsewhere, start=local(2026, 3, 4, 9), end=local(2026, 3, 4, 10)
+    ).pk
+
+
+def test_the_closure_is_the_sites_local_day(member, room, site):
+    """A booking from 00:30 local (23:30 UTC the day before) lies on the closed local day."""
+    from bookings.models import Closure
+
+    BookingPolicy.objects.create(site=site, opens_at=time(0), closes_at=time(23, 59))
+    Closure.objects.create(site=site, day=local(2026, 3, 4).date())
+
+    assert _rule_of(lambda: _book(member, room, local(2026, 3, 4, 0, 30), local(2026, 3, 4, 1))) == "closed"
+    assert _book(member, room, local(2026, 3, 3, 22), local(2026, 3, 3, 23, 30)).pk
+
+
+def test_a_series_over_a_closure_day_and_a_re_timing_onto_one_are_refused(member, room, site):
+    from bookings.models import Closure
+
+    Closure.objects.create(site=site, day=local(2026, 3, 17).date(), reason="Holiday")
+    with pytest.raises(RuleViolation) as caught:
+        services.booking_series_create(
+            actor=member, room=room, start=local(2026, 3, 3, 9), end=local(2026, 3, 3, 10), rrule="FREQ=WEEKLY;COUNT=4"
+        )
+    assert caught.value.as_dict()["days"] == ["2026-03-17"]
+    booking = _book(member, room, local(2026, 3, 16, 9), local(2026, 3, 16, 10))
+    with pytest.raises(RuleViolation):
+        services.booking_update(actor=member, booking=booking, start=local(2026, 3, 17, 9), end=local(2026, 3, 17, 10))
+
+
+def test_staff_may_book_a_closed_day_with_a_recorded_reason(staff, member, room, site):
+    from bookings.models import Closure
+
+    Closure.objects.create(site=site, day=local(2026, 3, 4).date())
+    booking = services.booking_create(
+        actor=staff,
+        organiser=member,
+        room=room,
+        start=local(2026, 3, 4, 9),
+        end=local(2026, 3, 4, 10),
+        override_reason="Contractors' briefing",
+    )
+    assert booking.override_reason == "Contractors' briefing"
+
+
+def test_the_free_room_search_refuses_every_room_of_a_closed_site_with_one_closure_read(
+    member, room, site, django_assert_max_num_queries
+):
+    from bookings.models import Closure, Room
+    from tests.bookings.factories import RoomFactory
+
+    for _ in range(5):
+        RoomFactory(site=site, floor=room.floor)
+    Closure.objects.create(site=site, day=local(2026, 3, 4).date())
+    rooms = list(Room.objects.filter(site=site).select_related("site", "site__booking_policy"))
+    with django_assert_max_num_queries(2):  # the closure days, once; the policy came with the rooms
+        refused = services.booking_refusals(
+            resources=rooms, organiser=member, start=local(2026, 3, 4, 9), end=local(2026, 3, 4, 10)
+        )
+    assert {key: exc.as_dict()["rule"] for key, exc in refused.items()} == {("room", r.pk): "closed" for r in rooms}
+    assert (
+        services.booking_refusals(
+            resources=rooms, organiser=member, start=local(2026, 3, 3, 9), end=local(2026, 3, 3, 10)
+        )
+        == {}
+    )

@@ -82,6 +82,22 @@ def test_a_broken_booking_rule_is_declined_with_the_rule(linked, fake_google, fj
     assert "Bookable 07:00-20:00" in _comment(fake_google, event)
 
 
+def test_an_event_on_a_closure_day_is_declined_with_the_closure(linked, fake_google, fjord, alice, committed):
+    from bookings.models import Closure
+
+    Closure.objects.create(site=fjord.site, day=local(2026, 3, 4).date(), reason="Works on the roof")
+    event = fake_google.user_event_create(
+        ALICE, summary="Planning", start=local(2026, 3, 4, 10), end=local(2026, 3, 4, 11), rooms=(ROOM,)
+    )
+
+    with committed():
+        sync_now(linked)
+
+    assert live_bookings(fjord) == []
+    assert fake_google.room_response(ROOM, event) == "declined"
+    assert "closed on 2026-03-04 (Works on the roof)" in _comment(fake_google, event)
+
+
 def test_too_many_attendees_for_the_room_are_declined(linked, fake_google, fjord, alice, committed):
     guests = tuple(f"guest{i}@elsewhere.test" for i in range(7))
     event = fake_google.user_event_create(
