@@ -356,6 +356,11 @@ def _refusals(person, window, resources) -> dict:
     return services.booking_refusals(resources=resources, organiser=person, start=window[0], end=window[1])
 
 
+def _closed_notice(refusals: dict) -> str | None:
+    """The site's closure (rule ``closed``) as one sentence for the whole search, when it refused what was found."""
+    return next((r.detail for r in refusals.values() if r.extra.get("rule") == "closed"), None)
+
+
 def _spot_label(spot) -> str:
     return spot.resource.name if spot.kind == "room" else spot.resource.label
 
@@ -426,6 +431,7 @@ def room_search(request):
             "rooms": rooms,
             "results": results,
             "bookable": [r for r in results or [] if r["refusal"] is None],
+            "closed_notice": _closed_notice(refusals) if results else None,
             "window": window,
             "plan_window": plan_window,
             "site": site,
@@ -523,6 +529,7 @@ def desk_search(request):
             "desks": desks,
             "results": results,
             "bookable": [r for r in results or [] if r["refusal"] is None],
+            "closed_notice": _closed_notice(refusals) if results else None,
             "window": window,
             "plan_window": plan_window,
             "site": site,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from bookings import db
@@ -137,7 +138,9 @@ def booking_rules_check(
         day = min(closed)
         reason = f" ({closed[day]})" if closed[day] else ""
         raise violation(
-            "closed", f"{site.name} is closed on {day:%Y-%m-%d}{reason}.", days=[str(d) for d in sorted(closed)]
+            "closed",
+            f"{site.name} is closed on {date_format(day, 'l j F Y')}{reason}.",
+            days=[str(d) for d in sorted(closed)],
         )
     if quota and rules.company_weekly_room_hours is not None and organiser.company_id:
         _check_weekly_quota(

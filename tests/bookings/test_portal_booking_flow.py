@@ -60,7 +60,11 @@ def test_search_on_a_closed_day_greys_every_room_and_says_so(member_web, site, r
 
     assert {r["refusal"].extra["rule"] for r in response.context["results"]} == {"closed"}
     page = response.content.decode()
-    assert "closed on 2026-03-04 (Holiday)" in page and "Book Fjord</button>" not in page
+    assert "closed on Wednesday 4 March 2026 (Holiday)" in page and "Book Fjord</button>" not in page
+    assert response.context["closed_notice"] == f"{site.name} is closed on Wednesday 4 March 2026 (Holiday)."
+    assert 'id="closed-day"' in page
+    open_day = member_web.get("/rooms/", {"date": "2026-03-05", "start": "10:00", "end": "11:00"})
+    assert open_day.context["closed_notice"] is None and 'id="closed-day"' not in open_day.content.decode()
 
 
 def test_search_greys_rooms_past_the_companys_weekly_quota(member_web, colleague, site, room, strict_room):

@@ -184,7 +184,7 @@ def test_a_closure_day_refuses_rooms_and_desks_of_its_site_only(member, room, de
         _book(member, room, local(2026, 3, 4, 9), local(2026, 3, 4, 10))
     payload = caught.value.as_dict()
     assert payload["rule"] == "closed" and payload["days"] == ["2026-03-04"]
-    assert "closed on 2026-03-04 (Works on the roof)" in payload["detail"]
+    assert "closed on Wednesday 4 March 2026 (Works on the roof)" in payload["detail"]
     desk_booking = lambda: services.booking_create(  # noqa: E731
         actor=member, desk=desk, start=local(2026, 3, 4, 9), end=local(2026, 3, 4, 17)
     )

@@ -51,3 +51,39 @@ def test_a_member_books_a_room_and_sees_it_in_my_bookings(page, live_server, sig
     assert page.console_errors == []
     if os.environ.get("BROWSER_SCREENSHOTS"):
         page.screenshot(path=f"{os.environ['BROWSER_SCREENSHOTS']}/bookings-my-bookings.png", full_page=True)
+
+
+@pytest.fixture
+def phone(browser_context_args):
+    from tests.browser.conftest import PHONE
+
+    return {**browser_context_args, "viewport": PHONE}
+
+
+def test_on_a_closed_day_the_search_says_so_for_every_room_on_a_phone(
+    browser, live_server, transactional_db, phone, sign_in, member, site, password
+):
+    from bookings.models import Closure
+
+    floor = FloorFactory(site=site, level=1, name="Floor 1")
+    RoomFactory(site=site, floor=floor, name="Fjord", capacity=6)
+    RoomFactory(site=site, floor=floor, name="Nook", capacity=2)
+    day = timezone.now().astimezone(CPH).date() + timedelta(days=2)
+    Closure.objects.create(site=site, day=day, reason="Christmas party set-up")
+    context = browser.new_context(base_url=live_server.url, **phone)
+    page = context.new_page()
+    try:
+        sign_in(page, live_server, "member", password)
+        page.goto(f"{live_server.url}/rooms/?date={day.isoformat()}&start=10:00&end=11:00")
+
+        refusals = page.locator(".booking-result__refusal")
+        assert refusals.count() == 2
+        expected = f"closed on {day:%A} {day.day} {day:%B %Y} (Christmas party set-up)"
+        assert all(expected in text for text in refusals.all_inner_texts())
+        assert expected in page.get_by_role("note").filter(has_text="is closed on").inner_text()
+        assert page.get_by_role("button", name="Book Fjord").count() == 0
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the phone
+        if os.environ.get("BROWSER_SCREENSHOTS"):  # for a look (tests/browser/test_portal_sign_in.py)
+            page.screenshot(path=f"{os.environ['BROWSER_SCREENSHOTS']}/closed-day-search-phone.png", full_page=True)
+    finally:
+        context.close()

@@ -95,7 +95,7 @@ def test_an_event_on_a_closure_day_is_declined_with_the_closure(linked, fake_goo
 
     assert live_bookings(fjord) == []
     assert fake_google.room_response(ROOM, event) == "declined"
-    assert "closed on 2026-03-04 (Works on the roof)" in _comment(fake_google, event)
+    assert "closed on Wednesday 4 March 2026 (Works on the roof)" in _comment(fake_google, event)
 
 
 def test_too_many_attendees_for_the_room_are_declined(linked, fake_google, fjord, alice, committed):
