@@ -58,6 +58,14 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def _unique_surnames_per_test():
+    """Each test's people have surnames of their own (tests/factories.py: unique_last_name)."""
+    from tests.factories import forget_last_names
+
+    forget_last_names()
+
+
+@pytest.fixture(autouse=True)
 def _default_language():
     """A request in Danish leaves Danish active in the thread (LocaleMiddleware activates, nothing deactivates): each
     test starts and ends in LANGUAGE_CODE, so code called outside a request reads English."""
