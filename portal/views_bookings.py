@@ -472,6 +472,8 @@ def room_day(request, pk: int):
     rules = services.rules_for(room=room)
     busy = selectors.resource_busy_intervals(room=room, day=day, viewer=person)
     now = timezone.now()
+    day_start = datetime.combine(day, time(0), tzinfo=tz)
+    closed = services.closed_days(room.site, [(day_start, day_start + timedelta(hours=1))])  # once, not per hour
     hours = []
     for hour in range(rules.opens_at.hour, min(rules.closes_at.hour + (1 if rules.closes_at.minute else 0), 24)):
         slot_start = datetime.combine(day, time(hour), tzinfo=tz)
@@ -480,7 +482,7 @@ def room_day(request, pk: int):
         refusal = None
         if not taken:
             refusal = services.booking_refusals(
-                resources=[room], organiser=person, start=slot_start, end=slot_end, now=now
+                resources=[room], organiser=person, start=slot_start, end=slot_end, now=now, closed=closed
             )
             refusal = refusal.get(("room", room.pk))
         hours.append({"start": slot_start, "end": slot_end, "busy": taken, "refusal": refusal})

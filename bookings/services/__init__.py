@@ -42,7 +42,14 @@ from bookings.services.demand import demand_signal_record, empty_search_record
 from bookings.services.feeds import calendar_feed_regenerate, calendar_feed_revoke, calendar_feed_token_digest
 from bookings.services.imports import ImportMalformed, ImportResult, bookings_import
 from bookings.services.plans import floor_plan_positions_set
-from bookings.services.rules import EffectiveRules, booking_refusals, booking_rules_check, policy_for, rules_for
+from bookings.services.rules import (
+    EffectiveRules,
+    booking_refusals,
+    booking_rules_check,
+    closed_days,
+    policy_for,
+    rules_for,
+)
 
 __all__ = [
     "EffectiveRules",
@@ -53,6 +60,7 @@ __all__ = [
     "booking_check_in",
     "booking_create",
     "booking_refusals",
+    "closed_days",
     "booking_rules_check",
     "booking_series_create",
     "booking_update",

@@ -160,11 +160,13 @@ def booking_refusals(
     start: datetime,
     end: datetime,
     now: datetime | None = None,
+    closed: Mapping[date, str] | None = None,
 ) -> dict[tuple[str, int], RuleViolation]:
     """Which of ``resources`` the rules refuse to ``organiser`` for [start, end), with the rule's violation: the same
     :func:`booking_rules_check` as creating the booking, and for desks the one desk a person holds at a time (rule
     ``one_desk``; booking_create refuses it as an overlap). No other overlap check: the caller shows only free ones.
-    Read only: the weekly quota is counted without its row lock. Keys are ``("room" | "desk", pk)``."""
+    Read only: the weekly quota is counted without its row lock. Keys are ``("room" | "desk", pk)``. ``closed``: the
+    closure days of the resources' one site, when the caller read them already (a day asked hour by hour)."""
     now = now or timezone.now()
     refused: dict[tuple[str, int], RuleViolation] = {}
     sites: dict[int, Site] = {}
@@ -190,7 +192,7 @@ def booking_refusals(
         # One policy read per site, not per resource (each select_related row has its own Site instance).
         resource.site = sites.setdefault(resource.site_id, resource.site)
         if resource.site_id not in closures:  # the site's closure days, read once for all its rooms and desks
-            closures[resource.site_id] = closed_days(resource.site, [(start, end)])
+            closures[resource.site_id] = closed_days(resource.site, [(start, end)]) if closed is None else closed
         is_room = isinstance(resource, Room)
         key = ("room" if is_room else "desk", resource.pk)
         try:

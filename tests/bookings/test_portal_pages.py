@@ -107,6 +107,24 @@ def test_the_room_day_shows_busy_hours_without_names(member_web, colleague, room
     assert busy_hours == [10]
 
 
+def test_the_room_day_of_a_closed_day_refuses_every_hour_reading_the_closures_once(member_web, room):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from bookings.models import Closure
+
+    Closure.objects.create(site=room.site, day=local(2026, 3, 4).date(), reason="Holiday")
+
+    with CaptureQueriesContext(connection) as queries:
+        response = member_web.get(f"/rooms/{room.pk}/", {"date": "2026-03-04"})
+
+    hours = response.context["hours"]
+    assert len(hours) > 5 and {h["refusal"].extra["rule"] for h in hours} == {"closed"}
+    assert sum("bookings_closure" in q["sql"] for q in queries.captured_queries) == 1
+    open_day = member_web.get(f"/rooms/{room.pk}/", {"date": "2026-03-05"}).context["hours"]
+    assert not any(h["refusal"] for h in open_day)
+
+
 def test_my_bookings_check_in_and_cancel(member_web, member, room, frozen):
     booking = services.booking_create(actor=member, room=room, start=local(2026, 3, 2, 9), end=local(2026, 3, 2, 10))
     frozen.move_to(local(2026, 3, 2, 8, 50))
