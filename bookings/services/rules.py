@@ -136,12 +136,12 @@ def booking_rules_check(
     closed = closed_days(site, intervals) if closed is None else closed
     if closed:
         day = min(closed)
-        reason = f" ({closed[day]})" if closed[day] else ""
-        raise violation(
-            "closed",
-            f"{site.name} is closed on {date_format(day, 'l j F Y')}{reason}.",
-            days=[str(d) for d in sorted(closed)],
-        )
+        words = {"site": site.name, "day": date_format(day, "l j F Y"), "reason": closed[day]}
+        if closed[day]:
+            detail = _("%(site)s is closed on %(day)s (%(reason)s).")
+        else:
+            detail = _("%(site)s is closed on %(day)s.")
+        raise violation("closed", detail % words, days=[str(d) for d in sorted(closed)])
     if quota and rules.company_weekly_room_hours is not None and organiser.company_id:
         _check_weekly_quota(
             company_id=organiser.company_id,
