@@ -127,6 +127,17 @@ else:
     }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("TEST", {})["NAME"] = env_str("DATABASE_TEST_NAME", None)
+    if env_bool("DATABASE_PREPARED_STATEMENTS", True):
+        # Parameters bound by the server instead of quoted into the SQL by Python, so psycopg can prepare a statement
+        # a connection has run DATABASE_PREPARE_THRESHOLD times: PostgreSQL then skips parsing and planning it. The
+        # hot paths run the same few statements again and again (a booking create: 9.4 -> 7.4 ms of Python and
+        # 12.9 -> 9.0 ms end to end; docs/scaling.md "Prepared statements"). Django leaves both off for connection
+        # poolers in transaction mode: behind a PgBouncer older than 1.21 (or without max_prepared_statements) set
+        # DATABASE_PREPARED_STATEMENTS=false.
+        DATABASES["default"].setdefault("OPTIONS", {}).update(
+            server_side_binding=True,
+            prepare_threshold=env_int("DATABASE_PREPARE_THRESHOLD", 5, minimum=0, maximum=1000),
+        )
 USES_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
