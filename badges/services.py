@@ -38,6 +38,7 @@ from labs.choices import Role
 from labs.errors import Conflict, Forbidden, Invalid, NotFound, Throttled
 from labs.models import Person, Site
 from labs.permissions import is_host, is_staff, require_staff
+from labs.prepared import columns
 from labs.transactions import after_commit, enqueue_after_commit
 from labs.validators import single_line
 
@@ -586,7 +587,7 @@ class _Evaluation:
 # portable to PostgreSQL and SQLite): on this hot path the ORM's query compilation cost about four times the
 # database round trip (bench/access.py). The badge comes with the few facts about its holder the decision needs.
 _BADGE_SQL = """
-SELECT b.*, p.role AS holder_role, p.company_id AS holder_company_id, u.is_active AS holder_active,
+SELECT {badge_columns}, p.role AS holder_role, p.company_id AS holder_company_id, u.is_active AS holder_active,
        p.membership_ends_on AS holder_membership_ends_on, s.timezone AS holder_timezone,
        v.site_id AS visit_site_id, v.cancelled_at IS NOT NULL AS visit_cancelled,
        v.checked_out_at IS NOT NULL AS visit_checked_out, v.checked_in_at IS NOT NULL AS visit_checked_in
@@ -609,13 +610,13 @@ def _badge_sql(where: str) -> str:
         "site": Site._meta.db_table,
         "visit": Visit._meta.db_table,
     }
-    return _BADGE_SQL.format(where=where, **tables)
+    return _BADGE_SQL.format(where=where, badge_columns=columns(Badge, "b"), **tables)
 
 
 _BADGE_BY_PUBLIC_ID = _badge_sql("b.public_id = %s")
 _BADGE_BY_CARD = _badge_sql("b.card_uid_digest = %s ORDER BY b.issued_at DESC LIMIT 5")
 _RULES_SQL = (
-    f"SELECT r.* FROM {DoorRule._meta.db_table} r WHERE r.door_id = %s AND r.is_active = %s AND ("  # noqa: S608
+    f"SELECT {columns(DoorRule, 'r')} FROM {DoorRule._meta.db_table} r WHERE r.door_id = %s AND r.is_active = %s AND ("  # noqa: S608
     f"NOT EXISTS (SELECT 1 FROM {DoorRule.companies.through._meta.db_table} c WHERE c.doorrule_id = r.id) "
     f"OR EXISTS (SELECT 1 FROM {DoorRule.companies.through._meta.db_table} c "
     "WHERE c.doorrule_id = r.id AND c.company_id = %s)) ORDER BY r.id"

@@ -25,6 +25,7 @@ from bookings.choices import BookingStatus
 from bookings.models import Booking, Desk, Room
 from labs.models import Person, Site, Zone
 from labs.permissions import scope_queryset
+from labs.prepared import CompiledLookup
 
 _MINUTE = Value(timedelta(minutes=1))
 
@@ -278,3 +279,21 @@ def floor_plan_spots(
                 )
             )
     return spots
+
+
+# Every booking's first read (the API's create, on every request): its SQL built once (labs.prepared).
+_BOOKABLE = {
+    model: CompiledLookup(
+        lambda pk, model=model: model.objects.select_related("site", "site__booking_policy").filter(
+            pk=pk, is_active=True
+        ),
+        pk=int,
+    )
+    for model in (Room, Desk)
+}
+
+
+def bookable_get(model: type[Room] | type[Desk], pk: int) -> Room | Desk:
+    """The active room or desk ``pk`` with its site and the site's booking policy; ``model.DoesNotExist`` if there
+    is no such active one."""
+    return _BOOKABLE[model].get(pk=pk)

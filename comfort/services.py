@@ -34,6 +34,7 @@ from labs.errors import Invalid
 from labs.models import Person, Site, Zone
 from labs.outbox import outbox_enqueue, outbox_enqueue_many
 from labs.permissions import require_role_allows
+from labs.prepared import columns
 from labs.topics import Publish
 
 logger = logging.getLogger(__name__)
@@ -248,7 +249,7 @@ def _lock_devices(condition: Q, *, occupant_at: datetime | None = None) -> list[
 
 # Table names come from the models, values are parameters.
 _DESK_FRAME_SQL = f"""
-    SELECT device.*, site.slug AS site_slug, occupant."end" AS occupant_end,
+    SELECT {columns(Device, "device")}, site.slug AS site_slug, occupant."end" AS occupant_end,
            EXISTS (SELECT 1 FROM {Command._meta.db_table} command
                     WHERE command.device_id = device.id AND command.state = ANY(%(open)s)) AS has_open_commands,
            CASE WHEN occupant.organiser_id IS NOT NULL

@@ -154,7 +154,7 @@ def _resource(data: dict) -> dict:
     """The room or desk named in the input; an unknown or inactive one is a 400 on that field."""
     model, field = (Room, "room") if "room" in data else (Desk, "desk")
     try:
-        resource = model.objects.select_related("site", "site__booking_policy").get(pk=data[field], is_active=True)
+        resource = selectors.bookable_get(model, data[field])
     except model.DoesNotExist:
         raise serializers.ValidationError({field: [f"No such {field}."]}) from None
     return {field: resource}
