@@ -5,7 +5,8 @@
 
 It (re)creates a dedicated PostgreSQL database (``labs_bench``, on loopback only), migrates it, seeds 500 rooms and
 1,000,000 bookings with one ``INSERT ... SELECT generate_series`` (the exclusion constraints in place), starts
-gunicorn (2 workers) against it and measures, each beside the limit measured in the same run:
+gunicorn as the Procfile runs it (2 sync workers) against it and measures, each beside the limit measured in the
+same run:
 
 - booking create over HTTP with 1 and 8 concurrent clients (req/s, p50, p99) beside plain psycopg INSERTs into the
   same constrained table from 1 and 8 connections;
@@ -62,7 +63,7 @@ import psycopg  # noqa: E402
 TARGETS = {
     "create_8_clients_req_per_s": 600,
     "create_8_clients_p99_ms": 25,
-    "create_vs_raw_ratio_min": 1 / 15,
+    "create_vs_raw_ratio_min": 1 / 10,  # issue 14: at least 1/10 of the raw constrained INSERT
     "search_api_p50_ms": 20,
     "search_api_p99_ms": 50,
 }
@@ -288,12 +289,6 @@ def start_gunicorn() -> subprocess.Popen:
             f"127.0.0.1:{PORT}",
             "--workers",
             "2",
-            "--worker-class",
-            "gthread",
-            "--threads",
-            "4",
-            "--keep-alive",
-            "30",
             "--log-level",
             "warning",
         ],

@@ -78,7 +78,8 @@ def closed_days(site: Site, intervals: Sequence[tuple[datetime, datetime]]) -> d
             day += timedelta(days=1)
     if not days:
         return {}
-    return dict(Closure.objects.filter(site=site, day__in=sorted(days)).values_list("day", "reason"))
+    # order_by(): the model orders by site (its name: a join) and day, which a dict does not need.
+    return dict(Closure.objects.filter(site=site, day__in=sorted(days)).order_by().values_list("day", "reason"))
 
 
 def violation(rule: str, detail: str, **extra) -> RuleViolation:
