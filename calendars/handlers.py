@@ -17,18 +17,30 @@ from bookings.events import BookingChange, BookingsChanged
 from bookings.models import Booking
 from calendars import personal, services
 from calendars.choices import PersonalStatus
+from labs.prepared import CompiledRows
 
 logger = logging.getLogger(__name__)
+
+_GATE_COLUMNS = ("pk", "room__calendar_link__id", "organiser__personal_calendar__status")
+# One booking changed (a create, a move, a cancel: most events): the gate's SQL built once (labs.prepared).
+_GATE_ONE = CompiledRows(
+    lambda pk: Booking.objects.filter(pk=pk, room__isnull=False).order_by().values_list(*_GATE_COLUMNS), pk=int
+)
+
+
+def _gate_rows(booking_ids) -> list[tuple]:
+    """(booking, its room's calendar link or None, its organiser's own calendar status or None) of the room
+    bookings among ``booking_ids``, in id order."""
+    ids = list(booking_ids)
+    if len(ids) == 1 and type(ids[0]) is int:
+        return _GATE_ONE.rows(pk=ids[0])
+    return list(Booking.objects.filter(pk__in=ids, room__isnull=False).order_by("pk").values_list(*_GATE_COLUMNS))
 
 
 def on_bookings_changed(event: BookingsChanged) -> None:
     if event.change == BookingChange.CHECKED_IN:  # a check-in changes nothing in any calendar
         return
-    rows = list(
-        Booking.objects.filter(pk__in=event.booking_ids, room__isnull=False)
-        .order_by("pk")
-        .values_list("pk", "room__calendar_link__id", "organiser__personal_calendar__status")
-    )
+    rows = _gate_rows(event.booking_ids)
     if not rows:
         return
     handlers = []

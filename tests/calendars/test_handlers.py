@@ -60,3 +60,47 @@ def test_a_linked_room_gets_the_rooms_sync(site, called):
     handlers.on_bookings_changed(_changed(booking))
 
     assert called == [("rooms", (booking.pk,))]
+
+
+def test_the_one_booking_gate_reads_what_the_many_bookings_gate_reads(site):
+    """The single-booking read (its SQL built once, labs.prepared) against the ORM query it stands in for."""
+    from bookings.models import Booking
+    from tests.bookings.factories import DeskFactory
+
+    linked_room = RoomFactory(site=site)
+    link = Connection.objects.create(site=site, provider="google", name="Workspace")
+    RoomCalendar.objects.create(connection=link, room=linked_room, calendar_id="room@resource.example.com")
+    connected = PersonFactory(site=site)
+    PersonalCalendar.objects.create(
+        person=connected, provider="google", account="c@example.com", status=PersonalStatus.CONNECTED
+    )
+    bookings = [
+        BookingFactory(room=linked_room, organiser=PersonFactory(site=site)),
+        BookingFactory(room=RoomFactory(site=site), organiser=connected),
+        BookingFactory(room=RoomFactory(site=site), organiser=PersonFactory(site=site)),
+        BookingFactory(room=None, desk=DeskFactory(site=site), site=site, organiser=connected),
+    ]
+    for booking in bookings:
+        expected = list(
+            Booking.objects.filter(pk__in=[booking.pk], room__isnull=False)
+            .order_by("pk")
+            .values_list("pk", "room__calendar_link__id", "organiser__personal_calendar__status")
+        )
+        with CaptureQueriesContext(connection) as queries:
+            assert handlers._gate_rows((booking.pk,)) == expected
+        assert len(queries.captured_queries) == 1
+    assert [len(handlers._gate_rows((b.pk,))) for b in bookings] == [1, 1, 1, 0]
+    assert handlers._gate_rows((bookings[0].pk,))[0][1] is not None
+    assert handlers._gate_rows((bookings[1].pk,))[0][2] == PersonalStatus.CONNECTED
+
+
+def test_one_booking_of_a_connected_organiser_gets_the_personal_sync(site, called):
+    organiser = PersonFactory(site=site)
+    PersonalCalendar.objects.create(
+        person=organiser, provider="google", account="o@example.com", status=PersonalStatus.CONNECTED
+    )
+    mine = BookingFactory(room=RoomFactory(site=site), organiser=organiser)
+
+    handlers.on_bookings_changed(_changed(mine))
+
+    assert called == [("personal", (mine.pk,))]
