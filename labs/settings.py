@@ -125,7 +125,10 @@ else:
             "TEST": {"NAME": env_str("SQLITE_TEST_PATH", str(VAR_DIR / "test.sqlite3"))},
         }
     }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+USES_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+if USES_POSTGRES:
+    # Django's backend with a health check that needs no round trip while the connection is quiet (labs/backends).
+    DATABASES["default"]["ENGINE"] = "labs.backends.postgresql"
     DATABASES["default"].setdefault("TEST", {})["NAME"] = env_str("DATABASE_TEST_NAME", None)
     if env_bool("DATABASE_PREPARED_STATEMENTS", True):
         # Parameters bound by the server instead of quoted into the SQL by Python, so psycopg can prepare a statement
@@ -138,7 +141,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
             server_side_binding=True,
             prepare_threshold=env_int("DATABASE_PREPARE_THRESHOLD", 5, minimum=0, maximum=1000),
         )
-USES_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache, Celery ------------------------------------------------------------------------------------------

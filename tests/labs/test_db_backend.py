@@ -1,0 +1,52 @@
+"""labs.backends.postgresql: the health check needs no round trip while a connection is quiet, and still replaces a
+connection PostgreSQL has ended."""
+
+from __future__ import annotations
+
+import time
+from unittest import mock
+
+import psycopg
+import pytest
+from django.conf import settings
+from django.db import close_old_connections, connection, connections
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def _backend_pid() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def _new_request() -> None:
+    """What Django does between two requests on a kept connection (request_started, then the first query)."""
+    close_old_connections()
+
+
+def test_the_backend_is_ours_with_health_checks_on():
+    assert settings.DATABASES["default"]["ENGINE"] == "labs.backends.postgresql"
+    assert connection.vendor == "postgresql" and connection.health_check_enabled
+
+
+def test_a_quiet_connection_is_reused_without_a_select_1():
+    first = _backend_pid()
+    _new_request()
+    with mock.patch.object(type(connections["default"]), "is_usable", autospec=True, return_value=True) as is_usable:
+        assert _backend_pid() == first
+    is_usable.assert_not_called()
+
+
+def test_a_connection_postgresql_ended_is_replaced_at_the_next_request():
+    ended = _backend_pid()
+    url = settings.DATABASES["default"]
+    with psycopg.connect(
+        host=url["HOST"] or None, port=url["PORT"] or None, user=url["USER"], dbname=url["NAME"], autocommit=True
+    ) as other:
+        assert other.execute("SELECT pg_terminate_backend(%s)", [ended]).fetchone()[0] is True
+    deadline = time.monotonic() + 5
+    while connection._quiet() and time.monotonic() < deadline:  # until the server's goodbye arrives
+        time.sleep(0.01)
+    _new_request()
+    assert _backend_pid() != ended  # no error: the dead connection was closed and a new one opened
