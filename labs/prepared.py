@@ -9,9 +9,10 @@ SQL once per database connection object and, on each call, runs it with the call
 exactly as the queryset would (Django's ``ModelIterable``: the same ``from_db``, the same related populators, the
 same converters); a :class:`CompiledRows` returns a ``values_list()`` queryset's rows as tuples, converted alike.
 
-Its parameters are plain ``int`` or ``str`` values (``pk=``, ``key=``): each is found in the built SQL's parameters by
-a sentinel value passed through ``build``, so a lookup that changes its value on the way (``contains`` wraps it in
-``%``) is refused when first compiled instead of silently matching something else.
+Its parameters are plain ``int``, ``str`` or ``date`` values (``pk=``, ``key=``, ``day=``): each is found in the
+built SQL's parameters by a sentinel value passed through ``build`` (a date as the backend adapts it), so a lookup
+that changes its value on the way (``contains`` wraps it in ``%``) is refused when first compiled instead of silently
+matching something else.
 """
 
 from __future__ import annotations
@@ -19,13 +20,19 @@ from __future__ import annotations
 import uuid
 import weakref
 from collections.abc import Callable
+from datetime import date, timedelta
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections, router
 from django.db.models import Model, QuerySet
 from django.db.models.query import get_related_populators
 
-_PARAM_TYPES = (int, str)
+_PARAM_TYPES = (int, str, date)
+
+
+def _adapt(connection, value):
+    """A value as Django hands it to the database driver: a date as the backend stores dates (SQLite: text)."""
+    return connection.ops.adapt_datefield_value(value) if type(value) is date else value
 
 
 def columns(model: type[Model], alias: str) -> str:
@@ -46,7 +53,8 @@ class _Compiled:
         sql, params = compiler.as_sql()  # also fills compiler.select, klass_info and annotation_col_map
         positions: dict[str, int] = {}
         for name, sentinel in sentinels.items():
-            found = [i for i, p in enumerate(params) if type(p) is type(sentinel) and p == sentinel]
+            adapted = _adapt(compiler.connection, sentinel)
+            found = [i for i, p in enumerate(params) if type(p) is type(adapted) and p == adapted]
             if len(found) != 1:
                 raise ImproperlyConfigured(
                     f"compiled read: parameter {name!r} must reach the SQL unchanged and once (found {len(found)}x)"
@@ -73,7 +81,7 @@ class _Compiled:
     def run(self, connection, values: dict, limit: int | None) -> list:
         params = list(self.params)
         for name, index in self.positions.items():
-            params[index] = values[name]
+            params[index] = _adapt(connection, values[name])
         with connection.cursor() as cursor:
             cursor.execute(self.sql, params)
             rows = cursor.fetchall() if limit is None else cursor.fetchmany(limit)
@@ -88,7 +96,7 @@ class _CompiledRead:
     def __init__(self, build: Callable[..., QuerySet], **params: type):
         for name, kind in params.items():
             if kind not in _PARAM_TYPES:
-                raise ImproperlyConfigured(f"compiled read: {name!r} must be int or str, not {kind!r}")
+                raise ImproperlyConfigured(f"compiled read: {name!r} must be int, str or date, not {kind!r}")
         self._build = build
         self._types = params
         # Keyed by the connection object (one per thread and alias): a compiled query keeps its connection for the
@@ -100,7 +108,12 @@ class _CompiledRead:
         sentinels: dict[str, object] = {}
         for name, kind in self._types.items():
             tag = uuid.uuid4()
-            sentinels[name] = -(tag.int % 2**61) - 2**61 if kind is int else f"\u2063compiled:{name}:{tag.hex}"
+            if kind is int:
+                sentinels[name] = -(tag.int % 2**61) - 2**61
+            elif kind is date:  # a day in the first millennium no lookup of ours would ask for
+                sentinels[name] = date(1, 1, 1) + timedelta(days=tag.int % 300_000)
+            else:
+                sentinels[name] = f"\u2063compiled:{name}:{tag.hex}"
         return sentinels
 
     def _queryset(self, queryset: QuerySet) -> QuerySet:

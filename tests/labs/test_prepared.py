@@ -99,7 +99,7 @@ def test_a_lookup_that_changes_its_value_is_refused_when_compiled(db):
     lookup = CompiledLookup(lambda key: Token.objects.filter(key__contains=key), key=str)
     with pytest.raises(ImproperlyConfigured, match="unchanged"):
         lookup.get(key="abc")
-    with pytest.raises(ImproperlyConfigured, match="int or str"):
+    with pytest.raises(ImproperlyConfigured, match="int, str or date"):
         CompiledLookup(lambda at: Token.objects.filter(created=at), at=float)
     values = CompiledLookup(lambda key: Token.objects.filter(key=key).values("key"), key=str)
     with pytest.raises(ImproperlyConfigured, match="plain model queryset"):
@@ -152,3 +152,24 @@ def test_compiled_rows_read_a_values_list_as_the_queryset_does(member):
     plain = CompiledRows(lambda key: Token.objects.filter(key=key), key=str)
     with pytest.raises(ImproperlyConfigured, match="values_list"):
         plain.rows(key="abc")
+
+
+def test_a_date_parameter_is_adapted_as_django_adapts_it(site):
+    from datetime import date, datetime
+
+    from bookings.models import Closure
+    from bookings.services.rules import closed_days
+    from labs.prepared import CompiledRows
+
+    Closure.objects.create(site=site, day=date(2030, 12, 24), reason="Christmas Eve")
+    on = CompiledRows(
+        lambda site, day: Closure.objects.filter(site_id=site, day=day).values_list("day", "reason"),
+        site=int,
+        day=date,
+    )
+    assert on.rows(site=site.pk, day=date(2030, 12, 24)) == [(date(2030, 12, 24), "Christmas Eve")]
+    assert on.rows(site=site.pk, day=date(2030, 12, 25)) == []
+    with pytest.raises(TypeError):  # a datetime is not a day
+        on.rows(site=site.pk, day=datetime(2030, 12, 24))
+    noon = datetime(2030, 12, 24, 12, tzinfo=site.tz)
+    assert closed_days(site, [(noon, noon.replace(hour=13))]) == {date(2030, 12, 24): "Christmas Eve"}
