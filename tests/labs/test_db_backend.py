@@ -50,3 +50,18 @@ def test_a_connection_postgresql_ended_is_replaced_at_the_next_request():
         time.sleep(0.01)
     _new_request()
     assert _backend_pid() != ended  # no error: the dead connection was closed and a new one opened
+
+
+def test_a_bulk_create_past_65535_parameters_is_sent_in_batches():
+    from labs.models import OutboxMessage
+
+    fields = [f for f in OutboxMessage._meta.concrete_fields if not f.primary_key]
+    count = 65_535 // len(fields) + 100  # one statement would carry more parameters than PostgreSQL takes
+    assert connection.features.max_query_params == 65_535
+    assert connection.ops.bulk_batch_size(fields, range(count)) == 65_535 // len(fields)
+    OutboxMessage.objects.bulk_create(
+        OutboxMessage(topic=f"labs/v1/s/desk/d{n}/desired", payload={"n": n}, qos=1, retain=True) for n in range(count)
+    )
+    assert OutboxMessage.objects.count() == count
+    assert len(OutboxMessage.objects.in_bulk(list(OutboxMessage.objects.values_list("pk", flat=True)))) == count
+    OutboxMessage.objects.all().delete()
