@@ -27,7 +27,7 @@ from bookings.events import BookingChange, OccupancyCause
 from bookings.models import Booking, BookingSeries, Desk
 from bookings.services.changes import RESOLVED_RELATIONS, cancel_queryset
 from bookings.services.conflicts import is_overlap_violation, retry_on_deadlock
-from bookings.services.rules import violation
+from bookings.services.rules import closure_check, violation
 from labs.errors import Conflict, NotFound, RuleViolation
 from labs.models import Person, Site
 from labs.transactions import enqueue_after_commit
@@ -303,6 +303,7 @@ def desk_check_in(*, person: Person, desk: Desk, at: datetime | None = None) -> 
         end = min([day_end] + [b.start for b in around if b.start > at])
         if end <= at:
             raise Conflict(f"Desk {desk.label} is booked from now on.")
+        closure_check(site, [(at, end)])  # a walk-in is a booking: not on a day the site is closed (rule closed)
         try:
             with transaction.atomic():
                 booking = Booking(

@@ -92,6 +92,22 @@ _CLOSURE_ON = CompiledRows(
 )
 
 
+def closure_check(
+    site: Site, intervals: Sequence[tuple[datetime, datetime]], *, closed: Mapping[date, str] | None = None
+) -> None:
+    """Rule ``closed``: nothing is booked or walked into on a local day the site is closed (bookings.models.Closure).
+    ``closed``: the closure days among the intervals' days, when the caller has read them (:func:`closed_days`)."""
+    closed = closed_days(site, intervals) if closed is None else closed
+    if closed:
+        day = min(closed)
+        words = {"site": site.name, "day": date_format(day, "l j F Y"), "reason": closed[day]}
+        if closed[day]:
+            detail = _("%(site)s is closed on %(day)s (%(reason)s).")
+        else:
+            detail = _("%(site)s is closed on %(day)s.")
+        raise violation("closed", detail % words, days=[str(d) for d in sorted(closed)])
+
+
 def violation(rule: str, detail: str, **extra) -> RuleViolation:
     return RuleViolation(detail, extra={"rule": rule, **extra})
 
@@ -144,15 +160,7 @@ def booking_rules_check(
                 f"Bookable {rules.opens_at:%H:%M}-{rules.closes_at:%H:%M} local time ({when}).",
             )
     site = (room or desk).site
-    closed = closed_days(site, intervals) if closed is None else closed
-    if closed:
-        day = min(closed)
-        words = {"site": site.name, "day": date_format(day, "l j F Y"), "reason": closed[day]}
-        if closed[day]:
-            detail = _("%(site)s is closed on %(day)s (%(reason)s).")
-        else:
-            detail = _("%(site)s is closed on %(day)s.")
-        raise violation("closed", detail % words, days=[str(d) for d in sorted(closed)])
+    closure_check(site, intervals, closed=closed)
     if quota and rules.company_weekly_room_hours is not None and organiser.company_id:
         _check_weekly_quota(
             company_id=organiser.company_id,

@@ -61,7 +61,7 @@ class DeskCheckInApi(APIView):
 
     permission_classes = [HasPerson]
 
-    @extend_schema(request=None, responses={200: WorkspaceOutputSerializer, **errors(409)})
+    @extend_schema(request=None, responses={200: WorkspaceOutputSerializer, **errors(409, 422)})
     def post(self, request, pk: int):
         result = services.workspace_check_in(person=person_of(request.user), desk=_desk_for(request, pk))
         return Response(WorkspaceOutputSerializer(result).data)

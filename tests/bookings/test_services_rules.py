@@ -220,6 +220,28 @@ def test_a_series_over_a_closure_day_and_a_re_timing_onto_one_are_refused(member
         services.booking_update(actor=member, booking=booking, start=local(2026, 3, 17, 9), end=local(2026, 3, 17, 10))
 
 
+def test_a_walk_in_is_refused_on_a_closed_day_but_a_booking_staff_made_for_it_checks_in(staff, member, desk, site):
+    from datetime import timedelta
+
+    from bookings.models import Closure
+
+    Closure.objects.create(site=site, day=local(2026, 3, 4).date())
+    at = local(2026, 3, 4, 9, 5)
+    assert _rule_of(lambda: services.desk_check_in(person=member, desk=desk, at=at)) == "closed"
+    walk_in_the_day_before = services.desk_check_in(person=member, desk=desk, at=at - timedelta(days=1))
+    assert walk_in_the_day_before.source == "walk_in"
+    booked = services.booking_create(
+        actor=staff,
+        organiser=member,
+        desk=desk,
+        start=local(2026, 3, 4, 9),
+        end=local(2026, 3, 4, 17),
+        override_reason="Inventory day",
+        now=local(2026, 3, 3, 12),
+    )
+    assert services.desk_check_in(person=member, desk=desk, at=at).pk == booked.pk
+
+
 def test_staff_may_book_a_closed_day_with_a_recorded_reason(staff, member, room, site):
     from bookings.models import Closure
 

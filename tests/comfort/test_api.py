@@ -101,6 +101,28 @@ def test_check_in_answers_the_commands(member_client, member, desk, devices):
     assert response.json()["booking"]
 
 
+def test_a_walk_in_on_a_day_the_site_is_closed_is_a_422_and_moves_nothing(member_client, member, desk, devices):
+    """A walk-in is a booking (rule ``closed``, bookings.services.rules.closure_check); staff's booking of that day,
+    made with a recorded reason, is still checked in."""
+    from django.utils import timezone
+
+    from bookings.models import Booking, Closure
+    from comfort.models import Command
+
+    today = timezone.localtime(timezone.now(), desk.site.tz).date()
+    Closure.objects.create(site=desk.site, day=today, reason="Fire drill")
+
+    response = member_client.post(check_in_url(desk))
+
+    assert response.status_code == 422
+    body = response.json()
+    assert body["code"] == "rule_violation" and body["rule"] == "closed" and body["days"] == [str(today)]
+    assert "Fire drill" in body["detail"]
+    assert not Booking.objects.filter(desk=desk).exists() and not Command.objects.exists()
+    Closure.objects.all().delete()
+    assert member_client.post(check_in_url(desk)).status_code == 200  # open again: the walk-in is made
+
+
 def test_check_in_at_a_taken_desk_is_a_409(member_client, colleague, desk, devices):
     services.workspace_check_in(person=colleague, desk=desk)
 
