@@ -61,8 +61,9 @@ class DatabaseWrapper(base.DatabaseWrapper):
             return False
         if connection.info.transaction_status != pq.TransactionStatus.IDLE:
             return False
-        try:
-            readable, _, _ = select.select([connection.fileno()], [], [], 0)
+        try:  # poll(), not select(): a process holding over 1,023 descriptors would fail select() every time
+            poller = select.poll()
+            poller.register(connection.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+            return not poller.poll(0)
         except (OSError, ValueError):
             return False
-        return not readable
