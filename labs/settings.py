@@ -83,7 +83,7 @@ MIDDLEWARE = [
     "labs.middleware.SiteTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "labs.middleware.ContentSecurityPolicyMiddleware",  # django-csp's, the policy built once
     "labs.middleware.PersonalDataNoStoreMiddleware",
 ]
 

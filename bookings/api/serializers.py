@@ -124,7 +124,7 @@ class BookingOutputSerializer(serializers.ModelSerializer):
         return _local(obj.checked_in_at, obj.site)
 
 
-class BookingCreateInputSerializer(serializers.Serializer):
+class BookingCreateInputSerializer(fields.FlatInputSerializer):
     """``room`` or ``desk``, never both (the schema says so with ``oneOf``)."""
 
     schema_rules = {"oneOf": [{"required": ["room"]}, {"required": ["desk"]}]}

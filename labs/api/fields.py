@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -123,3 +125,42 @@ class ModelSerializer(serializers.ModelSerializer):
 
 ModelSerializer.serializer_field_mapping[serializers.models.DateTimeField] = AwareDateTimeField
 ModelSerializer.serializer_field_mapping[serializers.models.CharField] = CharField
+
+
+def _plain(field: serializers.Field) -> bool:
+    """A field that keeps no state of a request beyond what ``bind()`` sets, and reads no parent or context."""
+    if isinstance(
+        field,
+        (
+            serializers.BaseSerializer,
+            serializers.RelatedField,
+            serializers.ManyRelatedField,
+            serializers.HiddenField,
+            serializers.SerializerMethodField,
+        ),
+    ):
+        return False
+    if getattr(field.default, "requires_context", False):
+        return False
+    child = getattr(field, "child", None)
+    return child is None or _plain(child)
+
+
+class FlatInputSerializer(serializers.Serializer):
+    """An input serializer of plain fields whose fields are copied shallowly for each instance, not deep-copied.
+
+    DRF deep-copies every declared field for each serializer it makes (``Field.__deepcopy__`` builds the field again
+    from its arguments, a list's child too): about 0.1 ms for the booking create's ten fields, paid on every request
+    (docs/scaling.md). A plain field keeps nothing of a request but what ``bind()`` sets on it, so a shallow copy of
+    the declared field is as good; a field that does keep or read more (a nested serializer, a relation, a default
+    that reads the context) is refused when the class is defined.
+    """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name, field in cls._declared_fields.items():
+            if not _plain(field):
+                raise TypeError(f"{cls.__name__}.{name}: a FlatInputSerializer takes plain fields only")
+
+    def get_fields(self):
+        return {name: copy.copy(field) for name, field in self._declared_fields.items()}

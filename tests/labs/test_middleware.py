@@ -146,3 +146,78 @@ def test_a_token_request_creates_no_session(member):
     response = client.get("/api/v1/me/")
     assert response.status_code == 200
     assert "sessionid" not in response.cookies
+
+
+class TestContentSecurityPolicy:
+    """The policy built once (labs.middleware.ContentSecurityPolicyMiddleware) is django-csp's, header for header."""
+
+    @staticmethod
+    def _both(request_path="/api/v1/sites/", response=None):
+        from csp.middleware import CSPMiddleware
+        from django.http import JsonResponse
+        from django.test import RequestFactory
+
+        from labs.middleware import ContentSecurityPolicyMiddleware
+
+        headers = []
+        for middleware in (CSPMiddleware, ContentSecurityPolicyMiddleware):
+            request = RequestFactory().get(request_path)
+            produced = response() if response else JsonResponse({"ok": True})
+            answered = middleware(lambda r, produced=produced: produced)(request)
+            headers.append(
+                (answered.get("Content-Security-Policy"), answered.get("Content-Security-Policy-Report-Only"))
+            )
+        return headers
+
+    def test_the_header_is_django_csps_own_on_the_api_and_on_pages(self, db):
+        for path in ("/api/v1/sites/", "/", "/admin/"):
+            theirs, ours = self._both(path)
+            assert ours == theirs
+            assert "default-src 'self'" in ours[0] and "frame-ancestors 'none'" in ours[0]
+
+    def test_a_changed_setting_changes_the_header(self, db, settings):
+        self._both()  # built and cached with the project's policy
+        settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": {"default-src": ["'none'"]}}
+        settings.CONTENT_SECURITY_POLICY_REPORT_ONLY = {
+            "DIRECTIVES": {"script-src": ["'self'"]},
+            "EXCLUDE_URL_PREFIXES": ["/admin/"],
+        }
+        theirs, ours = self._both("/api/v1/sites/")
+        assert ours == theirs
+        assert ours[0] == "default-src 'none'" and "script-src 'self'" in ours[1]
+        theirs, ours = self._both("/admin/")
+        assert ours == theirs == ("default-src 'none'", None)
+
+    def test_a_views_own_change_and_an_exemption_still_count(self, db):
+        from django.http import HttpResponse
+
+        def updated():
+            response = HttpResponse("x")
+            response._csp_update = {"img-src": ["https://maps.example.test"]}
+            return response
+
+        def exempt():
+            response = HttpResponse("x")
+            response._csp_exempt = True
+            return response
+
+        theirs, ours = self._both("/", updated)
+        assert ours == theirs
+        assert "https://maps.example.test" in ours[0]
+        assert self._both("/", exempt) == [(None, None), (None, None)]
+
+    def test_a_nonce_asked_for_before_the_response_is_in_the_header(self, db, settings):
+        from csp.constants import NONCE
+        from django.http import HttpResponse
+        from django.test import RequestFactory
+
+        from labs.middleware import ContentSecurityPolicyMiddleware
+
+        settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": {"script-src": ["'self'", NONCE]}}
+        request = RequestFactory().get("/")
+
+        def view(r):
+            return HttpResponse(str(r.csp_nonce))
+
+        response = ContentSecurityPolicyMiddleware(view)(request)
+        assert f"'nonce-{response.content.decode()}'" in response["Content-Security-Policy"]
