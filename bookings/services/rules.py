@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from bookings import db
@@ -18,6 +17,7 @@ from bookings.choices import (
     HOLDING_STATUSES,
 )
 from bookings.models import Booking, BookingPolicy, Closure, Desk, Room
+from labs.dates import long_day
 from labs.errors import RuleViolation
 from labs.models import Company, Person, Site
 from labs.prepared import CompiledRows
@@ -100,7 +100,7 @@ def closure_check(
     closed = closed_days(site, intervals) if closed is None else closed
     if closed:
         day = min(closed)
-        words = {"site": site.name, "day": date_format(day, "l j F Y"), "reason": closed[day]}
+        words = {"site": site.name, "day": long_day(day), "reason": closed[day]}
         if closed[day]:
             detail = _("%(site)s is closed on %(day)s (%(reason)s).")
         else:

@@ -1,4 +1,5 @@
-"""Naming a site's time zone to a person: ``{{ site|zone_name }}`` -> "Copenhagen time".
+"""Naming a site's time zone to a person: ``{{ site|zone_name }}`` -> "Copenhagen time"; and a day with its weekday
+as the language writes it: ``{{ day|long_day }}`` -> "Monday 30 November 2026", "mandag den 30. november 2026".
 
 Pages show every time in the site's zone (labs.middleware.SiteTimeZoneMiddleware activates the signed-in person's; a
 page about another site's thing wraps it in ``{% timezone %}``); where it matters the page says which zone that is,
@@ -11,6 +12,8 @@ import zoneinfo
 
 from django import template
 from django.utils.translation import gettext
+
+from labs import dates
 
 register = template.Library()
 
@@ -31,3 +34,10 @@ def zone_name(value) -> str:
     if "/" not in key or key.startswith("Etc/"):
         return key.removeprefix("Etc/")
     return gettext("%(city)s time") % {"city": key.rsplit("/", 1)[-1].replace("_", " ")}
+
+
+@register.filter(expects_localtime=True)
+def long_day(value) -> str:
+    """A date, or a datetime in the current time zone (as ``|date`` does), as weekday, day, month and year in the
+    active language (labs.dates)."""
+    return dates.long_day(value) if value not in (None, "") else ""

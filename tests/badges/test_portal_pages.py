@@ -205,6 +205,8 @@ def test_the_visitors_page_is_in_the_visits_zone_without_an_account(frozen, memb
     html = client.get(f"/visitor-badge/{token}/").content.decode()
     assert 'Monday 2 March 2026, 20:00 <span class="muted">Tokyo time</span>' in html
     assert "21:00" in html and "12:00" not in html and "UTC" not in html
+    danish = client.get(f"/visitor-badge/{token}/", HTTP_ACCEPT_LANGUAGE="da").content.decode()
+    assert "mandag den 2. marts 2026, 20:00" in danish  # Danish writes "den" and a full stop (labs.dates)
 
 
 def test_reception_and_visitors_name_the_zone_of_the_times(frozen, member, member_web, staff, site):

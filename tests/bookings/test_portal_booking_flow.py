@@ -67,7 +67,7 @@ def test_search_on_a_closed_day_greys_every_room_and_says_so(member_web, site, r
     assert open_day.context["closed_notice"] is None and 'id="closed-day"' not in open_day.content.decode()
     member_web.post("/i18n/setlang/", {"language": "da"})
     danish = member_web.get("/rooms/", {"date": "2026-03-04", "start": "10:00", "end": "11:00"}).content.decode()
-    assert f"{site.name} er lukket onsdag 4 marts 2026 (Holiday)." in danish
+    assert f"{site.name} er lukket onsdag den 4. marts 2026 (Holiday)." in danish
 
 
 def test_search_greys_rooms_past_the_companys_weekly_quota(member_web, colleague, site, room, strict_room):
