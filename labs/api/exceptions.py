@@ -29,6 +29,12 @@ _CODES_BY_STATUS = {
 }
 
 
+# A slot already taken (409) and a broken booking rule (422) are answers the client asked for, not faults: each is
+# logged once at INFO with its stable code, instead of Django's WARNING for every 4xx ("Conflict: /api/v1/bookings/"),
+# which under contention is a warning per refused request. Other 4xx keep Django's WARNING.
+_OUTCOMES_LOGGED_AT_INFO = frozenset({409, 422})
+
+
 def _validation_payload(detail) -> dict:
     if isinstance(detail, dict):
         return {"detail": "Invalid input.", "code": "invalid", **detail}
@@ -39,7 +45,12 @@ def _validation_payload(detail) -> dict:
 
 def exception_handler(exc, context):
     if isinstance(exc, DomainError):
-        return Response(exc.as_dict(), status=exc.status_code)
+        response = Response(exc.as_dict(), status=exc.status_code)
+        request = context.get("request")
+        if response.status_code in _OUTCOMES_LOGGED_AT_INFO and request is not None:
+            logger.info("%s %s: %s %s", request.method, request.path, response.status_code, response.data.get("code"))
+            response._has_been_logged = True  # django.utils.log.log_response: logged here already
+        return response
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         return Response(_validation_payload(detail), status=status.HTTP_400_BAD_REQUEST)

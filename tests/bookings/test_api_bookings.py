@@ -59,6 +59,23 @@ def test_an_overlap_is_409_conflict_naming_the_interval(member_client, colleague
     assert body["conflicts"][0]["booking_start"] == "2026-03-03T10:00:00+01:00"
 
 
+def test_a_refusal_is_logged_once_at_info_with_its_code_and_bad_input_stays_a_warning(
+    member_client, colleague_client, room, caplog
+):
+    import logging
+
+    assert member_client.post(URL, _body(room), format="json").status_code == 201
+    caplog.set_level(logging.INFO)
+
+    assert colleague_client.post(URL, _body(room), format="json").status_code == 409
+    assert [(r.name, r.levelname) for r in caplog.records] == [("labs.api.exceptions", "INFO")]
+    assert caplog.records[0].getMessage() == "POST /api/v1/bookings/: 409 conflict"
+
+    caplog.clear()
+    assert colleague_client.post(URL, {"room": "x"}, format="json").status_code == 400
+    assert [(r.name, r.levelname) for r in caplog.records] == [("django.request", "WARNING")]
+
+
 def test_back_to_back_over_the_api(member_client, colleague_client, room):
     assert member_client.post(URL, _body(room), format="json").status_code == 201
     later = _body(room, start="2026-03-03T11:00:00+01:00", end="2026-03-03T12:00:00+01:00")
