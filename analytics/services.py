@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
@@ -23,6 +24,9 @@ logger = logging.getLogger(__name__)
 
 NIGHTLY_DAYS = 84  # the nightly run keeps the last 12 weeks fresh
 MAX_DAYS = 400
+QUEUED_RESEND_AFTER = timedelta(minutes=5)  # a run still queued this long: its task is sent again (runs_sweep)
+STALLED_MARGIN = timedelta(minutes=1)  # past the task time limit, a run still running has lost its worker
+STALLED_ERROR = "Stopped: the worker running it ended before it finished. Start the run again."
 
 
 def _check_period(date_from: date, date_to: date) -> None:
@@ -109,6 +113,36 @@ def runs_nightly(*, now: datetime | None = None) -> list[int]:
         run_execute(run_id=run.pk, now=now)
         done.append(run.pk)
     return done
+
+
+def runs_sweep(*, now: datetime | None = None) -> tuple[int, int]:
+    """Runs that would otherwise wait for ever; returns (sent again, marked failed).
+
+    - Still queued after ``QUEUED_RESEND_AFTER``: its task was never queued (a broker outage when it was created,
+      logged by labs.transactions) or was lost; it is sent again. A run is claimed once, so a task that was only
+      slow executes it once all the same.
+    - Still running past ``CELERY_TASK_TIME_LIMIT``: no task runs that long (the worker kills it), so its worker
+      ended without recording anything (killed at the limit, a deploy, the OOM killer). It is marked failed with a
+      reason, so the dashboard stops showing it as running and staff may start it again; the nightly run recomputes
+      its days anyway.
+    """
+    from analytics import tasks
+
+    now = now or timezone.now()
+    queued = list(
+        Run.objects.filter(state=RunState.QUEUED, created_at__lt=now - QUEUED_RESEND_AFTER)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for run_id in queued:
+        enqueue_after_commit(tasks.run_execute, run_id)
+    stalled_before = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT) - STALLED_MARGIN
+    failed = Run.objects.filter(state=RunState.RUNNING, started_at__lt=stalled_before).update(
+        state=RunState.FAILED, error=STALLED_ERROR, finished_at=now
+    )
+    if queued or failed:
+        logger.warning("analytics runs: %s queued sent again, %s stalled marked failed", len(queued), failed)
+    return len(queued), failed
 
 
 def runs_purge(*, keep_days: int = 90, now: datetime | None = None) -> int:

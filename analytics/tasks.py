@@ -18,5 +18,11 @@ def nightly() -> int:
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
+def runs_sweep() -> list[int]:
+    """Beat task: runs stuck queued are sent again, runs whose worker ended are marked failed."""
+    return list(services.runs_sweep())
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
 def runs_purge() -> int:
     return services.runs_purge()

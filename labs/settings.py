@@ -350,6 +350,7 @@ CELERY_BEAT_SCHEDULE = {
     # Analytics: every site's last 12 weeks, nightly at 02:30 UTC (only the days whose bookings changed).
     "analytics-nightly": {"task": "analytics.tasks.nightly", "schedule": crontab(hour=2, minute=30)},
     "analytics-runs-purge": {"task": "analytics.tasks.runs_purge", "schedule": 86400.0},
+    "analytics-runs-sweep": {"task": "analytics.tasks.runs_sweep", "schedule": 300.0},
 }
 
 # --- Auth, API ----------------------------------------------------------------------------------------------

@@ -40,3 +40,40 @@ def test_a_run_task_delivered_twice_executes_once(site, rooms):
     )
     assert tasks.run_execute.delay(run.pk).get() == "done"
     assert tasks.run_execute.delay(run.pk).get() is None
+
+
+def test_the_sweep_sends_a_stuck_queued_run_again_and_fails_one_whose_worker_ended(
+    site, rooms, settings, django_capture_on_commit_callbacks
+):
+    """A run queued during a broker outage would wait for ever; a run whose worker was killed would show as running
+    on the dashboard for ever."""
+    from datetime import timedelta
+
+    from analytics import services
+    from analytics.choices import RunState
+
+    day = local(2026, 3, 2).date()
+    limit = timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    sweep_at = local(2026, 3, 10, 9, 2) + limit
+    with time_machine.travel(local(2026, 3, 10, 9), tick=False):
+        lost = services.run_create(site=site, date_from=day, date_to=day, enqueue=False)  # its task never sent
+        killed = services.run_create(site=site, date_from=day, date_to=day, enqueue=False)
+        Run.objects.filter(pk=killed.pk).update(state=RunState.RUNNING, started_at=local(2026, 3, 10, 9))
+        busy = services.run_create(site=site, date_from=day, date_to=day, enqueue=False)
+        Run.objects.filter(pk=busy.pk).update(state=RunState.RUNNING, started_at=local(2026, 3, 10, 9, 3))
+    with time_machine.travel(sweep_at - timedelta(minutes=2), tick=False):
+        fresh = services.run_create(site=site, date_from=day, date_to=day, enqueue=False)  # its task may be on the way
+
+    with time_machine.travel(sweep_at, tick=False), django_capture_on_commit_callbacks(execute=True) as sent:
+        assert tasks.runs_sweep.delay().get() == [1, 1]
+    assert len(sent) == 1  # the lost run's task, once
+
+    states = dict(Run.objects.values_list("pk", "state"))
+    assert states[lost.pk] == RunState.DONE  # sent again, executed
+    assert states[fresh.pk] == RunState.QUEUED
+    assert states[busy.pk] == RunState.RUNNING  # started within the time limit: it may still be working
+    killed.refresh_from_db()
+    assert killed.state == RunState.FAILED and killed.finished_at == sweep_at
+    assert "worker running it ended" in killed.error
+    with time_machine.travel(sweep_at + timedelta(seconds=10), tick=False):
+        assert tasks.runs_sweep.delay().get() == [0, 0]  # nothing left: the sweep changes nothing twice

@@ -32,4 +32,5 @@ def test_the_sweeps_that_keep_promises_are_scheduled():
         "comfort.tasks.commands_sweep",
         "comfort.tasks.workspace_reconcile",
         "badges.tasks.badges_sweep",
+        "analytics.tasks.runs_sweep",
     } <= tasks
