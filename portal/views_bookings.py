@@ -559,7 +559,7 @@ def _what(booking: Booking) -> str:
     return booking.room.name if booking.room_id else _("desk %(label)s") % {"label": booking.desk.label}
 
 
-def _booked(request, booking: Booking, *, count: int = 1, skipped=()) -> HttpResponse:
+def _booked(request, booking: Booking, *, count: int = 1, skipped=(), closed=()) -> HttpResponse:
     """After a booking: My bookings, with the new booking's confirmation (and its "add to my calendar")."""
     tz = booking.site.tz
     start, end = booking.start.astimezone(tz), booking.end.astimezone(tz)
@@ -571,8 +571,15 @@ def _booked(request, booking: Booking, *, count: int = 1, skipped=()) -> HttpRes
         )
     else:
         messages.success(request, _("Booked %(what)s on %(when)s.") % {"what": what, "when": when})
-    if skipped:
-        messages.warning(request, _("Not booked (already taken): %(dates)s.") % {"dates": ", ".join(skipped[:10])})
+    taken = [day for day in skipped if day not in closed]
+    if taken:
+        messages.warning(request, _("Not booked (already taken): %(dates)s.") % {"dates": ", ".join(taken[:10])})
+    if closed:
+        messages.warning(
+            request,
+            _("Not booked (%(site)s is closed): %(dates)s.")
+            % {"site": booking.site.name, "dates": ", ".join(closed[:10])},
+        )
     return redirect(f"{reverse('portal:my-bookings')}?booked={booking.pk}")
 
 
@@ -661,7 +668,13 @@ def book_form(request):
             if form.rrule():
                 result = services.booking_series_create(**common, rrule=form.rrule(), skip_conflicts=True)
                 if result.bookings:
-                    return _booked(request, result.bookings[0], count=len(result.bookings), skipped=result.skipped)
+                    return _booked(
+                        request,
+                        result.bookings[0],
+                        count=len(result.bookings),
+                        skipped=result.skipped,
+                        closed=result.closed,
+                    )
                 form.add_error(None, _("None of these times is free."))
             else:
                 return _booked(request, services.booking_create(**common, source=BookingSource.PORTAL))

@@ -32,7 +32,7 @@ from bookings.services.conflicts import (
     retry_on_deadlock,
 )
 from bookings.services.demand import records_refusals
-from bookings.services.rules import booking_rules_check, rules_for
+from bookings.services.rules import booking_rules_check, closed_days, local_days, rules_for
 from labs.errors import Conflict, Forbidden, Invalid, NotFound
 from labs.models import Person, Site
 from labs.permissions import is_staff, require_role_allows, role_allows
@@ -252,6 +252,7 @@ class SeriesResult:
     series: BookingSeries
     bookings: list[Booking]
     skipped: list[str] = field(default_factory=list)  # local start dates of occurrences not booked
+    closed: list[str] = field(default_factory=list)  # those of them skipped because the site is closed that day
 
 
 @records_refusals
@@ -275,7 +276,8 @@ def booking_series_create(
     """Book a recurring series: [start, end) repeated by an RFC 5545 RRULE in the site's local time.
 
     If any occurrence conflicts the series is refused (409, listing the local dates), unless ``skip_conflicts``: then
-    the free occurrences are booked and the conflicting ones reported in ``skipped``.
+    the free occurrences are booked and the conflicting ones reported in ``skipped``. Occurrences on a day the site is
+    closed are refused alike (422 ``closed``, listing the days), or skipped and reported with ``skip_conflicts``.
     """
     req = _prepare(
         actor=actor,
@@ -290,8 +292,18 @@ def booking_series_create(
     _check_times(start, end)
     tz = req.site.tz
     occurrences = recurrence.expand(rrule, first_start=start, duration=end - start, tz=tz)
+    closed_dates: list[str] = []
     try:
         with transaction.atomic():
+            closed = None
+            if not req.override_reason:
+                closed = closed_days(req.site, [(o.start, o.end) for o in occurrences])
+                if closed and skip_conflicts:  # a closed day is skipped as a taken slot is, if any other is left
+                    shut = {i for i, o in enumerate(occurrences) if local_days(o.start, o.end, tz) & closed.keys()}
+                    if len(shut) < len(occurrences):
+                        closed_dates = [occurrences[i].start.astimezone(tz).strftime("%Y-%m-%d") for i in sorted(shut)]
+                        occurrences = [o for i, o in enumerate(occurrences) if i not in shut]
+                        closed = {}
             intervals = [(o.start, o.end) for o in occurrences]
             if not req.override_reason:
                 booking_rules_check(
@@ -301,6 +313,7 @@ def booking_series_create(
                     intervals=intervals,
                     attendees=req.attendees,
                     now=now,
+                    closed=closed,
                 )
             existing = list(
                 conflicting(
@@ -347,7 +360,7 @@ def booking_series_create(
         if not is_overlap_violation(exc):
             raise
         raise Conflict("An occurrence was booked by someone else at the same moment; try again.") from None
-    return SeriesResult(series=series, bookings=bookings, skipped=dates)
+    return SeriesResult(series=series, bookings=bookings, skipped=sorted(dates + closed_dates), closed=closed_dates)
 
 
 def _overlaps_existing(existing: Booking, req: _Request, start: datetime, end: datetime, hold_end: datetime) -> bool:

@@ -67,16 +67,22 @@ def rules_for(*, room: Room | None = None, desk: Desk | None = None) -> Effectiv
     )
 
 
+def local_days(start: datetime, end: datetime, tz) -> set[date]:
+    """The local days (in ``tz``) that [start, end) touches."""
+    days: set[date] = set()
+    day, last = start.astimezone(tz).date(), (end - timedelta(microseconds=1)).astimezone(tz).date()
+    while day <= last:
+        days.add(day)
+        day += timedelta(days=1)
+    return days
+
+
 def closed_days(site: Site, intervals: Sequence[tuple[datetime, datetime]]) -> dict[date, str]:
     """The site's closure days (bookings.models.Closure: day -> reason) among the local days the intervals touch, in
     one indexed query."""
-    tz = site.tz
     days: set[date] = set()
     for start, end in intervals:
-        day, last = start.astimezone(tz).date(), (end - timedelta(microseconds=1)).astimezone(tz).date()
-        while day <= last:
-            days.add(day)
-            day += timedelta(days=1)
+        days |= local_days(start, end, site.tz)
     if not days:
         return {}
     if len(days) == 1:  # most bookings: one day, its SQL built once (labs.prepared)

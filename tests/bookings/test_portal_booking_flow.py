@@ -161,6 +161,24 @@ def test_the_booking_form_books_a_weekly_series_with_attendees(member_web, membe
     assert {b.title for b in bookings} == {"Stand-up"}
 
 
+def test_a_weekly_series_books_around_a_taken_slot_and_a_closed_day_and_says_which_is_which(
+    member_web, member, colleague, room, site
+):
+    from bookings.models import Closure
+
+    Closure.objects.create(site=site, day=local(2026, 3, 10).date(), reason="Holiday")
+    services.booking_create(actor=colleague, room=room, start=local(2026, 3, 17, 14), end=local(2026, 3, 17, 15))
+    form = {"room": room.pk, "date": "2026-03-03", "start": "14:00", "end": "15:00", "repeat": "WEEKLY"}
+
+    response = member_web.post("/book/new/", {**form, "weekdays": ["TU"], "count": "4"}, follow=True)
+
+    days = [b.start.date().isoformat() for b in Booking.objects.filter(organiser=member).order_by("start")]
+    assert days == ["2026-03-03", "2026-03-24"]
+    page = response.content.decode()
+    assert "Not booked (already taken): 2026-03-17." in page
+    assert f"Not booked ({site.name} is closed): 2026-03-10." in page
+
+
 def test_the_booking_form_repeats_daily_until_a_date(member_web, member, room):
     member_web.post(
         "/book/new/",

@@ -220,6 +220,35 @@ def test_a_series_over_a_closure_day_and_a_re_timing_onto_one_are_refused(member
         services.booking_update(actor=member, booking=booking, start=local(2026, 3, 17, 9), end=local(2026, 3, 17, 10))
 
 
+def test_a_series_skipping_conflicts_skips_its_closed_days_too_and_books_the_rest(member, room, site):
+    from bookings.models import Closure
+
+    Closure.objects.create(site=site, day=local(2026, 3, 17).date(), reason="Holiday")
+    services.booking_create(actor=member, room=room, start=local(2026, 3, 24, 9), end=local(2026, 3, 24, 10))
+    result = services.booking_series_create(
+        actor=member,
+        room=room,
+        start=local(2026, 3, 10, 9),
+        end=local(2026, 3, 10, 10),
+        rrule="FREQ=WEEKLY;COUNT=4",
+        skip_conflicts=True,
+    )
+
+    assert result.skipped == ["2026-03-17", "2026-03-24"]  # closed, and taken: both named, in date order
+    assert [b.start for b in result.bookings] == [local(2026, 3, 10, 9), local(2026, 3, 31, 9)]
+    Closure.objects.create(site=site, day=local(2026, 4, 7).date(), reason="Easter")
+    with pytest.raises(RuleViolation) as caught:  # nothing left to book: the closure is the answer
+        services.booking_series_create(
+            actor=member,
+            room=room,
+            start=local(2026, 4, 7, 9),
+            end=local(2026, 4, 7, 10),
+            rrule="FREQ=DAILY;COUNT=1",
+            skip_conflicts=True,
+        )
+    assert caught.value.as_dict()["days"] == ["2026-04-07"]
+
+
 def test_a_walk_in_is_refused_on_a_closed_day_but_a_booking_staff_made_for_it_checks_in(staff, member, desk, site):
     from datetime import timedelta
 
