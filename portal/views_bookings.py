@@ -486,11 +486,16 @@ def room_day(request, pk: int):
             )
             refusal = refusal.get(("room", room.pk))
         hours.append({"start": slot_start, "end": slot_end, "busy": taken, "refusal": refusal})
+    # A closed day refuses every hour for the same reason: said once above the grid, each hour just "Closed".
+    closed_notice = _closed_notice({h["start"]: h["refusal"] for h in hours if h["refusal"]})
+    for hour in hours:
+        hour["closed"] = hour["refusal"] is not None and hour["refusal"].extra.get("rule") == "closed"
     return _render(
         request,
         "portal/bookings/room_day.html",
         {
             "room": room,
+            "closed_notice": closed_notice,
             "day": day,
             "previous_day": day - timedelta(days=1),
             "next_day": day + timedelta(days=1),

@@ -121,8 +121,12 @@ def test_the_room_day_of_a_closed_day_refuses_every_hour_reading_the_closures_on
     hours = response.context["hours"]
     assert len(hours) > 5 and {h["refusal"].extra["rule"] for h in hours} == {"closed"}
     assert sum("bookings_closure" in q["sql"] for q in queries.captured_queries) == 1
-    open_day = member_web.get(f"/rooms/{room.pk}/", {"date": "2026-03-05"}).context["hours"]
-    assert not any(h["refusal"] for h in open_day)
+    page = response.content.decode()
+    assert page.count("Holiday") == 1 and 'id="closed-day"' in page  # the reason once, above the hours
+    assert page.count(">Closed<") == len(hours)
+    open_day = member_web.get(f"/rooms/{room.pk}/", {"date": "2026-03-05"})
+    assert not any(h["refusal"] for h in open_day.context["hours"])
+    assert 'id="closed-day"' not in open_day.content.decode()
 
 
 def test_my_bookings_check_in_and_cancel(member_web, member, room, frozen):
