@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from bookings import events
 from bookings.choices import (
@@ -62,7 +63,8 @@ def _check_in(booking: Booking, *, at: datetime, via: str, ahead: timedelta | No
     if booking.status == BookingStatus.CHECKED_IN:
         return booking
     if booking.status != BookingStatus.CONFIRMED:
-        raise Conflict(f"This booking is {booking.get_status_display().lower()}; book again.")
+        status = booking.get_status_display().lower()
+        raise Conflict(_("This booking is %(status)s; book again.") % {"status": status})
     if at < booking.start - ahead:
         minutes = int(ahead.total_seconds() // 60)
         raise violation("check_in_window", f"Check-in opens {minutes} minutes before the booking starts.")
@@ -75,7 +77,8 @@ def _check_in(booking: Booking, *, at: datetime, via: str, ahead: timedelta | No
     if not updated:  # another door changed it meanwhile: what is it now?
         booking.refresh_from_db()
         if booking.status != BookingStatus.CHECKED_IN:
-            raise Conflict(f"This booking is {booking.get_status_display().lower()}; book again.")
+            status = booking.get_status_display().lower()
+            raise Conflict(_("This booking is %(status)s; book again.") % {"status": status})
         return booking
     booking.status, booking.checked_in_at, booking.checked_in_via, booking.updated_at = (
         BookingStatus.CHECKED_IN,
@@ -291,18 +294,22 @@ def desk_check_in(*, person: Person, desk: Desk, at: datetime | None = None) -> 
             None,
         )
         if elsewhere is not None:
-            verb = "checked in" if elsewhere.status == BookingStatus.CHECKED_IN else "booked"
             label = Desk.objects.filter(pk=elsewhere.desk_id).values_list("label", flat=True).first()
-            raise Conflict(f"You are {verb} at desk {label} now; check out there first.")
+            if elsewhere.status == BookingStatus.CHECKED_IN:
+                detail = _("You are checked in at desk %(label)s now; check out there first.")
+            else:
+                detail = _("You are booked at desk %(label)s now; check out there first.")
+            raise Conflict(detail % {"label": label})
         holder = next(
             (b for b in around if b.desk_id == desk.pk and b.organiser_id != person.pk and b.start <= at < b.hold_end),
             None,
         )
         if holder is not None:
-            raise Conflict(f"Desk {desk.label} is taken until {holder.end.astimezone(site.tz):%H:%M}.")
+            until = f"{holder.end.astimezone(site.tz):%H:%M}"
+            raise Conflict(_("Desk %(label)s is taken until %(until)s.") % {"label": desk.label, "until": until})
         end = min([day_end] + [b.start for b in around if b.start > at])
         if end <= at:
-            raise Conflict(f"Desk {desk.label} is booked from now on.")
+            raise Conflict(_("Desk %(label)s is booked from now on.") % {"label": desk.label})
         closure_check(site, [(at, end)])  # a walk-in is a booking: not on a day the site is closed (rule closed)
         try:
             with transaction.atomic():
@@ -325,7 +332,7 @@ def desk_check_in(*, person: Person, desk: Desk, at: datetime | None = None) -> 
         except IntegrityError as exc:
             if not is_overlap_violation(exc):
                 raise
-            raise Conflict(f"Desk {desk.label} was just taken.") from None
+            raise Conflict(_("Desk %(label)s was just taken.") % {"label": desk.label}) from None
         # The occupancy event first: its handlers run in this order after commit, and the desk should move before
         # the calendars are written.
         events.desk_occupancy_changed(booking=booking, occupied=True, cause=OccupancyCause.CHECK_IN, at=at)

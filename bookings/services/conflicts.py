@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 
 from django.db import IntegrityError, OperationalError
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from bookings import db
 from bookings.models import Booking, Desk, Room
@@ -59,15 +61,22 @@ def conflict_error(
     conflicts: Sequence[Booking], *, tz, desk: Desk | None = None, dates: Sequence[str] = ()
 ) -> Conflict:
     if not conflicts:
-        return Conflict("This overlaps a booking made at the same moment; pick another time.")
+        return Conflict(_("This overlaps a booking made at the same moment; pick another time."))
     first = conflicts[0]
-    label = "You already hold a desk" if desk is not None and first.desk_id != desk.pk else "It is already booked"
     local_start, local_end = first.start.astimezone(tz), first.hold_end.astimezone(tz)
-    detail = f"{label} {local_start:%Y-%m-%d %H:%M}-{local_end:%H:%M} ({tz.key})."
+    words = {"start": f"{local_start:%Y-%m-%d %H:%M}", "end": f"{local_end:%H:%M}", "zone": tz.key}
+    if desk is not None and first.desk_id != desk.pk:
+        detail = _("You already hold a desk %(start)s-%(end)s (%(zone)s).") % words
+    else:
+        detail = _("It is already booked %(start)s-%(end)s (%(zone)s).") % words
     extra = {"conflicts": [_describe(b, tz) for b in conflicts[:20]]}
     if dates:
         extra["dates"] = list(dates)
-        detail = f"{len(dates)} occurrence(s) conflict: {', '.join(dates[:10])}."
+        words = {"n": len(dates), "dates": ", ".join(dates[:10])}
+        detail = ngettext(
+            "%(n)d occurrence conflicts: %(dates)s.", "%(n)d occurrences conflict: %(dates)s.", len(dates)
+        )
+        detail %= words
     return Conflict(detail, extra=extra)
 
 
@@ -92,6 +101,6 @@ def retry_on_deadlock(func):
                 if getattr(exc.__cause__, "sqlstate", None) != DEADLOCK_DETECTED:
                     raise
                 logger.info("booking write was a deadlock victim; running it again")
-        raise Conflict("This overlaps bookings being made at the same moment; try again.")
+        raise Conflict(_("This overlaps bookings being made at the same moment; try again."))
 
     return wrapper

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from bookings import db
 from bookings.choices import (
@@ -114,6 +116,18 @@ def closure_check(
         raise violation("closed", detail % words, days=[str(d) for d in sorted(closed)])
 
 
+def span(length: timedelta) -> str:
+    """A rule's length in words of the active language: "5 days", "2 hours", "90 minutes"."""
+    minutes = int(length.total_seconds() // 60)
+    if minutes and minutes % (24 * 60) == 0:
+        days = minutes // (24 * 60)
+        return ngettext("%(n)d day", "%(n)d days", days) % {"n": days}
+    if minutes and minutes % 60 == 0:
+        hours = minutes // 60
+        return ngettext("%(n)d hour", "%(n)d hours", hours) % {"n": hours}
+    return ngettext("%(n)d minute", "%(n)d minutes", minutes) % {"n": minutes}
+
+
 def violation(rule: str, detail: str, **extra) -> RuleViolation:
     return RuleViolation(detail, extra={"rule": rule, **extra})
 
@@ -143,28 +157,30 @@ def booking_rules_check(
     if rules.capacity is not None:
         people = len({a.lower() for a in attendees} | {(organiser.user.email or f"#{organiser.pk}").lower()})
         if people > rules.capacity:
-            raise violation("capacity", f"{people} people do not fit in a room for {rules.capacity}.")
+            words = {"people": people, "capacity": rules.capacity}
+            raise violation("capacity", _("%(people)d people do not fit in a room for %(capacity)d.") % words)
     for start, end in intervals:
         when = start.astimezone(tz).strftime("%Y-%m-%d %H:%M")
         if start < now:
-            raise violation("in_past", f"The booking at {when} starts in the past.")
+            raise violation("in_past", _("The booking at %(when)s starts in the past.") % {"when": when})
         if start < now + rules.min_notice:
-            minutes = int(rules.min_notice.total_seconds() // 60)
-            raise violation("min_notice", f"Book at least {minutes} minutes ahead ({when}).")
+            words = {"span": span(rules.min_notice), "when": when}
+            raise violation("min_notice", _("Book at least %(span)s ahead (%(when)s).") % words)
         if start > now + timedelta(days=rules.max_days_ahead):
-            raise violation("max_days_ahead", f"Bookings open {rules.max_days_ahead} days ahead ({when}).")
+            words = {"span": span(timedelta(days=rules.max_days_ahead)), "when": when}
+            raise violation("max_days_ahead", _("Bookings open %(span)s ahead (%(when)s).") % words)
         duration = end - start
         if duration < rules.min_duration:
-            raise violation("min_duration", f"A booking lasts at least {rules.min_duration} ({when}).")
+            words = {"span": span(rules.min_duration), "when": when}
+            raise violation("min_duration", _("A booking lasts at least %(span)s (%(when)s).") % words)
         if duration > rules.max_duration:
-            raise violation("max_duration", f"A booking lasts at most {rules.max_duration} ({when}).")
+            words = {"span": span(rules.max_duration), "when": when}
+            raise violation("max_duration", _("A booking lasts at most %(span)s (%(when)s).") % words)
         local_start, local_end = start.astimezone(tz), end.astimezone(tz)
         closes = datetime.combine(local_start.date(), rules.closes_at, tzinfo=tz)
         if local_start.time() < rules.opens_at or local_end > closes:
-            raise violation(
-                "bookable_hours",
-                f"Bookable {rules.opens_at:%H:%M}-{rules.closes_at:%H:%M} local time ({when}).",
-            )
+            words = {"opens": f"{rules.opens_at:%H:%M}", "closes": f"{rules.closes_at:%H:%M}", "when": when}
+            raise violation("bookable_hours", _("Bookable %(opens)s-%(closes)s local time (%(when)s).") % words)
     site = (room or desk).site
     closure_check(site, intervals, closed=closed)
     if quota and rules.company_weekly_room_hours is not None and organiser.company_id:
@@ -288,7 +304,10 @@ def _check_weekly_quota(*, company_id, site, quota_hours, intervals, exclude_ids
         )
         if used + extra > quota:
             left = max(quota - used, timedelta())
-            raise violation(
-                "company_weekly_quota",
-                f"Your company has {left} of its {quota_hours} weekly room hours left in the week of {week:%Y-%m-%d}.",
-            )
+            words = {
+                "left": number_format(round(left.total_seconds() / 3600, 2)),
+                "quota": number_format(quota_hours),
+                "week": f"{week:%Y-%m-%d}",
+            }
+            detail = _("Your company has %(left)s of its %(quota)s weekly room hours left in the week of %(week)s.")
+            raise violation("company_weekly_quota", detail % words)

@@ -90,6 +90,21 @@ def test_a_broken_rule_is_422_naming_the_rule(member_client, room):
     assert response.status_code == 422
     assert response.json()["code"] == "rule_violation"
     assert response.json()["rule"] == "max_duration"
+    assert response.json()["detail"] == "A booking lasts at most 1 hour (2026-03-03 10:00)."
+    danish = member_client.post(
+        URL, _body(room, end="2026-03-03T13:00:00+01:00"), format="json", HTTP_ACCEPT_LANGUAGE="da"
+    )
+    assert danish.json()["detail"] == "En booking varer højst 1 time (2026-03-03 10:00)."  # the code stays English
+    assert danish.json()["rule"] == "max_duration"
+
+
+def test_a_conflict_is_told_in_the_persons_language(member_client, colleague_client, room):
+    assert member_client.post(URL, _body(room), format="json").status_code == 201
+
+    response = colleague_client.post(URL, _body(room), format="json", HTTP_ACCEPT_LANGUAGE="da")
+
+    assert response.status_code == 409 and response.json()["code"] == "conflict"
+    assert response.json()["detail"] == "Det er allerede booket 2026-03-03 10:00-11:00 (Europe/Copenhagen)."
 
 
 @pytest.mark.parametrize(

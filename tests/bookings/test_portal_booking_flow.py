@@ -46,7 +46,7 @@ def test_search_greys_a_room_the_rules_refuse_and_says_why(member_web, room, str
     results = {r["room"].name: r["refusal"] for r in response.context["results"]}
     assert results["Fjord"] is None
     assert results["Strict"].extra["rule"] == "min_notice"
-    assert "Book at least 1440 minutes ahead" in page
+    assert "Book at least 1 day ahead" in page
     assert "Book Fjord</button>" in page and "Book Strict</button>" not in page
     assert "booking-result--refused" in page
 

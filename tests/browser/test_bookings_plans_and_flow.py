@@ -132,7 +132,7 @@ def test_search_greys_what_the_rules_refuse_and_warns_of_two_rooms(page, live_se
     assert page.locator("#two-rooms").filter(has_text="Havn").is_visible()
     skov = page.locator(".booking-result").filter(has=page.get_by_role("link", name="Skov", exact=True))
     assert "booking-result--refused" in skov.get_attribute("class")
-    assert "Book at least 7200 minutes ahead" in skov.inner_text()
+    assert "Book at least 5 days ahead" in skov.inner_text()
     assert skov.get_by_role("button").count() == 0
     assert page.get_by_role("button", name="Book Fjord").is_visible()
     assert page.get_by_role("group", name="Plan of Floor 1").get_by_role("img", name=re.compile("^Skov: not bookable"))
