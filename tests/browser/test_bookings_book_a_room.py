@@ -87,3 +87,48 @@ def test_on_a_closed_day_the_search_says_so_for_every_room_on_a_phone(
             page.screenshot(path=f"{os.environ['BROWSER_SCREENSHOTS']}/closed-day-search-phone.png", full_page=True)
     finally:
         context.close()
+
+
+def test_a_rooms_closed_day_says_why_once_in_danish_on_a_phone(
+    browser, live_server, transactional_db, phone, member, site, password, tmp_path
+):
+    from pathlib import Path
+
+    from django.utils import translation
+
+    from bookings.models import Closure
+    from labs.dates import long_day
+
+    floor = FloorFactory(site=site, level=1, name="Floor 1")
+    fjord = RoomFactory(site=site, floor=floor, name="Fjord", capacity=6)
+    day = timezone.now().astimezone(CPH).date() + timedelta(days=2)
+    Closure.objects.create(site=site, day=day, reason="Juleforberedelse")
+    with translation.override("da"):
+        danish_day = long_day(day)  # "mandag den 30. november 2026"
+    context = browser.new_context(
+        base_url=live_server.url, **{**phone, "locale": "da-DK", "timezone_id": "Europe/Copenhagen"}
+    )
+    page = context.new_page()
+    errors = []
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    try:
+        page.goto(f"{live_server.url}/sign-in/")
+        page.get_by_label("Brugernavn").fill("member")
+        page.get_by_label("Adgangskode").fill(password)
+        with page.expect_navigation():
+            page.get_by_role("button", name="Log ind").click()
+        page.goto(f"{live_server.url}/rooms/{fjord.pk}/?date={day.isoformat()}")
+
+        note = page.get_by_role("note")
+        assert note.inner_text() == f"{site.name} er lukket {danish_day} (Juleforberedelse)."
+        assert " den " in danish_day and page.get_by_text(danish_day, exact=True).is_visible()  # the day heading
+        hours = page.locator(".day-grid__hour")
+        assert hours.count() > 5
+        assert set(page.locator(".day-grid__state").all_inner_texts()) == {"Lukket"}
+        assert page.get_by_text("Juleforberedelse").count() == 1  # the reason once, not once an hour
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        assert errors == []
+        shots = Path(os.environ.get("BROWSER_SCREENSHOTS") or tmp_path)
+        page.screenshot(path=str(shots / "room-day-closed-phone-da.png"), full_page=True)
+    finally:
+        context.close()
