@@ -61,8 +61,7 @@ os.environ.update({k: ENV[k] for k in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE",
 import psycopg  # noqa: E402
 
 TARGETS = {
-    "create_8_clients_req_per_s": 600,
-    "create_8_clients_p99_ms": 25,
+    "create_8_clients_p99_ms": 25,  # ../shared/PERFORMANCE.md: a ratio to raw and this p99, no absolute rate
     "create_vs_raw_ratio_min": 1 / 10,  # issue 14: at least 1/10 of the raw constrained INSERT
     "search_api_p50_ms": 20,
     "search_api_p99_ms": 50,
@@ -525,7 +524,6 @@ def main() -> dict:
     }
     results["targets"] = TARGETS
     results["meets"] = {
-        "create_8_clients_req_per_s": create8["per_s"] >= TARGETS["create_8_clients_req_per_s"],
         "create_8_clients_p99_ms": create8["p99_ms"] <= TARGETS["create_8_clients_p99_ms"],
         "create_vs_raw_ratio": results["ratios"]["create_8_clients_vs_raw_8_conn"]
         >= TARGETS["create_vs_raw_ratio_min"],
