@@ -502,6 +502,7 @@ def room_day(request, pk: int):
             "busy": [{"start": b.start.astimezone(tz), "end": b.end.astimezone(tz), "mine": b.mine} for b in busy],
             "hours": hours,
             "form": WindowForm(tz=tz, initial=_room_day_initial(room, rules, day)),
+            "any_free": any(not h["busy"] and not h["refusal"] for h in hours),
             "tz": tz,
             "booking_address": personal_calendars.booking_address(room),
         },

@@ -124,9 +124,11 @@ def test_the_room_day_of_a_closed_day_refuses_every_hour_reading_the_closures_on
     page = response.content.decode()
     assert page.count("Holiday") == 1 and 'id="closed-day"' in page  # the reason once, above the hours
     assert page.count(">Closed<") == len(hours)
+    assert "Select a free hour" not in page  # no hour is free to select
     open_day = member_web.get(f"/rooms/{room.pk}/", {"date": "2026-03-05"})
     assert not any(h["refusal"] for h in open_day.context["hours"])
     assert 'id="closed-day"' not in open_day.content.decode()
+    assert "Select a free hour" in open_day.content.decode()
 
 
 def test_my_bookings_check_in_and_cancel(member_web, member, room, frozen):
