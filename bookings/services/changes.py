@@ -13,6 +13,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from bookings import db, events, recurrence
 from bookings.choices import (
@@ -52,7 +53,7 @@ def _normalise_attendees(attendees: Iterable[str]) -> list[str]:
     seen: dict[str, None] = {}
     for raw in attendees or ():
         if not isinstance(raw, str):
-            raise Invalid("Attendees are e-mail addresses.", extra={"attendees": ["Give e-mail addresses."]})
+            raise Invalid(_("Attendees are e-mail addresses."), extra={"attendees": [_("Give e-mail addresses.")]})
         email = raw.strip().lower()
         try:
             validate_email(email)
@@ -62,7 +63,7 @@ def _normalise_attendees(attendees: Iterable[str]) -> list[str]:
             ) from None
         seen[email] = None
     if len(seen) > MAX_ATTENDEES:
-        raise Invalid(f"At most {MAX_ATTENDEES} attendees.")
+        raise Invalid(_("At most %(count)d attendees.") % {"count": MAX_ATTENDEES})
     return list(seen)
 
 
@@ -100,24 +101,24 @@ def _prepare(
     title: str,
 ) -> _Request:
     if (room is None) == (desk is None):
-        raise Invalid("Book either a room or a desk.", extra={"room": ["Give a room or a desk, not both."]})
+        raise Invalid(_("Book either a room or a desk."), extra={"room": [_("Give a room or a desk, not both.")]})
     resource = room or desk
     if not resource.is_active:
-        raise Invalid(f"{resource} is not bookable.")
+        raise Invalid(_("%(resource)s is not bookable.") % {"resource": resource})
     organiser = organiser or actor
     if organiser.pk != actor.pk:
         if not is_staff(actor):
-            raise Forbidden("Only staff may book on someone else's behalf.")
+            raise Forbidden(_("Only staff may book on someone else's behalf."))
         if organiser.site_id != actor.site_id or not organiser.user.is_active:
-            raise NotFound("No such person.")
+            raise NotFound(_("No such person."))
         if source in {BookingSource.API, BookingSource.PORTAL}:
             source = BookingSource.STAFF
     override_reason = (override_reason or "").strip()
     if override_reason and not is_staff(actor):
-        raise Forbidden("Only staff may override the booking rules.")
+        raise Forbidden(_("Only staff may override the booking rules."))
     attendees = list(attendees or [])
     if desk is not None and attendees:
-        raise Invalid("A desk booking has no attendees.", extra={"attendees": ["Desks are for one person."]})
+        raise Invalid(_("A desk booking has no attendees."), extra={"attendees": [_("Desks are for one person.")]})
     if (title or attendees) and not role_allows(organiser, "calendar"):
         # Role-limited collection: a short visit's booking holds no meeting title or invitees (labs.permissions).
         require_role_allows(organiser, "calendar", "A booking's title and attendees")
@@ -135,9 +136,9 @@ def _prepare(
 
 def _check_times(start: datetime, end: datetime) -> None:
     if timezone.is_naive(start) or timezone.is_naive(end):
-        raise Invalid("Give start and end with a UTC offset.")
+        raise Invalid(_("Give start and end with a UTC offset."))
     if end <= start:
-        raise Invalid("A booking must end after it starts.", extra={"end": ["Must be after start."]})
+        raise Invalid(_("A booking must end after it starts."), extra={"end": [_("Must be after start.")]})
     # Whatever the rules (staff override them), a booking lies in a plausible window: a typo of a year (964 for 2026)
     # is refused instead of holding a room a millennium away or ten centuries back.
     now = timezone.now()
@@ -359,7 +360,7 @@ def booking_series_create(
     except IntegrityError as exc:
         if not is_overlap_violation(exc):
             raise
-        raise Conflict("An occurrence was booked by someone else at the same moment; try again.") from None
+        raise Conflict(_("An occurrence was booked by someone else at the same moment; try again.")) from None
     return SeriesResult(series=series, bookings=bookings, skipped=sorted(dates + closed_dates), closed=closed_dates)
 
 
@@ -380,7 +381,7 @@ def _require_manager(actor: Person, booking: Booking) -> None:
         return
     if is_staff(actor) and actor.site_id == booking.site_id:
         return
-    raise NotFound("No such booking.")
+    raise NotFound(_("No such booking."))
 
 
 @retry_on_deadlock
@@ -402,18 +403,20 @@ def booking_update(
     _require_manager(actor, booking)
     now = now or timezone.now()
     if booking.status not in OPEN_STATUSES:
-        raise Conflict(f"This booking is {booking.get_status_display().lower()} and cannot change.")
+        raise Conflict(
+            _("This booking is %(status)s and cannot change.") % {"status": booking.get_status_display().lower()}
+        )
     new_start = start or booking.start
     new_end = end or booking.end
     _check_times(new_start, new_end)
     if booking.status == BookingStatus.CHECKED_IN and new_start != booking.start:
-        raise Invalid("A checked-in booking keeps its start; change its end instead.")
+        raise Invalid(_("A checked-in booking keeps its start; change its end instead."))
     override_reason = (override_reason or "").strip()
     if override_reason and not is_staff(actor):
-        raise Forbidden("Only staff may override the booking rules.")
+        raise Forbidden(_("Only staff may override the booking rules."))
     new_attendees = _normalise_attendees(attendees) if attendees is not None else booking.attendees
     if booking.desk_id and new_attendees:
-        raise Invalid("A desk booking has no attendees.", extra={"attendees": ["Desks are for one person."]})
+        raise Invalid(_("A desk booking has no attendees."), extra={"attendees": [_("Desks are for one person.")]})
     if (title or (attendees is not None and new_attendees)) and not role_allows(booking.organiser, "calendar"):
         require_role_allows(booking.organiser, "calendar", "A booking's title and attendees")
     retimed = (new_start, new_end) != (booking.start, booking.end)
@@ -422,7 +425,7 @@ def booking_update(
         with transaction.atomic():
             locked = Booking.objects.select_for_update().get(pk=booking.pk)
             if locked.status not in OPEN_STATUSES:
-                raise Conflict("This booking changed meanwhile; reload it.")
+                raise Conflict(_("This booking changed meanwhile; reload it."))
             if not override_reason and (retimed or attendees is not None):
                 booking_rules_check(
                     room=booking.room,

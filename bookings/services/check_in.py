@@ -51,7 +51,7 @@ def booking_check_in(*, actor: Person, booking: Booking, at: datetime | None = N
     Idempotent: checking in a checked-in booking returns it unchanged.
     """
     if not _may_check_in(actor, booking):
-        raise NotFound("No such booking.")
+        raise NotFound(_("No such booking."))
     at = at or timezone.now()
     return _check_in(booking, at=at, via=CheckInVia.BOOKING)
 
@@ -351,7 +351,7 @@ def desk_check_out(*, person: Person, desk: Desk, at: datetime | None = None) ->
         .first()
     )
     if booking is None:
-        raise NotFound(f"You are not checked in at desk {desk.label}.")
+        raise NotFound(_("You are not checked in at desk %(label)s.") % {"label": desk.label})
     if at <= booking.start:
         booking.status = BookingStatus.CANCELLED
         booking.cancelled_at = at

@@ -104,13 +104,19 @@ def test_a_broken_rule_is_422_naming_the_rule(member_client, room):
     assert danish.json()["rule"] == "max_duration"
 
 
-def test_a_conflict_is_told_in_the_persons_language(member_client, colleague_client, room):
+def test_a_conflict_and_bad_times_are_told_in_the_persons_language(member_client, colleague_client, room):
     assert member_client.post(URL, _body(room), format="json").status_code == 201
 
     response = colleague_client.post(URL, _body(room), format="json", HTTP_ACCEPT_LANGUAGE="da")
 
     assert response.status_code == 409 and response.json()["code"] == "conflict"
     assert response.json()["detail"] == "Det er allerede booket 2026-03-03 10:00-11:00 (Europe/Copenhagen)."
+    backwards = colleague_client.post(
+        URL, _body(room, end="2026-03-03T09:00:00+01:00"), format="json", HTTP_ACCEPT_LANGUAGE="da"
+    )
+    assert backwards.status_code == 400
+    assert backwards.json()["detail"] == "En booking skal slutte efter, den begynder."
+    assert backwards.json()["end"] == ["Skal ligge efter starten."]
 
 
 @pytest.mark.parametrize(
