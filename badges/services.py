@@ -98,7 +98,7 @@ def badge_issue(
     """Staff issue a digital badge or register a physical card for a person of their site."""
     require_staff(actor)
     if person.site_id != actor.site_id:
-        raise NotFound("No such person.")
+        raise NotFound(gettext("No such person."))
     if kind not in BadgeKind.values:
         raise Invalid("kind is digital or card.")
     if not person.user.is_active:
@@ -126,7 +126,7 @@ def _require_badge_manager(actor: Person, badge: Badge) -> None:
     require_staff(actor)
     site_id = badge.person.site_id if badge.person_id else badge.visit.site_id
     if site_id != actor.site_id:
-        raise NotFound("No such badge.")
+        raise NotFound(gettext("No such badge."))
 
 
 @transaction.atomic
@@ -247,7 +247,7 @@ def reader_rotate_key(*, reader: Reader, key: str | None = None) -> str:
 def _require_host_or_site_staff(actor: Person, visit: Visit) -> None:
     if actor.pk == visit.host_id or (is_staff(actor) and actor.site_id == visit.site_id):
         return
-    raise NotFound("No such visit.")
+    raise NotFound(gettext("No such visit."))
 
 
 @transaction.atomic
@@ -266,20 +266,26 @@ def visit_create(
     An open-ended visit is refused. The visitor is emailed a link to their badge after commit.
     """
     if not is_host(host):
-        raise Forbidden("Only members, employees, mentors and staff may host visitors.")
+        raise Forbidden(gettext("Only members, employees, mentors and staff may host visitors."))
     if end is None:
-        raise Invalid("A visit needs an end.", extra={"end": ["A visit needs an end (at most 24 hours)."]})
+        raise Invalid(
+            gettext("A visit needs an end."), extra={"end": [gettext("A visit needs an end (at most 24 hours).")]}
+        )
     if timezone.is_naive(start) or timezone.is_naive(end):
-        raise Invalid("Give start and end with a UTC offset.")
+        raise Invalid(gettext("Give start and end with a UTC offset."))
     now = timezone.now()
     if end <= start:
-        raise Invalid("A visit ends after it starts.", extra={"end": ["Must be after start."]})
+        raise Invalid(gettext("A visit ends after it starts."), extra={"end": [gettext("Must be after start.")]})
     if end - start > VISIT_MAX_LENGTH:
-        raise Invalid("A visit lasts at most 24 hours.", extra={"end": ["At most 24 hours after start."]})
+        raise Invalid(
+            gettext("A visit lasts at most 24 hours."), extra={"end": [gettext("At most 24 hours after start.")]}
+        )
     if end <= now:
-        raise Invalid("This visit is already over.", extra={"end": ["Must be in the future."]})
+        raise Invalid(gettext("This visit is already over."), extra={"end": [gettext("Must be in the future.")]})
     if start > now + VISIT_MAX_AHEAD:
-        raise Invalid("Visits are registered at most a year ahead.", extra={"start": ["Too far ahead."]})
+        raise Invalid(
+            gettext("Visits are registered at most a year ahead."), extra={"start": [gettext("Too far ahead.")]}
+        )
     visit = Visit(host=host, site=site, name=name.strip(), email=email.strip(), purpose=purpose.strip())
     visit.start, visit.end = start, end
     visit.full_clean()
@@ -308,14 +314,16 @@ def visit_check_in(*, actor: Person, visit: Visit, at: datetime | None = None) -
     at = at or timezone.now()
     if not (is_staff(actor) and actor.site_id == visit.site_id):
         if actor.pk == visit.host_id:
-            raise Forbidden("Reception checks visitors in.")
-        raise NotFound("No such visit.")
+            raise Forbidden(gettext("Reception checks visitors in."))
+        raise NotFound(gettext("No such visit."))
     if visit.cancelled_at or visit.checked_out_at:
-        raise Conflict("This visit has ended.", code="visit_ended")
+        raise Conflict(gettext("This visit has ended."), code="visit_ended")
     if visit.checked_in_at:
         return visit
     if at < visit.start - VISIT_EARLY_ENTRY or at >= visit.end:
-        raise Conflict("The visitor can be checked in from 30 minutes before the visit to its end.", code="not_now")
+        raise Conflict(
+            gettext("The visitor can be checked in from 30 minutes before the visit to its end."), code="not_now"
+        )
     _visit_arrived(visit, at=at, by=actor)
     return visit
 
@@ -345,7 +353,7 @@ def visit_check_out(*, actor: Person, visit: Visit, at: datetime | None = None) 
     """The host or reception checks the visitor out: the visit ends and its badge stops working at once."""
     _require_host_or_site_staff(actor, visit)
     if visit.cancelled_at:
-        raise Conflict("This visit was cancelled.", code="visit_ended")
+        raise Conflict(gettext("This visit was cancelled."), code="visit_ended")
     if visit.checked_out_at:
         return visit
     if visit.checked_in_at is None:  # this copy may predate the first scan: ask the database
@@ -384,7 +392,7 @@ def kiosk_create(*, actor: Person, name: str) -> Kiosk:
 def kiosk_revoke(*, actor: Person, kiosk: Kiosk) -> Kiosk:
     """The kiosk stops at once: its cookie names a revoked row."""
     if not (is_staff(actor) and actor.site_id == kiosk.site_id):
-        raise NotFound("No such kiosk.")
+        raise NotFound(gettext("No such kiosk."))
     if kiosk.revoked_at is None:
         kiosk.revoked_at = timezone.now()
         kiosk.save(update_fields=["revoked_at"])
@@ -420,7 +428,7 @@ def visit_walk_in(*, kiosk: Kiosk, name: str, email: str, host: str, accepts_hou
     from django.conf import settings
 
     if not kiosk.is_active:
-        raise Forbidden("This kiosk is switched off.", code="kiosk_revoked")
+        raise Forbidden(gettext("This kiosk is switched off."), code="kiosk_revoked")
     site = kiosk.site
     now = timezone.now()
     recent = Visit.objects.filter(site=site, walk_in=True, created_at__gte=now - timedelta(minutes=10)).count()
@@ -452,9 +460,9 @@ def visit_walk_in(*, kiosk: Kiosk, name: str, email: str, host: str, accepts_hou
 def visit_card_issue(*, actor: Person, visit: Visit, card_uid: str) -> Badge:
     """Reception hands the visitor a physical card valid for the same window as the visit."""
     if not (is_staff(actor) and actor.site_id == visit.site_id):
-        raise NotFound("No such visit.")
+        raise NotFound(gettext("No such visit."))
     if visit.cancelled_at or visit.checked_out_at or visit.end <= timezone.now():
-        raise Conflict("This visit has ended.", code="visit_ended")
+        raise Conflict(gettext("This visit has ended."), code="visit_ended")
     return _new_badge(
         kind=BadgeKind.CARD,
         visit=visit,

@@ -118,6 +118,8 @@ def test_an_open_ended_or_too_long_visit_is_refused_on_the_page(frozen, member_w
     assert member_web.post("/visitors/", {**base, "end": ""}).status_code == 400
     response = member_web.post("/visitors/", {**base, "end": "2026-03-03T12:00"})
     assert response.status_code == 400 and "24 hours" in response.content.decode()
+    danish = member_web.post("/visitors/", {**base, "end": "2026-03-03T12:00"}, HTTP_ACCEPT_LANGUAGE="da")
+    assert danish.status_code == 400 and "Højst 24 timer efter starten." in danish.content.decode()
     assert not Visit.objects.exists()
 
 
