@@ -20,6 +20,7 @@ from django.db import connection, transaction
 from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from bookings import selectors as booking_selectors
 from bookings import services as booking_services
@@ -453,7 +454,7 @@ def device_desired_set(
     document in the outbox. Asking for the state the device already has returns its current command instead."""
     [locked] = _lock_devices(Q(pk=device.pk)) or [None]
     if locked is None:
-        raise Invalid("This device is not active.", code="device_inactive")
+        raise Invalid(gettext("This device is not active."), code="device_inactive")
     messages: list[Publish] = []
     command = _desired_set(
         device=locked,

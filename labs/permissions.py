@@ -8,6 +8,7 @@ show them and detail views answer 404 (never 403, which would confirm that the o
 from __future__ import annotations
 
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext
 from rest_framework.permissions import BasePermission
 
 from labs.choices import HOST_ROLES, Role
@@ -63,7 +64,7 @@ def _min_days() -> int:
 
 def require_staff(person: Person | None) -> None:
     if not is_staff(person):
-        raise Forbidden("Only staff may do this.")
+        raise Forbidden(gettext("Only staff may do this."))
 
 
 def scope_queryset(

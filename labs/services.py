@@ -345,7 +345,7 @@ def person_reactivate(*, actor: Person, person: Person) -> Person:
     again."""
     _require_site_staff(actor, person)
     if person.erased_at is not None:
-        raise Conflict("This person's data was erased; the account cannot come back.")
+        raise Conflict(gettext("This person's data was erased; the account cannot come back."))
     user = person.user
     if not user.is_active:
         user.is_active = True
@@ -378,7 +378,7 @@ def person_update(*, actor: Person, person: Person, changes: dict) -> Person:
         raise Invalid(f"These fields cannot change here: {', '.join(sorted(unknown))}.")
     _require_site_staff(actor, person)
     if person.erased_at is not None:
-        raise Conflict("This person's data was erased; the record is a pseudonym and does not change.")
+        raise Conflict(gettext("This person's data was erased; the record is a pseudonym and does not change."))
     user = person.user
     if changes.get("is_active") is True and not user.is_active:
         person_reactivate(actor=actor, person=person)

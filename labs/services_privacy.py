@@ -17,7 +17,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from labs import hooks, privacy, rights
@@ -72,7 +72,7 @@ def person_erase_self(*, person: Person, password: str, ip: str) -> ErasureLog:
         username=user.get_username(), ip=ip, check=lambda: bool(password) and user.check_password(password)
     )
     if not ok:
-        raise Forbidden("Wrong password.", code="forbidden")
+        raise Forbidden(gettext("Wrong password."), code="forbidden")
     return _erase(person=person, by_staff=False)
 
 
@@ -80,7 +80,7 @@ def person_erase(*, actor: Person, person: Person) -> ErasureLog:
     """Staff erase a person of their site on the person's request to the operator (never their own account)."""
     _require_site_staff(actor, person)
     if actor.pk == person.pk:
-        raise Forbidden("Staff erase their own account from the portal, with their password.")
+        raise Forbidden(gettext("Staff erase their own account from the portal, with their password."))
     return _erase(person=person, by_staff=True)
 
 
@@ -302,7 +302,7 @@ def community_directory(*, viewer: Person) -> list[Person]:
     from labs.choices import Role
 
     if viewer.role == Role.VISITOR:
-        raise Forbidden("The community directory is for members, employees and mentors.")
+        raise Forbidden(gettext("The community directory is for members, employees and mentors."))
     return _consenting(site_id=viewer.site_id, purpose=ConsentPurpose.COMMUNITY)
 
 
