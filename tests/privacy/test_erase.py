@@ -46,6 +46,10 @@ def test_a_wrong_password_is_a_403_and_changes_nothing(subject, world):
     subject.refresh_from_db()
     assert subject.erased_at is None and subject.user.username == "zebediah.quill"
     assert Badge.objects.filter(person=subject).count() == 2
+    danish = _client_for(subject).post(
+        reverse("labs-api:me-erase"), {"password": "nope"}, format="json", HTTP_ACCEPT_LANGUAGE="da"
+    )
+    assert (danish.status_code, danish.json()) == (403, {"detail": "Forkert adgangskode.", "code": "forbidden"})
 
 
 def test_no_password_is_a_400(subject):
