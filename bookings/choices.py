@@ -1,12 +1,13 @@
 from django.db import models
+from django.utils.translation import gettext_lazy
 
 
 class BookingStatus(models.TextChoices):
-    CONFIRMED = "confirmed", "Confirmed"
-    CHECKED_IN = "checked_in", "Checked in"
-    COMPLETED = "completed", "Completed"
-    CANCELLED = "cancelled", "Cancelled"
-    RELEASED = "released", "Released (not checked in)"
+    CONFIRMED = "confirmed", gettext_lazy("Confirmed")
+    CHECKED_IN = "checked_in", gettext_lazy("Checked in")
+    COMPLETED = "completed", gettext_lazy("Completed")
+    CANCELLED = "cancelled", gettext_lazy("Cancelled")
+    RELEASED = "released", gettext_lazy("Released (not checked in)")
 
 
 # Statuses that hold the room or desk: the database refuses two of these overlapping on one resource.

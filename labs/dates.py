@@ -1,8 +1,10 @@
 """A day in words as each language writes it: "Monday 30 November 2026", "mandag den 30. november 2026".
 
-One format for every place that names a day with its weekday (the rule texts, the portal's pages, the visitor's
-badge), translated per language (``locale/<lang>/LC_MESSAGES/django.po``, context "date format: weekday, day, month
-and year"): Danish puts "den" before the day and a full stop after it, which one shared English format cannot.
+Three formats for every place that names a day with its weekday (the rule texts, the portal's pages, the visitor's
+badge): with the year (``long_day``), without it (``day_month``: "mandag den 30. november") and short
+(``short_day``: "Mon 30 Nov", "man. 30. nov."). Each is translated per language (``locale/<lang>/LC_MESSAGES/
+django.po``, contexts "date format: ..."): Danish puts "den" before the day and full stops after the day and the
+abbreviations, which one shared English format cannot.
 """
 
 from __future__ import annotations
@@ -18,3 +20,13 @@ def long_day(value: date) -> str:
     language."""
     # the context literally: makemessages reads it from the call
     return date_format(value, pgettext("date format: weekday, day, month and year", "l j F Y"))
+
+
+def day_month(value: date) -> str:
+    """Weekday, day and month without the year, in the active language."""
+    return date_format(value, pgettext("date format: weekday, day and month", "l j F"))
+
+
+def short_day(value: date) -> str:
+    """Short weekday, day and short month ("Mon 30 Nov", "man. 30. nov."), in the active language."""
+    return date_format(value, pgettext("date format: short weekday, day and month", "D j M"))

@@ -18,7 +18,6 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -28,7 +27,7 @@ from bookings import ical, selectors, services
 from bookings.choices import HOLDING_STATUSES, BookingSource, CancelScope
 from bookings.models import Booking, Desk, Room
 from calendars import personal as personal_calendars
-from labs import floor_plans
+from labs import dates, floor_plans
 from labs.errors import DomainError
 from labs.models import Floor, Person, Zone
 from labs.permissions import is_staff, person_of
@@ -570,7 +569,7 @@ def _booked(request, booking: Booking, *, count: int = 1, skipped=(), closed=())
     tz = booking.site.tz
     start, end = booking.start.astimezone(tz), booking.end.astimezone(tz)
     what = _what(booking)
-    when = f"{date_format(start, 'D j M')} {start:%H:%M}–{end:%H:%M}"
+    when = f"{dates.short_day(start)} {start:%H:%M}–{end:%H:%M}"
     if count > 1:
         messages.success(
             request, _("Booked %(what)s %(count)d times from %(when)s.") % {"what": what, "count": count, "when": when}
@@ -578,13 +577,16 @@ def _booked(request, booking: Booking, *, count: int = 1, skipped=(), closed=())
     else:
         messages.success(request, _("Booked %(what)s on %(when)s.") % {"what": what, "when": when})
     taken = [day for day in skipped if day not in closed]
+
+    def days(isos) -> str:  # the local days the series service names in ISO, as the language writes them
+        return ", ".join(dates.long_day(date.fromisoformat(iso)) for iso in isos[:10])
+
     if taken:
-        messages.warning(request, _("Not booked (already taken): %(dates)s.") % {"dates": ", ".join(taken[:10])})
+        messages.warning(request, _("Not booked (already taken): %(dates)s.") % {"dates": days(taken)})
     if closed:
         messages.warning(
             request,
-            _("Not booked (%(site)s is closed): %(dates)s.")
-            % {"site": booking.site.name, "dates": ", ".join(closed[:10])},
+            _("Not booked (%(site)s is closed): %(dates)s.") % {"site": booking.site.name, "dates": days(closed)},
         )
     return redirect(f"{reverse('portal:my-bookings')}?booked={booking.pk}")
 

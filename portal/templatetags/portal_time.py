@@ -1,5 +1,6 @@
 """Naming a site's time zone to a person: ``{{ site|zone_name }}`` -> "Copenhagen time"; and a day with its weekday
-as the language writes it: ``{{ day|long_day }}`` -> "Monday 30 November 2026", "mandag den 30. november 2026".
+as the language writes it: ``{{ day|long_day }}`` -> "Monday 30 November 2026", "mandag den 30. november 2026";
+``|day_month`` without the year; ``|short_day`` -> "Mon 30 Nov", "man. 30. nov." (labs.dates).
 
 Pages show every time in the site's zone (labs.middleware.SiteTimeZoneMiddleware activates the signed-in person's; a
 page about another site's thing wraps it in ``{% timezone %}``); where it matters the page says which zone that is,
@@ -41,3 +42,15 @@ def long_day(value) -> str:
     """A date, or a datetime in the current time zone (as ``|date`` does), as weekday, day, month and year in the
     active language (labs.dates)."""
     return dates.long_day(value) if value not in (None, "") else ""
+
+
+@register.filter(expects_localtime=True)
+def day_month(value) -> str:
+    """Weekday, day and month, without the year (labs.dates)."""
+    return dates.day_month(value) if value not in (None, "") else ""
+
+
+@register.filter(expects_localtime=True)
+def short_day(value) -> str:
+    """Short weekday, day and short month (labs.dates)."""
+    return dates.short_day(value) if value not in (None, "") else ""

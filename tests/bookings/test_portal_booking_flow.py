@@ -175,8 +175,8 @@ def test_a_weekly_series_books_around_a_taken_slot_and_a_closed_day_and_says_whi
     days = [b.start.date().isoformat() for b in Booking.objects.filter(organiser=member).order_by("start")]
     assert days == ["2026-03-03", "2026-03-24"]
     page = response.content.decode()
-    assert "Not booked (already taken): 2026-03-17." in page
-    assert f"Not booked ({site.name} is closed): 2026-03-10." in page
+    assert "Not booked (already taken): Tuesday 17 March 2026." in page
+    assert f"Not booked ({site.name} is closed): Tuesday 10 March 2026." in page
 
 
 def test_the_booking_form_repeats_daily_until_a_date(member_web, member, room):

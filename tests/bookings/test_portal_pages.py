@@ -248,3 +248,6 @@ def test_my_bookings_show_local_times_and_name_another_sites_zone(member_web, me
     assert "Tue 3 Mar, 09:00–10:00" in html  # 08:00-09:00 UTC
     assert 'Wed 4 Mar, 10:00–11:00</time><span class="facts__sub muted">London time' in html
     assert "UTC" not in html
+    danish = member_web.get("/bookings/", HTTP_ACCEPT_LANGUAGE="da").content.decode()
+    assert "tir. 3. mar., 09:00–10:00" in danish and "Tue 3 Mar" not in danish  # Danish short dates (labs.dates)
+    assert "Bekræftet" in danish and "Confirmed" not in danish
