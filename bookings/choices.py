@@ -74,3 +74,22 @@ class DemandKind(models.TextChoices):
     CONFLICT = "conflict", "Refused: the room was taken"
     RULE = "rule", "Refused by a booking rule"
     EMPTY_SEARCH = "empty_search", "A room search found no room"
+
+
+# Names of the usual amenities as people read them, per language; an operator's own amenity shows as written.
+AMENITY_LABELS = {
+    "screen": gettext_lazy("Screen"),
+    "video": gettext_lazy("Video"),
+    "projector": gettext_lazy("Projector"),
+    "whiteboard": gettext_lazy("Whiteboard"),
+    "phone": gettext_lazy("Phone"),
+    "stage": gettext_lazy("Stage"),
+    "monitor": gettext_lazy("Monitor"),
+    "standing": gettext_lazy("Standing desk"),
+    "dock": gettext_lazy("Docking station"),
+}
+
+
+def amenity_label(key: str) -> str:
+    """``screen`` -> "Screen" ("Skærm" in Danish); an amenity without a label is shown capitalised."""
+    return str(AMENITY_LABELS.get(key, key.replace("_", " ").capitalize()))

@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from bookings import ical, selectors, services
-from bookings.choices import HOLDING_STATUSES, BookingSource, CancelScope
+from bookings.choices import HOLDING_STATUSES, BookingSource, CancelScope, amenity_label
 from bookings.models import Booking, Desk, Room
 from calendars import personal as personal_calendars
 from labs import dates, floor_plans
@@ -164,7 +164,7 @@ class RoomSearchForm(WindowForm):
     def __init__(self, *args, site, **kwargs):
         super().__init__(*args, tz=site.tz, **kwargs)
         names = sorted({a for row in Room.objects.filter(site=site).values_list("amenities", flat=True) for a in row})
-        self.fields["amenities"].choices = [(a, a.replace("_", " ").capitalize()) for a in names]
+        self.fields["amenities"].choices = [(a, amenity_label(a)) for a in names]
         levels = Room.objects.filter(site=site).order_by("floor__level").values_list("floor__level", "floor__name")
         self.fields["floor"].choices = [("", _("Any floor")), *dict(levels).items()]
 

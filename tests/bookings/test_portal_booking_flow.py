@@ -4,6 +4,7 @@ cancelling asks first and names the booking, and the confirmation offers "add to
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -49,6 +50,19 @@ def test_search_greys_a_room_the_rules_refuse_and_says_why(member_web, room, str
     assert "Book at least 1 day ahead" in page
     assert "Book Fjord</button>" in page and "Book Strict</button>" not in page
     assert "booking-result--refused" in page
+
+
+def test_amenities_read_in_the_persons_language_and_an_operators_own_as_written(member_web, site, room):
+    room.amenities = ["screen", "video", "sauna_corner"]
+    room.save()
+    search = {"date": "2026-03-04", "start": "10:00", "end": "11:00"}
+
+    english = member_web.get("/rooms/", search).content.decode()
+    danish = member_web.get("/rooms/", search, HTTP_ACCEPT_LANGUAGE="da").content.decode()
+
+    assert '<span class="tag">Screen</span>' in english and '<span class="tag">Sauna corner</span>' in english
+    assert '<span class="tag">Skærm</span>' in danish and '<span class="tag">Sauna corner</span>' in danish
+    assert re.search(r'value="screen"[^>]*>\s*Skærm</label>', danish)  # the search's own checkbox too
 
 
 def test_search_on_a_closed_day_greys_every_room_and_says_so(member_web, site, room, strict_room):
