@@ -57,6 +57,7 @@ def test_the_desks_page_plan_books_a_desk_from_the_keyboard(page, live_server, e
         page.get_by_role("button", name="Find desks").click()
 
     floor_1 = page.get_by_role("group", name="Plan of Floor 1")
+    assert not page.get_by_text("Swipe sideways to see the whole floor.").first.is_visible()  # it fits here
     free = floor_1.get_by_role("link", name=re.compile(r"^Book desk \S+ \(free\)$"))
     assert free.count() == Desk.objects.filter(floor__level=1, is_active=True).count() - 8
     # The plan's image loaded (an SVG shown as an image: no script in it could run).
@@ -213,6 +214,8 @@ def test_on_a_390_phone_every_bookings_page_fits_and_cancel_names_the_booking(br
         _docs_screenshot(page, "my-bookings-phone.png", full_page=True)
         # On the phone the plan keeps touch-sized desks (it scrolls sideways in its frame, the page does not).
         page.goto(f"{live_server.url}/desks/?date={DAY_AFTER.isoformat()}&start=09:00&end=17:00")
+        # phones hide scrollbars: a line says the plan scrolls (hidden on wider screens, where it fits)
+        assert page.get_by_text("Swipe sideways to see the whole floor.").first.is_visible()
         spot = page.get_by_role("link", name=re.compile(r"^Book desk \S+ \(free\)$")).first
         spot.scroll_into_view_if_needed()
         target = spot.bounding_box()
