@@ -28,7 +28,7 @@ from bookings.events import BookingChange, OccupancyCause
 from bookings.models import Booking, BookingSeries, Desk
 from bookings.services.changes import RESOLVED_RELATIONS, cancel_queryset
 from bookings.services.conflicts import is_overlap_violation, retry_on_deadlock
-from bookings.services.rules import closure_check, violation
+from bookings.services.rules import closure_check, span, violation
 from labs.errors import Conflict, NotFound, RuleViolation
 from labs.models import Person, Site
 from labs.transactions import enqueue_after_commit
@@ -66,8 +66,8 @@ def _check_in(booking: Booking, *, at: datetime, via: str, ahead: timedelta | No
         status = booking.get_status_display().lower()
         raise Conflict(_("This booking is %(status)s; book again.") % {"status": status})
     if at < booking.start - ahead:
-        minutes = int(ahead.total_seconds() // 60)
-        raise violation("check_in_window", f"Check-in opens {minutes} minutes before the booking starts.")
+        words = {"span": span(ahead)}
+        raise violation("check_in_window", _("Check-in opens %(span)s before the booking starts.") % words)
     if at >= booking.end:
         raise violation("check_in_window", "This booking has ended.")
     now = timezone.now()

@@ -320,6 +320,11 @@ def test_check_in_too_early_is_422(member_client, booking):
     response = member_client.post(f"{URL}{booking.pk}/check-in/")
     assert response.status_code == 422
     assert response.json()["rule"] == "check_in_window"
+    danish = member_client.post(f"{URL}{booking.pk}/check-in/", HTTP_ACCEPT_LANGUAGE="da")
+    assert (
+        danish.json()["detail"].startswith("Check-in åbner ")
+        and "minutter før bookingen begynder." in danish.json()["detail"]
+    )
 
 
 def test_an_attendee_checks_in_but_cannot_see_or_change_the_booking(member, room, frozen):
