@@ -197,12 +197,12 @@ def workspace_reconcile(*, at: datetime | None = None, limit: int = 500) -> dict
             stale_desks.add(desk_id)
     never_commanded = set(
         Device.objects.filter(
-            kind=DeviceKind.DESK, is_active=True, desired_version=0, desk_id__in=list(occupant_of_desk)
+            kind=DeviceKind.DESK, is_active=True, desired_version=0, desk_id__any=list(occupant_of_desk)
         ).values_list("desk_id", flat=True)
     )
     stale_desks |= never_commanded
     synced_zones: set[int] = set()
-    desks = Desk.objects.filter(pk__in=sorted(stale_desks)[:limit]).select_related("zone__floor__site", "site")
+    desks = Desk.objects.filter(pk__any=sorted(stale_desks)[:limit]).select_related("zone__floor__site", "site")
     for desk in desks:
         trigger = {"type": "reconcile", "id": occupant_of_desk.get(desk.pk)}
         workspace_sync(desk=desk, at=at, trigger=trigger, acts_for_id=None)
@@ -214,10 +214,10 @@ def workspace_reconcile(*, at: datetime | None = None, limit: int = 500) -> dict
         )
     )
     latest: dict[int, ZoneDecision] = {}
-    for decision in ZoneDecision.objects.filter(zone_id__in=zone_ids).order_by("zone_id", "-decided_at", "-id"):
+    for decision in ZoneDecision.objects.filter(zone_id__any=zone_ids).order_by("zone_id", "-decided_at", "-id"):
         latest.setdefault(decision.zone_id, decision)
     zones = 0
-    for zone in Zone.objects.filter(pk__in=sorted(zone_ids - synced_zones)).select_related("floor__site"):
+    for zone in Zone.objects.filter(pk__any=sorted(zone_ids - synced_zones)).select_related("floor__site"):
         decision = latest.get(zone.pk)
         behind = {i["booking"] for i in decision.reasons.get("inputs", [])} if decision else None
         if behind == present_in_zone.get(zone.pk, set()):
@@ -538,7 +538,7 @@ def _writes_flush(writes: _Writes) -> None:
     # holding the device's lock create open commands, so none can appear meanwhile.
     with_open = [d.pk for d in writes.devices if getattr(d, "has_open_commands", True)]
     if with_open:
-        Command.objects.filter(device_id__in=with_open, state__in=OPEN_STATES).update(
+        Command.objects.filter(device_id__any=with_open, state__in=OPEN_STATES).update(
             state=CommandState.SUPERSEDED, superseded_at=at, deadline_at=None
         )
     Command.objects.bulk_create(writes.commands)
@@ -584,7 +584,7 @@ def _desired_set_chunk(
     at = timezone.now()
     versions = dict(
         Device.objects.select_for_update(of=("self",), no_key=True)
-        .filter(pk__in=[d.pk for d in devices], is_active=True)
+        .filter(pk__any=[d.pk for d in devices], is_active=True)
         .order_by("pk")
         .values_list("pk", "desired_version")
     )
@@ -592,7 +592,7 @@ def _desired_set_chunk(
     if not targets:
         return []
     ids = [device.pk for device, _ in targets]
-    Command.objects.filter(device_id__in=ids, state__in=OPEN_STATES).update(
+    Command.objects.filter(device_id__any=ids, state__in=OPEN_STATES).update(
         state=CommandState.SUPERSEDED, superseded_at=at, deadline_at=None
     )
     new_versions = [versions[pk] + 1 for pk in ids]
@@ -622,19 +622,29 @@ def commands_mark_sent(*, cmd_ids: list[str], at: datetime) -> int:
         return 0
     # SKIP LOCKED: rows the bridge is moving along right now (an ack raced the PUBACK) are left to it, so this
     # bulk update never waits on, or deadlocks with, the bridge's transactions.
-    ids = list(
+    locked = dict(
         Command.objects.select_for_update(skip_locked=True)
-        .filter(cmd_id__in=cmd_ids)
+        .filter(cmd_id__any=cmd_ids)
         .order_by("id")
-        .values_list("id", flat=True)
+        .values_list("id", "state")
     )
-    commands = Command.objects.filter(id__in=ids)
-    commands.update(attempts=F("attempts") + 1)
-    moved = commands.filter(state=CommandState.QUEUED).update(state=CommandState.SENT, sent_at=Coalesce("sent_at", at))
-    commands.filter(state__in=[CommandState.SENT, CommandState.DELIVERED]).update(
-        deadline_at=at + settings.COMFORT_ACK_TIMEOUT
+    if not locked:
+        return 0
+    # One UPDATE: every SET sees the row as it was, so a queued command becomes sent and gets its ack deadline.
+    queued = Q(state=CommandState.QUEUED)
+    Command.objects.filter(id__any=list(locked)).update(
+        attempts=F("attempts") + 1,
+        state=Case(When(queued, then=Value(CommandState.SENT)), default=F("state")),
+        sent_at=Case(When(queued, then=Coalesce("sent_at", Value(at))), default=F("sent_at")),
+        deadline_at=Case(
+            When(
+                state__in=[CommandState.QUEUED, CommandState.SENT, CommandState.DELIVERED],
+                then=Value(at + settings.COMFORT_ACK_TIMEOUT),
+            ),
+            default=F("deadline_at"),
+        ),
     )
-    return moved
+    return sum(state == CommandState.QUEUED for state in locked.values())
 
 
 # The bridge handles thousands of messages a second: it maps (site, device id) to the row id once and then reads and
@@ -676,7 +686,7 @@ def _device_pks_many(keys: set[tuple[str, str]]) -> None:
     if not missing:
         return
     rows = Device.objects.filter(
-        site__slug__in={site for site, _ in missing}, device_id__in={device for _, device in missing}
+        site__slug__any={site for site, _ in missing}, device_id__any={device for _, device in missing}
     ).values_list("site__slug", "device_id", "pk")
     found = {(site, device): pk for site, device, pk in rows}
     for key in missing:
@@ -703,7 +713,7 @@ def devices_lock_for_topics(topic_names: list[str]) -> int:
     # FOR NO KEY UPDATE, as _lock_devices: writers still exclude each other, but a foreign-key check of another
     # transaction (FOR KEY SHARE, e.g. the outbox's sent hook updating commands) is never blocked by it.
     locked = (
-        Device.objects.select_for_update(no_key=True).filter(pk__in=pks).order_by("pk").values_list("pk", flat=True)
+        Device.objects.select_for_update(no_key=True).filter(pk__any=pks).order_by("pk").values_list("pk", flat=True)
     )
     return len(list(locked))
 
@@ -836,7 +846,7 @@ def commands_record_acks(*, acks: list[tuple[str, str, dict]], at: datetime | No
             cmd_ids.add(uuid.UUID(payload["cmd_id"]))
         except (ValueError, TypeError, AttributeError):
             logger.warning("dropping ack with an invalid cmd_id %r", payload.get("cmd_id"))
-    queryset = Command.objects.filter(cmd_id__in=cmd_ids).only("pk", "cmd_id", "device_id", "version", *_ACK_FIELDS)
+    queryset = Command.objects.filter(cmd_id__any=cmd_ids).only("pk", "cmd_id", "device_id", "version", *_ACK_FIELDS)
     if connection.features.has_select_for_update:
         queryset = queryset.select_for_update(of=("self",), no_key=True).order_by("pk")
     commands = {c.cmd_id: c for c in queryset}
@@ -862,7 +872,7 @@ def commands_record_acks(*, acks: list[tuple[str, str, dict]], at: datetime | No
         if (last := _SEEN_ONLINE.get(key)) is None or not timedelta(0) <= at - last < _SEEN_EVERY
     }
     if stale:
-        Device.objects.filter(pk__in=sorted(stale.values())).update(online=True, last_seen_at=at)
+        Device.objects.filter(pk__any=sorted(stale.values())).update(online=True, last_seen_at=at)
         for key in stale:
             _SEEN_ONLINE[key] = at
     if changed:
@@ -870,47 +880,11 @@ def commands_record_acks(*, acks: list[tuple[str, str, dict]], at: datetime | No
     return known
 
 
-def _commands_write(commands: list, fields: tuple[str, ...]) -> None:
-    """Write ``fields`` of many rows of one model (commands, devices). PostgreSQL: one ``UPDATE ... FROM (VALUES
-    ...)`` (Django's bulk_update builds a CASE per field with a branch per row: seconds at 500 rows, and ~15 ms of
-    Python for three devices); SQLite: one UPDATE each."""
-    model = type(commands[0])
-    if connection.vendor != "postgresql":
-        for row in commands:
-            model.objects.filter(pk=row.pk).update(**{f: getattr(row, f) for f in fields})
-        return
-    from psycopg.types.json import Jsonb
-
-    model_fields = [model._meta.get_field(f) for f in fields]
-    casts = {
-        "JSONField": "jsonb",
-        "CharField": "varchar",
-        "PositiveSmallIntegerField": "integer",
-        "PositiveIntegerField": "integer",
-        "IntegerField": "integer",
-        "FloatField": "double precision",
-        "DateTimeField": "timestamptz",
-    }
-    columns = ", ".join(f'"{f.column}"' for f in model_fields)
-    assignments = ", ".join(f'"{f.column}" = v."{f.column}"::{casts[f.get_internal_type()]}' for f in model_fields)
-    row_sql = "(" + ", ".join(["%s"] * (len(fields) + 1)) + ")"
-    for start in range(0, len(commands), 1000):
-        chunk = commands[start : start + 1000]
-        params: list = []
-        for row in chunk:
-            params.append(row.pk)
-            for model_field in model_fields:
-                value = getattr(row, model_field.attname)
-                if model_field.get_internal_type() == "JSONField" and value is not None:
-                    value = Jsonb(value)
-                params.append(value)
-        # only the model's own column names and placeholders go into the text; every value is a parameter
-        sql = (
-            f'UPDATE "{model._meta.db_table}" AS t SET {assignments} '  # noqa: S608
-            f"FROM (VALUES {', '.join([row_sql] * len(chunk))}) AS v(id, {columns}) WHERE t.id = v.id"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+def _commands_write(rows: list, fields: tuple[str, ...]) -> None:
+    """Write ``fields`` of many rows of one model (commands, devices), each row its own values: on PostgreSQL one
+    ``UPDATE ... FROM unnest(arrays)`` whatever the count, its parameters sent in binary (``labs.bulk``); Django's
+    bulk_update builds a CASE per field with a branch per row (seconds at 500 rows). Elsewhere one UPDATE a row."""
+    bulk.update_columns(type(rows[0]), [row.pk for row in rows], {f: [getattr(row, f) for row in rows] for f in fields})
 
 
 def device_record_reported(*, site: str, device_id: str, payload: dict, at: datetime | None = None) -> bool:
@@ -1000,44 +974,48 @@ def devices_record_reported(*, reports: list[tuple[str, str, dict]], at: datetim
     if not rows:
         return 0
     ordered = [rows[pk] for pk in sorted(rows)]
-    values = ", ".join(["(%s::bigint, %s::jsonb, %s::integer, %s::boolean)"] * len(ordered))
-    params = [value for row in ordered for value in row]
+    # The rows travel as four arrays in binary (labs.bulk.execute_binary): the statements' text is the same whatever
+    # the count, so neither psycopg nor PostgreSQL parses a new statement for each round.
+    arrays = [list(column) for column in zip(*ordered, strict=True)]
+    unnest = "unnest(%b::bigint[], %b::jsonb[], %b::integer[], %b::boolean[])"
     device_table, command_table = Device._meta.db_table, Command._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
+    known = [
+        row[0]
+        for row in bulk.execute_binary(
             f"""UPDATE {device_table} AS d SET reported = v.reported, reported_version = v.version,
-                       reported_at = %s, online = true, last_seen_at = %s
-                FROM (VALUES {values}) AS v (id, reported, version, moving)
+                       reported_at = %b, online = true, last_seen_at = %b
+                FROM {unnest} AS v (id, reported, version, moving)
                 WHERE d.id = v.id RETURNING d.id""",  # noqa: S608
-            [at, at, *params],
+            [at, at, *arrays],
         )
-        known = [row[0] for row in cursor.fetchall()]
-        # The applied version becomes applied, older open ones superseded; while the device still moves, its
-        # reported version is not applied yet (only older ones are superseded).
-        cursor.execute(
-            f"""UPDATE {command_table} AS c SET
-                    state = CASE WHEN c.version = v.version THEN %s ELSE %s END,
-                    applied_at = CASE WHEN c.version = v.version THEN %s ELSE c.applied_at END,
-                    superseded_at = CASE WHEN c.version = v.version THEN c.superseded_at ELSE %s END,
-                    delivered_at = CASE WHEN c.version = v.version THEN COALESCE(c.delivered_at, %s)
-                                   ELSE c.delivered_at END,
-                    sent_at = CASE WHEN c.version = v.version THEN COALESCE(c.sent_at, %s) ELSE c.sent_at END,
-                    progress = CASE WHEN c.version = v.version THEN 1.0 ELSE c.progress END,
-                    deadline_at = NULL
-                FROM (VALUES {values}) AS v (device_id, reported, version, moving)
-                WHERE c.device_id = v.device_id AND c.state = ANY(%s)
-                  AND (c.version < v.version OR (c.version = v.version AND NOT v.moving))""",  # noqa: S608
-            [
-                CommandState.APPLIED,
-                CommandState.SUPERSEDED,
-                at,
-                at,
-                at,
-                at,
-                *params,
-                [str(state) for state in OPEN_STATES],
-            ],
-        )
+    ]
+    # The applied version becomes applied, older open ones superseded; while the device still moves, its reported
+    # version is not applied yet (only older ones are superseded).
+    bulk.execute_binary(
+        f"""UPDATE {command_table} AS c SET
+                state = CASE WHEN c.version = v.version THEN %b::varchar ELSE %b::varchar END,
+                applied_at = CASE WHEN c.version = v.version THEN %b ELSE c.applied_at END,
+                superseded_at = CASE WHEN c.version = v.version THEN c.superseded_at ELSE %b END,
+                delivered_at = CASE WHEN c.version = v.version THEN COALESCE(c.delivered_at, %b)
+                               ELSE c.delivered_at END,
+                sent_at = CASE WHEN c.version = v.version THEN COALESCE(c.sent_at, %b) ELSE c.sent_at END,
+                progress = CASE WHEN c.version = v.version THEN 1.0 ELSE c.progress END,
+                deadline_at = NULL
+            FROM {unnest} AS v (device_id, reported, version, moving)
+            WHERE c.device_id = v.device_id AND c.state = ANY(%b::varchar[])
+              AND (c.version < v.version OR (c.version = v.version AND NOT v.moving))""",  # noqa: S608
+        [
+            str(CommandState.APPLIED),
+            str(CommandState.SUPERSEDED),
+            at,
+            at,
+            at,
+            at,
+            *arrays,
+            [str(state) for state in OPEN_STATES],
+        ],
+        rows=False,
+    )
     for pk in known:
         _SEEN_ONLINE[keys[pk]] = at
     return len(known)
@@ -1057,7 +1035,7 @@ def devices_record_status(*, statuses: list[tuple[str, str, bool]], at: datetime
     for online, devices in by_state.items():
         if not devices:
             continue
-        known += Device.objects.filter(pk__in=sorted(devices)).update(online=online, last_seen_at=at)
+        known += Device.objects.filter(pk__any=sorted(devices)).update(online=online, last_seen_at=at)
         for key in devices.values():
             if online:
                 _SEEN_ONLINE[key] = at
@@ -1065,7 +1043,7 @@ def devices_record_status(*, statuses: list[tuple[str, str, bool]], at: datetime
                 _SEEN_ONLINE.pop(key, None)
     if by_state[True]:
         Command.objects.filter(
-            device_id__in=sorted(by_state[True]),
+            device_id__any=sorted(by_state[True]),
             state__in=[CommandState.SENT, CommandState.DELIVERED, CommandState.IN_PROGRESS],
         ).update(deadline_at=at + settings.COMFORT_ACK_TIMEOUT)
     return known
@@ -1090,7 +1068,7 @@ def commands_sweep(*, at: datetime | None = None) -> dict:
     at = at or timezone.now()
     # SKIP LOCKED throughout: rows a check-in or the bridge holds right now are left for the next run.
     expiring = Command.objects.select_for_update(skip_locked=True).filter(state__in=OPEN_STATES, valid_until__lte=at)
-    expired = Command.objects.filter(pk__in=list(expiring.values_list("pk", flat=True)[:5000])).update(
+    expired = Command.objects.filter(pk__any=list(expiring.values_list("pk", flat=True)[:5000])).update(
         state=CommandState.EXPIRED, expired_at=at, deadline_at=None
     )
     retried = timed_out = 0

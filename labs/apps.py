@@ -10,7 +10,11 @@ class LabsConfig(AppConfig):
     verbose_name = gettext_lazy("Labs core")
 
     def ready(self) -> None:
-        from labs import rights, services_privacy
+        from labs import (
+            lookups,  # noqa: F401  (registers ``field__any``: labs/lookups.py)
+            rights,
+            services_privacy,
+        )
 
         rights.register_source(services_privacy.LABS_SOURCE)
         rights.register_purge("labs.sign_in_and_outbox_and_sessions", services_privacy.labs_retention_purge)

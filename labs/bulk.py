@@ -148,7 +148,7 @@ def _insert(model, columns: dict[str, Sequence], same: dict | None) -> tuple[lis
         f"ORDER BY ord RETURNING {quote(model._meta.pk.column)}"
     )
     # The constants' placeholders come first in the statement text (SELECT list), the arrays after (FROM).
-    ids = [row[0] for row in _execute_binary(statement, params[len(varying) :] + params[: len(varying)])]
+    ids = [row[0] for row in execute_binary(statement, params[len(varying) :] + params[: len(varying)])]
     # The rows are produced in ``ord`` order, so their sequence values rise with it: sorted, the ids are in row order
     # whatever order RETURNING lists them in.
     return sorted(ids), columns, same
@@ -191,21 +191,25 @@ def update_columns(model, pks: Sequence[int], columns: dict[str, Sequence]) -> i
         f"UPDATE {table} SET {assignments} FROM unnest({arrays}) AS u(pk, {', '.join(aliases)}) "  # noqa: S608
         f"WHERE {table}.{quote(pk_field.column)} = u.pk"
     )
-    return _execute_binary(statement, params, rows=False)
+    return execute_binary(statement, params, rows=False)
 
 
-def _execute_binary(statement: str, params: list, *, rows: bool = True):
+def execute_binary(statement: str, params: list, *, rows: bool = True):
     """Run ``statement`` (``%b`` placeholders) with its parameters sent apart from the SQL, in binary, on Django's
     connection and transaction. Django's psycopg cursors bind client-side: every array would be written out as one
     quoted and escaped literal, which for 10,000 JSON documents costs three times the insert itself. The statement
-    is logged like any other where queries are being recorded (tests' query budgets, DEBUG)."""
+    is logged like any other where queries are being recorded (tests' query budgets, DEBUG).
+
+    A statement whose text does not change with the row count (arrays, not one placeholder per value) is prepared
+    by the server like Django's own statements when the project uses prepared statements
+    (``DATABASE_PREPARED_STATEMENTS``); without them, never (PgBouncer in transaction mode, docs/scaling.md)."""
     import psycopg
 
     connection.ensure_connection()
     started = time.monotonic()
     with psycopg.Cursor(connection.connection) as cursor:
-        # prepare=False: never a server-side prepared statement (PgBouncer in transaction mode, docs/scaling.md)
-        cursor.execute(statement, params, prepare=False)
+        prepare = None if connection.features.uses_server_side_binding else False  # None: the connection's threshold
+        cursor.execute(statement, params, prepare=prepare)
         answer = cursor.fetchall() if rows else cursor.rowcount
     if connection.queries_logged:
         connection.queries_log.append({"sql": statement, "time": f"{time.monotonic() - started:.3f}"})

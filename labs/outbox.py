@@ -104,8 +104,8 @@ def outbox_claim(*, limit: int = 1000, older_than: timedelta | None = None) -> l
     if not claimed:
         return []
     held = set(
-        OutboxMessage.objects.filter(sent_at__isnull=True, id__lt=claimed[-1].pk, topic__in={m.topic for m in claimed})
-        .exclude(id__in=[m.pk for m in claimed])
+        OutboxMessage.objects.filter(sent_at__isnull=True, id__lt=claimed[-1].pk, topic__any={m.topic for m in claimed})
+        .exclude(id__any=[m.pk for m in claimed])
         .values_list("topic", flat=True)
     )
     return [m for m in claimed if m.topic not in held] if held else claimed
@@ -114,7 +114,7 @@ def outbox_claim(*, limit: int = 1000, older_than: timedelta | None = None) -> l
 def outbox_mark_sent(*, ids: list[int], at: datetime | None = None) -> int:
     if not ids:
         return 0
-    return OutboxMessage.objects.filter(id__in=ids, sent_at__isnull=True).update(
+    return OutboxMessage.objects.filter(id__any=ids, sent_at__isnull=True).update(
         sent_at=at or timezone.now(), attempts=F("attempts") + 1, last_error=""
     )
 
@@ -122,7 +122,7 @@ def outbox_mark_sent(*, ids: list[int], at: datetime | None = None) -> int:
 def outbox_mark_failed(*, ids: list[int], error: str) -> int:
     if not ids:
         return 0
-    return OutboxMessage.objects.filter(id__in=ids, sent_at__isnull=True).update(
+    return OutboxMessage.objects.filter(id__any=ids, sent_at__isnull=True).update(
         attempts=F("attempts") + 1, last_error=error[:255]
     )
 
@@ -175,7 +175,7 @@ def _drop_superseded(messages: list[OutboxMessage]) -> list[OutboxMessage]:
         return messages
     newest_sent = dict(
         OutboxMessage.objects.filter(
-            topic__in={m.topic for m in retained},
+            topic__any={m.topic for m in retained},
             retain=True,
             sent_at__isnull=False,
             id__gt=min(m.pk for m in retained),
@@ -188,7 +188,7 @@ def _drop_superseded(messages: list[OutboxMessage]) -> list[OutboxMessage]:
     stale = {m.pk for m in retained if newest_sent.get(m.topic, 0) > m.pk}
     if not stale:
         return messages
-    OutboxMessage.objects.filter(id__in=stale, sent_at__isnull=True).update(
+    OutboxMessage.objects.filter(id__any=stale, sent_at__isnull=True).update(
         sent_at=timezone.now(), last_error=SUPERSEDED_DETAIL
     )
     logger.info("outbox: %d retained message(s) superseded by newer ones already sent; not published", len(stale))
@@ -243,7 +243,7 @@ def outbox_nudge(*, messages: list[OutboxMessage]) -> int:
             with transaction.atomic():
                 ids = set(
                     OutboxMessage.objects.select_for_update(skip_locked=True)
-                    .filter(id__in=[m.pk for m in messages], sent_at__isnull=True)
+                    .filter(id__any=[m.pk for m in messages], sent_at__isnull=True)
                     .values_list("id", flat=True)
                 )
                 messages = [m for m in messages if m.pk in ids]
@@ -296,7 +296,7 @@ def _book_later(messages: list[OutboxMessage], pending: list[tuple[int, object]]
             with transaction.atomic():
                 claimed = set(
                     OutboxMessage.objects.select_for_update(skip_locked=True)
-                    .filter(id__in=[pk for pk, _info in pending], sent_at__isnull=True)
+                    .filter(id__any=[pk for pk, _info in pending], sent_at__isnull=True)
                     .values_list("id", flat=True)
                 )
                 sent, _failed = _await_published(
