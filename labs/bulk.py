@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 
 def instance_row(obj) -> dict:
@@ -25,7 +25,8 @@ def bulk_insert(model, rows: Sequence[dict], *, batch: int = 2000) -> None:
     executemany per batch: the ORM's bulk_create prepares each value through its field, which costs more than the
     database's work for snapshot tables of thousands of plain numbers. Values are adapted by their field's type."""
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    ops = connection.ops
+    db = _database()
+    ops = db.ops
     adapt = []
     for field in fields:
         kind = field.get_internal_type()
@@ -34,7 +35,7 @@ def bulk_insert(model, rows: Sequence[dict], *, batch: int = 2000) -> None:
         elif kind == "DateField":
             adapt.append(ops.adapt_datefield_value)
         elif kind in {"JSONField", "UUIDField"}:
-            adapt.append(lambda value, field=field: field.get_db_prep_save(value, connection))
+            adapt.append(lambda value, field=field, db=db: field.get_db_prep_save(value, db))
         else:
             adapt.append(None)
     columns = ", ".join(ops.quote_name(f.column) for f in fields)
@@ -133,10 +134,7 @@ def _insert(model, columns: dict[str, Sequence], same: dict | None) -> tuple[lis
     params = []
     for name in varying:
         field = fields[name]
-        if field.get_internal_type() in _PLAIN:  # the driver adapts these as they are
-            params.append(list(columns[name]))
-        else:
-            params.append([field.get_db_prep_save(value, connection) for value in columns[name]])
+        params.append(_prepared(field, columns[name]))
     for name in constant:
         params.append(fields[name].get_db_prep_save(same[name], connection))
     arrays = ", ".join(f"%b::{fields[name].db_type(connection)}[]" for name in varying)
@@ -180,18 +178,30 @@ def update_columns(model, pks: Sequence[int], columns: dict[str, Sequence]) -> i
     assignments = ", ".join(
         f"{quote(fields[name].column)} = u.{alias}" for name, alias in zip(names, aliases, strict=True)
     )
-    params = [list(pks)] + [
-        list(columns[name])
-        if fields[name].get_internal_type() in _PLAIN
-        else [fields[name].get_db_prep_save(value, connection) for value in columns[name]]
-        for name in names
-    ]
+    params = [list(pks)] + [_prepared(fields[name], columns[name]) for name in names]
     table = quote(model._meta.db_table)
     statement = (
         f"UPDATE {table} SET {assignments} FROM unnest({arrays}) AS u(pk, {', '.join(aliases)}) "  # noqa: S608
         f"WHERE {table}.{quote(pk_field.column)} = u.pk"
     )
     return execute_binary(statement, params, rows=False)
+
+
+def _prepared(field, values: Sequence) -> list:
+    """``values`` as the driver takes them: as they are for plain types and for aware datetimes (or None), which
+    Django would pass through unchanged; through the field otherwise (JSON, naive datetimes, dates, decimals)."""
+    kind = field.get_internal_type()
+    if kind in _PLAIN or (kind == "DateTimeField" and all(v is None or getattr(v, "tzinfo", None) for v in values)):
+        return list(values)
+    db = _database()
+    return [field.get_db_prep_save(value, db) for value in values]
+
+
+def _database():
+    """Django's connection itself. ``django.db.connection`` is a proxy: every attribute read on it looks up this
+    thread's connection (an asgiref Local), and a JSON field's preparation reads it once per value, which in the
+    fan-out cost more than the JSON encoding (py-spy)."""
+    return connections[DEFAULT_DB_ALIAS]
 
 
 def execute_binary(statement: str, params: list, *, rows: bool = True):

@@ -84,18 +84,109 @@ def _on_socket_open(client, userdata, sock) -> None:
 MAX_INFLIGHT = 20_000
 
 
-class Client(paho.Client):
-    """paho's client, without its walk of every outgoing message on every acknowledgement.
+# Bytes read from the socket at once (paho reads a packet's first byte, then its length a byte at a time, then the
+# rest: three or more recv calls per message) and most packets written at once (paho sends each packet on its own).
+READ_CHUNK = 64 * 1024
+WRITE_COALESCE = 256
 
-    On each PUBACK paho looks through all the messages it holds for one still queued (waiting for a free in-flight
-    slot): O(n) per acknowledgement, O(n^2) for a burst; 15 % of the publishing process's CPU in a 10,000-device
-    fan-out (bench/comfort.py, py-spy). paho holds QoS > 0 messages only, each either in flight or queued, so one is
-    queued only when it holds more messages than are in flight: otherwise there is nothing to look for."""
+
+class Client(paho.Client):
+    """paho's client with three costs of a busy connection taken out; paho's own code does everything else.
+
+    * **The walk on every acknowledgement.** On each PUBACK paho looks through all the messages it holds for one
+      still queued (waiting for a free in-flight slot): O(n) per acknowledgement, O(n^2) for a burst; 15 % of the
+      publishing process's CPU in a 10,000-device fan-out (bench/comfort.py, py-spy). paho holds QoS > 0 messages
+      only, each either in flight or queued, so one is queued only when it holds more messages than are in flight:
+      otherwise there is nothing to look for.
+    * **A system call per byte.** paho reads each packet with three or more ``recv`` calls (the command byte, the
+      length byte by byte, the rest) and one ``select`` per packet. Here ``recv`` takes up to ``READ_CHUNK`` bytes
+      into a buffer the reads are served from, and a read round goes on while the buffer holds bytes, so a burst of
+      messages costs a few system calls instead of four or more each. The buffer belongs to the socket it came
+      from: a new connection starts empty.
+    * **A system call per packet sent.** Packets that need nothing done once they are written (every packet but a
+      QoS 0 PUBLISH, whose ``on_publish`` follows its write, and DISCONNECT) are joined, up to ``WRITE_COALESCE`` at
+      a time, and sent with one ``send``: the bridge's PUBACKs for a batch of device messages, a fan-out's burst of
+      QoS 1 documents. A partial write keeps the rest of the joined bytes, in order, as paho keeps a packet's.
+      Whatever was in flight when a connection drops is sent again by paho from its own records, as before.
+    * **A wake-up per packet queued by the network thread itself.** paho writes a byte to a socket pair for every
+      packet queued, to wake its own ``select()``; a PUBACK is queued by the network thread while it reads, and once
+      the pair's buffer is full every further wake-up raises and catches ``BlockingIOError`` (13 % of the bridge's
+      CPU in the fan-out, py-spy). From the network thread no wake-up is needed: its next round sees the packets
+      waiting (``want_write()``) and writes them. Other threads still wake it."""
+
+    _read_buffer: bytes = b""
+    _read_position: int = 0
+    _read_socket: object = None
 
     def _update_inflight(self) -> paho.MQTTErrorCode:
         if len(self._out_messages) <= self._inflight_messages:
             return paho.MQTTErrorCode.MQTT_ERR_SUCCESS
         return super()._update_inflight()
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        if self._read_socket is not self._sock:  # another connection: what is buffered is not its own
+            self._read_buffer, self._read_position, self._read_socket = b"", 0, self._sock
+        if self._read_position >= len(self._read_buffer):
+            data = super()._sock_recv(max(bufsize, READ_CHUNK))
+            if len(data) <= bufsize:
+                return data
+            self._read_buffer, self._read_position = data, 0
+        start = self._read_position
+        self._read_position = min(start + bufsize, len(self._read_buffer))
+        return self._read_buffer[start : self._read_position]
+
+    def _buffered(self) -> bool:
+        return self._read_socket is self._sock and self._read_position < len(self._read_buffer)
+
+    def loop_read(self, max_packets: int = 1) -> paho.MQTTErrorCode:
+        # paho's select() cannot see the bytes already buffered here: read on until they are used up.
+        rc = super().loop_read(max_packets)
+        while rc == paho.MQTTErrorCode.MQTT_ERR_SUCCESS and self._sock is not None and self._buffered():
+            rc = super().loop_read(max_packets)
+        return rc
+
+    def _packet_queue(self, command, packet, mid, qos, info=None) -> paho.MQTTErrorCode:
+        if self._thread is None or threading.current_thread() is not self._thread:
+            return super()._packet_queue(command, packet, mid, qos, info)
+        self._out_packet.append(
+            {
+                "command": command,
+                "mid": mid,
+                "qos": qos,
+                "pos": 0,
+                "to_process": len(packet),
+                "packet": packet,
+                "info": info,
+            }
+        )
+        return paho.MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def _packet_write(self) -> paho.MQTTErrorCode:
+        out = self._out_packet
+        if len(out) > 1 and _joinable(out[0]) and _joinable(out[1]):
+            joined = []
+            while out and len(joined) < WRITE_COALESCE and _joinable(out[0]):
+                joined.append(out.popleft())
+            data = b"".join(packet["packet"][packet["pos"] :] for packet in joined)
+            # One packet to paho: written whole or in part, the rest stays at the front like any packet's rest.
+            out.appendleft(
+                {
+                    "command": paho.PUBACK,
+                    "mid": 0,
+                    "qos": 1,
+                    "pos": 0,
+                    "to_process": len(data),
+                    "packet": data,
+                    "info": None,
+                }
+            )
+        return super()._packet_write()
+
+
+def _joinable(packet: dict) -> bool:
+    """Nothing is done after this packet is written (paho acts after a QoS 0 PUBLISH and after DISCONNECT)."""
+    kind = packet["command"] & 0xF0
+    return kind != paho.DISCONNECT and not (kind == paho.PUBLISH and packet["qos"] == 0)
 
 
 def create_client(

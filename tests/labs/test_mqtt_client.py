@@ -1,4 +1,5 @@
-"""labs.mqtt.Client: paho's client without its walk of every held message on every acknowledgement."""
+"""labs.mqtt.Client: paho's client without its walk of held messages on every acknowledgement, its read per byte,
+its send per packet and its wake-up per packet queued by its own thread."""
 
 from __future__ import annotations
 
@@ -54,3 +55,152 @@ def test_a_queued_message_is_still_sent_when_a_slot_frees():
     assert [call.args[0] for call in send.call_args_list] == [4]  # the first queued one, in order
     assert messages[3].state == paho.mqtt_ms_wait_for_puback and messages[4].state == paho.mqtt_ms_queued
     assert client._inflight_messages == 3 and _CountingValues.walks == 1
+
+
+# --- reads served from a buffer, packets written together, no wake-up from the network thread ------------------------
+
+
+def _publish_packet(topic: str, payload: bytes) -> bytes:
+    """An MQTT 3.1.1 QoS 0 PUBLISH as a broker sends it (remaining length under 128 bytes)."""
+    body = len(topic).to_bytes(2, "big") + topic.encode() + payload
+    assert len(body) < 128
+    return bytes([0x30, len(body)]) + body
+
+
+def _client_on(sock) -> tuple[mqtt.Client, list[tuple[str, bytes]]]:
+    client = mqtt.create_client(role="test-buffer", url="mqtt://127.0.0.1:1")
+    received = []
+    client.on_message = lambda c, userdata, message: received.append((message.topic, message.payload))
+    sock.setblocking(False)
+    client._sock = sock
+    return client, received
+
+
+class _CountingSocket:
+    def __init__(self, sock) -> None:
+        self.sock, self.recvs = sock, 0
+
+    def recv(self, size: int) -> bytes:
+        self.recvs += 1
+        return self.sock.recv(size)
+
+    def setblocking(self, flag: bool) -> None:
+        self.sock.setblocking(flag)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_one_read_round_takes_every_packet_that_came_in_one_segment():
+    import socket
+
+    ours, broker = socket.socketpair()
+    counting = _CountingSocket(ours)
+    client, received = _client_on(counting)
+    broker.sendall(b"".join(_publish_packet(f"labs/v1/s/desk/d{n}/ack", b'{"n": %d}' % n) for n in range(50)))
+    assert client.loop_read() == paho.MQTTErrorCode.MQTT_ERR_SUCCESS
+    assert received == [(f"labs/v1/s/desk/d{n}/ack", b'{"n": %d}' % n) for n in range(50)]  # all, in order
+    assert counting.recvs <= 2  # paho alone: one packet per round, three or more recv calls per packet
+    assert not client._buffered()
+
+
+def test_a_packet_split_across_segments_arrives_once_and_whole():
+    import socket
+
+    ours, broker = socket.socketpair()
+    client, received = _client_on(ours)
+    first, second = _publish_packet("labs/v1/s/desk/a/ack", b"one"), _publish_packet("labs/v1/s/desk/b/ack", b"two")
+    broker.sendall(first + second[:5])
+    client.loop_read()
+    assert received == [("labs/v1/s/desk/a/ack", b"one")]
+    broker.sendall(second[5:])
+    client.loop_read()
+    assert received == [("labs/v1/s/desk/a/ack", b"one"), ("labs/v1/s/desk/b/ack", b"two")]
+
+
+def test_a_new_connection_never_reads_what_the_old_one_left_buffered():
+    import socket
+
+    old, old_broker = socket.socketpair()
+    client, received = _client_on(old)
+    client._read_socket, client._read_buffer, client._read_position = old, b"\x30\x99stale", 0
+    new, new_broker = socket.socketpair()
+    new.setblocking(False)
+    client._sock = new  # paho reconnected
+    new_broker.sendall(_publish_packet("labs/v1/s/desk/a/ack", b"fresh"))
+    client.loop_read()
+    assert received == [("labs/v1/s/desk/a/ack", b"fresh")]
+
+
+class _Recorder:
+    """A socket that takes at most ``limit`` bytes a call and records each send."""
+
+    def __init__(self, limit: int = 1 << 20) -> None:
+        self.sends: list[bytes] = []
+        self.limit = limit
+
+    def close(self) -> None:
+        pass
+
+    def send(self, data) -> int:
+        taken = bytes(data[: self.limit])
+        self.sends.append(taken)
+        return len(taken)
+
+
+def _queue(client: mqtt.Client, command: int, packet: bytes, qos: int = 1, info=None) -> None:
+    client._out_packet.append(
+        {"command": command, "mid": 1, "qos": qos, "pos": 0, "to_process": len(packet), "packet": packet, "info": info}
+    )
+
+
+def test_packets_that_need_nothing_after_their_write_go_out_in_one_send_in_order():
+    client = mqtt.create_client(role="test-write", url="mqtt://127.0.0.1:1")
+    client._sock = recorder = _Recorder()
+    packets = [bytes([0x40, 2, 0, n]) for n in range(1, 101)]  # 100 PUBACKs
+    for packet in packets:
+        _queue(client, paho.PUBACK, packet)
+    assert client.loop_write() == paho.MQTTErrorCode.MQTT_ERR_SUCCESS
+    assert recorder.sends == [b"".join(packets)]
+    assert not client._out_packet
+
+
+def test_a_partial_write_keeps_the_rest_in_order_for_the_next_round():
+    client = mqtt.create_client(role="test-write", url="mqtt://127.0.0.1:1")
+    client._sock = recorder = _Recorder(limit=7)
+    packets = [bytes([0x40, 2, 0, n]) for n in range(1, 6)]
+    for packet in packets:
+        _queue(client, paho.PUBACK, packet)
+    while client._out_packet:
+        client.loop_write()
+    assert b"".join(recorder.sends) == b"".join(packets)
+
+
+def test_a_qos0_publish_is_written_on_its_own_and_marked_published():
+    client = mqtt.create_client(role="test-write", url="mqtt://127.0.0.1:1")
+    client._sock = recorder = _Recorder()
+    info = paho.MQTTMessageInfo(7)
+    _queue(client, paho.PUBACK, b"\x40\x02\x00\x01")
+    _queue(client, paho.PUBACK, b"\x40\x02\x00\x02")
+    _queue(client, paho.PUBLISH, b"\x30\x03\x00\x01t", qos=0, info=info)
+    _queue(client, paho.PUBACK, b"\x40\x02\x00\x03")
+    client.loop_write()
+    assert recorder.sends == [b"\x40\x02\x00\x01\x40\x02\x00\x02", b"\x30\x03\x00\x01t", b"\x40\x02\x00\x03"]
+    assert info.is_published()
+
+
+def test_only_other_threads_wake_the_network_thread_for_a_packet():
+    import threading
+
+    client = mqtt.create_client(role="test-wake", url="mqtt://127.0.0.1:1")
+    client._sockpairW = wake = mock.Mock()
+    client._thread = threading.current_thread()  # this test plays paho's network thread
+    client._packet_queue(paho.PUBACK, b"\x40\x02\x00\x01", 1, 1)
+    wake.send.assert_not_called()
+    assert client.want_write()  # the network thread's next round writes it
+
+    other = threading.Thread(target=client._packet_queue, args=(paho.PUBACK, b"\x40\x02\x00\x02", 2, 1))
+    other.start()
+    other.join()
+    wake.send.assert_called_once()
+    assert [p["packet"] for p in client._out_packet] == [b"\x40\x02\x00\x01", b"\x40\x02\x00\x02"]
