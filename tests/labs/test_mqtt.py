@@ -1,6 +1,8 @@
+import json
 import os
 import socket
 import threading
+import time
 from datetime import timedelta
 
 import paho.mqtt.client as paho
@@ -275,6 +277,66 @@ def test_a_large_nudge_is_handed_to_the_bookkeeper_and_every_row_is_marked_sent(
     assert booked_on == ["outbox-bookkeeper", threading.current_thread().name]
     assert [t for t, _, _ in listener.messages] == [f"labs/v1/test/desk/d{n}/desired" for n in (0, 1, 2, 3, 4, 9)]
     assert not OutboxMessage.objects.filter(pk__in=[r.pk for r in [*rows, small]], sent_at__isnull=True).exists()
+
+
+@pytest.mark.postgres
+def test_a_small_nudge_waits_for_a_large_one_still_being_handed_over_so_nothing_overtakes(
+    amqtt_broker, settings, monkeypatch
+):
+    """Large nudges are handed to the client by a thread while the committing thread goes on; a small nudge that
+    commits meanwhile is published after them, so a device (and the broker's retained copy) ends on the newest."""
+    settings.MQTT_URL = amqtt_broker
+    settings.MQTT_OUTBOX_NUDGE = True
+    settings.MQTT_OUTBOX_NUDGE_HAND_OFF = 3
+    real = outbox._hand_over
+
+    def slow(client, messages):
+        if threading.current_thread().name == "outbox-hand-over":
+            time.sleep(0.3)
+        return real(client, messages)
+
+    monkeypatch.setattr(outbox, "_hand_over", slow)
+    mqtt.publisher_close()
+    listener = Listener(amqtt_broker, "labs/v1/test/desk/+/desired")
+    try:
+        with transaction.atomic():
+            outbox.outbox_enqueue_many(Publish(f"labs/v1/test/desk/o{n}/desired", {"v": 1}) for n in range(4))
+        with transaction.atomic():  # newer, for the same device, committed while the first is being handed over
+            newer = outbox.outbox_enqueue(Publish("labs/v1/test/desk/o0/desired", {"v": 2}))
+        assert outbox.outbox_settled(timeout=10)
+        wait_until(lambda: len(listener.messages) == 5, message="the five messages")
+    finally:
+        listener.close()
+        mqtt.publisher_close()
+    assert [(t, json.loads(p)["v"]) for t, p, _ in listener.messages if t.endswith("/o0/desired")] == [
+        ("labs/v1/test/desk/o0/desired", 1),
+        ("labs/v1/test/desk/o0/desired", 2),
+    ]
+    assert OutboxMessage.objects.get(pk=newer.pk).sent_at is not None
+
+
+@pytest.mark.postgres
+def test_a_small_nudge_behind_a_stuck_hand_over_is_left_for_the_bridge(amqtt_broker, settings, monkeypatch):
+    settings.MQTT_URL = amqtt_broker
+    settings.MQTT_OUTBOX_NUDGE = True
+    settings.MQTT_OUTBOX_NUDGE_HAND_OFF = 3
+    settings.MQTT_OUTBOX_NUDGE_TIMEOUT = 0.2
+    release = threading.Event()
+    real = outbox._hand_over
+    monkeypatch.setattr(outbox, "_hand_over", lambda client, messages: (release.wait(10), real(client, messages))[1])
+    mqtt.publisher_close()
+    try:
+        with transaction.atomic():
+            outbox.outbox_enqueue_many(Publish(f"labs/v1/test/desk/s{n}/desired", {"v": 1}) for n in range(3))
+        with transaction.atomic():
+            small = outbox.outbox_enqueue(Publish("labs/v1/test/desk/s0/desired", {"v": 2}))
+        assert OutboxMessage.objects.get(pk=small.pk).sent_at is None  # not published ahead of the stuck one
+        release.set()
+        assert outbox.outbox_settled(timeout=10)
+    finally:
+        release.set()
+        mqtt.publisher_close()
+    assert OutboxMessage.objects.get(pk=small.pk).sent_at is None  # the bridge's to publish, in id order
 
 
 @pytest.mark.postgres
