@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "bench" / "results" / "comfort.json"
-TARGETS = {"checkin_p50_ms": 10.0, "checkin_p99_ms": 50.0, "fanout_all_acked_s": 5.0}
+TARGETS = {"checkin_p50_ms": 10.0, "checkin_p99_ms": 50.0, "fanout_all_acked_s": 5.0, "fanout_over_raw": 1.5}
 
 
 def free_port() -> int:
@@ -558,7 +558,7 @@ def main() -> None:
             "devices": len(devices),
             "half_acked_s": round(acked_at[len(acked_at) // 2], 3),
             "cpu_s_until_all_acked": cpu_fanout,
-            "written_committed_and_handed_over_s": round(returned - started, 3),
+            "written_and_committed_s": round(returned - started, 3),
             "all_acked_s": round(all_acked, 3),
         }
         fan_cmds = Command.objects.filter(device__site__slug="fan")
@@ -613,8 +613,8 @@ def main() -> None:
         result["fanout"]["over_raw_bridge_running"] = round(all_acked / raw_bridged, 2)
         f = result["fanout"]
         print(
-            f"fan-out to {f['devices']}: all acked in {f['all_acked_s']} s (every chunk written, committed and handed"
-            f" to the client by {f['written_committed_and_handed_over_s']} s;"
+            f"fan-out to {f['devices']}: all acked in {f['all_acked_s']} s (every chunk written and committed by"
+            f" {f['written_and_committed_s']} s;"
             f" raw paho {f['raw_paho_all_acked_s']} s, {f['over_raw']}x; target <= 5 s and <= 1.5x); "
             f"half acked by {f['half_acked_s']} s; all recorded applied by the bridge in "
             f"{f['all_recorded_applied_by_bridge_s']} s"
@@ -633,6 +633,7 @@ def main() -> None:
             "checkin_p50": c["p50_ms"] <= TARGETS["checkin_p50_ms"],
             "checkin_p99": c["p99_ms"] <= TARGETS["checkin_p99_ms"],
             "fanout_all_acked": f["all_acked_s"] <= TARGETS["fanout_all_acked_s"],
+            "fanout_over_raw": f["over_raw"] <= TARGETS["fanout_over_raw"],
         }
         print("verdict:", result["verdict"])
     finally:
