@@ -2,7 +2,8 @@
 
 Three formats for every place that names a day with its weekday (the rule texts, the portal's pages, the visitor's
 badge): with the year (``long_day``), without it (``day_month``: "mandag den 30. november") and short
-(``short_day``: "Mon 30 Nov", "man. 30. nov."). Each is translated per language (``locale/<lang>/LC_MESSAGES/
+(``short_day``: "Mon 30 Nov", "man. 30. nov."); and one for a date without its weekday (``short_date``: "30 Nov
+2026", "30. nov. 2026"). Each is translated per language (``locale/<lang>/LC_MESSAGES/
 django.po``, contexts "date format: ..."): Danish puts "den" before the day and full stops after the day and the
 abbreviations, which one shared English format cannot.
 """
@@ -30,3 +31,8 @@ def day_month(value: date) -> str:
 def short_day(value: date) -> str:
     """Short weekday, day and short month ("Mon 30 Nov", "man. 30. nov."), in the active language."""
     return date_format(value, pgettext("date format: short weekday, day and month", "D j M"))
+
+
+def short_date(value: date) -> str:
+    """Day, short month and year, no weekday ("30 Nov 2026", "30. nov. 2026"), in the active language."""
+    return date_format(value, pgettext("date format: day, short month and year", "j M Y"))

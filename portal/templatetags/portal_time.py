@@ -1,6 +1,7 @@
 """Naming a site's time zone to a person: ``{{ site|zone_name }}`` -> "Copenhagen time"; and a day with its weekday
 as the language writes it: ``{{ day|long_day }}`` -> "Monday 30 November 2026", "mandag den 30. november 2026";
-``|day_month`` without the year; ``|short_day`` -> "Mon 30 Nov", "man. 30. nov." (labs.dates).
+``|day_month`` without the year; ``|short_day`` -> "Mon 30 Nov", "man. 30. nov."; ``|short_date`` -> "30 Nov 2026",
+"30. nov. 2026" (labs.dates).
 
 Pages show every time in the site's zone (labs.middleware.SiteTimeZoneMiddleware activates the signed-in person's; a
 page about another site's thing wraps it in ``{% timezone %}``); where it matters the page says which zone that is,
@@ -54,3 +55,9 @@ def day_month(value) -> str:
 def short_day(value) -> str:
     """Short weekday, day and short month (labs.dates)."""
     return dates.short_day(value) if value not in (None, "") else ""
+
+
+@register.filter(expects_localtime=True)
+def short_date(value) -> str:
+    """Day, short month and year, no weekday (labs.dates)."""
+    return dates.short_date(value) if value not in (None, "") else ""

@@ -74,3 +74,32 @@ def test_another_sites_person_and_non_staff_are_refused(scene, staff, member):
 def test_the_operators_view_in_danish(scene, staff):
     page = signed_in(Client(HTTP_ACCEPT_LANGUAGE="da"), staff).get("/operations/").content.decode()
     assert "I dag på lokationen" in page and "Skriveborde booket i dag" in page and "Find en person" in page
+
+
+def test_dates_on_the_operators_pages_follow_the_language(scene, staff, member, site):
+    """A badge's "from" and an offline device's "last seen" as each language writes a date (labs.dates)."""
+    from django.utils import formats, translation
+
+    from badges.models import Badge
+    from comfort.models import Device
+
+    seen = timezone.now() - timedelta(days=2)
+    Device.objects.filter(device_id="desk-offline-1").update(last_seen_at=seen)
+    valid_from = Badge.objects.get(person=member).valid_from.astimezone(site.tz)
+    seen = seen.astimezone(site.tz)
+    months = {1: "jan", 2: "feb", 3: "mar", 4: "apr", 5: "maj", 6: "jun", 7: "jul", 8: "aug", 9: "sep", 10: "okt",
+              11: "nov", 12: "dec"}  # fmt: skip
+    with translation.override("en-gb"):
+        english_from = formats.date_format(valid_from, "j M Y")  # "29 Nov 2026"
+    client = signed_in(Client(), staff)
+    pages = {
+        lang: (
+            client.get(f"/operations/people/{member.pk}/", HTTP_ACCEPT_LANGUAGE=lang).content.decode(),
+            client.get("/operations/", HTTP_ACCEPT_LANGUAGE=lang).content.decode(),
+        )
+        for lang in ("en-gb", "da")
+    }
+    assert f"from {english_from}" in pages["en-gb"][0]
+    assert f"fra {valid_from.day}. {months[valid_from.month]}. {valid_from.year}" in pages["da"][0]
+    assert f"{seen.day}. {months[seen.month]}., {seen:%H:%M}" in pages["da"][1]  # "sidst set tor. 26. nov., 14:05"
+    assert f"{seen.day} {seen:%b}, {seen:%H:%M}" in pages["en-gb"][1]  # "last seen Thu 26 Nov, 14:05"
