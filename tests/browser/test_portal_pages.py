@@ -30,7 +30,7 @@ pytestmark = pytest.mark.browser
 CPH = zoneinfo.ZoneInfo("Europe/Copenhagen")
 EVENING = datetime(2026, 11, 29, 20, 23, tzinfo=UTC)  # 21:23 in Copenhagen
 SIZES = {"desktop": DESKTOP, "phone": PHONE}
-MEMBER_PAGES = ["/", "/rooms/", "/desks/", "/bookings/", "/workspace/", "/badge/", "/visitors/"]
+MEMBER_PAGES = ["/", "/rooms/", "/desks/", "/bookings/", "/workspace/", "/badge/", "/visitors/", "/account/data/"]
 STAFF_PAGES = ["/", "/reception/", "/rooms/", "/desks/", "/bookings/", "/workspace/", "/badge/", "/visitors/"]
 
 
