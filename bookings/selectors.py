@@ -3,26 +3,30 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connection
 from django.db.models import (
+    CharField,
     Count,
     DateTimeField,
     ExpressionWrapper,
     F,
+    Func,
     IntegerField,
+    OuterRef,
     Q,
     QuerySet,
     Value,
 )
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from bookings import db
 from bookings.choices import BookingStatus
-from bookings.models import Booking, Desk, Room
+from bookings.models import Booking, Closure, Desk, Room
 from labs.models import Person, Site, Zone
 from labs.permissions import scope_queryset
 from labs.prepared import CompiledLookup
@@ -293,7 +297,63 @@ _BOOKABLE = {
 }
 
 
-def bookable_get(model: type[Room] | type[Desk], pk: int) -> Room | Desk:
+def _closures_between(first: date, last: date) -> ArraySubquery:
+    """The site's closure days from ``first`` to ``last`` as ``"YYYY-MM-DD reason"`` texts, in day order."""
+    day = Func(F("day"), Value("YYYY-MM-DD"), function="to_char", output_field=CharField())
+    days = Closure.objects.filter(site_id=OuterRef("site_id"), day__range=(first, last)).order_by("day")
+    return ArraySubquery(days.values(entry=Concat(day, Value(" "), F("reason"), output_field=CharField())))
+
+
+# The same, with the site's closure days around the booking in the same statement (PostgreSQL): the rule ``closed``
+# then needs no query of its own (ClosuresRead).
+_BOOKABLE_WITH_CLOSURES = {
+    model: CompiledLookup(
+        lambda pk, first, last, model=model: (
+            model.objects.select_related("site", "site__booking_policy")
+            .filter(pk=pk, is_active=True)
+            .annotate(closures_between=_closures_between(first, last))
+        ),
+        pk=int,
+        first=date,
+        last=date,
+    )
+    for model in (Room, Desk)
+}
+
+
+@dataclass(frozen=True)
+class ClosuresRead:
+    """A site's closure days from ``first`` to ``last`` (day -> reason), read with a room or desk: what
+    ``bookings.services.rules.closed_days`` would read for any local day in that range."""
+
+    first: date
+    last: date
+    days: dict[date, str]
+
+    def covers(self, days: set[date]) -> bool:
+        return bool(days) and self.first <= min(days) and max(days) <= self.last
+
+
+def bookable_get(
+    model: type[Room] | type[Desk], pk: int, *, during: tuple[datetime, datetime] | None = None
+) -> Room | Desk:
     """The active room or desk ``pk`` with its site and the site's booking policy; ``model.DoesNotExist`` if there
-    is no such active one."""
-    return _BOOKABLE[model].get(pk=pk)
+    is no such active one.
+
+    ``during`` (a booking's start and end): on PostgreSQL the site's closure days around it come in the same
+    statement, as ``resource.closures_read`` (a :class:`ClosuresRead`), which the booking services hand to the rules
+    instead of a query of their own. Every local day of the booking lies within a day of its UTC dates (offsets are
+    -12 to +14 hours), so that window covers any site's time zone.
+    """
+    if during is None or not db.uses_ranges():
+        return _BOOKABLE[model].get(pk=pk)
+    start, end = during
+    first = start.astimezone(UTC).date() - timedelta(days=1)
+    last = end.astimezone(UTC).date() + timedelta(days=1)
+    if last < first:  # an end before its start: refused by the service, which reads the closures itself if at all
+        return _BOOKABLE[model].get(pk=pk)
+    resource = _BOOKABLE_WITH_CLOSURES[model].get(pk=pk, first=first, last=last)
+    entries = resource.__dict__.pop("closures_between")
+    days = {date.fromisoformat(entry[:10]): entry[11:] for entry in entries}
+    resource.closures_read = ClosuresRead(first=first, last=last, days=days)
+    return resource

@@ -151,10 +151,11 @@ class DeskViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 def _resource(data: dict) -> dict:
-    """The room or desk named in the input; an unknown or inactive one is a 400 on that field."""
+    """The room or desk named in the input; an unknown or inactive one is a 400 on that field. The site's closure days
+    around the booking come with it (selectors.bookable_get)."""
     model, field = (Room, "room") if "room" in data else (Desk, "desk")
     try:
-        resource = selectors.bookable_get(model, data[field])
+        resource = selectors.bookable_get(model, data[field], during=(data["start"], data["end"]))
     except model.DoesNotExist:
         raise serializers.ValidationError({field: [f"No such {field}."]}) from None
     return {field: resource}

@@ -218,6 +218,8 @@ def booking_create(
     try:
         with _write_transaction(locks=quota):
             if not req.override_reason:
+                # The closure days came with the room or desk if the caller read it for this booking (the API).
+                read = getattr(req.resource, "closures_read", None)
                 booking_rules_check(
                     room=req.room,
                     desk=req.desk,
@@ -225,6 +227,7 @@ def booking_create(
                     intervals=[(start, end)],
                     attendees=req.attendees,
                     now=now,
+                    closed=closed_days(req.site, [(start, end)], read=read) if read is not None else None,
                 )
             if not db.uses_ranges():  # SQLite: the check is the rule, under the IMMEDIATE write lock
                 conflicts = list(

@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
 from django.utils.formats import number_format
@@ -23,6 +24,9 @@ from labs.dates import long_day
 from labs.errors import RuleViolation
 from labs.models import Company, Person, Site
 from labs.prepared import CompiledRows
+
+if TYPE_CHECKING:
+    from bookings.selectors import ClosuresRead
 
 logger = logging.getLogger(__name__)
 
@@ -79,14 +83,19 @@ def local_days(start: datetime, end: datetime, tz) -> set[date]:
     return days
 
 
-def closed_days(site: Site, intervals: Sequence[tuple[datetime, datetime]]) -> dict[date, str]:
+def closed_days(
+    site: Site, intervals: Sequence[tuple[datetime, datetime]], *, read: ClosuresRead | None = None
+) -> dict[date, str]:
     """The site's closure days (bookings.models.Closure: day -> reason) among the local days the intervals touch, in
-    one indexed query."""
+    one indexed query; none if ``read`` (the closure days read with the room or desk, bookings.selectors.bookable_get)
+    covers those days."""
     days: set[date] = set()
     for start, end in intervals:
         days |= local_days(start, end, site.tz)
     if not days:
         return {}
+    if read is not None and read.covers(days):
+        return {day: reason for day, reason in read.days.items() if day in days}
     if len(days) == 1:  # most bookings: one day, its SQL built once (labs.prepared)
         return dict(_CLOSURE_ON.rows(site=site.pk, day=days.pop()))
     # order_by(): the model orders by site (its name: a join) and day, which a dict does not need.

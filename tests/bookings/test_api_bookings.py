@@ -252,6 +252,45 @@ def test_a_closed_day_is_422_naming_the_rule_and_the_day(member_client, room):
     assert not Booking.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("zone", "start", "end"),
+    [
+        # 3 March 09:00 at UTC+14 is 2 March 19:00 UTC; 3 March 17:00 at UTC-11 is 4 March 04:00 UTC
+        ("Pacific/Kiritimati", "2026-03-03T09:00:00+14:00", "2026-03-03T10:00:00+14:00"),
+        ("Pacific/Pago_Pago", "2026-03-03T17:00:00-11:00", "2026-03-03T18:00:00-11:00"),
+    ],
+)
+def test_a_closed_local_day_is_refused_however_far_the_site_is_from_utc(member_client, room, zone, start, end):
+    from bookings.models import Closure
+
+    room.site.timezone = zone
+    room.site.save()
+    Closure.objects.create(site=room.site, day=local(2026, 3, 2).date(), reason="Day before")
+    Closure.objects.create(site=room.site, day=local(2026, 3, 4).date(), reason="Day after")
+
+    assert member_client.post(URL, _body(room, start=start, end=end), format="json").status_code == 201
+
+    Booking.objects.all().delete()
+    Closure.objects.create(site=room.site, day=local(2026, 3, 3).date(), reason="Holiday")
+    response = member_client.post(URL, _body(room, start=start, end=end), format="json")
+    assert response.status_code == 422, response.content
+    assert (response.json()["rule"], response.json()["days"]) == ("closed", ["2026-03-03"])
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_create_reads_the_closure_days_with_the_room(member_client, room):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        response = member_client.post(URL, _body(room), format="json")
+
+    assert response.status_code == 201, response.content
+    reads = [q["sql"] for q in queries.captured_queries if '"bookings_closure"' in q["sql"]]
+    assert len(reads) == 1
+    assert reads[0].startswith('SELECT "bookings_room"')
+
+
 def test_the_list_query_count_does_not_grow_with_the_bookings(
     member_client, member, room, django_assert_max_num_queries
 ):

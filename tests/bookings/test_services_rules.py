@@ -307,3 +307,24 @@ def test_the_free_room_search_refuses_every_room_of_a_closed_site_with_one_closu
         )
         == {}
     )
+
+
+def test_closed_days_take_a_read_that_covers_the_days_and_query_for_any_other(site, django_assert_num_queries):
+    from datetime import date
+
+    from bookings.models import Closure
+    from bookings.selectors import ClosuresRead
+    from bookings.services.rules import closed_days
+
+    Closure.objects.create(site=site, day=date(2026, 3, 5), reason="Works")
+    read = ClosuresRead(first=date(2026, 3, 2), last=date(2026, 3, 4), days={date(2026, 3, 3): "From the read"})
+
+    with django_assert_num_queries(0):
+        assert closed_days(site, [(local(2026, 3, 3, 10), local(2026, 3, 3, 11))], read=read) == {
+            date(2026, 3, 3): "From the read"
+        }
+        assert closed_days(site, [(local(2026, 3, 4, 10), local(2026, 3, 4, 11))], read=read) == {}
+    with django_assert_num_queries(1):  # 5 March lies outside the read: the table answers
+        assert closed_days(site, [(local(2026, 3, 4, 18), local(2026, 3, 5, 9))], read=read) == {
+            date(2026, 3, 5): "Works"
+        }
