@@ -23,7 +23,7 @@ from tests.comfort.factories import PreferenceFactory
 # the check-in reads what stands around the desk once (4 → 1), the desk frame comes locked with its occupant (2 → 1)
 CHECK_IN_MAX_QUERIES = {"postgresql": 28, "sqlite": 29}
 # was 8 (auth 3 → 1): token, room, overlap check, insert, savepoints; 6 → 7 with the site's closure days (rule closed);
-# on PostgreSQL 6 → 5: the closure days come with the room (bookings.selectors.bookable_get), the constraint is the check
+# on PostgreSQL 6 → 5: the closure days come with the room (bookings.selectors.bookable_get)
 BOOKING_CREATE_MAX_QUERIES = {"postgresql": 5, "sqlite": 7}
 
 
