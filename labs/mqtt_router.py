@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from django.db import close_old_connections, transaction
 
 from labs import mqtt_payloads, topics
-from labs.topics import Publish, matches
+from labs.topics import Publish
 
 logger = logging.getLogger(__name__)
 
@@ -48,11 +48,13 @@ def register(topic_filter: str, handler: Handler, *, coalesce: bool = False, alo
 
     ``coalesce``: in a batch only the last message of each topic matching the filter is handled (the leaf carries a
     full state, e.g. ``reported``). ``alone``: the handler runs in its own transaction, never inside a batch."""
+    global _generation
     if (topic_filter, handler) not in _routes:
         _routes.append((topic_filter, handler))
     options = _options.setdefault(topic_filter, {"coalesce": False, "alone": False})
     options["coalesce"] = options["coalesce"] or coalesce
     options["alone"] = options["alone"] or alone
+    _generation += 1
 
 
 def register_batch(topic_filter: str, handler: BatchHandler, *, replaces: Handler) -> None:
@@ -62,7 +64,9 @@ def register_batch(topic_filter: str, handler: BatchHandler, *, replaces: Handle
     runs; other handlers registered on the same filter run per message in batches too."""
     if (topic_filter, replaces) not in _routes:
         raise ValueError(f"register {replaces!r} on {topic_filter!r} before its batch form")
+    global _generation
     _batch_handlers[topic_filter] = (handler, replaces)
+    _generation += 1
 
 
 def alone_subscriptions() -> list[str]:
@@ -89,18 +93,49 @@ def is_alone(topic: str) -> bool:
 
 
 def _flag(topic: str, name: str) -> bool:
-    """Whether a route matching ``topic`` was registered with option ``name`` (cached per topic and routing table)."""
-    key = (topic, name, id(_routes), len(_routes), id(_options), len(_options))
-    value = _flag_cache.get(key)
-    if value is None:
-        value = any(matches(f, topic) and _options.get(f, {}).get(name) for f, _ in _routes)
-        if len(_flag_cache) > 100_000:
-            _flag_cache.clear()
-        _flag_cache[key] = value
-    return value
+    """Whether a route matching ``topic`` was registered with option ``name``."""
+    return getattr(_plan(topic), name)
 
 
-_flag_cache: dict[tuple, bool] = {}
+@dataclass(frozen=True)
+class _Plan:
+    """What the routing table says of one topic, worked out once per topic and table (:func:`_plan`)."""
+
+    routes: tuple[tuple[str, Handler], ...]  # the matching routes, in registration order
+    coalesce: bool
+    alone: bool
+    batch_filter: str | None  # the first batch handler's filter that matches, if any
+    device: str  # "site/kind/id" of a device topic (a round holds one message per device), else the topic
+
+
+_generation = 0  # bumped by every registration: options change in place
+_plans: dict[tuple, _Plan] = {}
+_PLANS_MAX = 100_000  # distinct topics remembered (a device has a handful); then the cache starts again
+
+
+def _plan(topic: str) -> _Plan:
+    """The routes of ``topic`` and their options. Every message asked the table three or four times, splitting the
+    topic and every filter each time; a site's devices send the same few topics again and again, so the answer is
+    kept per topic (keyed by the table's identity too: tests swap the table)."""
+    key = (topic, _generation, id(_routes), len(_routes), id(_options), id(_batch_handlers), len(_batch_handlers))
+    plan = _plans.get(key)
+    if plan is not None:
+        return plan
+    parts = topic.split("/")
+    routes = tuple((f, h) for f, h in _routes if topics.parts_match(topics.filter_parts(f), parts))
+    filters = {f for f, _ in routes}
+    parsed = topics.parse(topic)
+    plan = _Plan(
+        routes=routes,
+        coalesce=any(_options.get(f, {}).get("coalesce") for f in filters),
+        alone=any(_options.get(f, {}).get("alone") for f in filters),
+        batch_filter=next((f for f in _batch_handlers if topics.parts_match(topics.filter_parts(f), parts)), None),
+        device=f"{parsed.site}/{parsed.kind}/{parsed.device_id}" if parsed else topic,
+    )
+    if len(_plans) >= _PLANS_MAX:
+        _plans.clear()
+    _plans[key] = plan
+    return plan
 
 
 def subscriptions() -> list[str]:
@@ -117,18 +152,17 @@ def dispatch(topic: str, raw: bytes | str | dict | mqtt_payloads.Oversize) -> li
         mqtt_payloads.record_drop(topic, dropped.reason)
         return []
     replies: list[Publish] = []
-    for topic_filter, handler in list(_routes):
-        if matches(topic_filter, topic):
-            try:
-                if transaction.get_connection().in_atomic_block:
-                    # Inside the bridge's batch transaction: a savepoint, so a failing handler rolls back only its
-                    # own work and the batch goes on.
-                    with transaction.atomic():
-                        replies.extend(handler(topic, payload) or [])
-                else:
+    for _topic_filter, handler in _plan(topic).routes:
+        try:
+            if transaction.get_connection().in_atomic_block:
+                # Inside the bridge's batch transaction: a savepoint, so a failing handler rolls back only its own
+                # work and the batch goes on.
+                with transaction.atomic():
                     replies.extend(handler(topic, payload) or [])
-            except Exception:
-                logger.exception("handler %s failed on %s", getattr(handler, "__name__", handler), topic)
+            else:
+                replies.extend(handler(topic, payload) or [])
+        except Exception:
+            logger.exception("handler %s failed on %s", getattr(handler, "__name__", handler), topic)
     return replies
 
 
@@ -158,9 +192,7 @@ def rounds(messages: list[tuple[str, dict]]) -> list[list[tuple[str, dict]]]:
     set-based (all its acks at once) without reordering any device's messages."""
     per_device: dict[str, list[tuple[str, dict]]] = {}
     for topic, payload in messages:
-        parsed = topics.parse(topic)
-        key = f"{parsed.site}/{parsed.kind}/{parsed.device_id}" if parsed else topic
-        per_device.setdefault(key, []).append((topic, payload))
+        per_device.setdefault(_plan(topic).device, []).append((topic, payload))
     depth = max((len(queue) for queue in per_device.values()), default=0)
     return [[queue[k] for queue in per_device.values() if len(queue) > k] for k in range(depth)]
 
@@ -170,7 +202,7 @@ def _run_round(items: list[tuple[str, dict]]) -> list[Publish]:
     replies: list[Publish] = []
     grouped: dict[str, list[tuple[str, dict]]] = {}
     for topic, payload in items:
-        batch_filter = next((f for f in _batch_handlers if matches(f, topic)), None)
+        batch_filter = _plan(topic).batch_filter
         skip = None
         if batch_filter is not None:
             grouped.setdefault(batch_filter, []).append((topic, payload))
@@ -185,9 +217,9 @@ def _run_handlers(topic: str, payload: dict, skip: tuple[str, Handler] | None = 
     """Every matching handler but ``skip`` (the route a batch handler stands in for); an exception propagates (the
     batch falls back to one by one)."""
     replies: list[Publish] = []
-    for topic_filter, handler in list(_routes):
-        if (topic_filter, handler) != skip and matches(topic_filter, topic):
-            replies.extend(handler(topic, payload) or [])
+    for route in _plan(topic).routes:
+        if route != skip:
+            replies.extend(route[1](topic, payload) or [])
     return replies
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 ROOT = "labs/v1"
 DEVICE_KINDS = ("desk", "hvac", "fan")
@@ -105,16 +106,25 @@ def parse(value: str) -> DeviceTopic | None:
 
 def matches(topic_filter_: str, value: str) -> bool:
     """Whether ``value`` matches an MQTT filter with ``+`` and ``#`` wildcards (a ``$share/`` prefix is ignored)."""
-    filter_parts = unshared(topic_filter_).split("/")
-    topic_parts = value.split("/")
-    for index, part in enumerate(filter_parts):
+    return parts_match(filter_parts(topic_filter_), value.split("/"))
+
+
+@lru_cache(maxsize=1024)
+def filter_parts(topic_filter_: str) -> tuple[str, ...]:
+    """The levels of a filter, without its ``$share/`` prefix (split once per filter)."""
+    return tuple(unshared(topic_filter_).split("/"))
+
+
+def parts_match(filter_levels: tuple[str, ...], topic_levels: list[str]) -> bool:
+    """:func:`matches` on split forms: a router splits a topic once for all its filters."""
+    for index, part in enumerate(filter_levels):
         if part == "#":
             return True
-        if index >= len(topic_parts):
+        if index >= len(topic_levels):
             return False
-        if part != "+" and part != topic_parts[index]:
+        if part != "+" and part != topic_levels[index]:
             return False
-    return len(filter_parts) == len(topic_parts)
+    return len(filter_levels) == len(topic_levels)
 
 
 # --- identities (MQTT.md "Identity, limits, scale") ----------------------------------------------------------------

@@ -51,3 +51,25 @@ def test_only_device_leaves_of_the_contract_reach_handlers(monkeypatch):
     for topic in ("labs/v1/x", "labs/v1/cph/desk/d1/desired", "labs/v1/cph/desk/d1/scan", "other/cph/desk/d1/ack"):
         assert mqtt_router.dispatch(topic, SCAN) == []
     assert called == []
+
+
+def test_a_topic_is_matched_against_the_table_once_and_again_after_a_registration(monkeypatch):
+    monkeypatch.setattr(mqtt_router, "_routes", [])
+    monkeypatch.setattr(mqtt_router, "_options", {})
+    monkeypatch.setattr(mqtt_router, "_batch_handlers", {})
+    matched = []
+    real = topics.parts_match
+    monkeypatch.setattr(topics, "parts_match", lambda f, t: matched.append("/".join(t)) or real(f, t))
+    first, second = [], []
+    mqtt_router.register("labs/v1/+/desk/+/status", lambda t, p: first.append(t))
+    status = b'{"status": "online"}'
+    messages = [(f"labs/v1/cph/desk/d{n % 3}/status", status) for n in range(30)]
+
+    assert mqtt_router.dispatch_batch(messages).handled == 30
+    assert len(first) == 30
+    assert len(matched) == 3  # one table walk per distinct topic, not one per message and question
+
+    mqtt_router.register("labs/v1/+/+/+/status", lambda t, p: second.append(t), coalesce=True)
+    result = mqtt_router.dispatch_batch(messages)
+    assert (result.handled, result.coalesced) == (3, 27)  # the new route's option holds at once
+    assert len(second) == 3 and len(first) == 33
