@@ -3,9 +3,11 @@ site; finding a person there and seeing their bookings and badge. Staff of the s
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.test import Client
 from django.utils import timezone
 
@@ -18,6 +20,14 @@ from tests.factories import PersonFactory, SiteFactory
 from tests.sign_in import signed_in
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _mid_morning():
+    """10:00 in Copenhagen on a weekday: the scene's "in an hour" and "an hour ago" fall on the site's today whenever
+    the suite runs (at 23:00 local, "in an hour" was tomorrow and the expected visitor left today's list)."""
+    with time_machine.travel(datetime(2026, 3, 3, 10, 0, tzinfo=ZoneInfo("Europe/Copenhagen")), tick=True):
+        yield
 
 
 @pytest.fixture
