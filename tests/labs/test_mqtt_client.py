@@ -204,3 +204,112 @@ def test_only_other_threads_wake_the_network_thread_for_a_packet():
     other.join()
     wake.send.assert_called_once()
     assert [p["packet"] for p in client._out_packet] == [b"\x40\x02\x00\x01", b"\x40\x02\x00\x02"]
+
+
+# --- MQTT 5 PUBLISH without properties: no Properties object, no Condition, the same message ----------------------
+
+
+def _v5_publish(topic: bytes, payload: bytes, *, qos: int, mid: int = 7, retain=False, dup=False, props=b"\x00"):
+    """An MQTT 5 PUBLISH's command byte and body (after the remaining length), as a broker sends it."""
+    header = 0x30 | (0x08 if dup else 0) | (qos << 1) | (0x01 if retain else 0)
+    body = len(topic).to_bytes(2, "big") + topic + (mid.to_bytes(2, "big") if qos else b"") + props + payload
+    return header, body
+
+
+def _received(client: paho.Client, header: int, body: bytes) -> tuple[paho.MQTTErrorCode, dict | None, list[int]]:
+    """What on_message saw of one incoming PUBLISH and the PUBACKs sent for it."""
+    seen = []
+    client.on_message = lambda c, userdata, message: seen.append(message)
+    client._in_packet = {**client._in_packet, "command": header, "packet": bytearray(body)}
+    with mock.patch.object(client, "_send_puback", return_value=paho.MQTTErrorCode.MQTT_ERR_SUCCESS) as puback:
+        rc = client._handle_publish()
+    if not seen:
+        return rc, None, [call.args[0] for call in puback.call_args_list]
+    message = seen[0]
+    fields = {
+        "type": type(message).__name__,
+        "topic": message.topic,
+        "payload": message.payload,
+        "payload_type": type(message.payload),
+        "qos": message.qos,
+        "mid": message.mid,
+        "retain": message.retain,
+        "dup": message.dup,
+        "properties": None if message.properties is None else message.properties.json(),
+        "info_mid": message.info.mid,
+        "timestamp": message.timestamp > 0,
+    }
+    return rc, fields, [call.args[0] for call in puback.call_args_list]
+
+
+def _v5_clients() -> tuple[paho.Client, paho.Client]:
+    ours = mqtt.create_client(role="test-v5", url="mqtt://127.0.0.1:1", mqtt5=True)
+    stock = paho.Client(paho.CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+    return ours, stock
+
+
+def test_an_mqtt5_publish_without_properties_is_the_message_paho_gives_without_its_objects():
+    ours, stock = _v5_clients()
+    cases = [
+        _v5_publish(b"labs/v1/cph/desk/d-1/ack", b'{"v": 3}', qos=1, mid=4242),
+        _v5_publish(b"labs/v1/cph/desk/d-1/reported", b'{"v": 3}', qos=1, mid=9, retain=True, dup=True),
+        _v5_publish(b"labs/v1/cph/hvac/z/status", b"", qos=0),
+        _v5_publish("labs/v1/cph/desk/æ/ack".encode(), b"\xff\x00", qos=1, mid=65535),
+    ]
+    for header, body in cases:
+        rc, fields, pubacks = _received(ours, header, body)
+        stock_rc, stock_fields, stock_pubacks = _received(stock, header, body)
+        assert fields["type"] == "ReceivedMessage" and stock_fields["type"] == "MQTTMessage"
+        fields.pop("type"), stock_fields.pop("type")
+        assert (rc, fields, pubacks) == (stock_rc, stock_fields, stock_pubacks)
+    assert _received(ours, *cases[0])[2] == [4242]  # QoS 1: acknowledged
+
+
+def test_a_received_message_makes_its_properties_once_and_takes_a_new_value():
+    ours, _ = _v5_clients()
+    seen = []
+    ours.on_message = lambda c, userdata, message: seen.append(message)
+    header, body = _v5_publish(b"labs/v1/cph/desk/d-1/ack", b"{}", qos=0)
+    ours._in_packet = {**ours._in_packet, "command": header, "packet": bytearray(body)}
+    ours._handle_publish()
+    message = seen[0]
+    assert message.properties is message.properties  # made on first use, then kept
+    message.properties = None
+    assert message.properties is None
+
+
+def test_a_publish_with_properties_qos2_or_a_malformed_one_goes_through_paho():
+    ours, stock = _v5_clients()
+    expiry = bytes([5, 0x02, 0, 0, 0, 60])  # property length 5: message expiry interval 60 s
+    cases = [
+        _v5_publish(b"labs/v1/cph/desk/d-1/ack", b"{}", qos=1, props=expiry),
+        _v5_publish(b"labs/v1/cph/desk/d-1/ack", b"{}", qos=0, props=expiry),
+    ]
+    for header, body in cases:
+        rc, fields, pubacks = _received(ours, header, body)
+        stock_rc, stock_fields, stock_pubacks = _received(stock, header, body)
+        assert fields["type"] == "MQTTMessage" and fields["properties"] == {"MessageExpiryInterval": 60}
+        fields.pop("type"), stock_fields.pop("type")
+        assert (rc, fields, pubacks) == (stock_rc, stock_fields, stock_pubacks)
+    with mock.patch.object(
+        paho.Client, "_handle_publish", return_value=paho.MQTTErrorCode.MQTT_ERR_SUCCESS
+    ) as paho_way:
+        for header, body in [
+            _v5_publish(b"labs/v1/cph/desk/d-1/ack", b"{}", qos=2),  # QoS 2: paho keeps it until PUBREL
+            _v5_publish(b"", b"{}", qos=1),  # empty topic: a topic alias or a protocol error
+            (0x32, b"\x00\x30labs"),  # topic length past the packet's end
+            (0x32, b"\x00\x04labs\x00"),  # no room for the property length
+        ]:
+            ours._in_packet = {**ours._in_packet, "command": header, "packet": bytearray(body)}
+            ours._handle_publish()
+    assert paho_way.call_count == 4
+
+
+def test_an_mqtt311_client_and_one_that_logs_keep_paho_s_own_decoding():
+    v311 = mqtt.create_client(role="test-v311", url="mqtt://127.0.0.1:1")
+    packet = _publish_packet("labs/v1/cph/desk/d-1/ack", b"{}")
+    header, body = packet[0], packet[2:]
+    assert _received(v311, header, body)[1]["type"] == "MQTTMessage"
+    logging_client, _ = _v5_clients()
+    logging_client.enable_logger()
+    assert _received(logging_client, *_v5_publish(b"labs/v1/a/desk/b/ack", b"{}", qos=0))[1]["type"] == "MQTTMessage"
