@@ -120,7 +120,7 @@ def check(topic: str, raw: bytes | bytearray | str | dict | Oversize) -> dict:
     parsed = topics.parse(topic)
     if parsed is None or parsed.leaf not in DEVICE_TO_BACKEND:
         raise Dropped("not a device topic of contract v1")
-    if parsed.leaf not in topics.Identity(parsed.site, parsed.kind, parsed.device_id).publish_leaves:
+    if parsed.leaf not in topics.publish_leaves(parsed.kind):
         raise Dropped(f"a {parsed.kind} does not publish {parsed.leaf}")
     limit = settings.MQTT_PAYLOAD_MAX_BYTES
     if isinstance(raw, Oversize):

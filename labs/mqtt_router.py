@@ -116,26 +116,58 @@ _PLANS_MAX = 100_000  # distinct topics remembered (a device has a handful); the
 def _plan(topic: str) -> _Plan:
     """The routes of ``topic`` and their options. Every message asked the table three or four times, splitting the
     topic and every filter each time; a site's devices send the same few topics again and again, so the answer is
-    kept per topic (keyed by the table's identity too: tests swap the table)."""
-    key = (topic, _generation, id(_routes), len(_routes), id(_options), id(_batch_handlers), len(_batch_handlers))
+    kept per topic (keyed by the table's identity too: tests swap the table). A topic not seen before (a fan-out's
+    10,000 devices answering once each) takes the answer of its *shape* (:func:`_shape`) when one is known."""
+    table = (_generation, id(_routes), len(_routes), id(_options), id(_batch_handlers), len(_batch_handlers))
+    key = (topic, table)
     plan = _plans.get(key)
     if plan is not None:
         return plan
     parts = topic.split("/")
-    routes = tuple((f, h) for f, h in _routes if topics.parts_match(topics.filter_parts(f), parts))
-    filters = {f for f, _ in routes}
-    parsed = topics.parse(topic)
-    plan = _Plan(
-        routes=routes,
-        coalesce=any(_options.get(f, {}).get("coalesce") for f in filters),
-        alone=any(_options.get(f, {}).get("alone") for f in filters),
-        batch_filter=next((f for f in _batch_handlers if topics.parts_match(topics.filter_parts(f), parts)), None),
-        device=f"{parsed.site}/{parsed.kind}/{parsed.device_id}" if parsed else topic,
-    )
+    shape_key = (table, _shape(parts, table))
+    shape = _shapes.get(shape_key)
+    if shape is None:
+        routes = tuple((f, h) for f, h in _routes if topics.parts_match(topics.filter_parts(f), parts))
+        filters = {f for f, _ in routes}
+        shape = (
+            routes,
+            any(_options.get(f, {}).get("coalesce") for f in filters),
+            any(_options.get(f, {}).get("alone") for f in filters),
+            next((f for f in _batch_handlers if topics.parts_match(topics.filter_parts(f), parts)), None),
+        )
+        if len(_shapes) >= _PLANS_MAX:
+            _shapes.clear()
+        _shapes[shape_key] = shape
+    # Any "labs/v1/{site}/{kind}/{id}/{leaf}" names its device by the three levels in the middle (a topic that is
+    # not a valid device topic is dropped by the checks before rounds are made); anything else stands for itself.
+    device = "/".join(parts[2:5]) if len(parts) == 6 and parts[0] == _ROOT[0] and parts[1] == _ROOT[1] else topic
+    plan = _Plan(routes=shape[0], coalesce=shape[1], alone=shape[2], batch_filter=shape[3], device=device)
     if len(_plans) >= _PLANS_MAX:
         _plans.clear()
     _plans[key] = plan
     return plan
+
+
+_ROOT = tuple(topics.ROOT.split("/"))
+_shapes: dict[tuple, tuple] = {}
+_literal_levels: dict[tuple, frozenset[int]] = {}
+
+
+def _shape(parts: list[str], table: tuple) -> tuple:
+    """What decides which filters match a topic (``topics.parts_match``): its number of levels and its level at each
+    position where some filter has a literal (not ``+`` or ``#``); the other levels (site slugs, device ids) are
+    left out, so every device's ack topic has one shape."""
+    literal = _literal_levels.get(table)
+    if literal is None:
+        literal = frozenset(
+            index
+            for f in [*(f for f, _ in _routes), *_batch_handlers]
+            for index, level in enumerate(topics.filter_parts(f))
+            if level not in {"+", "#"}
+        )
+        _literal_levels.clear()
+        _literal_levels[table] = literal
+    return (len(parts), *(part if index in literal else None for index, part in enumerate(parts)))
 
 
 def subscriptions() -> list[str]:

@@ -65,6 +65,11 @@ def encode(payload) -> bytes:
     return json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
 
 
+def publish_leaves(kind: str) -> tuple[str, ...]:
+    """The leaves a device of ``kind`` publishes (a reader: ``scan`` and ``status``)."""
+    return READER_LEAVES if kind == "reader" else DEVICE_LEAVES
+
+
 def is_segment(value: str) -> bool:
     """Whether ``value`` may stand as a site slug or device id in a topic."""
     return isinstance(value, str) and _SEGMENT.fullmatch(value) is not None
@@ -95,6 +100,13 @@ def parse(value: str) -> DeviceTopic | None:
     kinds or leaves, empty or wildcard segments)."""
     if not isinstance(value, str):
         return None
+    return _parse(value)
+
+
+@lru_cache(maxsize=65_536)
+def _parse(value: str) -> DeviceTopic | None:
+    """:func:`parse` of a string, kept: the bridge parses each message's topic in its check, its batch's lock hook and
+    its handler, and a site's devices send the same topics again and again (``DeviceTopic`` is immutable)."""
     parts = value.split("/")
     if len(parts) != 6 or f"{parts[0]}/{parts[1]}" != ROOT:
         return None
@@ -144,7 +156,7 @@ class Identity:
 
     @property
     def publish_leaves(self) -> tuple[str, ...]:
-        return READER_LEAVES if self.kind == "reader" else DEVICE_LEAVES
+        return publish_leaves(self.kind)
 
     @property
     def subscribe_leaf(self) -> str:

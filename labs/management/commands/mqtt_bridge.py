@@ -41,4 +41,7 @@ class Command(BaseCommand):
         threading.Thread(target=announce, daemon=True).start()
         freeze_startup_objects()  # the batches' full garbage collections walk only what came later (labs/runtime.py)
         bridge.run()
-        self.stdout.write(f"mqtt_bridge: stopped after {bridge.handled} messages in, {bridge.published} published")
+        self.stdout.write(
+            f"mqtt_bridge: stopped after {bridge.handled} messages in ({bridge.batches} batches), "
+            f"{bridge.published} published"
+        )
