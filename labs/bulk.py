@@ -13,6 +13,8 @@ import time
 from collections.abc import Sequence
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
 
 
 def instance_row(obj) -> dict:
@@ -89,6 +91,7 @@ def create_many(model, columns: dict[str, Sequence], *, same: dict | None = None
     names = [f.attname for f in model._meta.concrete_fields]
     pk_name = model._meta.pk.attname
     db = connection.alias
+    listened = pre_init.has_listeners(model) or post_init.has_listeners(model)  # then through Model.__init__
     instances = []
     for n, pk in enumerate(pks):
         values = []
@@ -99,8 +102,20 @@ def create_many(model, columns: dict[str, Sequence], *, same: dict | None = None
                 values.append(columns[name][n])
             else:
                 values.append(same.get(name))
-        instances.append(model.from_db(db, names, values))
+        instances.append(model.from_db(db, names, values) if listened else _loaded(model, db, names, values))
     return instances
+
+
+def _loaded(model, db: str, names: list[str], values: list):
+    """``model.from_db(db, names, values)`` for a model nobody listens to the init signals of: the attributes set
+    directly, without ``Model.__init__``'s walk of the fields (a third of the time; 10,000 commands of a fan-out)."""
+    instance = model.__new__(model)
+    instance.__dict__.update(zip(names, values, strict=True))
+    state = ModelState()
+    state.adding = False
+    state.db = db
+    instance._state = state
+    return instance
 
 
 def _insert(model, columns: dict[str, Sequence], same: dict | None) -> tuple[list[int], dict, dict]:

@@ -63,3 +63,47 @@ def test_bad_calls_are_refused_before_any_row_is_written():
         bulk.insert_returning(OutboxMessage, {"topic": ["a"], "payload": [{}], "colour": ["red"]})
     assert bulk.insert_returning(OutboxMessage, {"topic": [], "payload": []}) == []
     assert not OutboxMessage.objects.exists()
+
+
+def _created_commands(count: int) -> tuple[list[Command], dt.datetime]:
+    devices = [DeviceFactory(desk=DeskFactory()) for _ in range(count)]
+    at = timezone.now()
+    created = bulk.create_many(
+        Command,
+        {"device_id": [d.pk for d in devices], "version": list(range(1, count + 1))},
+        same={"desired": {"height_mm": 720}, "reason": {"type": "test"}, "issued_at": at, "queued_at": at},
+    )
+    return created, at
+
+
+def test_created_instances_are_what_loading_them_from_the_database_gives():
+    created, at = _created_commands(3)
+
+    for instance in created:
+        loaded = Command.objects.get(pk=instance.pk)
+        assert type(instance) is Command
+        assert {k: v for k, v in vars(instance).items() if k != "_state"} == {
+            k: v for k, v in vars(loaded).items() if k != "_state"
+        }
+        assert (instance._state.adding, instance._state.db) == (False, loaded._state.db)
+        assert instance.device.pk == instance.device_id  # relations load as on any instance
+        instance.state = "sent"
+        instance.save(update_fields=["state"])  # and it saves as an UPDATE of its row
+        assert Command.objects.get(pk=instance.pk).state == "sent"
+
+
+def test_created_instances_go_through_model_init_when_someone_listens_to_it():
+    from django.db.models.signals import post_init
+
+    inits = []
+
+    def listener(sender, instance, **kwargs):
+        inits.append(instance.pk)
+
+    post_init.connect(listener, sender=Command)
+    try:
+        created, _ = _created_commands(2)
+    finally:
+        post_init.disconnect(listener, sender=Command)
+    # (elsewhere than PostgreSQL bulk_create's own unsaved instances come first, with no primary key)
+    assert [pk for pk in inits if pk is not None] == [c.pk for c in created]
