@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -77,6 +78,15 @@ def _no_duplicates(pairs: list) -> dict:
     if len(document) != len(pairs):
         raise Dropped("json: duplicate key")
     return document
+
+
+# What the walk refuses can only come, in a payload of bytes, from a text holding one of these: a NUL or a lone
+# surrogate only from a backslash-u escape (raw control characters and invalid UTF-8 are refused before); an integer
+# past 64 bits only from a run of 19 digits; a float that overflows to infinity only from such a run or from a number
+# with a three-digit exponent (a mantissa under 19 digits needs 10^289 or more), a number starting after no letter,
+# digit, dot, hyphen or quote (so the "8e123" in a UUID is not one); nesting deeper than N only from more than N
+# brackets. A text with none of them (most device messages) would pass the walk, so it is not walked.
+_WALK_NEEDED = re.compile(r'\\u|[0-9]{19}|(?<![0-9A-Za-z.\-"])-?[0-9]+(?:\.[0-9]+)?[eE][+-]?[0-9]{3}')
 
 
 def _walk(document, max_depth: int) -> None:
@@ -141,7 +151,13 @@ def check(topic: str, raw: bytes | bytearray | str | dict | Oversize) -> dict:
             raise Dropped(f"not JSON ({type(exc).__name__})") from None
     if not isinstance(document, dict):
         raise Dropped("not a JSON object")
-    _walk(document, settings.MQTT_PAYLOAD_MAX_DEPTH)
+    max_depth = settings.MQTT_PAYLOAD_MAX_DEPTH
+    if (
+        not isinstance(raw, bytes | bytearray)
+        or _WALK_NEEDED.search(text)
+        or text.count("{") + text.count("[") > max_depth
+    ):
+        _walk(document, max_depth)
     try:
         validator(parsed.leaf)(document)
     except fastjsonschema.JsonSchemaValueException as exc:

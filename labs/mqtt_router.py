@@ -268,8 +268,10 @@ def dispatch_batch(messages: Iterable[tuple[str, bytes | str | dict | mqtt_paylo
             mqtt_payloads.record_drop(topic, dropped.reason)
             result.dropped += 1
     kept, result.coalesced = coalesce(checked)
-    alone = [(t, p) for t, p in kept if _flag(t, "alone")]
-    batch = [(t, p) for t, p in kept if not _flag(t, "alone")]
+    alone: list[tuple[str, dict]] = []
+    batch: list[tuple[str, dict]] = []
+    for message in kept:
+        (alone if _flag(message[0], "alone") else batch).append(message)
     for topic, payload in alone:
         result.replies.extend(dispatch(topic, payload))
         result.handled += 1

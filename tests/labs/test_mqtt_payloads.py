@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 
 import jsonschema
@@ -87,6 +88,40 @@ def test_a_reader_may_send_scans_and_its_status():
 def test_a_dict_payload_gets_the_same_checks():
     with pytest.raises(Dropped, match="overflows to infinity"):
         check(ACK, {**GOOD_ACK, "eta_s": float("inf")})
+
+
+def test_a_text_payload_with_a_lone_surrogate_in_it_is_walked_and_dropped():
+    # In bytes a lone surrogate can only arrive as a \\u escape; a str may hold the character itself.
+    with pytest.raises(Dropped, match="lone surrogate"):
+        check(ACK, '{"cmd_id": "x", "av": 1, "ac": 200, "ad": "\ud800"}')
+
+
+def test_only_payloads_that_could_fail_the_walk_are_walked(monkeypatch):
+    walked = []
+    real = mqtt_payloads._walk
+    monkeypatch.setattr(
+        mqtt_payloads, "_walk", lambda document, depth: walked.append(document) or real(document, depth)
+    )
+
+    assert check(ACK, _raw(GOOD_ACK)) == GOOD_ACK
+    assert walked == []  # no escape, no long number, no exponent, three brackets: nothing the walk could refuse
+    for uuid_like in ("6f1c0e8e-5b7a-4d0e-9a55-0123456789ab", "1e123456-5b7a-4d0e-9a55-8e1234567890"):
+        assert check(ACK, _raw({**GOOD_ACK, "cmd_id": uuid_like, "eta_s": 1.5e3}))  # "8e123" in a UUID: no number
+    assert walked == []
+    could_fail = [
+        {**GOOD_ACK, "ad": "applied \u00e6"},  # an escape (json.dumps writes one for the backslash and for æ)
+        {**GOOD_ACK, "av": 2**63 - 1},  # 19 digits, still within 64 bits
+        {**GOOD_ACK, "eta_s": 1.5e300},  # a three-digit exponent
+        {**GOOD_ACK, "eta_s": -2e-300},
+        {**GOOD_ACK, "reported": {"height_mm": 1099, "moving": False, "a": [[[[[[[1]]]]]]]}},  # nine brackets
+    ]
+    for document in could_fail:
+        walked.clear()
+        try:
+            check(ACK, _raw(document))
+        except Dropped as dropped:
+            assert dropped.reason.startswith("schema") or "nesting" in dropped.reason
+        assert walked, document
 
 
 def _simulator_messages() -> list[tuple[str, dict]]:
@@ -177,3 +212,36 @@ def test_a_flood_of_bad_messages_logs_a_bounded_number_of_lines(monkeypatch, cap
             mqtt_payloads.record_drop(ACK, "not JSON")
     mqtt_payloads._pending.clear()
     assert len(caplog.records) == mqtt_payloads.LOG_BURST
+
+
+def test_skipping_the_walk_never_changes_what_is_accepted_or_why(monkeypatch):
+    import random
+
+    pick = random.Random(7).choice
+    numbers = ["1", "-0", "1.5", "1e30", "-1e-400", "1e400", "-2E+309", "0.1e310", "9223372036854775807"]
+    numbers += ["9223372036854775808", "-9223372036854775809", "123456789012345678901234", "1.7976931348623157e308"]
+    strings = ['"a"', '"8e123"', '"1e400"', '"\\u0000"', '"\\ud800"', '"\\u00e6"', '"x\\\\u"', '"6f1c0e8e-5b7a"']
+
+    def value(depth: int) -> str:
+        kind = pick(["n", "s", "o", "a"] if depth < 10 else ["n", "s"])
+        if kind == "n":
+            return pick(numbers)
+        if kind == "s":
+            return pick(strings)
+        if kind == "o":
+            return "{" + ", ".join(f'"k{n}": {value(depth + 1)}' for n in range(pick([0, 1, 2]))) + "}"
+        return "[" + ", ".join(value(depth + 1) for _ in range(pick([0, 1, 2]))) + "]"
+
+    def outcome(raw: bytes) -> str:
+        try:
+            mqtt_payloads.check("labs/v1/cph/desk/d1/telemetry", raw)
+            return "accepted"
+        except Dropped as dropped:
+            return dropped.reason
+
+    texts = [("{" + f'"x": {value(2)}, "y": {value(2)}' + "}").encode() for _ in range(3_000)]
+    skipping = [outcome(raw) for raw in texts]
+    monkeypatch.setattr(mqtt_payloads, "_WALK_NEEDED", re.compile(""))  # matches every text: always walked
+    assert [outcome(raw) for raw in texts] == skipping
+    walks = {"NUL in a string", "lone surrogate in a string", "integer beyond 64 bits", "number overflows to infinity"}
+    assert walks | {"nesting deeper than 8"} <= set(skipping)  # the texts reach every refusal of the walk

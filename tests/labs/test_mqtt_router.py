@@ -55,6 +55,7 @@ def test_only_device_leaves_of_the_contract_reach_handlers(monkeypatch):
     assert called == []
 
 
+@pytest.mark.django_db  # dispatch_batch opens a transaction: the test database, never the real one
 def test_a_topic_is_matched_against_the_table_once_and_again_after_a_registration(monkeypatch):
     monkeypatch.setattr(mqtt_router, "_routes", [])
     monkeypatch.setattr(mqtt_router, "_options", {})
