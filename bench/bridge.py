@@ -1,14 +1,15 @@
 """Bridge intake bench: device acks recorded by 1 and 2 bridges, beside a bare paho subscriber on the same broker.
 
 * raw: one paho publisher sends N QoS 1 acks (valid contract payloads) on N devices' ack topics; a bare paho
-  subscriber (plain subscription, no database) takes them in: N / (last received - first published).
+  subscriber (plain subscription, no database) takes them in: N / (last received - first published); the median
+  of ``--raw-runs`` runs (it shares its process with the publisher and one run lasts about a second).
 * bridge xK: the same N acks for N real commands (PostgreSQL), K ``manage.py mqtt_bridge`` processes on the shared
   subscription ``$share/labs/...``: N / (last command recorded ``applied`` - first published). Each command must be
   recorded once (state applied, ``applied_at`` set) and none lost.
 
 Starts its own Mosquitto from mosquitto.conf (dynamic security, a fresh backend secret). Database: DATABASE_URL, else
 PostgreSQL database labs_bridge_bench at 127.0.0.1. Writes bench/results/bridge.json.
-Usage: ``.venv/bin/python bench/bridge.py [--acks 10000] [--bridges 1,2]``.
+Usage: ``.venv/bin/python bench/bridge.py [--acks 10000] [--bridges 1,2] [--raw-runs 3]``.
 """
 
 from __future__ import annotations
@@ -187,6 +188,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--acks", type=int, default=10_000)
     parser.add_argument("--bridges", default="1,2")
+    parser.add_argument("--raw-runs", type=int, default=3, help="runs of the bare subscriber (the median is the limit)")
     args = parser.parse_args()
     mosquitto, url, data = start_broker()
     from comfort_bench import choose_database, stop
@@ -223,10 +225,16 @@ def main() -> None:
             (f"labs/v1/raw/desk/raw-{n}/ack", {"cmd_id": str(uuid.uuid4()), "av": 1, "ac": 200, "ad": "applied"})
             for n in range(args.acks)
         ]
-        result["raw"] = raw_intake(url, fake)
+        # The bare subscriber shares its process with the publisher and a run lasts about a second: it moved between
+        # 5,000 and 9,500 msgs/s from run to run on one machine in one hour. The ratios are taken against the median
+        # of a few runs, and every run is printed.
+        raws = sorted((raw_intake(url, fake) for _ in range(args.raw_runs)), key=lambda run: run["per_s"])
+        result["raw"] = raws[len(raws) // 2]
+        result["raw_runs_per_s"] = [run["per_s"] for run in raws]
         print(
-            f"bare paho subscriber:  {result['raw']['per_s']:8.0f} msgs/s  ({args.acks} acks; publisher and subscriber"
-            " with labs.mqtt.Client, as the bridge: the limit the ratios are taken against)"
+            f"bare paho subscriber:  {result['raw']['per_s']:8.0f} msgs/s  ({args.acks} acks; the median of "
+            f"{len(raws)} runs: {', '.join(f'{run:.0f}' for run in result['raw_runs_per_s'])}; publisher and "
+            "subscriber with labs.mqtt.Client, as the bridge: the limit the ratios are taken against)"
         )
         with stock_paho():  # for reference: the same with paho's own client class
             result["raw_stock_paho"] = raw_intake(url, fake)
