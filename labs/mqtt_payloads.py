@@ -86,7 +86,22 @@ def _no_duplicates(pairs: list) -> dict:
 # with a three-digit exponent (a mantissa under 19 digits needs 10^289 or more), a number starting after no letter,
 # digit, dot, hyphen or quote (so the "8e123" in a UUID is not one); nesting deeper than N only from more than N
 # brackets. A text with none of them (most device messages) would pass the walk, so it is not walked.
-_WALK_NEEDED = re.compile(r'\\u|[0-9]{19}|(?<![0-9A-Za-z.\-"])-?[0-9]+(?:\.[0-9]+)?[eE][+-]?[0-9]{3}')
+# One regular expression for all three took 4.5 us per 120-byte ack, more than parsing it: the digits are counted on
+# the bytes with a C translate, and the exponent's full pattern runs only where a digit stands before an exponent of
+# three digits.
+_EXPONENT = re.compile(r'(?<![0-9A-Za-z.\-"])-?[0-9]+(?:\.[0-9]+)?[eE][+-]?[0-9]{3}')
+_EXPONENT_HINT = re.compile(r"[0-9][eE][+-]?[0-9]{3}")
+_DIGITS_AS_ZEROS = bytes.maketrans(b"123456789", b"000000000")
+_NINETEEN_DIGITS = b"0" * 19
+
+
+def _walk_needed(raw: bytes | bytearray, text: str) -> bool:
+    """Whether ``text`` (the UTF-8 ``raw``) holds one of the things above, without which the walk cannot refuse it."""
+    return (
+        "\\u" in text
+        or _NINETEEN_DIGITS in raw.translate(_DIGITS_AS_ZEROS)
+        or (_EXPONENT_HINT.search(text) is not None and _EXPONENT.search(text) is not None)
+    )
 
 
 def _walk(document, max_depth: int) -> None:
@@ -154,7 +169,7 @@ def check(topic: str, raw: bytes | bytearray | str | dict | Oversize) -> dict:
     max_depth = settings.MQTT_PAYLOAD_MAX_DEPTH
     if (
         not isinstance(raw, bytes | bytearray)
-        or _WALK_NEEDED.search(text)
+        or _walk_needed(raw, text)
         or text.count("{") + text.count("[") > max_depth
     ):
         _walk(document, max_depth)
