@@ -37,3 +37,16 @@ def test_a_web_worker_loads_its_url_patterns_and_freezes_on_import():
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "labs.settings"},
     ).stdout.split()
     assert int(out[0]) > 50_000 and out[1:] == ["True", "True"]
+
+
+def test_a_celery_pool_process_freezes_once_forked():
+    from celery.signals import worker_process_init
+
+    import labs.celery  # noqa: F401 - connects the handler
+
+    gc.unfreeze()
+    try:
+        worker_process_init.send(sender=None)  # what the prefork pool sends in each child it starts
+        assert gc.get_freeze_count() > 50_000
+    finally:
+        gc.unfreeze()
