@@ -65,3 +65,27 @@ def test_a_bulk_create_past_65535_parameters_is_sent_in_batches():
     assert OutboxMessage.objects.count() == count
     assert len(OutboxMessage.objects.in_bulk(list(OutboxMessage.objects.values_list("pk", flat=True)))) == count
     OutboxMessage.objects.all().delete()
+
+
+def _prepared_statements() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_a_statement_matching_a_list_is_planned_with_the_list_and_others_are_prepared():
+    """``__any`` statements stay unprepared (a generic plan cannot hash the list: labs/lookups.py); the rest are
+    prepared once the connection has run them DATABASE_PREPARE_THRESHOLD times."""
+    from labs.models import OutboxMessage
+
+    threshold = settings.DATABASES["default"]["OPTIONS"]["prepare_threshold"]
+    for n in range(threshold + 2):
+        list(OutboxMessage.objects.filter(id__any=[n, n + 1, n + 2]).values_list("pk", flat=True))
+        list(OutboxMessage.objects.filter(topic="labs/v1/prepared-probe").values_list("pk", flat=True))
+    statements = _prepared_statements()
+    assert any('"topic" = $1' in s for s in statements), statements
+    assert not any("= ANY(" in s for s in statements), statements
+    # psycopg's own choice is left alone when a caller states it (labs.bulk passes prepare=None or False)
+    with connection.cursor() as cursor:
+        cursor.cursor.execute('SELECT 1 FROM "labs_outboxmessage" WHERE "id" = ANY(%s::bigint[])', [[1]], prepare=True)
+    assert any("= ANY(" in s for s in _prepared_statements())

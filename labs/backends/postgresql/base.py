@@ -8,6 +8,10 @@ and closes the socket, so an idle connection it ended has something to read. Her
 the socket without waiting: nothing to read on an idle, unbroken connection means nothing has happened to it, and
 the request goes on; anything else (data waiting, a transaction left open, a connection psycopg knows is broken)
 runs Django's own check, which closes a dead connection so the request opens a new one.
+
+Statements that match a column against a whole list (``field__any``, labs/lookups.py) are not prepared: PostgreSQL
+plans each with the list in hand. A generic plan cannot hash the list and keeps the plan made for the table's size
+when it was made; the lookup's docstring has the figures.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import select
 from django.db.backends.postgresql import base, features, operations
 from django.utils.functional import cached_property
 from psycopg import pq
+
+from labs.lookups import ARRAY_PARAMETER
 
 # With parameters bound by the server (DATABASE_PREPARED_STATEMENTS) a statement carries at most 65,535 of them (the
 # protocol's 16-bit count); Django knows that limit for SQLite, not here, and would send a bulk_create of 8,000
@@ -38,9 +44,24 @@ class DatabaseOperations(operations.DatabaseOperations):
         return max(1, min(len(objs), MAX_QUERY_PARAMS // max(1, len(fields))))
 
 
+class ServerBindingCursor(base.ServerBindingCursor):
+    """Django's cursor for server-bound parameters, which leaves the statements with a list parameter unprepared."""
+
+    def execute(self, query, params=None, *, prepare=None, binary=None):
+        if prepare is None and isinstance(query, str) and ARRAY_PARAMETER in query:
+            prepare = False
+        return super().execute(query, params, prepare=prepare, binary=binary)
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
     features_class = DatabaseFeatures
     ops_class = DatabaseOperations
+
+    def get_connection_params(self):
+        params = super().get_connection_params()
+        if params.get("cursor_factory") is base.ServerBindingCursor:
+            params["cursor_factory"] = ServerBindingCursor
+        return params
 
     def close_if_health_check_failed(self):
         if (
