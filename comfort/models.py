@@ -154,12 +154,13 @@ class Command(models.Model):
     """One desired version of one device, as sent to it, and how far it got (a timestamp per hop)."""
 
     cmd_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="commands")
+    # No index of its own: the unique (device, version) leads with it (see Meta.indexes).
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="commands", db_index=False)
     version = models.PositiveIntegerField()
     desired = models.JSONField()
     reason = models.JSONField(default=dict, blank=True)
     acts_for = models.ForeignKey(
-        Person, on_delete=models.SET_NULL, null=True, blank=True, related_name="comfort_commands"
+        Person, on_delete=models.SET_NULL, null=True, blank=True, related_name="comfort_commands", db_index=False
     )
     state = models.CharField(max_length=12, choices=CommandState.choices, default=CommandState.QUEUED)
     issued_at = models.DateTimeField()
@@ -195,9 +196,16 @@ class Command(models.Model):
                 violation_error_message="This device already has a command for that version.",
             ),
         ]
+        # Every command row is written three times or more (queued, sent, applied), and a write that changes the
+        # state changes a column an index depends on, so each new row version gets an entry in every index that
+        # covers it. The indexes cover what is looked up and no more: open commands (a few per device at most)
+        # by deadline and validity; the commands that act for somebody (check-ins, not a site's fan-out); by
+        # device through the unique (device, version). A fan-out of 10,000 writes 13 index entries a command
+        # instead of 20 (docs/scaling.md, "Ninth session").
         indexes = [
-            models.Index(fields=["state", "deadline_at"], name="command_open_deadline_idx"),
+            models.Index(fields=["deadline_at"], condition=Q(state__in=OPEN_STATES), name="command_open_deadline_idx"),
             models.Index(fields=["valid_until"], condition=Q(state__in=OPEN_STATES), name="command_open_valid_idx"),
+            models.Index(fields=["acts_for"], condition=Q(acts_for__isnull=False), name="command_acts_for_idx"),
         ]
 
     def __str__(self) -> str:
