@@ -3,9 +3,10 @@
 Each change of a command's state writes a new row version with an entry in every index covering it. Before: seven
 indexes, 20 entries over a command's life (queued, sent, applied). After: the device's own index goes (the unique
 (device, version) leads with the device), the deadline and the person acted for are indexed only where they are
-looked up (open commands; commands that act for somebody), 13 entries. On PostgreSQL the new indexes are built
-while the table is locked against writes: on a table of millions of commands, a few seconds in which the bridge
-holds device messages back (its bounded queue, then the broker) and loses none.
+looked up (open commands; commands that act for somebody): 13 entries for a command that acts for nobody
+(a fan-out's), 15 for a check-in's. On PostgreSQL the new indexes are built while the table is locked against
+writes: on a table of millions of commands, the check-ins, fan-outs and bridge batches that write commands wait
+for a few seconds. Run it at a quiet hour.
 """
 
 import django.db.models.deletion
