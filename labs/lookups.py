@@ -16,9 +16,9 @@ holding :data:`ARRAY_PARAMETER` are not prepared). A prepared statement settles 
 made without the array in hand: it cannot hash the list, so where it scans a table it compares each row with each
 element, and it keeps whatever plan suited the table's size when it was made. In the fan-out of bench/comfort.py
 the commands table grew from 400 to 30,000 rows under such a plan: superseding the open commands of 1,000 devices
-took 90-180 ms a chunk (a sequential scan, 30 million comparisons) instead of 12-30 ms, and the bridge's reads of
-500 commands by ``cmd_id`` 20-45 ms a batch. Planned with the array, it is an index scan, or a scan with the list
-hashed.
+took 35-180 ms a chunk (a sequential scan, up to 19 million comparisons) instead of 12-30 ms, and the bridge's
+reads of 500 commands by ``cmd_id`` 20-45 ms a batch. Planned with the array, it is an index scan, or a scan
+with the list hashed.
 """
 
 from __future__ import annotations
