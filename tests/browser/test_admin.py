@@ -2,6 +2,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -23,7 +24,7 @@ def test_the_demo_staff_uses_the_admin_under_the_strict_csp(page, live_server, d
     page.get_by_label("Authenticator code").fill(code.getvalue().splitlines()[0])
     with page.expect_navigation():
         page.get_by_role("button", name="Log in").click()
-    assert page.get_by_role("link", name="People").first.is_visible()
+    expect(page.get_by_role("link", name="People").first).to_be_visible()
     for path in [
         "/admin/labs/person/",
         "/admin/labs/person/?q=Jensen",

@@ -7,6 +7,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from playwright.sync_api import expect
 
 from portal.management.commands.demo_site import DEMO_PASSWORD
 
@@ -25,18 +26,19 @@ def test_staff_see_the_heatmap_and_a_recommendation_with_its_evidence(page, live
 
     sign_in(page, live_server, "staff", DEMO_PASSWORD, authenticator=TOTPDevice.objects.get(user__username="staff"))
 
-    page.get_by_role("link", name="Analytics").first.click()
+    with page.expect_navigation():
+        page.get_by_role("link", name="Analytics").first.click()
 
-    assert page.get_by_role("heading", name="Room analytics").is_visible()
+    expect(page.get_by_role("heading", name="Room analytics")).to_be_visible()
     heatmap = page.get_by_role("img", name="Room utilisation by weekday and hour")
-    assert heatmap.is_visible()
+    expect(heatmap).to_be_visible()
     assert page.locator(".heatmap__cell").count() >= 5 * 10
     card = page.locator(".rec-card").first
-    assert card.is_visible()
+    expect(card).to_be_visible()
     card.get_by_text("Evidence").click()
     assert card.locator("dl dt").count() >= 3
-    assert card.locator("dl").is_visible()
-    assert page.get_by_role("link", name="Download CSV").is_visible()
+    expect(card.locator("dl")).to_be_visible()
+    expect(page.get_by_role("link", name="Download CSV")).to_be_visible()
     assert page.console_errors == []
     if os.environ.get("BROWSER_SCREENSHOTS"):
         page.screenshot(path=f"{os.environ['BROWSER_SCREENSHOTS']}/analytics-dashboard.png", full_page=True)

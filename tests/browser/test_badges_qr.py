@@ -4,6 +4,7 @@ under the strict CSP)."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from badges import codes, services
 
@@ -82,6 +83,6 @@ def test_a_phone_that_lost_its_connection_greys_out_a_code_readers_no_longer_tak
     assert not page.locator(".qr__stale").is_visible()
     page.context.set_offline(True)
     page.locator(".qr--stale .qr__stale").wait_for(timeout=8_000)
-    assert page.get_by_text("This code has expired").is_visible()
+    expect(page.get_by_text("This code has expired")).to_be_visible()
     page.context.set_offline(False)
     page.locator("#badge-qr:not(.qr--stale) svg.qr__svg").wait_for(timeout=8_000)  # the next fetch brings it back

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from bookings.models import Booking
 from tests.bookings.factories import RoomFactory
@@ -25,25 +26,27 @@ def test_a_member_books_a_room_and_sees_it_in_my_bookings(page, live_server, sig
     day = timezone.now().astimezone(CPH).date() + timedelta(days=2)
     sign_in(page, live_server, "member", password)
 
-    page.get_by_role("link", name="Rooms").first.click()
+    with page.expect_navigation():
+        page.get_by_role("link", name="Rooms").first.click()
     page.get_by_label("Date").fill(day.isoformat())
     page.get_by_label("From").fill("10:00")
     page.get_by_label("To").fill("11:00")
     page.get_by_label("People").fill("4")
     page.get_by_label("Video").check()
-    page.get_by_role("button", name="Find rooms").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Find rooms").click()
 
     results = page.get_by_role("list").filter(has_text="Book Fjord")
-    assert page.get_by_role("heading", name="1 room free").is_visible()
+    expect(page.get_by_role("heading", name="1 room free")).to_be_visible()
     assert page.get_by_text("Nook").count() == 0
     results.get_by_label("Title for Fjord").fill("Design review")
     with page.expect_navigation():
         page.get_by_role("button", name="Book Fjord").click()
 
     assert page.url.startswith(f"{live_server.url}/bookings/?booked=")
-    assert page.get_by_role("status").filter(has_text="Booked Fjord").is_visible()
+    expect(page.get_by_role("status").filter(has_text="Booked Fjord")).to_be_visible()
     row = page.get_by_role("row").filter(has_text="Design review")
-    assert row.get_by_role("link", name="Fjord").is_visible()
+    expect(row.get_by_role("link", name="Fjord")).to_be_visible()
     assert "10:00–11:00" in row.inner_text()
     booking = Booking.objects.get(organiser=member)
     assert booking.start.astimezone(CPH).hour == 10
@@ -81,7 +84,7 @@ def test_on_a_closed_day_the_search_says_so_for_every_room_on_a_phone(
         expected = f"closed on {day:%A} {day.day} {day:%B %Y} (Christmas party set-up)"
         assert expected in page.get_by_role("note").filter(has_text="is closed on").inner_text()  # said once
         assert [text.split()[-1] for text in refusals.all_inner_texts()] == ["Closed", "Closed"]
-        assert page.get_by_role("heading", name="0 rooms free").is_visible()  # not "2 rooms free" above two refusals
+        expect(page.get_by_role("heading", name="0 rooms free")).to_be_visible()  # not "2 rooms free" over 2 refusals
         assert page.get_by_text("Christmas party set-up").count() == 1
         assert page.get_by_role("button", name="Book Fjord").count() == 0
         assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the phone

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from bookings import services
 from bookings.models import Booking, Desk, Room
@@ -79,13 +80,13 @@ def test_the_desks_page_plan_books_a_desk_from_the_keyboard(page, live_server, e
     assert page.evaluate("document.activeElement.getAttribute('aria-label')") == name
     with page.expect_navigation():
         page.keyboard.press("Enter")
-    assert page.get_by_role("heading", name=f"Book desk {label}", level=1).is_visible()
+    expect(page.get_by_role("heading", name=f"Book desk {label}", level=1)).to_be_visible()
     assert page.get_by_label("From").input_value() == "09:00"
     with page.expect_navigation():
         page.get_by_role("button", name=f"Book desk {label}").click()
 
-    assert page.get_by_role("status").filter(has_text=f"Booked desk {label}").is_visible()
-    assert page.get_by_role("link", name="Add to my calendar").is_visible()
+    expect(page.get_by_role("status").filter(has_text=f"Booked desk {label}")).to_be_visible()
+    expect(page.get_by_role("link", name="Add to my calendar")).to_be_visible()
     booking = Booking.objects.get(organiser__user__username="member", desk__label=label, start__date=DAY_AFTER)
     assert booking.start.astimezone(CPH).hour == 9 and booking.end.astimezone(CPH).hour == 17
     page.goto(f"{live_server.url}/desks/?date={DAY_AFTER.isoformat()}&start=10:00&end=12:00")
@@ -110,10 +111,10 @@ def test_staff_place_a_desk_by_dragging_and_with_the_arrow_keys(page, live_serve
     for _ in range(4):
         page.keyboard.press("ArrowRight")  # 4 x 0.5 %
     page.keyboard.press("Shift+ArrowUp")  # 5 %
-    assert page.get_by_role("status").filter(has_text=f"Desk {desk.label} moved to").is_visible()
+    expect(page.get_by_role("status").filter(has_text=f"Desk {desk.label} moved to")).to_be_visible()
     page.get_by_role("button", name="Save positions").click()
     page.get_by_role("status").filter(has_text="Saved.").wait_for()
-    assert page.get_by_role("button", name=re.compile(rf"^Take off the plan ?: Desk {desk.label}$")).is_visible()
+    expect(page.get_by_role("button", name=re.compile(rf"^Take off the plan ?: Desk {desk.label}$"))).to_be_visible()
     assert not page.get_by_role("button", name=re.compile(rf"^Put on the plan ?: Desk {desk.label}$")).is_visible()
     page.evaluate("window.scrollTo(0, 0)")
     _docs_screenshot(page, "plan-editor.png", full_page=True)
@@ -130,12 +131,12 @@ def test_search_greys_what_the_rules_refuse_and_warns_of_two_rooms(page, live_se
     page.goto(f"{live_server.url}/rooms/?date={tomorrow.isoformat()}&start=10:00&end=11:00")
 
     # The demo member holds Havn tomorrow 10:00-11:00.
-    assert page.locator("#two-rooms").filter(has_text="Havn").is_visible()
+    expect(page.locator("#two-rooms").filter(has_text="Havn")).to_be_visible()
     skov = page.locator(".booking-result").filter(has=page.get_by_role("link", name="Skov", exact=True))
     assert "booking-result--refused" in skov.get_attribute("class")
     assert "Book at least 5 days ahead" in skov.inner_text()
     assert skov.get_by_role("button").count() == 0
-    assert page.get_by_role("button", name="Book Fjord").is_visible()
+    expect(page.get_by_role("button", name="Book Fjord")).to_be_visible()
     assert page.get_by_role("group", name="Plan of Floor 1").get_by_role("img", name=re.compile("^Skov: not bookable"))
     assert page.console_errors == []
 
@@ -157,7 +158,7 @@ def test_a_free_hour_of_a_rooms_day_books_a_weekly_series_with_attendees(page, l
     with page.expect_navigation():
         page.get_by_role("button", name="Book Lyng").click()
 
-    assert page.get_by_role("status").filter(has_text="Booked Lyng 3 times").is_visible()
+    expect(page.get_by_role("status").filter(has_text="Booked Lyng 3 times")).to_be_visible()
     calendar = page.get_by_role("link", name="Add to my calendar")
     ics = page.request.get(live_server.url + calendar.get_attribute("href"))
     assert ics.headers["content-type"].startswith("text/calendar") and "SUMMARY:Design review" in ics.text()
@@ -215,7 +216,7 @@ def test_on_a_390_phone_every_bookings_page_fits_and_cancel_names_the_booking(br
         # On the phone the plan keeps touch-sized desks (it scrolls sideways in its frame, the page does not).
         page.goto(f"{live_server.url}/desks/?date={DAY_AFTER.isoformat()}&start=09:00&end=17:00")
         # phones hide scrollbars: a line says the plan scrolls (hidden on wider screens, where it fits)
-        assert page.get_by_text("Swipe sideways to see the whole floor.").first.is_visible()
+        expect(page.get_by_text("Swipe sideways to see the whole floor.").first).to_be_visible()
         spot = page.get_by_role("link", name=re.compile(r"^Book desk \S+ \(free\)$")).first
         spot.scroll_into_view_if_needed()
         target = spot.bounding_box()
@@ -229,7 +230,7 @@ def test_on_a_390_phone_every_bookings_page_fits_and_cancel_names_the_booking(br
         assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"] and box["height"] >= 44
         with page.expect_navigation():
             cancel.tap()
-        assert page.get_by_role("heading", name="Cancel Havn?").is_visible()
+        expect(page.get_by_role("heading", name="Cancel Havn?")).to_be_visible()
         assert "10:00–11:00" in page.locator(".confirm__what").inner_text() and "Investor call" in page.content()
         assert fits(page)
         with page.expect_navigation():
@@ -245,7 +246,7 @@ def test_on_a_390_phone_every_bookings_page_fits_and_cancel_names_the_booking(br
         for icon in body["icons"]:
             assert page.request.get(live_server.url + icon["src"]).headers["content-type"] == "image/png"
         page.goto(live_server.url + body["start_url"])
-        assert page.get_by_role("heading", name=re.compile("badge", re.I)).first.is_visible()
+        expect(page.get_by_role("heading", name=re.compile("badge", re.I)).first).to_be_visible()
         assert errors == []
     finally:
         context.close()

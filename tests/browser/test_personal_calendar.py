@@ -12,6 +12,7 @@ import pytest
 import requests
 from django.core import mail
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from bookings.models import Booking
 from calendars import personal
@@ -65,16 +66,18 @@ def test_a_member_connects_google_books_and_is_asked_to_reconnect(
     page.get_by_role("link", name="My calendar").first.click()
     page.get_by_role("link", name="Connect Google Calendar").click()
     page.wait_for_url(f"{live_server.url}/calendar/")
-    assert page.get_by_role("status").filter(has_text=f"Your calendar {ALICE} is connected").is_visible()
+    expect(page.get_by_role("status").filter(has_text=f"Your calendar {ALICE} is connected")).to_be_visible()
 
     # Book Fjord in the portal with a guest: the meeting appears in her Google calendar, Bob invited.
     day = timezone.now().astimezone(CPH).date() + timedelta(days=2)
-    page.get_by_role("link", name="Rooms").first.click()
+    with page.expect_navigation():
+        page.get_by_role("link", name="Rooms").first.click()
     page.get_by_label("Date").fill(day.isoformat())
     page.get_by_label("From").fill("10:00")
     page.get_by_label("To").fill("11:00")
     page.get_by_label("People").fill("2")
-    page.get_by_role("button", name="Find rooms").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Find rooms").click()
     page.get_by_label("Title for Fjord").fill("Design review")
     page.get_by_label("Guests for Fjord").fill(BOB)
     with page.expect_navigation():
@@ -93,9 +96,10 @@ def test_a_member_connects_google_books_and_is_asked_to_reconnect(
     google.user_event_create(ALICE, summary="Retro", start=start, end=start + timedelta(hours=1), attendees=(address,))
     for note in google.take_notifications():
         assert requests.post(note["address"], headers=note["headers"], timeout=10).status_code == 200
-    page.get_by_role("link", name="My bookings").first.click()
+    with page.expect_navigation():
+        page.get_by_role("link", name="My bookings").first.click()
     row = page.get_by_role("row").filter(has_text="Retro")
-    assert row.get_by_role("link", name="Havn").is_visible()
+    expect(row.get_by_role("link", name="Havn")).to_be_visible()
     assert Booking.objects.get(title="Retro").source == "google"
 
     # Revoked at Google: the next sync finds out; the portal says reconnect, and one email goes out.
@@ -104,8 +108,8 @@ def test_a_member_connects_google_books_and_is_asked_to_reconnect(
     personal.personal_reconcile()
     personal.personal_reconcile()
     page.goto(f"{live_server.url}/calendar/")
-    assert page.locator("#calendar-reconnect-banner").is_visible()
-    assert page.get_by_role("link", name="Reconnect", exact=True).is_visible()
+    expect(page.locator("#calendar-reconnect-banner")).to_be_visible()
+    expect(page.get_by_role("link", name="Reconnect", exact=True)).to_be_visible()
     assert PersonalCalendar.objects.get(account=ALICE).status == "needs_reconnect"
     assert [m.to for m in mail.outbox] == [[ALICE]]
     assert page.console_errors == []

@@ -19,6 +19,7 @@ from io import StringIO
 import pytest
 import time_machine
 from django.core.management import call_command
+from playwright.sync_api import expect
 
 from bookings.services import policy_for
 from labs.models import Site
@@ -156,7 +157,7 @@ def test_the_first_find_desks_works_with_what_the_form_proposes(page, live_serve
     reasons = page.locator(".booking-result__refusal")
     assert reasons.count() > 0
     assert reasons.filter(has_text=f"You already hold desk {label} then").count() == reasons.count()
-    assert page.get_by_role("link", name=f"Desk {label}: yours").is_visible()
+    expect(page.get_by_role("link", name=f"Desk {label}: yours")).to_be_visible()
     assert fits(page)
     assert page.console_errors == []
 
@@ -165,7 +166,8 @@ def test_on_a_phone_a_member_books_a_room_then_cancels_it_from_my_bookings(page,
     page.set_viewport_size(PHONE)
     sign_in_as(page, live_server, "member")
     page.goto(f"{live_server.url}/rooms/")
-    page.get_by_role("button", name="Find rooms").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Find rooms").click()
     book = page.get_by_role("button", name=re.compile(r"^Book ")).first
     with page.expect_navigation():
         book.click()
@@ -180,11 +182,11 @@ def test_on_a_phone_a_member_books_a_room_then_cancels_it_from_my_bookings(page,
     page.screenshot(path=screenshot_path(tmp_path, "my-bookings-phone.png"), full_page=True)
     with page.expect_navigation():
         cancel.click()
-    assert page.get_by_role("heading", name=re.compile(r"^Cancel .+\?$")).is_visible()
+    expect(page.get_by_role("heading", name=re.compile(r"^Cancel .+\?$"))).to_be_visible()
     assert fits(page)
     with page.expect_navigation():
         page.get_by_role("button", name="Yes, cancel it").click()
-    assert page.get_by_role("status").filter(has_text="Booking cancelled.").is_visible()
+    expect(page.get_by_role("status").filter(has_text="Booking cancelled.")).to_be_visible()
     assert page.console_errors == []
 
 

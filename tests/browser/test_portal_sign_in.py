@@ -2,6 +2,7 @@ import os
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import PHONE
 
@@ -29,8 +30,8 @@ def test_a_member_signs_in_and_sees_their_dashboard(
     assert page.url == f"{live_server.url}/"
     heading = page.get_by_role("heading", level=1)
     assert heading.inner_text() == "Welcome, Maja Jensen"
-    assert page.get_by_text("Acme").first.is_visible()
-    assert page.get_by_text(colleague.display_name).is_visible()
+    expect(page.get_by_text("Acme").first).to_be_visible()
+    expect(page.get_by_text(colleague.display_name)).to_be_visible()
     assert page.get_by_text("Globex").count() == 0
     assert page.get_by_text(outsider.display_name).count() == 0
     # htmx loaded from the static file, and nothing broke the CSP (an inline style or script would log an error).
@@ -47,11 +48,11 @@ def test_the_dashboard_fits_a_phone_and_its_menu_opens(page, live_server, sign_i
     assert no_horizontal_scroll(page)
     toggle = page.get_by_role("button", name="Menu")
     sign_out = page.get_by_role("button", name="Sign out")
-    assert toggle.is_visible()
+    expect(toggle).to_be_visible()
     assert not sign_out.is_visible()
     toggle.click()
     assert toggle.get_attribute("aria-expanded") == "true"
-    assert sign_out.is_visible()
+    expect(sign_out).to_be_visible()
     page.screenshot(path=screenshot_path(tmp_path, "portal-dashboard-phone-menu.png"))
     toggle.click()
     page.screenshot(path=screenshot_path(tmp_path, "portal-dashboard-phone.png"), full_page=True)
@@ -84,6 +85,6 @@ def test_the_skip_link_is_the_first_stop_and_moves_focus_to_the_content(page, li
     page.keyboard.press("Tab")
     skip = page.get_by_role("link", name="Skip to main content")
     assert skip.evaluate("el => el === document.activeElement")
-    assert skip.is_visible()
+    expect(skip).to_be_visible()
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "main"

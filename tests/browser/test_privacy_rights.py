@@ -19,7 +19,8 @@ pytestmark = pytest.mark.browser
 def test_a_demo_member_downloads_their_data(page, live_server, sign_in, tmp_path):
     call_command("demo_site", stdout=StringIO())
     sign_in(page, live_server, "member", DEMO_PASSWORD)
-    page.get_by_role("link", name="My data").first.click()
+    with page.expect_navigation():
+        page.get_by_role("link", name="My data").first.click()
     assert page.get_by_role("heading", level=1).inner_text() == "My data"
     with page.expect_download() as download_info:
         page.locator("#download-my-data").click()

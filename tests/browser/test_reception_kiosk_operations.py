@@ -92,7 +92,7 @@ def test_reception_any_day_search_print_and_no_check_out_before_arrival(page, li
 
     page.locator(f"#visit-{bob.pk}").get_by_role("link", name="Print badge").click()
     page.locator(".print-badge").get_by_text("Bob Builder").wait_for()
-    assert page.locator(".print-badge__qr svg").is_visible()
+    expect(page.locator(".print-badge__qr svg")).to_be_visible()
     page.emulate_media(media="print")
     # Playwright's retrying assertions: the print styles apply at the browser's next style pass, which a loaded CI
     # machine can reach after a one-shot is_hidden() has already looked (seen once in CI).
@@ -218,7 +218,7 @@ def test_reception_the_staff_home_and_the_kiosk_fit_a_phone(browser, live_server
             page.goto(f"{live_server.url}{path}")
             assert fits(page), path
         page.goto(f"{live_server.url}/reception/")
-        assert page.locator(f"#visit-{nora.pk}").get_by_role("button", name="Check in").is_visible()
+        expect(page.locator(f"#visit-{nora.pk}").get_by_role("button", name="Check in")).to_be_visible()
         with page.expect_navigation():
             page.get_by_role("button", name="Make this device the kiosk").click()
         page.get_by_label("Your name").wait_for()

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import time_machine
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from playwright.sync_api import expect
 
 from tests.sign_in import totp_code
 
@@ -22,7 +23,7 @@ def test_staff_set_up_an_authenticator_then_sign_in_with_its_code(
     sign_in(page, live_server, "staff", password)
     assert page.url.startswith(f"{live_server.url}/account/two-factor/")
     qr = page.locator(".two-factor__qr svg")
-    assert qr.is_visible()
+    expect(qr).to_be_visible()
     box = qr.bounding_box()
     assert box["width"] > 100 and abs(box["width"] - box["height"]) < 2  # a square QR code, big enough to scan
     shots = Path(os.environ.get("BROWSER_SCREENSHOTS") or tmp_path)  # set it to keep the screenshot for a look
@@ -35,8 +36,8 @@ def test_staff_set_up_an_authenticator_then_sign_in_with_its_code(
     with page.expect_navigation():
         page.get_by_role("button", name="Turn on two-factor authentication").click()
     assert page.url == f"{live_server.url}/"
-    assert page.get_by_text("Two-factor authentication is on").is_visible()
-    assert page.get_by_role("link", name="Reception").is_visible()
+    expect(page.get_by_text("Two-factor authentication is on")).to_be_visible()
+    expect(page.get_by_role("link", name="Reception")).to_be_visible()
     assert page.console_errors == []
 
     # Next time: the password, then the code (the next one: each code signs in once).
@@ -47,7 +48,7 @@ def test_staff_set_up_an_authenticator_then_sign_in_with_its_code(
         page.get_by_label("Password").fill(password)
         with page.expect_navigation():
             page.get_by_role("button", name="Sign in").click()
-        assert page.get_by_role("heading", name="Enter your code").is_visible()
+        expect(page.get_by_role("heading", name="Enter your code")).to_be_visible()
         page.get_by_label("Code", exact=True).fill(totp_code(app))
         with page.expect_navigation():
             page.get_by_role("button", name="Verify").click()
