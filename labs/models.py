@@ -393,15 +393,23 @@ privacy.not_personal(
 
 
 class ConsentPurpose(models.TextChoices):
-    MARKETING = "marketing", "Marketing: news, offers and events by email"
-    COMMUNITY = "community", "Community: show my name and job title to other members in the community directory"
-    PERSONALISATION = "personalisation", "Personalisation: suggest the desk I book most, from my past bookings"
+    """What a person consents to, in the words the portal shows them (in their language: consent is informed)."""
+
+    MARKETING = "marketing", gettext_lazy("Marketing: news, offers and events by email")
+    COMMUNITY = (
+        "community",
+        gettext_lazy("Community: show my name and job title to other members in the community directory"),
+    )
+    PERSONALISATION = (
+        "personalisation",
+        gettext_lazy("Personalisation: suggest the desk I book most, from my past bookings"),
+    )
 
 
 class ConsentChannel(models.TextChoices):
-    PORTAL = "portal", "Portal"
-    API = "api", "API"
-    ADMIN = "admin", "Admin (on the person's request)"
+    PORTAL = "portal", gettext_lazy("Portal")
+    API = "api", gettext_lazy("API")
+    ADMIN = "admin", gettext_lazy("Admin (on the person's request)")
 
 
 class Consent(models.Model):

@@ -65,6 +65,23 @@ def test_the_portal_withdraws_with_one_click(client, member):
     assert Consent.objects.filter(person=member).latest("at").channel == "portal"
 
 
+def test_a_danish_reader_is_asked_for_consent_in_danish(client, member):
+    """Consent is informed: the purposes, the confirmation and the history read in the person's language."""
+    services_privacy.consents_set(person=member, choices={"marketing": True}, channel="admin")
+    client.force_login(member.user)
+    client.cookies["django_language"] = "da"
+    page = unescape(client.get(reverse("portal:my-data")).content.decode())
+    assert "Fællesskab: vis mit navn og min jobtitel" in page
+    assert "Tilpasning: foreslå det skrivebord" in page
+    assert "Markedsføring: nyheder, tilbud og begivenheder på e-mail, givet (Administration (på personens" in page
+    assert "Community: show my name" not in page and "Marketing: news" not in page
+    followed = client.post(reverse("portal:consent-set"), {"purpose": "community", "granted": "1"}, follow=True)
+    assert "Fællesskab: vis mit navn" in unescape(followed.content.decode())
+    client.cookies["django_language"] = "en-gb"
+    english = client.get(reverse("portal:my-data"))
+    assert "Community: show my name and job title" in unescape(english.content.decode())
+
+
 def test_the_marketing_list_holds_only_people_who_consent_now(admin_client, staff, member, colleague, outsider):
     from django.contrib.auth import get_user_model
 
