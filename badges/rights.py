@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy
+
 from badges.models import AccessDecision, Badge, BadgeCodeUse, Visit
 from labs import rights
 from labs.models import Person
@@ -56,8 +58,11 @@ SOURCE = rights.PersonalDataSource(
     erase=_erase,
     render=_render,
     order=70,
-    kept="access decisions (who passed which door when) are kept 365 days for the site's security, naming only "
-    "the pseudonym",
+    title=gettext_lazy("Your badges, visits and door entries"),
+    kept=gettext_lazy(
+        "access decisions (who passed which door when) are kept 365 days for the site's security, naming only "
+        "the pseudonym"
+    ),
 )
 
 

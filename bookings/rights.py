@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models import Q, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from bookings.models import Booking, BookingSeries, CalendarFeed
 from labs import privacy, rights
@@ -86,8 +87,11 @@ SOURCE = rights.PersonalDataSource(
     erase=_erase,
     render=_render,
     order=50,
-    kept="bookings keep their room or desk and times, without title or attendees, for 13 months after their end "
-    "(utilisation analysis), then they are deleted",
+    title=gettext_lazy("Your bookings"),
+    kept=gettext_lazy(
+        "bookings keep their room or desk and times, without title or attendees, for 13 months after their end "
+        "(utilisation analysis), then they are deleted"
+    ),
 )
 
 

@@ -24,6 +24,7 @@ class CalendarsConfig(AppConfig):
                 export=personal.personal_data_export,
                 erase=personal.personal_data_erase,
                 order=50,
+                title=gettext_lazy("Your connected calendar"),
             )
         )
         # Room calendars' events organised by the person (labs.rights).

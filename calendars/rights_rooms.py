@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.utils.translation import gettext_lazy
+
 from calendars.models import EventLink
 from labs import privacy, rights
 from labs.models import Person
@@ -31,7 +33,13 @@ def _events_purge(now) -> int:
     return stale.update(organiser_email="", reason="")
 
 
-SOURCE = rights.PersonalDataSource(name="room_calendars", export=_export, erase=_erase, order=80)
+SOURCE = rights.PersonalDataSource(
+    name="room_calendars",
+    export=_export,
+    erase=_erase,
+    order=80,
+    title=gettext_lazy("Meetings you organised in the rooms' calendars"),
+)
 
 
 def register() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy
+
 from comfort.models import Command, Preference
 from labs import rights
 from labs.models import OutboxMessage, Person
@@ -31,7 +33,13 @@ def _history_purge(now) -> int:
     return sum(comfort_history_purge(at=now).values())
 
 
-SOURCE = rights.PersonalDataSource(name="comfort", export=_export, erase=_erase, order=60)
+SOURCE = rights.PersonalDataSource(
+    name="comfort",
+    export=_export,
+    erase=_erase,
+    order=60,
+    title=gettext_lazy("Your office preferences and the settings sent to your desk and room"),
+)
 
 
 def register() -> None:

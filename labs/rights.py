@@ -40,12 +40,17 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class PersonalDataSource:
-    name: str  # the export's section, e.g. "bookings"
+    name: str  # the export's section, e.g. "bookings": a stable key of the JSON export
     export: Callable[[Person], Iterable[Iterable[models.Model]]]
     erase: Callable[[Person, str], None]
     order: int = 100  # lower runs first; the person's own record is erased last (order 1000)
     render: Callable[[Person, models.Model, str, Any], Any] | None = None
-    kept: str = ""  # what stays after erasure (pseudonymised) and why; empty: nothing
+    kept: str = ""  # what stays after erasure (pseudonymised) and why; empty: nothing. gettext_lazy: people read it
+    title: str = ""  # the section as the person reads it ("Your bookings"), gettext_lazy; empty: ``name``
+
+    @property
+    def label(self) -> str:
+        return str(self.title or self.name)
 
 
 OMIT = object()  # returned by a source's ``render``: leave the field out of this person's export
@@ -111,8 +116,13 @@ def export_person(person: Person) -> dict:
         "person": person.pk,
         "generated_at": timezone.now().isoformat(),
         "sections": sections,
-        "kept_after_erasure": {s.name: s.kept for s in sources() if s.kept},
+        "kept_after_erasure": {s.name: str(s.kept) for s in sources() if s.kept},
     }
+
+
+def section_titles() -> dict[str, str]:
+    """Each export section's name and its title in the active language (the portal shows titles, not keys)."""
+    return {source.name: source.label for source in sources()}
 
 
 # --- Retention: each app registers the purges that enforce its declarations' retention_days ----------------------

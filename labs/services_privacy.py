@@ -202,8 +202,11 @@ LABS_SOURCE = rights.PersonalDataSource(
     export=_labs_export,
     erase=_labs_erase,
     order=1000,
-    kept="the account row stays as a pseudonym with no name, email or password, so that the rows the law requires "
-    "to keep (access decisions, 365 days) and bookings kept for analysis (13 months) name no one",
+    title=gettext_lazy("Your account, profile and consents"),
+    kept=gettext_lazy(
+        "the account row stays as a pseudonym with no name, email or password, so that the rows the law requires "
+        "to keep (access decisions, 365 days) and bookings kept for analysis (13 months) name no one"
+    ),
 )
 
 

@@ -19,7 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
-from labs import services, services_accounts, services_privacy
+from labs import rights, services, services_accounts, services_privacy
 from labs.errors import DomainError, Forbidden, Invalid, Throttled
 from labs.models import ConsentChannel, ConsentPurpose, Person
 from labs.permissions import person_of
@@ -39,13 +39,20 @@ def _person_or_404(request) -> Person:
 # --- My data: export and consents ------------------------------------------------------------------------------
 
 
+def _kept(export: dict) -> list[tuple[str, str]]:
+    """What stays after erasure, each under its section's title in the reader's language."""
+    titles = rights.section_titles()
+    return [(titles.get(name, name), text) for name, text in export["kept_after_erasure"].items()]
+
+
 @login_required
 @never_cache
 @require_http_methods(["GET", "HEAD"])
 def my_data(request):
     person = _person_or_404(request)
     export = services_privacy.person_export(actor=person, person=person)
-    sections = [(name, len(rows)) for name, rows in export["sections"].items()]
+    titles = rights.section_titles()
+    sections = [(titles.get(name, name), len(rows)) for name, rows in export["sections"].items()]
     current = services_privacy.consents_current(person=person)
     consents = [
         {"purpose": purpose, "label": ConsentPurpose(purpose).label, "row": row, "granted": bool(row and row.granted)}
@@ -54,7 +61,6 @@ def my_data(request):
     context = {
         "person": person,
         "sections": sections,
-        "kept": export["kept_after_erasure"],
         "consents": consents,
         "history": person.consents.order_by("-at", "-id")[:50],
         "text_version": services_privacy.CONSENT_TEXT_VERSION,
@@ -128,7 +134,7 @@ def erase_account(request):
                 messages.success(request, _("Your account and your personal data are erased."))
                 return redirect("portal:sign-in")
     export = services_privacy.person_export(actor=person, person=person)
-    context = {"person": person, "form": form, "kept": export["kept_after_erasure"]}
+    context = {"person": person, "form": form, "kept": _kept(export)}
     return render(request, "portal/privacy/erase.html", context, status=status)
 
 

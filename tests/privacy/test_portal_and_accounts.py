@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from html import unescape
 
 import pytest
 from django.core import mail
@@ -26,6 +27,21 @@ def test_download_my_data_is_the_export_as_a_file(client, subject, world):
     assert response["Content-Disposition"].startswith("attachment;")
     body = json.loads(response.content)
     assert body["person"] == subject.pk and body["sections"]["bookings"]
+
+
+def test_the_rights_pages_name_each_part_of_the_data_in_the_readers_language(client, subject, world):
+    """The sections are titled for people (not the export's keys), and what erasure keeps reads in Danish too."""
+    client.force_login(subject.user)
+    english = client.get(reverse("portal:my-data")).content.decode()
+    assert "Your bookings:" in english and "Meetings you organised in the rooms" in english
+    assert "room_calendars" not in english and "<li>bookings:" not in english
+    client.cookies["django_language"] = "da"
+    danish = unescape(client.get(reverse("portal:my-data")).content.decode())
+    assert "Dine bookinger:" in danish and "Din konto, profil og dine samtykker:" in danish
+    erase = unescape(client.get(reverse("portal:erase-account")).content.decode())
+    assert "Dine adgangskort, besøg og adgange gennem dørene: adgangsbeslutninger" in erase
+    assert "365 dage" in erase and "365 days" not in erase
+    assert json.loads(client.get(reverse("portal:my-data-download")).content)["sections"]["room_calendars"] == []
 
 
 def test_the_erase_page_needs_the_password_and_the_confirmation(client, subject, world):
