@@ -11,16 +11,16 @@ class DeviceKind(models.TextChoices):
 class CommandState(models.TextChoices):
     """One command per desired version; MQTT.md names these states."""
 
-    QUEUED = "queued", "Queued (in the outbox)"
-    SENT = "sent", "Sent (the broker acknowledged it)"
-    DELIVERED = "delivered", "Delivered (the device answered)"
-    IN_PROGRESS = "in_progress", "In progress"
-    APPLIED = "applied", "Applied"
-    REJECTED = "rejected", "Rejected by the device"
-    FAILED = "failed", "Failed on the device"
-    TIMED_OUT = "timed_out", "Timed out"
-    EXPIRED = "expired", "Expired (past valid_until)"
-    SUPERSEDED = "superseded", "Superseded by a newer version"
+    QUEUED = "queued", _("Queued (in the outbox)")
+    SENT = "sent", _("Sent (the broker acknowledged it)")
+    DELIVERED = "delivered", _("Delivered (the device answered)")
+    IN_PROGRESS = "in_progress", _("In progress")
+    APPLIED = "applied", _("Applied")
+    REJECTED = "rejected", _("Rejected by the device")
+    FAILED = "failed", _("Failed on the device")
+    TIMED_OUT = "timed_out", _("Timed out")
+    EXPIRED = "expired", _("Expired (past valid_until)")
+    SUPERSEDED = "superseded", _("Superseded by a newer version")
 
 
 OPEN_STATES = (CommandState.QUEUED, CommandState.SENT, CommandState.DELIVERED, CommandState.IN_PROGRESS)
@@ -28,5 +28,13 @@ FINAL_STATES = tuple(s for s in CommandState if s not in OPEN_STATES)
 
 
 class ZoneBasis(models.TextChoices):
-    POLICY = "policy", "The zone's policy (nobody checked in)"
-    OCCUPANTS = "occupants", "The preferences of the people checked in"
+    POLICY = "policy", _("The zone's policy (nobody checked in)")
+    OCCUPANTS = "occupants", _("The preferences of the people checked in")
+
+
+# What an HVAC unit reports doing (MQTT.md: reported "action"), as people read it; another value shows as sent.
+HVAC_ACTIONS = {"cooling": _("cooling"), "heating": _("heating"), "idle": _("idle")}
+
+
+def hvac_action_label(action: str) -> str:
+    return str(HVAC_ACTIONS.get(action, action))

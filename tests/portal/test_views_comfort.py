@@ -1,3 +1,5 @@
+from html import unescape
+
 import pytest
 from django.test import Client
 
@@ -110,3 +112,22 @@ def test_the_workspace_says_until_when_in_the_sites_zone_never_utc(member_browse
     assert local_end != end.astimezone(UTC).strftime("%H:%M")
     assert f">{local_end}</time> (Copenhagen time)" in body
     assert "UTC" not in body
+
+
+@pytest.mark.django_db(transaction=True)  # the desk moves after the check-in commits
+def test_the_live_panel_reads_in_danish_down_to_the_device_states(member_browser, member, desk, devices, hvac):
+    """The command's state, what the HVAC unit says it does and why the zone has its setpoint: all in Danish."""
+    member_browser.post("/workspace/check-in/", {"desk": desk.pk})
+    Command.objects.filter(acts_for=member).update(state="applied")
+    hvac.reported = {**(hvac.reported or {}), "setpoint_c": 21.0, "current_temp_c": 23.5, "action": "cooling"}
+    hvac.save(update_fields=["reported"])
+    member_browser.cookies["django_language"] = "da"
+
+    live = unescape(member_browser.get("/workspace/live/").content.decode())
+
+    assert 'data-state="applied">Udført<' in live and ">Applied<" not in live
+    assert "23.5 °C · køler" in live or "23,5 °C · køler" in live
+    assert "Zonens indstillede temperatur: medianen af 1 indtjekket persons præference." in live
+    member_browser.cookies["django_language"] = "en-gb"
+    english = unescape(member_browser.get("/workspace/live/").content.decode())
+    assert "Zone setpoint: the median of 1 checked-in person's preference." in english and "· cooling" in english
