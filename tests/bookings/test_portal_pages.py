@@ -148,6 +148,35 @@ def test_my_bookings_check_in_and_cancel(member_web, member, room, frozen):
     assert booking.end == local(2026, 3, 2, 9, 20)
 
 
+def test_a_booking_in_progress_offers_to_end_now_not_to_cancel(member_web, member, room, frozen):
+    """Checked in and started, "Cancel" would misname what happens: the booking ends now and stays as used."""
+    booking = services.booking_create(actor=member, room=room, start=local(2026, 3, 2, 9), end=local(2026, 3, 2, 10))
+    later = services.booking_create(actor=member, room=room, start=local(2026, 3, 2, 11), end=local(2026, 3, 2, 12))
+    frozen.move_to(local(2026, 3, 2, 8, 55))
+    member_web.post(f"/bookings/{booking.pk}/check-in/")
+    before_start = member_web.get("/bookings/").content.decode()
+    assert "End now" not in before_start  # checked in early: it has not started, cancelling calls it off
+
+    frozen.move_to(local(2026, 3, 2, 9, 30))
+    rows = member_web.get("/bookings/").content.decode()
+    row = rows[rows.index(f'data-booking="{booking.pk}"') : rows.index(f'data-booking="{later.pk}"')]
+    assert ">End now</a>" in row and ">Cancel</a>" not in row
+    assert ">Cancel</a>" in rows[rows.index(f'data-booking="{later.pk}"') :]
+    confirm = member_web.get(f"/bookings/{booking.pk}/cancel/").content.decode()
+    assert "End Fjord now?" in confirm and "Yes, end it now" in confirm
+    member_web.cookies["django_language"] = "da"
+    assert "Afslut Fjord nu?" in member_web.get(f"/bookings/{booking.pk}/cancel/").content.decode()
+    member_web.cookies["django_language"] = "en-gb"
+
+    done = member_web.post(f"/bookings/{booking.pk}/cancel/", follow=True).content.decode()
+    assert "Booking ended: the room or desk is free now." in done
+    booking.refresh_from_db()
+    assert booking.status == BookingStatus.COMPLETED and booking.end == local(2026, 3, 2, 9, 30)
+    member_web.post(f"/bookings/{later.pk}/cancel/")
+    later.refresh_from_db()
+    assert later.status == BookingStatus.CANCELLED
+
+
 def test_the_outsider_cannot_touch_a_members_booking_from_the_portal(outsider, member, room, frozen):
     booking = services.booking_create(actor=member, room=room, start=local(2026, 3, 2, 9), end=local(2026, 3, 2, 10))
     frozen.move_to(local(2026, 3, 2, 9))
