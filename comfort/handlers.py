@@ -7,11 +7,10 @@ hands the message to one service; a malformed message is logged and dropped, nev
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 from django.utils import timezone
 
-from comfort import contract, services
+from comfort import services
 from labs import topics
 from labs.topics import Publish
 from labs.transactions import after_commit
@@ -80,7 +79,7 @@ def handle_reported(topic: str, payload: dict) -> list[Publish]:
         return []
     now = timezone.now()
     services.device_record_reported(site=where[0], device_id=where[1], payload=payload, at=now)
-    if payload.get("occupied") is True and topics.parse(topic).kind == "desk" and _fresh(payload.get("ts"), now):
+    if _sensed_someone(topic, payload, now):
         # After commit, in its own transaction: a check-in locks the booking before the devices, while the bridge's
         # batch holds device locks; doing it here would take them in the opposite order.
         after_commit(services.device_record_presence, site=where[0], device_id=where[1], at=now)
@@ -97,22 +96,20 @@ def handle_reports(items: list[tuple[str, dict]]) -> list[Publish]:
             logger.warning("dropping malformed report on %s", topic)
             continue
         reports.append((where[0], where[1], payload))
-        if payload.get("occupied") is True and topics.parse(topic).kind == "desk" and _fresh(payload.get("ts"), now):
+        if _sensed_someone(topic, payload, now):
             after_commit(services.device_record_presence, site=where[0], device_id=where[1], at=now)
     if reports:
         services.devices_record_reported(reports=reports, at=now)
     return []
 
 
-PRESENCE_FRESH = timedelta(minutes=2)
-
-
-def _fresh(ts, now) -> bool:
-    """A report's presence counts when it is recent: a retained report replayed on reconnect is old news."""
-    if ts is None:
-        return True
-    moment = contract.parse_iso(ts)
-    return moment is not None and abs(now - moment) <= PRESENCE_FRESH
+def _sensed_someone(topic: str, payload: dict, now) -> bool:
+    """A desk's fresh report that someone is at it (a retained report replayed on reconnect is old news)."""
+    return (
+        payload.get("occupied") is True
+        and topics.parse(topic).kind == "desk"
+        and services.report_is_fresh(payload.get("ts"), now)
+    )
 
 
 def handle_status(topic: str, payload: dict) -> list[Publish]:

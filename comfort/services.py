@@ -891,20 +891,38 @@ def _commands_write(model, rows: list, fields: tuple[str, ...]) -> None:
     bulk.update_columns(model, [row.pk for row in rows], {f: [getattr(row, f) for row in rows] for f in fields})
 
 
+# A report says the device is alive only when it is recent: the broker replays every device's retained report to a
+# bridge that (re)subscribes, the reports of devices that went offline long ago among them (their retained status
+# says "offline"; the replay's order between the two topics is the broker's). Presence (a desk's "occupied") too.
+REPORT_FRESH = timedelta(minutes=2)
+
+
+def report_is_fresh(ts, now: datetime) -> bool:
+    """Whether a report stamped ``ts`` (ISO 8601; MQTT.md) is news at ``now``; a report without ``ts`` is taken as
+    live (it arrived now)."""
+    if ts is None:
+        return True
+    moment = contract.parse_iso(ts) if isinstance(ts, str) else None
+    return moment is not None and abs(now - moment) <= REPORT_FRESH
+
+
 def device_record_reported(*, site: str, device_id: str, payload: dict, at: datetime | None = None) -> bool:
     """Store the device's reported state; it also settles commands whose ack was lost: the applied version becomes
-    applied, older open ones superseded."""
+    applied, older open ones superseded. Only a fresh report (:func:`report_is_fresh`) marks the device online."""
     at = at or timezone.now()
     version = payload.get("v_applied")
     if not isinstance(version, int) or isinstance(version, bool) or version < 0:
         return False
     device_pk = _device_pk(site, device_id)
     reported = {k: v for k, v in payload.items() if k != "v_applied"}
+    fresh = report_is_fresh(payload.get("ts"), at)
+    alive = {"online": True, "last_seen_at": at} if fresh else {}
     if not device_pk or not Device.objects.filter(pk=device_pk).update(
-        reported=reported, reported_version=version, reported_at=at, online=True, last_seen_at=at
+        reported=reported, reported_version=version, reported_at=at, **alive
     ):
         return False
-    _SEEN_ONLINE[(site, device_id)] = at
+    if fresh:
+        _SEEN_ONLINE[(site, device_id)] = at
     commands = Command.objects.filter(device_id=device_pk, state__in=OPEN_STATES, version__lte=version)
     if payload.get("moving"):
         commands = commands.filter(version__lt=version)
@@ -973,24 +991,27 @@ def devices_record_reported(*, reports: list[tuple[str, str, dict]], at: datetim
         if not isinstance(version, int) or isinstance(version, bool) or version < 0 or not device_pk:
             continue
         reported = {k: v for k, v in payload.items() if k != "v_applied"}
-        rows[device_pk] = (device_pk, Jsonb(reported), version, bool(payload.get("moving")))
+        fresh = report_is_fresh(payload.get("ts"), at)
+        rows[device_pk] = (device_pk, Jsonb(reported), version, bool(payload.get("moving")), fresh)
         keys[device_pk] = (site, device_id)
     if not rows:
         return 0
     ordered = [rows[pk] for pk in sorted(rows)]
-    # The rows travel as four arrays in binary (labs.bulk.execute_binary): the statements' text is the same whatever
+    # The rows travel as arrays in binary (labs.bulk.execute_binary): the statements' text is the same whatever
     # the count, so neither psycopg nor PostgreSQL parses a new statement for each round.
-    arrays = [list(column) for column in zip(*ordered, strict=True)]
+    *arrays, fresh_flags = [list(column) for column in zip(*ordered, strict=True)]
     unnest = "unnest(%b::bigint[], %b::jsonb[], %b::integer[], %b::boolean[])"
+    with_fresh = "unnest(%b::bigint[], %b::jsonb[], %b::integer[], %b::boolean[], %b::boolean[])"
     device_table, command_table = Device._meta.db_table, Command._meta.db_table
     known = [
-        row[0]
+        (row[0], row[1])
         for row in bulk.execute_binary(
             f"""UPDATE {device_table} AS d SET reported = v.reported, reported_version = v.version,
-                       reported_at = %b, online = true, last_seen_at = %b
-                FROM {unnest} AS v (id, reported, version, moving)
-                WHERE d.id = v.id RETURNING d.id""",  # noqa: S608
-            [at, at, *arrays],
+                       reported_at = %b, online = d.online OR v.fresh,
+                       last_seen_at = CASE WHEN v.fresh THEN %b ELSE d.last_seen_at END
+                FROM {with_fresh} AS v (id, reported, version, moving, fresh)
+                WHERE d.id = v.id RETURNING d.id, v.fresh""",  # noqa: S608
+            [at, at, *arrays, fresh_flags],
         )
     ]
     # The applied version becomes applied, older open ones superseded; while the device still moves, its reported
@@ -1020,8 +1041,9 @@ def devices_record_reported(*, reports: list[tuple[str, str, dict]], at: datetim
         ],
         rows=False,
     )
-    for pk in known:
-        _SEEN_ONLINE[keys[pk]] = at
+    for pk, fresh in known:
+        if fresh:
+            _SEEN_ONLINE[keys[pk]] = at
     return len(known)
 
 

@@ -4,10 +4,12 @@ itself, and the device locks every batch takes first, in primary-key order."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from comfort import services
 from comfort.choices import CommandState
@@ -225,3 +227,35 @@ def test_the_batch_path_and_the_single_path_give_reports_and_statuses_the_same_o
     assert outcomes[0]["commands"][3][5] is True  # the fan's sent command waits on a fresh deadline
     assert [d[0] for d in outcomes[0]["devices"]] == [False, True, True]  # desk offline after its report
     assert outcomes[0]["devices"][0][1] == {"height_mm": 820, "moving": False}
+
+
+@pytest.mark.parametrize("batched", [True, False], ids=["batch", "one by one"])
+def test_a_replayed_old_report_updates_the_state_but_does_not_bring_an_offline_device_online(devices, batched):
+    """A bridge that (re)subscribes gets every retained report again, those of devices long gone among them: an old
+    ``ts`` stores the state and leaves ``online`` and ``last_seen_at`` alone; a fresh report (or one without ``ts``)
+    is a sign of life."""
+    desk, fan = devices["desk"], devices["fan"]
+    Device.objects.filter(pk__in=[desk.pk, fan.pk]).update(online=False, last_seen_at=None)
+    hour_ago = (timezone.now() - timedelta(hours=1)).isoformat().replace("+00:00", "Z")
+    messages = [
+        (desk.topic("reported"), {"v_applied": 0, "height_mm": 731, "moving": False, "ts": hour_ago}),
+        (fan.topic("reported"), {"v_applied": 0, "on": True, "speed_pct": 30}),  # no ts: it arrived now
+    ]
+    if batched:
+        assert not mqtt_router.dispatch_batch([(t, _raw(p)) for t, p in messages]).fell_back
+    else:
+        for topic, payload in messages:
+            mqtt_router.dispatch(topic, _raw(payload))
+
+    rows = {d.pk: d for d in Device.objects.filter(pk__in=[desk.pk, fan.pk])}
+    assert rows[desk.pk].reported["height_mm"] == 731  # the state is stored
+    assert rows[desk.pk].online is False and rows[desk.pk].last_seen_at is None
+    assert rows[fan.pk].online is True and rows[fan.pk].last_seen_at is not None
+
+    now = timezone.now().isoformat().replace("+00:00", "Z")
+    fresh = [(desk.topic("reported"), {"v_applied": 0, "height_mm": 732, "moving": False, "ts": now})]
+    if batched:
+        mqtt_router.dispatch_batch([(t, _raw(p)) for t, p in fresh])
+    else:
+        mqtt_router.dispatch(*[(t, _raw(p)) for t, p in fresh][0])
+    assert Device.objects.get(pk=desk.pk).online is True
