@@ -13,7 +13,17 @@ from __future__ import annotations
 from datetime import date
 
 from django.utils.formats import date_format
-from django.utils.translation import pgettext
+from django.utils.translation import get_language, pgettext
+
+# Short months a language writes whole, after the format put a full stop after every abbreviation: Danish abbreviates
+# "nov." but writes "maj" (Dansk Sprognævn), so "1. maj 2026", not "1. maj. 2026".
+WHOLE_SHORT_MONTHS = {"da": (("maj.", "maj"),)}
+
+
+def _short(text: str) -> str:
+    for written, right in WHOLE_SHORT_MONTHS.get((get_language() or "").split("-")[0], ()):
+        text = text.replace(written, right)
+    return text
 
 
 def long_day(value: date) -> str:
@@ -30,9 +40,9 @@ def day_month(value: date) -> str:
 
 def short_day(value: date) -> str:
     """Short weekday, day and short month ("Mon 30 Nov", "man. 30. nov."), in the active language."""
-    return date_format(value, pgettext("date format: short weekday, day and month", "D j M"))
+    return _short(date_format(value, pgettext("date format: short weekday, day and month", "D j M")))
 
 
 def short_date(value: date) -> str:
     """Day, short month and year, no weekday ("30 Nov 2026", "30. nov. 2026"), in the active language."""
-    return date_format(value, pgettext("date format: day, short month and year", "j M Y"))
+    return _short(date_format(value, pgettext("date format: day, short month and year", "j M Y")))

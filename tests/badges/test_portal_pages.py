@@ -39,6 +39,20 @@ def test_my_badge_shows_the_current_code_as_an_svg_qr(frozen, member_web, member
     assert "<script>" not in html and "style=" not in html  # the CSP allows neither inline
 
 
+def test_my_badges_dates_are_written_in_the_readers_language(frozen, member_web, member, member_badge):
+    """Days in words go through labs.dates: "2. mar. 2026" in Danish, "2 Mar 2026" in English (not "2 marts 2026")."""
+    member_badge.valid_until = MONDAY + timedelta(days=30)
+    member_badge.save(update_fields=["valid_until"])
+    member.membership_ends_on = (MONDAY + timedelta(days=60)).date()
+    member.save(update_fields=["membership_ends_on"])
+    english = member_web.get("/badge/").content.decode()
+    assert "2 Mar 2026, 09:00" in english and "1 Apr 2026, 09:00" in english
+    member_web.cookies["django_language"] = "da"
+    danish = member_web.get("/badge/").content.decode()
+    assert "2. mar. 2026, 09:00" in danish and "1. apr. 2026, 09:00" in danish
+    assert "1. maj 2026" in member_web.get("/").content.decode()
+
+
 def test_the_qr_fragment_follows_the_steps(frozen, member_web, member_badge):
     first = member_web.get("/badge/qr/")
     assert first.status_code == 200 and "no-store" in first["Cache-Control"]
