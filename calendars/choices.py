@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 
 class ProviderName(models.TextChoices):
@@ -7,14 +8,14 @@ class ProviderName(models.TextChoices):
 
 
 class ConnectionStatus(models.TextChoices):
-    ACTIVE = "active", "Active"
-    FAILING = "failing", "Failing: the provider refused the credentials"
+    ACTIVE = "active", pgettext_lazy("a calendar connection", "Active")
+    FAILING = "failing", gettext_lazy("Failing: the provider refused the credentials")
 
 
 class CalendarStatus(models.TextChoices):
-    PENDING = "pending", "Linked, first sync not done yet"
-    OK = "ok", "In sync"
-    FAILING = "failing", "Failing: see the last error"
+    PENDING = "pending", gettext_lazy("Linked, first sync not done yet")
+    OK = "ok", gettext_lazy("In sync")
+    FAILING = "failing", gettext_lazy("Failing: see the last error")
 
 
 class EventOrigin(models.TextChoices):
@@ -29,5 +30,5 @@ class EventLinkState(models.TextChoices):
 
 
 class PersonalStatus(models.TextChoices):
-    CONNECTED = "connected", "Connected"
-    NEEDS_RECONNECT = "needs_reconnect", "Needs reconnecting: the grant was revoked or expired"
+    CONNECTED = "connected", gettext_lazy("Connected")
+    NEEDS_RECONNECT = "needs_reconnect", gettext_lazy("Needs reconnecting: the grant was revoked or expired")

@@ -31,6 +31,7 @@ def calendar_health(calendar: RoomCalendar) -> dict:
         "room_name": calendar.room.name,
         "calendar_id": calendar.calendar_id,
         "status": calendar.status,
+        "status_label": calendar.get_status_display(),
         "last_sync_at": calendar.last_sync_at,
         "last_full_sync_at": calendar.last_full_sync_at,
         "last_sync_requests": calendar.last_sync_requests,

@@ -31,6 +31,16 @@ def test_staff_see_each_rooms_sync_health(linked, staff_web):
     assert "Google answered 503 backendError" in html and "2 in a row" in html
 
 
+def test_the_health_page_names_states_and_zone_in_the_readers_language(linked, staff_web):
+    html = staff_web.get("/calendars/").content.decode()
+    assert "Times in Copenhagen time." in html and "Europe/Copenhagen" not in html
+    assert ">In sync</span>" in html and ">ok</span>" not in html
+    staff_web.cookies["django_language"] = "da"
+    danish = staff_web.get("/calendars/").content.decode()
+    assert "Tidspunkter i Copenhagen-tid." in danish
+    assert ">Synkroniseret</span>" in danish and ">Aktiv</span>" in danish
+
+
 def test_sync_now_from_the_page(linked, staff_web, fake_google, committed):
     fake_google.log.clear()
     with committed():
