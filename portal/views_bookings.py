@@ -169,14 +169,26 @@ class RoomSearchForm(WindowForm):
         self.fields["floor"].choices = [("", _("Any floor")), *dict(levels).items()]
 
 
+class ZoneChoiceField(forms.ModelChoiceField):
+    """A zone as a member reads it: its floor and its name ("Floor 1 · Atrium"), once where the name already says
+    the floor ("Floor 1 Atrium"); not ``Zone.__str__`` ("cph Floor 1 / Floor 1 Atrium", for staff and logs)."""
+
+    def label_from_instance(self, zone: Zone) -> str:
+        if zone.name.casefold().startswith(zone.floor.name.casefold()):
+            return zone.name
+        return f"{zone.floor.name} · {zone.name}"
+
+
 class DeskSearchForm(WindowForm):
-    zone = forms.ModelChoiceField(
+    zone = ZoneChoiceField(
         label=gettext_lazy("Zone"), queryset=Zone.objects.none(), required=False, empty_label=gettext_lazy("Any zone")
     )
 
     def __init__(self, *args, site, **kwargs):
         super().__init__(*args, tz=site.tz, **kwargs)
-        self.fields["zone"].queryset = Zone.objects.filter(floor__site=site).select_related("floor")
+        self.fields["zone"].queryset = (
+            Zone.objects.filter(floor__site=site).select_related("floor").order_by("floor__level", "name")
+        )
 
 
 class BookForm(forms.Form):

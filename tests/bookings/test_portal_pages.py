@@ -9,6 +9,7 @@ from bookings import services
 from bookings.choices import BookingSource, BookingStatus
 from bookings.models import Booking
 from tests.bookings.conftest import local
+from tests.factories import ZoneFactory
 
 pytestmark = pytest.mark.usefixtures("frozen")
 
@@ -280,3 +281,12 @@ def test_my_bookings_show_local_times_and_name_another_sites_zone(member_web, me
     danish = member_web.get("/bookings/", HTTP_ACCEPT_LANGUAGE="da").content.decode()
     assert "tir. 3. mar., 09:00–10:00" in danish and "Tue 3 Mar" not in danish  # Danish short dates (labs.dates)
     assert "Bekræftet" in danish and "Confirmed" not in danish
+
+
+def test_the_zone_choice_names_floor_and_zone_as_people_read_them(member_web, zone, floor):
+    """Not Zone.__str__ ("cph First floor / North"): the floor and the zone, the floor once if the name says it."""
+    ZoneFactory(floor=floor, slug="atrium", name="First floor atrium")
+    html = member_web.get("/desks/").content.decode()
+    assert ">First floor · North</option>" in html
+    assert ">First floor atrium</option>" in html
+    assert f"{floor.site.slug} First floor" not in html
