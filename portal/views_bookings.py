@@ -741,7 +741,7 @@ def my_bookings(request):
             "tz": b.site.tz,  # a booking at another site shows in that site's zone, named
             "can_check_in": b.status == "confirmed" and b.start - settings.BOOKINGS_CHECK_IN_AHEAD <= now < b.end,
             "can_cancel": b.status in {"confirmed", "checked_in"},
-            "running": b.status == "checked_in" and b.start <= now,  # cancelling ends it now: "End now"
+            "running": services.cancelling_ends(b, now=now),  # "End now", not "Cancel"
         }
         for b in upcoming
     ]
@@ -776,7 +776,7 @@ def booking_cancel(request, pk: int):
                 "start": booking.start.astimezone(tz),
                 "end": booking.end.astimezone(tz),
                 "scope": CancelScope.FOLLOWING if request.GET.get("scope") == CancelScope.FOLLOWING else "",
-                "running": _running(booking),
+                "running": services.cancelling_ends(booking, now=timezone.now()),
                 "tz": tz,
             },
             tz=tz,
@@ -784,7 +784,7 @@ def booking_cancel(request, pk: int):
     if request.method != "POST":
         return HttpResponse(status=405, headers={"Allow": "GET, POST"})
     scope = request.POST.get("scope", CancelScope.ONE)
-    ends_now = _running(booking) and scope == CancelScope.ONE
+    ends_now = services.cancelling_ends(booking, now=timezone.now()) and scope == CancelScope.ONE
     try:
         services.booking_cancel(actor=_person(request), booking=booking, scope=scope)
     except DomainError as exc:
@@ -794,11 +794,6 @@ def booking_cancel(request, pk: int):
             request, _("Booking ended: the room or desk is free now.") if ends_now else _("Booking cancelled.")
         )
     return redirect("portal:my-bookings")
-
-
-def _running(booking: Booking) -> bool:
-    """Checked in and started: cancelling it ends it now (it stays in the history as used), it is not called off."""
-    return booking.status == "checked_in" and booking.start <= timezone.now() < booking.end
 
 
 @login_required

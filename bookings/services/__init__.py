@@ -27,6 +27,7 @@ from bookings.services.changes import (
     booking_series_create,
     booking_update,
     bookings_end_for_person,
+    cancelling_ends,
 )
 from bookings.services.check_in import (
     booking_check_in,
@@ -57,6 +58,7 @@ __all__ = [
     "ImportResult",
     "SeriesResult",
     "booking_cancel",
+    "cancelling_ends",
     "booking_check_in",
     "booking_create",
     "booking_refusals",

@@ -510,6 +510,12 @@ def booking_cancel(
     return changed
 
 
+def cancelling_ends(booking: Booking, *, now: datetime) -> bool:
+    """Whether cancelling ``booking`` at ``now`` ends it instead of calling it off: checked in and started, it is
+    completed now and kept as used (:func:`cancel_queryset`; the portal says "End now" for it)."""
+    return booking.status == BookingStatus.CHECKED_IN and booking.start <= now < booking.end
+
+
 def cancel_queryset(targets: QuerySet[Booking], *, now: datetime) -> int:
     """Cancel what has not started and end (complete) what is running; a checked-in desk booking's desk returns to
     its defaults (the occupancy event)."""
