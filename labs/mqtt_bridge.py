@@ -89,6 +89,7 @@ class Bridge:
         self.client = None
         self.handled = 0
         self.published = 0
+        self.outbox_empty_at: float | None = None  # when a drain last found nothing to publish
 
     # paho callbacks (network thread): no database access here
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -261,11 +262,13 @@ class Bridge:
                 self._handle_batch(batch)
                 mqtt_payloads.flush_drops()
         self._handle_urgent()
-        if self.connected.is_set():
+        if self.connected.is_set() and self._outbox_due():
             try:
-                self.published += outbox.outbox_drain(
+                published = outbox.outbox_drain(
                     client=self.client, limit=self.outbox_batch, older_than=self.outbox_grace
                 )
+                self.published += published
+                self.outbox_empty_at = None if published else time.monotonic()
             except Exception:
                 logger.exception("outbox drain failed; retrying on the next round")
                 close_old_connections()
@@ -279,6 +282,13 @@ class Bridge:
                 except Exception:
                     logger.exception("periodic job %s failed", getattr(function, "__name__", function))
                     close_old_connections()
+
+    def _outbox_due(self) -> bool:
+        """Drain the outbox again at once while it gives messages; after a drain that found none, not before
+        ``poll_s`` has passed. A busy bridge handles a batch every few milliseconds, and a claim after each one
+        (during a fan-out, stepping over thousands of rows the publishing process holds) cost the bridge and
+        PostgreSQL for nothing: rows become claimable only by ageing past the grace (a second by default)."""
+        return self.outbox_empty_at is None or time.monotonic() - self.outbox_empty_at >= self.poll_s
 
     def _handle_urgent(self) -> None:
         """Scans that arrived meanwhile, one by one (each its own transaction), before any further batch."""
