@@ -77,3 +77,24 @@ def test_the_admin_shows_the_health_and_syncs(linked, admin_client, fake_google,
     with committed():
         admin_client.post("/admin/calendars/roomcalendar/", {"action": "sync_now", "_selected_action": [linked.pk]})
     assert len(fake_google.requests_for(ROOM)) == 1
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [("en", "last synced Tue 1 Dec, 10:05"), ("da", "sidst synkroniseret tir. 1. dec., 10:05")],
+)
+def test_my_calendar_says_when_it_last_synced_as_the_language_writes_a_day(client, member, language, said):
+    from datetime import UTC, datetime
+
+    from calendars.models import PersonalCalendar
+
+    PersonalCalendar.objects.create(
+        person=member,
+        provider="google",
+        account="member@example.com",
+        status="connected",
+        last_sync_at=datetime(2026, 12, 1, 9, 5, tzinfo=UTC),  # 10:05 in Copenhagen
+    )
+    client.force_login(member.user)
+    page = client.get("/calendar/", headers={"accept-language": language}).content.decode()
+    assert said in page
