@@ -21,7 +21,8 @@ CALENDAR_FAKES_ENV := GOOGLE_API_ENDPOINT=http://127.0.0.1:9101/calendar/v3/ GOO
 	MS_CA_BUNDLE=$(CURDIR)/var/calendar-fakes/microsoft/ca.pem \
 	GOOGLE_OAUTH_CLIENT_ID=labs-demo-portal.apps.googleusercontent.com GOOGLE_OAUTH_CLIENT_SECRET=labs-demo-portal-secret \
 	GOOGLE_OAUTH_AUTHORIZE_URL=http://127.0.0.1:9101/o/oauth2/v2/auth GOOGLE_OAUTH_TOKEN_URL=http://127.0.0.1:9101/token \
-	GOOGLE_OAUTH_REVOKE_URL=http://127.0.0.1:9101/revoke
+	GOOGLE_OAUTH_REVOKE_URL=http://127.0.0.1:9101/revoke \
+	MS_OAUTH_CLIENT_ID=3c0b1f7e-6d2a-4b9e-8f1c-2a5d7e9b0c41 MS_OAUTH_CLIENT_SECRET=labs-demo-portal-secret
 
 ## make run: set up and start the whole system (web, worker+beat, MQTT broker, bridge, simulators, fakes).
 run: venv

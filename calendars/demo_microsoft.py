@@ -10,6 +10,7 @@ queued, and run once the worker and the fake are up.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -17,10 +18,12 @@ from django.conf import settings
 
 from bookings.models import Room
 from calendars import services
+from calendars.demo import DEMO_PEOPLE as DEMO_USERNAMES
 from calendars.fakes.microsoft import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
     DEFAULT_TENANT_ID,
+    DEMO_PEOPLE_FILE,
     DEMO_ROOMS,
     DEMO_SERVICE_MAILBOX,
     ensure_tls,
@@ -43,7 +46,9 @@ def seed(*, site: Site, stdout) -> None:
         stdout.write("  calendars (Microsoft 365): MS_AUTHORITY_HOST is not the local fake; no demo tenant connected")
         return
     # The fake's CA, made now (the fake reuses it), so MS_CA_BUNDLE names a file before any worker syncs.
-    ensure_tls(Path(settings.VAR_DIR) / "calendar-fakes" / "microsoft")
+    fakes = Path(settings.VAR_DIR) / "calendar-fakes"
+    ensure_tls(fakes / "microsoft")
+    people = _write_people(site, fakes / DEMO_PEOPLE_FILE)
     staff = (
         Person.objects.filter(site=site, role=Role.STAFF, user__is_active=True)
         .exclude(user__username__startswith="calendar-sync-")
@@ -79,4 +84,20 @@ def seed(*, site: Site, stdout) -> None:
         except DomainError as exc:
             stdout.write(f"  calendars (Microsoft 365): {name} not linked: {exc.detail}")
     total = RoomCalendar.objects.filter(connection=connection).count()
-    stdout.write(f"  calendars (Microsoft 365): {total} rooms linked to the demo tenant (+{linked})")
+    stdout.write(
+        f"  calendars (Microsoft 365): {total} rooms linked to the demo tenant (+{linked}); "
+        f"{people} demo people can connect their Outlook calendar"
+    )
+
+
+def _write_people(site: Site, path: Path) -> int:
+    """The demo people with an e-mail address, for the fake to serve as Outlook users (its ``serve``): on "My
+    calendar" each of them can connect Microsoft 365 as they can Google."""
+    people = [
+        [person.user.email, person.display_name]
+        for person in Person.objects.select_related("user").filter(site=site, user__username__in=DEMO_USERNAMES)
+        if person.user.email
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(people, indent=2))
+    return len(people)

@@ -41,9 +41,10 @@ def encrypt(plaintext: str) -> str:
     return _current().encrypt(plaintext.encode()).decode()
 
 
-def decrypt(ciphertext: str) -> str:
+def decrypt(ciphertext: str, *, ttl: int | None = None) -> str:
+    """The plaintext; with ``ttl``, only if it was encrypted at most that many seconds ago (Fernet's timestamp)."""
     try:
-        return _current().decrypt(ciphertext.encode()).decode()
+        return _current().decrypt(ciphertext.encode(), ttl=ttl).decode()
     except (InvalidToken, ValueError):
         raise Undecryptable("The value cannot be decrypted with the configured LABS_ENCRYPTION_KEYS.") from None
 
@@ -52,8 +53,8 @@ def encrypt_json(value) -> str:
     return encrypt(json.dumps(value, separators=(",", ":"), sort_keys=True))
 
 
-def decrypt_json(ciphertext: str):
-    return json.loads(decrypt(ciphertext))
+def decrypt_json(ciphertext: str, *, ttl: int | None = None):
+    return json.loads(decrypt(ciphertext, ttl=ttl))
 
 
 def rotate(ciphertext: str) -> str:

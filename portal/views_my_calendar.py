@@ -1,11 +1,13 @@
 """The member's "My calendar" page: connect their own Google or Microsoft 365 calendar (authorization code with PKCE
-and state: the flow waits in their session, never in the URL), see its status, disconnect it. Thin: the consent is
+and state: the flow waits in their session, never in the URL; Microsoft posts its answer, so its code is never in a
+URL either), see its status, disconnect it. Thin: the consent is
 calendars.providers.personal's, the rest calendars.personal's services."""
 
 from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponseRedirect
@@ -13,17 +15,24 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from calendars import personal
 from calendars.models import PersonalCalendar
 from calendars.providers import personal as consent
 from calendars.providers.base import ProviderError
+from labs import crypto
 from labs.errors import DomainError
 from labs.permissions import person_of
 
 logger = logging.getLogger(__name__)
 _FLOW = "calendar_consent_flow"
+_ANSWER_COOKIE = "labs_calendar_answer"  # a posted consent answer, between the provider's POST and our GET
+_ANSWER_FIELDS = ("code", "state", "session_state", "client_info", "error", "error_description", "error_uri")
+_ANSWER_FIELD_MAX = 2048
+_ANSWER_COOKIE_MAX = 3800  # under the 4,096 bytes a browser keeps per cookie, name and attributes included
+_ANSWER_TTL_S = 300
 
 
 def _person(request):
@@ -76,14 +85,64 @@ def connect(request, provider: str):
     return HttpResponseRedirect(url)
 
 
-@login_required
+@csrf_exempt  # the provider's page posts it: the flow's state (and PKCE) tie the answer to this browser's consent
 @never_cache
-@require_GET
+@require_http_methods(["GET", "HEAD", "POST"])
 def callback(request, provider: str):
+    """The provider's answer: in the query (Google), or posted (Microsoft, ``response_mode=form_post``)."""
+    if request.method == "POST":
+        return _keep_posted_answer(request, provider)
+    return _finish(request, provider)
+
+
+def _keep_posted_answer(request, provider: str):
+    """A posted answer comes from the provider's page, a cross-site POST, which carries no session cookie
+    (SameSite=Lax): keep it, encrypted and for a few minutes, in a cookie of this path only, and send the browser back
+    here with a GET, which carries the session. The code never appears in a URL."""
+    if provider not in personal.PROVIDERS:
+        raise Http404("No such calendar provider.")
+    answer = {name: request.POST[name][:_ANSWER_FIELD_MAX] for name in _ANSWER_FIELDS if name in request.POST}
+    response = HttpResponseRedirect(request.path, status=303)
+    kept = crypto.encrypt_json(answer)
+    if len(kept) <= _ANSWER_COOKIE_MAX:  # larger than a browser keeps: the GET finds none and says so
+        response.set_cookie(
+            _ANSWER_COOKIE,
+            kept,
+            max_age=_ANSWER_TTL_S,
+            path=request.path,
+            secure=settings.SESSION_COOKIE_SECURE,
+            httponly=True,
+            samesite="Lax",
+        )
+    return response
+
+
+def _posted_answer(request) -> dict | None:
+    kept = request.COOKIES.get(_ANSWER_COOKIE)
+    if kept is None:
+        return None
+    try:
+        answer = crypto.decrypt_json(kept, ttl=_ANSWER_TTL_S)
+    except (crypto.Undecryptable, ValueError):
+        return {}  # expired or altered: an answer without state, which the consent refuses
+    return answer if isinstance(answer, dict) else {}
+
+
+@login_required
+def _finish(request, provider: str):
     person = _person(request)
     flow = request.session.pop(_FLOW, None)
+    posted = _posted_answer(request)
+    params = request.GET.dict() if posted is None else posted
+    response = _finish_consent(request, person, provider, flow, params)
+    if posted is not None:
+        response.delete_cookie(_ANSWER_COOKIE, path=request.path, samesite="Lax")
+    return response
+
+
+def _finish_consent(request, person, provider: str, flow: dict | None, params: dict):
     try:
-        grant = consent.authorization_finish(provider, flow=flow or {}, params=request.GET.dict())
+        grant = consent.authorization_finish(provider, flow=flow or {}, params=params)
         calendar = personal.personal_calendar_connect(person=person, provider=provider, grant=grant)
     except (ProviderError, DomainError) as exc:
         logger.info("calendar consent of person %s failed: %s", person.pk, exc)

@@ -1383,7 +1383,8 @@ class FakeMicrosoft:
                 if k != "login_hint"
             )
             page = (
-                "<!doctype html><title>Sign in to your account (fake)</title><h1>Pick an account</h1>"
+                '<!doctype html><title>Sign in to your account (fake)</title><link rel="icon" href="data:,">'
+                "<h1>Pick an account</h1>"
                 f'<form method="get">{fields}<label>Email <input name="login_hint" type="email"></label>'
                 '<button type="submit">Accept</button></form>'
             )
@@ -1404,6 +1405,17 @@ class FakeMicrosoft:
         answer = {"code": code, "session_state": str(uuid.uuid4())}
         if "state" in query:
             answer["state"] = query["state"]
+        if query.get("response_mode") == "form_post":
+            # As the identity platform does: a page whose form posts the answer to the redirect URI at once.
+            fields = "".join(f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">' for k, v in answer.items())
+            page = (
+                '<!doctype html><html><head><title>Working...</title><link rel="icon" href="data:,"></head>'
+                '<body onload="document.forms[0].submit()">'
+                f'<form method="POST" name="hiddenform" action="{escape(query["redirect_uri"])}">{fields}'
+                "<noscript><p>Script is disabled. Click Submit to continue.</p>"
+                '<input type="submit" value="Submit"></noscript></form></body></html>'
+            )
+            return 200, {"Content-Type": "text/html; charset=utf-8"}, page
         sep = "&" if "?" in query["redirect_uri"] else "?"
         return 302, {"Location": f"{query['redirect_uri']}{sep}{urlencode(answer)}"}, None
 
@@ -2346,6 +2358,11 @@ DEMO_ROOMS = [
     (f"sund@{DEMO_DOMAIN}", "Sund", 12, "Copenhagen", 2),
 ]
 DEMO_PEOPLE = [(f"freja@{DEMO_DOMAIN}", "Freja Holm"), (f"mads@{DEMO_DOMAIN}", "Mads Krogh")]
+# The operator's multi-tenant app for personal calendars (Makefile: CALENDAR_FAKES_ENV), and the file in which
+# ``demo_site`` names the demo site's people, so each of them can connect Outlook at this fake.
+DEMO_PORTAL_CLIENT_ID = "3c0b1f7e-6d2a-4b9e-8f1c-2a5d7e9b0c41"
+DEMO_PORTAL_CLIENT_SECRET = "labs-demo-portal-secret"  # noqa: S105 - the fake's demo credential
+DEMO_PEOPLE_FILE = "microsoft-people.json"
 
 
 def demo_seed(fake: FakeMicrosoft, *, now: datetime | None = None) -> None:
@@ -2353,6 +2370,7 @@ def demo_seed(fake: FakeMicrosoft, *, now: datetime | None = None) -> None:
     in the coming days, the same on every start (the fake keeps nothing across restarts)."""
     now = (now or _now()).astimezone(ZoneInfo("Europe/Copenhagen"))
     with fake.lock:
+        fake.add_multitenant_app(DEMO_PORTAL_CLIENT_ID, DEMO_PORTAL_CLIENT_SECRET)
         fake.add_user(DEMO_SERVICE_MAILBOX, "Labs bookings")
         for address, name in DEMO_PEOPLE:
             fake.add_user(address, name)
@@ -2399,6 +2417,12 @@ def serve(*, state_dir: Path | str, port: int = 9102, stdout=None, host: str = "
     resync, and its renewals find their subscriptions gone and make new ones). ``.stop()`` stops it."""
     fake = FakeMicrosoft(host=host, port=port, state_dir=Path(state_dir) / "microsoft", auto_deliver=True).start()
     demo_seed(fake)
+    people = Path(state_dir) / DEMO_PEOPLE_FILE
+    if people.exists():  # the demo site's people, each with an Outlook calendar to connect
+        with fake.lock:
+            for address, name in json.loads(people.read_text()):
+                if address.lower() not in fake.mailboxes:
+                    fake.add_user(address, name)
     if stdout is not None:
         stdout.write(
             f"microsoft: fake identity platform and Graph on {fake.authority_host} "
@@ -2410,6 +2434,9 @@ def serve(*, state_dir: Path | str, port: int = 9102, stdout=None, host: str = "
 
 __all__ = [
     "DEFAULT_CLIENT_ID",
+    "DEMO_PEOPLE_FILE",
+    "DEMO_PORTAL_CLIENT_ID",
+    "DEMO_PORTAL_CLIENT_SECRET",
     "DEFAULT_CLIENT_SECRET",
     "DEFAULT_TENANT_ID",
     "Delivery",

@@ -138,7 +138,13 @@ def authorization_start(provider: str, *, redirect_uri: str, login_hint: str = "
     if provider == "microsoft":
         try:
             flow = _ms_app().initiate_auth_code_flow(
-                MS_SCOPES, redirect_uri=redirect_uri, login_hint=login_hint or None, prompt="select_account"
+                MS_SCOPES,
+                redirect_uri=redirect_uri,
+                login_hint=login_hint or None,
+                prompt="select_account",
+                # The answer comes back as a form POST, so the code never stands in a URL (history, logs,
+                # Referer); msal recommends it and will require it (portal.views_my_calendar keeps the answer).
+                response_mode="form_post",
             )
         except (ValueError, requests.RequestException, OSError) as exc:
             raise ProviderError(f"Microsoft's sign-in service could not be reached: {exc}") from None

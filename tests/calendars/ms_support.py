@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import socket
 from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 from django.core.cache import cache
+from django.test import Client
 
 from calendars.fakes.microsoft import FakeMicrosoft
 from calendars.providers import microsoft
@@ -124,3 +127,41 @@ def ms_linked(ms_connection, fjord, staff, committed):
     with committed():
         services.room_calendar_link(actor=staff, room=fjord, connection=ms_connection, calendar_id=ROOM)
     return RoomCalendar.objects.get(room=fjord)
+
+
+# --- a person's consent (personal calendars), as a browser goes through it -----------------------------------------
+
+
+class PostedForm(HTMLParser):
+    """The action and fields of the identity platform's form_post page."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__()
+        self.action, self.fields = "", {}
+        self.feed(page)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form":
+            self.action = attrs["action"]
+        elif tag == "input" and attrs.get("type") == "hidden":
+            self.fields[attrs["name"]] = attrs["value"]
+
+
+def consent_page(client: Client, fake) -> tuple:
+    """The portal's redirect to the consent, and the identity platform's page that posts the answer back."""
+    start = client.get("/calendar/connect/microsoft/")
+    assert start.status_code == 302, start.content[:300]
+    consent = requests.get(start["Location"], allow_redirects=False, timeout=10, verify=fake.ca_bundle)
+    assert consent.status_code == 200, consent.text[:300]
+    return start, PostedForm(consent.text)
+
+
+def post_answer(client: Client, form: PostedForm):
+    """As a browser does: the page's cross-site POST carries no session cookie (SameSite=Lax) and no CSRF token;
+    its answer, kept in a cookie, comes back with the GET it is sent to, which carries the session."""
+    posted = Client(enforce_csrf_checks=True).post(urlsplit(form.action).path, form.fields)
+    assert posted.status_code == 303, posted.content[:300]
+    assert "code=" not in posted["Location"] and form.fields["code"] not in posted.cookies["labs_calendar_answer"].value
+    client.cookies.update(posted.cookies)
+    return client.get(posted["Location"])

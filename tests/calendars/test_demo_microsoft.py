@@ -4,15 +4,26 @@ its room mailboxes, whose Outlook meetings become bookings; otherwise the demo c
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
+from django.test import Client
 
 from bookings.choices import BookingSource
 from bookings.models import Booking
 from calendars import demo_microsoft
-from calendars.fakes.microsoft import DEMO_ROOMS, demo_seed
-from calendars.models import Connection, RoomCalendar
+from calendars.fakes.microsoft import (
+    DEMO_PEOPLE_FILE,
+    DEMO_PORTAL_CLIENT_ID,
+    DEMO_PORTAL_CLIENT_SECRET,
+    DEMO_ROOMS,
+    demo_seed,
+    serve,
+)
+from calendars.models import Connection, PersonalCalendar, RoomCalendar
 from tests.bookings.factories import RoomFactory
+from tests.calendars.ms_support import consent_page, post_answer
+from tests.factories import PersonFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -52,3 +63,35 @@ def test_without_the_local_fake_the_demo_connects_nothing(site, staff, demo_room
     assert not Connection.objects.exists()
     assert closed_network == []
     assert "not the local fake" in out.getvalue()
+
+
+def test_a_demo_member_connects_outlook_at_the_served_fake(
+    ms_server, site, staff, demo_rooms, settings, tmp_path, closed_network, committed
+):
+    """`make run`: the demo names its people to the fake, which serves them as Outlook users and knows the operator's
+    demo multi-tenant app (Makefile: MS_OAUTH_CLIENT_ID), so the demo member connects Microsoft 365 as with Google."""
+    settings.VAR_DIR = tmp_path
+    settings.MS_AUTHORITY_HOST = ms_server.authority_host  # the local fake: the demo seeds
+    member = PersonFactory(user__username="member", user__email="member@labs-demo.example", site=site)
+    PersonFactory(user__username="not-a-demo-person", user__email="someone@labs-demo.example", site=site)
+    out = io.StringIO()
+    demo_microsoft.seed(site=site, stdout=out)
+    named = {address for address, _name in json.loads((tmp_path / "calendar-fakes" / DEMO_PEOPLE_FILE).read_text())}
+    assert named == {member.user.email, staff.user.email}  # the demo's people (member, staff), no one else
+    assert "2 demo people can connect their Outlook calendar" in out.getvalue()
+
+    served = serve(state_dir=tmp_path / "calendar-fakes", port=0)
+    try:
+        for name, value in served.settings().items():
+            setattr(settings, name, value)
+        settings.MS_OAUTH_CLIENT_ID, settings.MS_OAUTH_CLIENT_SECRET = DEMO_PORTAL_CLIENT_ID, DEMO_PORTAL_CLIENT_SECRET
+        client = Client()
+        client.force_login(member.user)
+        with committed():
+            _start, form = consent_page(client, served)
+            done = post_answer(client, form)
+    finally:
+        served.stop()
+    assert done["Location"] == "/calendar/"
+    calendar = PersonalCalendar.objects.get(person=member)
+    assert (calendar.provider, calendar.account, calendar.status) == ("microsoft", member.user.email, "connected")

@@ -5,10 +5,11 @@ refused, a revoked consent asking once to reconnect while another person's calen
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import requests
+from django.contrib.messages import get_messages
 from django.core import mail
 from django.test import Client
 
@@ -19,7 +20,7 @@ from calendars.choices import PersonalStatus
 from calendars.models import PersonalCalendar
 from calendars.providers import personal as personal_adapters
 from tests.calendars.google_support import live_bookings, local
-from tests.calendars.ms_support import ALICE, BOB
+from tests.calendars.ms_support import ALICE, BOB, PostedForm, consent_page, post_answer
 from tests.factories import PersonFactory
 
 pytestmark = pytest.mark.django_db
@@ -56,11 +57,8 @@ def browser_for(person) -> Client:
 
 
 def connect(client: Client, fake):
-    start = client.get("/calendar/connect/microsoft/")
-    assert start.status_code == 302, start.content[:300]
-    consent = requests.get(start["Location"], allow_redirects=False, timeout=10, verify=fake.ca_bundle)
-    assert consent.status_code == 302, consent.text[:300]
-    return start, client.get(consent.headers["Location"])
+    start, form = consent_page(client, fake)
+    return start, post_answer(client, form)
 
 
 def events_of(fake, address: str, subject: str) -> list:
@@ -74,6 +72,7 @@ def test_the_microsoft_round_trip(ms_oauth, alice, bob, member, fjord, havn, com
     asked = parse_qs(urlsplit(start["Location"]).query)
     assert urlsplit(start["Location"]).path == "/organizations/oauth2/v2.0/authorize"
     assert asked["code_challenge_method"] == ["S256"] and asked["state"][0]
+    assert asked["response_mode"] == ["form_post"]  # the code comes back in a POST, never in a URL
     assert "Calendars.ReadWrite" in asked["scope"][0].split()
     assert done["Location"] == "/calendar/"
     calendar = PersonalCalendar.objects.get(person=alice)
@@ -133,6 +132,40 @@ def test_the_microsoft_round_trip(ms_oauth, alice, bob, member, fjord, havn, com
     assert len(events_of(ms_oauth, BOB, "Bob's")) == 1
     assert [m.to for m in mail.outbox] == [[ALICE]]
     assert "calendar-reconnect-banner" in browser_for(alice).get("/calendar/").content.decode()
+
+
+def not_connected(done, person) -> str:
+    assert done.status_code == 302 and done["Location"] == "/calendar/"
+    assert not PersonalCalendar.objects.filter(person=person).exists()
+    assert done.cookies["labs_calendar_answer"].value == ""  # the kept answer is deleted whatever came of it
+    return " ".join(str(m) for m in get_messages(done.wsgi_request))
+
+
+def test_a_posted_answer_counts_for_five_minutes(ms_oauth, alice, frozen):
+    client = browser_for(alice)
+    _start, form = consent_page(client, ms_oauth)
+    posted = Client(enforce_csrf_checks=True).post(urlsplit(form.action).path, form.fields)
+    client.cookies.update(posted.cookies)
+    frozen.shift(timedelta(minutes=6))  # the browser comes back with it six minutes later
+    said = not_connected(client.get(posted["Location"]), alice)
+    assert "Your calendar was not connected" in said
+
+
+def test_a_post_that_is_not_the_answer_to_this_browsers_consent_connects_nothing(ms_oauth, alice, bob):
+    # Bob's genuine answer, posted into Alice's browser while her own consent is pending: the states differ.
+    alices_browser = browser_for(alice)
+    _start, alices = consent_page(alices_browser, ms_oauth)
+    _start, bobs = consent_page(browser_for(bob), ms_oauth)
+    assert bobs.fields["state"] != alices.fields["state"]
+    assert "does not match" in not_connected(post_answer(alices_browser, bobs), alice)
+    # A forged answer, with no consent pending in that browser.
+    assert "does not belong to a consent" in not_connected(post_answer(browser_for(alice), PostedForm(FORGED)), alice)
+
+
+FORGED = (
+    '<form method="POST" action="http://testserver/calendar/callback/microsoft/">'
+    '<input type="hidden" name="code" value="0.forged"><input type="hidden" name="state" value="guess"></form>'
+)
 
 
 def test_a_series_is_one_outlook_series_and_a_cancelled_occurrence_leaves_it(ms_oauth, alice, fjord, committed):
