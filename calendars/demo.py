@@ -112,6 +112,6 @@ def seed(*, site: Site, stdout) -> None:
     if member is not None and member.user.email:
         stdout.write(
             f"  calendars: personal calendar: sign in as member, open My calendar (/calendar/), Connect Google "
-            f"Calendar: the fake Google approves {member.user.email} at once; invite a room's booking address "
-            "(on its room page) from that calendar to book it"
+            f"Calendar or Microsoft 365 (Outlook): the fake approves {member.user.email} at once; invite a room's "
+            "booking address (on its room page) from that calendar to book it"
         )
