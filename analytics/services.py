@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from analytics import compute, report
 from analytics.choices import RunState, RunTrigger
@@ -31,9 +32,12 @@ STALLED_ERROR = "Stopped: the worker running it ended before it finished. Start 
 
 def _check_period(date_from: date, date_to: date) -> None:
     if date_to < date_from:
-        raise Invalid("'to' must be on or after 'from'.", extra={"to": ["Must be on or after from."]})
+        raise Invalid(gettext("'to' must be on or after 'from'."), extra={"to": [gettext("Must be on or after from.")]})
     if (date_to - date_from).days + 1 > MAX_DAYS:
-        raise Invalid(f"A period is at most {MAX_DAYS} days.", extra={"to": [f"At most {MAX_DAYS} days after from."]})
+        raise Invalid(
+            gettext("A period is at most %(days)d days.") % {"days": MAX_DAYS},
+            extra={"to": [gettext("At most %(days)d days after from.") % {"days": MAX_DAYS}]},
+        )
 
 
 def site_for_staff(*, actor: Person | None, slug: str | None) -> Site:

@@ -114,7 +114,7 @@ def personal_calendar_connect(*, person: Person, provider: str, grant: adapters.
     if provider not in PROVIDERS:
         raise Invalid(_("Unknown calendar provider."))
     # Role-limited collection (the policy): a visitor's calendar only for a long enough stay (labs.permissions).
-    require_role_allows(person, "calendar", "A calendar connection")
+    require_role_allows(person, "calendar", _("A calendar connection"))
     if not grant.account or not grant.refresh_token:
         raise Invalid(_("The provider did not say which account consented."))
     taken = PersonalCalendar.objects.filter(provider=provider, account__iexact=grant.account).exclude(person=person)

@@ -63,7 +63,7 @@ def preference_update(*, person: Person, data: dict, at: datetime | None = None)
     unknown = set(data) - set(PREFERENCE_FIELDS)
     if unknown:
         raise Invalid(f"Unknown fields: {', '.join(sorted(unknown))}.")
-    require_role_allows(person, "office_preferences", "Office preferences")
+    require_role_allows(person, "office_preferences", gettext("Office preferences"))
     preference = Preference.objects.select_for_update().filter(person=person).first() or Preference(person=person)
     for name, value in data.items():
         setattr(preference, name, value)

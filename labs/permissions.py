@@ -8,7 +8,7 @@ show them and detail views answer 404 (never 403, which would confirm that the o
 from __future__ import annotations
 
 from django.db.models import Q, QuerySet
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from rest_framework.permissions import BasePermission
 
 from labs.choices import HOST_ROLES, Role
@@ -52,8 +52,15 @@ def role_allows(person: Person | None, category: str) -> bool:
 
 
 def require_role_allows(person: Person | None, category: str, what: str) -> None:
+    """``what`` names the data in words (translated: it is said to the person, on their page or in the API)."""
     if not role_allows(person, category):
-        raise Forbidden(f"{what} is kept only for visitors staying at least {_min_days()} days.", code="role_limited")
+        days = _min_days()
+        message = ngettext(
+            "%(what)s is kept only for visitors staying at least %(days)d day.",
+            "%(what)s is kept only for visitors staying at least %(days)d days.",
+            days,
+        )
+        raise Forbidden(message % {"what": what, "days": days}, code="role_limited")
 
 
 def _min_days() -> int:

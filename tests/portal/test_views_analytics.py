@@ -97,3 +97,11 @@ def test_the_csv_download_is_the_rooms_table(client, staff, analysed):
     lines = response.content.decode().splitlines()
     assert lines[0].startswith("room,name,capacity,bookable_h,booked_h,utilisation")
     assert any(",Alpha,4," in line for line in lines)
+
+
+def test_a_period_too_long_is_refused_in_the_pages_language(client, staff, analysed):
+    signed_in(client, staff)
+    client.cookies["django_language"] = "da"
+    response = client.post("/analytics/runs/", {"from": "2024-01-01", "to": "2026-03-08"}, follow=True)
+    assert "En periode er højst 400 dage." in response.content.decode()
+    assert not Run.objects.filter(date_from="2024-01-01").exists()

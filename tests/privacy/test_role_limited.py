@@ -136,3 +136,26 @@ def test_a_short_visit_connects_no_personal_calendar(site):
     with pytest.raises(Forbidden):
         personal.personal_calendar_connect(person=_visitor(site, 1), provider="google", grant=grant)
     assert not PersonalCalendar.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("en", "A calendar connection is kept only for visitors staying at least 30 days."),
+        ("da", "En kalenderforbindelse gemmes kun for besøgende, der bliver mindst 30 dage."),
+    ],
+)
+def test_the_refusal_is_said_in_the_persons_language(site, settings, language, said):
+    """The portal shows it on the person's page ("Your calendar was not connected: ..."), in their language."""
+    from django.utils import translation
+
+    from calendars import personal
+    from calendars.providers.personal import Grant
+    from labs.errors import Forbidden
+
+    settings.VISITOR_EXTENDED_DATA_MIN_DAYS = 30
+    grant = Grant(account="guest@guest.example", refresh_token="r", scopes="calendar")  # noqa: S106 - a fake
+    with translation.override(language), pytest.raises(Forbidden) as refused:
+        personal.personal_calendar_connect(person=_visitor(site, 1), provider="google", grant=grant)
+    assert refused.value.detail == said
+    assert refused.value.code == "role_limited"
