@@ -26,8 +26,8 @@ def test_staff_see_each_rooms_sync_health(linked, staff_web):
     html = staff_web.get("/calendars/").content.decode()
 
     assert "Workspace" in html and ROOM in html
-    assert "2026-03-02 08:00" in html  # last sync, in the site's zone
-    assert "2026-03-09 08:00" in html  # the channel's expiry
+    assert "Mon 2 Mar, 08:00" in html  # last sync, in the site's zone, as the pages write a day
+    assert "Mon 9 Mar, 08:00" in html  # the channel's expiry
     assert "Google answered 503 backendError" in html and "2 in a row" in html
 
 
@@ -39,6 +39,7 @@ def test_the_health_page_names_states_and_zone_in_the_readers_language(linked, s
     danish = staff_web.get("/calendars/").content.decode()
     assert "Tidspunkter i Copenhagen-tid." in danish
     assert ">Synkroniseret</span>" in danish and ">Aktiv</span>" in danish
+    assert "man. 2. mar., 08:00" in danish
 
 
 def test_sync_now_from_the_page(linked, staff_web, fake_google, committed):
