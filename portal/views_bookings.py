@@ -85,13 +85,19 @@ def _desk_initial(site) -> dict:
     return _window_initial(start, end)
 
 
+def _desk_day_end(rules: BookableHours) -> time:
+    """A desk day proposed from opening ends at the end of the working day, or at closing if that is earlier (and
+    at least one slot after opening)."""
+    return max(min(DESK_DAY_ENDS, rules.closes_at), (datetime.combine(date.min, rules.opens_at) + SLOT).time())
+
+
 def _desk_initial_for(person) -> dict:
     """The desk window proposed to ``person``: the site's next desk day, moved on a day at a time (up to a week)
     while the person already holds a desk then: they hold one desk at a time, so that window would be refused."""
     site = person.site
     initial = _desk_initial(site)
     rules = _site_hours(site)
-    day_end = max(min(DESK_DAY_ENDS, rules.closes_at), (datetime.combine(date.min, rules.opens_at) + SLOT).time())
+    day_end = _desk_day_end(rules)
     for _attempt in range(7):
         start = datetime.combine(initial["date"], initial["start"], tzinfo=site.tz)
         end = datetime.combine(initial["date"], initial["end"], tzinfo=site.tz)
@@ -102,6 +108,27 @@ def _desk_initial_for(person) -> dict:
             return initial
         initial = {"date": initial["date"] + timedelta(days=1), "start": rules.opens_at, "end": day_end}
     return initial
+
+
+def _window_query(query, initial: dict, rules: BookableHours, *, desk: bool):
+    """The search a query asks for, its window completed: a link that gives only part of it ("desks on 3 December",
+    ``?date=`` alone; a floor without a time) shows results instead of "This field is required". A missing date is
+    the proposed one; missing times are the proposed ones, as a room's day proposes them on any day, except that a
+    desk on another day than the proposed one is the working day from opening. An empty query stays unbound: the
+    page proposes a window."""
+    if not query:
+        return None
+    missing = [key for key in ("date", "start", "end") if key not in query]
+    if not missing:
+        return query
+    start, end = initial["start"], initial["end"]
+    if desk and "date" in query and query["date"] != initial["date"].isoformat():
+        start, end = rules.opens_at, _desk_day_end(rules)
+    proposed = {"date": initial["date"].isoformat(), "start": f"{start:%H:%M}", "end": f"{end:%H:%M}"}
+    completed = query.copy()
+    for key in missing:
+        completed[key] = proposed[key]
+    return completed
 
 
 def _site_hours(site) -> BookableHours:
@@ -412,7 +439,9 @@ def room_search(request):
     if person is None:
         return redirect("portal:dashboard")
     site = person.site
-    form = RoomSearchForm(request.GET or None, site=site, initial=_room_initial(site, _site_hours(site)))
+    rules = _site_hours(site)
+    initial = _room_initial(site, rules)
+    form = RoomSearchForm(_window_query(request.GET, initial, rules, desk=False), site=site, initial=initial)
     rooms, window = None, None
     refusals = {}
     if form.is_bound and form.is_valid():
@@ -528,7 +557,8 @@ def desk_search(request):
     if person is None:
         return redirect("portal:dashboard")
     site = person.site
-    form = DeskSearchForm(request.GET or None, site=site, initial=_desk_initial_for(person))
+    initial = _desk_initial_for(person)
+    form = DeskSearchForm(_window_query(request.GET, initial, _site_hours(site), desk=True), site=site, initial=initial)
     desks, window = None, None
     refusals = {}
     if form.is_bound and form.is_valid():
@@ -665,8 +695,11 @@ def book_form(request):
     if resource is None or resource.site_id != person.site_id:
         raise Http404("No such room or desk.")
     tz = resource.site.tz
-    initial = _room_initial(resource.site, _site_hours(resource.site)) if room else _desk_initial(resource.site)
-    bound = request.method == "POST" or {"date", "start", "end"} <= set(request.GET)
+    rules = _site_hours(resource.site)
+    initial = _room_initial(resource.site, rules) if room else _desk_initial(resource.site)
+    bound = request.method == "POST" or not {"date", "start", "end"}.isdisjoint(request.GET)
+    if request.method == "GET" and bound:
+        params = _window_query(params, initial, rules, desk=desk is not None)
     form = BookingForm(params if bound else None, actor=person, room=room, initial=initial)
     window = form.window_or_initial() if (not bound or form.is_valid()) else None
     status = 200

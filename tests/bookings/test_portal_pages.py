@@ -290,3 +290,36 @@ def test_the_zone_choice_names_floor_and_zone_as_people_read_them(member_web, zo
     assert ">First floor · North</option>" in html
     assert ">First floor atrium</option>" in html
     assert f"{floor.site.slug} First floor" not in html
+
+
+def test_a_search_asked_by_its_date_alone_is_completed_not_refused(member_web, room, desk):
+    # A link to "desks on Thursday" (?date= alone): the working day from opening; on the proposed day, the proposal.
+    thursday = member_web.get("/desks/", {"date": "2026-03-05"})
+    today = member_web.get("/desks/", {"date": "2026-03-02"})
+    rooms = member_web.get("/rooms/", {"date": "2026-03-05"})
+
+    assert thursday.status_code == 200 and [d.label for d in thursday.context["desks"]] == ["N-01"]
+    assert _field_values(thursday.content.decode()) == {"date": "2026-03-05", "start": "07:00", "end": "17:00"}
+    window = [t.isoformat() for t in thursday.context["window"]]
+    assert window == ["2026-03-05T07:00:00+01:00", "2026-03-05T17:00:00+01:00"]
+    assert _field_values(today.content.decode()) == {"date": "2026-03-02", "start": "08:30", "end": "17:00"}
+    assert rooms.status_code == 200 and [r.name for r in rooms.context["rooms"]] == ["Fjord"]
+    assert _field_values(rooms.content.decode()) == {"date": "2026-03-05", "start": "08:30", "end": "09:30"}
+
+
+def test_a_search_by_a_filter_alone_uses_the_proposed_window(member_web, room):
+    response = member_web.get("/rooms/", {"capacity": 2})
+    assert response.status_code == 200 and [r.name for r in response.context["rooms"]] == ["Fjord"]
+    assert _field_values(response.content.decode()) == {"date": "2026-03-02", "start": "08:30", "end": "09:30"}
+
+
+def test_a_completed_search_still_refuses_a_bad_date_or_time(member_web, room, desk):
+    bad_date = member_web.get("/desks/", {"date": "5 March"})
+    bad_time = member_web.get("/rooms/", {"date": "2026-03-05", "start": "noon"})
+    assert bad_date.status_code == 400 and b"Enter a valid date." in bad_date.content
+    assert bad_time.status_code == 400 and b"Enter a valid time." in bad_time.content
+
+
+def test_the_booking_form_opened_for_a_day_proposes_that_day(member_web, room):
+    html = member_web.get("/book/new/", {"room": room.pk, "date": "2026-03-05"}).content.decode()
+    assert _field_values(html) == {"date": "2026-03-05", "start": "08:30", "end": "09:30"}
