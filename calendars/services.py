@@ -233,6 +233,11 @@ def notifications_receive(*, provider: str, notifications: list[Notification]) -
                 if note.kind != "sync":
                     personal.personal_notified(calendar_id=mine.pk, kind=note.kind)
                 continue
+        if calendar is None and note.kind == "sync":
+            # Google sends a channel's first message ("sync", no change) while it is being created, before the
+            # channel's id is stored: expected at every start of a channel, so not a warning (the answer stays 404).
+            logger.info("%s sync message for a channel not stored yet: %s", provider, note.watch_id)
+            continue
         if calendar is None or not calendar.watch_token or not constant_time_compare(calendar.watch_token, note.token):
             logger.warning("%s notification for unknown watch or with a wrong token: %s", provider, note.watch_id)
             continue

@@ -121,6 +121,22 @@ def test_the_sync_handshake_of_a_new_channel_is_answered(linked, fake_google, cl
         assert client.post(NOTIFICATIONS, headers=handshake["headers"]).status_code == 200
 
 
+def test_a_sync_message_before_its_channel_is_stored_is_a_404_without_a_warning(linked, client, caplog):
+    # Google sends "sync" while channels.watch is still answering: the channel's id is not stored yet.
+    sync = _headers(RoomCalendar.objects.get(pk=linked.pk), **{"X-Goog-Channel-ID": "being-created"})
+    forged = {**sync, "X-Goog-Resource-State": "exists"}
+
+    with caplog.at_level("INFO", logger="calendars.services"):
+        assert client.post(NOTIFICATIONS, headers={**sync, "X-Goog-Resource-State": "sync"}).status_code == 404
+        assert client.post(NOTIFICATIONS, headers=forged).status_code == 404
+
+    records = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "calendars.services"]
+    assert records == [
+        ("INFO", "google sync message for a channel not stored yet: being-created"),
+        ("WARNING", "google notification for unknown watch or with a wrong token: being-created"),
+    ]
+
+
 def test_an_old_channel_is_not_renewed_once_expired_silently(linked, fake_google, frozen):
     frozen.move_to(local(2026, 3, 9, 8) + timedelta(minutes=1))
     assert fake_google.active_channels(ROOM) == []  # Google's channel expired: no notification would come
