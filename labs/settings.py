@@ -151,8 +151,11 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 _CELERY_FS = VAR_DIR / "celery"
+# The filesystem transport ignores the host; without one kombu warns "No hostname was supplied" at every connection.
 CELERY_BROKER_URL = env_url(
-    "CELERY_BROKER_URL", REDIS_URL or "filesystem://", schemes={"redis", "rediss", "amqp", "filesystem", "memory"}
+    "CELERY_BROKER_URL",
+    REDIS_URL or "filesystem://localhost/",
+    schemes={"redis", "rediss", "amqp", "filesystem", "memory"},
 )
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {

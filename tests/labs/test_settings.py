@@ -123,3 +123,21 @@ def test_production_needs_the_backends_mqtt_secret(mqtt_url, message):
     result = _start(**PRODUCTION, **({"MQTT_URL": mqtt_url} if mqtt_url else {}))
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_the_embedded_celery_broker_connects_without_kombus_hostname_warning():
+    # Without REDIS_URL the broker is the filesystem transport; "filesystem://" alone made kombu warn "No hostname
+    # was supplied" at every connection, in every process that queues a task.
+    code = (
+        "import django, logging; django.setup(); logging.basicConfig()\n"
+        "from django.conf import settings; from kombu import Connection\n"
+        "print(settings.CELERY_BROKER_URL)\n"
+        "Connection(settings.CELERY_BROKER_URL, transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS).info()\n"
+    )
+    environment = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "CELERY_BROKER_URL"}}
+    environment["DJANGO_SETTINGS_MODULE"] = "labs.settings"
+    done = subprocess.run(  # noqa: S603 - our own fixed code, in our interpreter
+        [sys.executable, "-c", code], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.startswith("filesystem://")
+    assert "No hostname was supplied" not in done.stderr
