@@ -5,12 +5,13 @@ badge): with the year (``long_day``), without it (``day_month``: "mandag den 30.
 (``short_day``: "Mon 30 Nov", "man. 30. nov."); and one for a date without its weekday (``short_date``: "30 Nov
 2026", "30. nov. 2026"). Each is translated per language (``locale/<lang>/LC_MESSAGES/
 django.po``, contexts "date format: ..."): Danish puts "den" before the day and full stops after the day and the
-abbreviations, which one shared English format cannot.
+abbreviations, which one shared English format cannot. And an end's clock time (``end_time``: "24:00" at
+midnight).
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from django.utils.formats import date_format
 from django.utils.translation import get_language, pgettext
@@ -46,3 +47,12 @@ def short_day(value: date) -> str:
 def short_date(value: date) -> str:
     """Day, short month and year, no weekday ("30 Nov 2026", "30. nov. 2026"), in the active language."""
     return _short(date_format(value, pgettext("date format: day, short month and year", "j M Y")))
+
+
+def end_time(value: datetime) -> str:
+    """The clock time of an end, already in the zone meant: "17:30"; an end at midnight is "24:00", the end of the day
+    it closes (ISO 8601 allows it). A desk held to the end of the day read "14:37–00:00", "until 00:00": this
+    morning's midnight to anyone reading it quickly. Only for an end shown without its date."""
+    if (value.hour, value.minute, value.second, value.microsecond) == (0, 0, 0, 0):
+        return "24:00"
+    return f"{value:%H:%M}"

@@ -611,7 +611,7 @@ def _booked(request, booking: Booking, *, count: int = 1, skipped=(), closed=())
     tz = booking.site.tz
     start, end = booking.start.astimezone(tz), booking.end.astimezone(tz)
     what = _what(booking)
-    when = f"{dates.short_day(start)} {start:%H:%M}–{end:%H:%M}"
+    when = f"{dates.short_day(start)} {start:%H:%M}–{dates.end_time(end)}"
     if count > 1:
         messages.success(
             request, _("Booked %(what)s %(count)d times from %(when)s.") % {"what": what, "count": count, "when": when}

@@ -15,6 +15,7 @@ from django.utils.translation import ngettext
 
 from bookings import db
 from bookings.models import Booking, Desk, Room
+from labs import dates as labs_dates  # "dates" is a parameter below
 from labs.errors import Conflict
 from labs.models import Person
 
@@ -64,7 +65,7 @@ def conflict_error(
         return Conflict(_("This overlaps a booking made at the same moment; pick another time."))
     first = conflicts[0]
     local_start, local_end = first.start.astimezone(tz), first.hold_end.astimezone(tz)
-    words = {"start": f"{local_start:%Y-%m-%d %H:%M}", "end": f"{local_end:%H:%M}", "zone": tz.key}
+    words = {"start": f"{local_start:%Y-%m-%d %H:%M}", "end": labs_dates.end_time(local_end), "zone": tz.key}
     if desk is not None and first.desk_id != desk.pk:
         detail = _("You already hold a desk %(start)s-%(end)s (%(zone)s).") % words
     else:

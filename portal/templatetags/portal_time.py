@@ -1,7 +1,7 @@
 """Naming a site's time zone to a person: ``{{ site|zone_name }}`` -> "Copenhagen time"; and a day with its weekday
 as the language writes it: ``{{ day|long_day }}`` -> "Monday 30 November 2026", "mandag den 30. november 2026";
 ``|day_month`` without the year; ``|short_day`` -> "Mon 30 Nov", "man. 30. nov."; ``|short_date`` -> "30 Nov 2026",
-"30. nov. 2026" (labs.dates).
+"30. nov. 2026"; ``|end_time`` -> "17:30", and "24:00" for an end at midnight (labs.dates).
 
 Pages show every time in the site's zone (labs.middleware.SiteTimeZoneMiddleware activates the signed-in person's; a
 page about another site's thing wraps it in ``{% timezone %}``); where it matters the page says which zone that is,
@@ -61,3 +61,9 @@ def short_day(value) -> str:
 def short_date(value) -> str:
     """Day, short month and year, no weekday (labs.dates)."""
     return dates.short_date(value) if value not in (None, "") else ""
+
+
+@register.filter(expects_localtime=True)
+def end_time(value) -> str:
+    """An end's clock time, "24:00" at midnight, for an end shown without its date (labs.dates)."""
+    return dates.end_time(value) if value not in (None, "") else ""

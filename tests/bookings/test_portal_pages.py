@@ -323,3 +323,13 @@ def test_a_completed_search_still_refuses_a_bad_date_or_time(member_web, room, d
 def test_the_booking_form_opened_for_a_day_proposes_that_day(member_web, room):
     html = member_web.get("/book/new/", {"room": room.pk, "date": "2026-03-05"}).content.decode()
     assert _field_values(html) == {"date": "2026-03-05", "start": "08:30", "end": "09:30"}
+
+
+def test_a_desk_held_to_midnight_ends_at_24_not_00(member_web, member, desk):
+    from tests.bookings.factories import BookingFactory
+
+    BookingFactory(room=None, desk=desk, organiser=member, start=local(2026, 3, 3, 14, 30), end=local(2026, 3, 4, 0))
+    english = member_web.get("/bookings/").content.decode()
+    danish = member_web.get("/bookings/", HTTP_ACCEPT_LANGUAGE="da").content.decode()
+    assert "Tue 3 Mar, 14:30–24:00" in english and "–00:00" not in english
+    assert "tir. 3. mar., 14:30–24:00" in danish
