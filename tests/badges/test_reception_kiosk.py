@@ -58,6 +58,9 @@ def test_reception_shows_any_day_and_finds_visitors_by_name_email_or_host(frozen
     # the full name: a random CSRF token or CSP nonce on the page may hold "Ada"
     assert "Ada Lovelace" not in staff_web.get(f"/reception/?day={day}&q=builder").content.decode()
     assert "Ada Lovelace" in staff_web.get(f"/reception/?day={day}&q=engines.example").content.decode()
+    # a name the member's cannot share or contain (the factories' random names once did: both hosts were found)
+    colleague.user.last_name = "Quillfeather"
+    colleague.user.save(update_fields=["last_name"])
     host_name = colleague.user.last_name
     by_host = staff_web.get(f"/reception/?day={day}&q={host_name}").content.decode()
     assert "Ada Lovelace" in by_host and "Bob Builder" not in by_host
