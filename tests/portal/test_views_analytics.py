@@ -70,6 +70,7 @@ def test_staff_see_the_heatmap_rooms_and_trend_labelled_in_text(client, staff, a
     assert "url(#p-stripes)" in html and "url(#p-dots)" in html  # series differ by pattern, not only colour
     assert "hidden (fewer than five people)" in html  # Beta: one person
     assert "Download CSV" in html
+    assert "local days in Copenhagen time" in html and "Europe/" not in html  # the zone as a person reads it
 
 
 def test_a_run_started_from_the_page_shows_its_progress(client, staff, analysed, django_capture_on_commit_callbacks):
