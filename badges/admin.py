@@ -9,30 +9,16 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 
 from badges import services
 from badges.choices import BadgeKind, Weekday
 from badges.models import AccessDecision, Badge, BadgeCodeUse, Door, DoorRule, Kiosk, Reader, Visit
+from labs.admin_forms import apply_each
 from labs.choices import Role
 from labs.errors import DomainError
 from labs.models import Person
 from labs.permissions import person_of
-
-
-def _run(modeladmin, request, queryset, label: str, call) -> None:
-    """Apply a service to each selected row; domain errors become messages, never a 500."""
-    actor = person_of(request.user)
-    done = 0
-    for obj in queryset:
-        try:
-            call(actor, obj)
-            done += 1
-        except DomainError as exc:
-            modeladmin.message_user(request, f"{obj}: {exc.detail} [{exc.code}]", messages.ERROR)  # the stable code too
-    if done:
-        modeladmin.message_user(request, f"{label}: {done}.", messages.SUCCESS)
-
 
 # --- doors and readers -----------------------------------------------------------------------------------------
 
@@ -82,13 +68,16 @@ class ReaderAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if not change:
             key = services.reader_rotate_key(reader=obj)
-            self.message_user(request, f"API key of {obj.slug} (shown once): {key}", messages.WARNING)
+            words = {"reader": obj.slug, "key": key}
+            self.message_user(request, gettext("API key of %(reader)s (shown once): %(key)s") % words, messages.WARNING)
 
     @admin.action(description=gettext_lazy("Rotate API key (shown once)"))
     def rotate_key(self, request, queryset):
         for reader in queryset:
             key = services.reader_rotate_key(reader=reader)
-            self.message_user(request, f"New API key of {reader.slug} (shown once): {key}", messages.WARNING)
+            words = {"reader": reader.slug, "key": key}
+            message = gettext("New API key of %(reader)s (shown once): %(key)s") % words
+            self.message_user(request, message, messages.WARNING)
 
     @admin.action(description=gettext_lazy("Issue MQTT credentials (shown once; the old password stops at once)"))
     def issue_mqtt_credentials(self, request, queryset):
@@ -96,9 +85,9 @@ class ReaderAdmin(admin.ModelAdmin):
 
         for reader in queryset.select_related("site"):
             issued = mqtt_credential_issue(username=reader.slug, site=reader.site.slug, kind="reader")
-            self.message_user(
-                request, f"MQTT password of reader {issued.username} (shown once): {issued.password}", messages.WARNING
-            )
+            words = {"username": issued.username, "password": issued.password}
+            message = gettext("MQTT password of reader %(username)s (shown once): %(password)s") % words
+            self.message_user(request, message, messages.WARNING)
 
 
 # --- badges ----------------------------------------------------------------------------------------------------
@@ -200,15 +189,25 @@ class BadgeAdmin(admin.ModelAdmin):
 
     @admin.action(description=gettext_lazy("Revoke (the next scan is refused)"))
     def revoke(self, request, queryset):
-        _run(self, request, queryset, "Revoked", lambda actor, b: services.badge_revoke(actor=actor, badge=b))
+        apply_each(
+            self, request, queryset, gettext("Revoked"), lambda actor, b: services.badge_revoke(actor=actor, badge=b)
+        )
 
     @admin.action(description=gettext_lazy("Suspend"))
     def suspend(self, request, queryset):
-        _run(self, request, queryset, "Suspended", lambda actor, b: services.badge_suspend(actor=actor, badge=b))
+        apply_each(
+            self, request, queryset, gettext("Suspended"), lambda actor, b: services.badge_suspend(actor=actor, badge=b)
+        )
 
     @admin.action(description=gettext_lazy("Reinstate a suspended badge"))
     def reinstate(self, request, queryset):
-        _run(self, request, queryset, "Reinstated", lambda actor, b: services.badge_reinstate(actor=actor, badge=b))
+        apply_each(
+            self,
+            request,
+            queryset,
+            gettext("Reinstated"),
+            lambda actor, b: services.badge_reinstate(actor=actor, badge=b),
+        )
 
 
 class VisitBadgeInline(admin.TabularInline):
@@ -261,15 +260,29 @@ class VisitAdmin(admin.ModelAdmin):
 
     @admin.action(description=gettext_lazy("Check in (reception)"))
     def check_in(self, request, queryset):
-        _run(self, request, queryset, "Checked in", lambda actor, v: services.visit_check_in(actor=actor, visit=v))
+        apply_each(
+            self,
+            request,
+            queryset,
+            gettext("Checked in"),
+            lambda actor, v: services.visit_check_in(actor=actor, visit=v),
+        )
 
     @admin.action(description=gettext_lazy("Check out (the badge ends now)"))
     def check_out(self, request, queryset):
-        _run(self, request, queryset, "Checked out", lambda actor, v: services.visit_check_out(actor=actor, visit=v))
+        apply_each(
+            self,
+            request,
+            queryset,
+            gettext("Checked out"),
+            lambda actor, v: services.visit_check_out(actor=actor, visit=v),
+        )
 
     @admin.action(description=gettext_lazy("Cancel (the badge is revoked)"))
     def cancel(self, request, queryset):
-        _run(self, request, queryset, "Cancelled", lambda actor, v: services.visit_cancel(actor=actor, visit=v))
+        apply_each(
+            self, request, queryset, gettext("Cancelled"), lambda actor, v: services.visit_cancel(actor=actor, visit=v)
+        )
 
 
 @admin.register(Kiosk)
@@ -286,7 +299,13 @@ class KioskAdmin(admin.ModelAdmin):
 
     @admin.action(description=gettext_lazy("Switch off (the tablet stops at once)"))
     def revoke(self, request, queryset):
-        _run(self, request, queryset, "Switched off", lambda actor, k: services.kiosk_revoke(actor=actor, kiosk=k))
+        apply_each(
+            self,
+            request,
+            queryset,
+            gettext("Switched off"),
+            lambda actor, k: services.kiosk_revoke(actor=actor, kiosk=k),
+        )
 
 
 # --- read-only records -----------------------------------------------------------------------------------------

@@ -66,7 +66,10 @@ def _new_badge(*, kind: str, person: Person | None = None, visit: Visit | None =
     else:
         uid = codes.normalise_card_uid(card_uid)
         if uid is None:
-            raise Invalid("A card UID is 8 to 32 hex digits (4 to 16 bytes).", extra={"card_uid": ["Not a card UID."]})
+            raise Invalid(
+                gettext("A card UID is 8 to 32 hex digits (4 to 16 bytes)."),
+                extra={"card_uid": [gettext("Not a card UID.")]},
+            )
         badge.card_uid_digest = codes.card_uid_digest(uid)
         badge.card_uid_hint = uid[-4:]
     for _attempt in range(3):
@@ -81,9 +84,11 @@ def _new_badge(*, kind: str, person: Person | None = None, visit: Visit | None =
             if "public_id" in message:
                 continue  # a 60-bit collision: draw again
             if "card" in message:
-                raise Conflict("This card is already registered to a live badge.", code="card_in_use") from None
-            raise Conflict("There is already a live badge of this kind.", code="badge_exists") from None
-    raise Conflict("Could not allocate a badge id; try again.")  # pragma: no cover - 3 collisions of 60 bits
+                raise Conflict(
+                    gettext("This card is already registered to a live badge."), code="card_in_use"
+                ) from None
+            raise Conflict(gettext("There is already a live badge of this kind."), code="badge_exists") from None
+    raise Conflict(gettext("Could not allocate a badge id; try again."))  # pragma: no cover - 3 collisions of 60 bits
 
 
 @transaction.atomic
@@ -100,19 +105,23 @@ def badge_issue(
     if person.site_id != actor.site_id:
         raise NotFound(gettext("No such person."))
     if kind not in BadgeKind.values:
-        raise Invalid("kind is digital or card.")
+        raise Invalid(gettext("kind is digital or card."))
     if not person.user.is_active:
-        raise Conflict("This account is disabled.", code="account_disabled")
+        raise Conflict(gettext("This account is disabled."), code="account_disabled")
     today = timezone.localdate(timezone=person.site.tz)
     if person.membership_ends_on is not None:
         if person.membership_ends_on <= today:
-            raise Conflict("This person's membership has ended.", code="membership_ended")
+            raise Conflict(gettext("This person's membership has ended."), code="membership_ended")
         membership_end = _local_midnight(person.membership_ends_on, person.site.tz)
         valid_until = min(valid_until, membership_end) if valid_until else membership_end
     if valid_until is not None and valid_until <= timezone.now():
-        raise Invalid("valid_until is in the past.", extra={"valid_until": ["Must be in the future."]})
+        raise Invalid(
+            gettext("valid_until is in the past."), extra={"valid_until": [gettext("Must be in the future.")]}
+        )
     if kind == BadgeKind.CARD and not card_uid:
-        raise Invalid("A card needs its card_uid.", extra={"card_uid": ["This field is required for a card."]})
+        raise Invalid(
+            gettext("A card needs its card_uid."), extra={"card_uid": [gettext("This field is required for a card.")]}
+        )
     return _new_badge(
         kind=kind,
         person=person,
@@ -136,7 +145,8 @@ def badge_suspend(*, actor: Person, badge: Badge, reason: str = "suspended") -> 
     if badge.status == BadgeStatus.SUSPENDED:
         return badge
     if badge.status != BadgeStatus.ACTIVE:
-        raise Conflict(f"A {badge.get_status_display().lower()} badge cannot be suspended.")
+        status = badge.get_status_display().lower()
+        raise Conflict(gettext("A %(status)s badge cannot be suspended.") % {"status": status})
     badge.status = BadgeStatus.SUSPENDED
     badge.suspended_at = timezone.now()
     badge.status_reason = reason[:64]
@@ -150,7 +160,8 @@ def badge_reinstate(*, actor: Person, badge: Badge) -> Badge:
     if badge.status == BadgeStatus.ACTIVE:
         return badge
     if badge.status != BadgeStatus.SUSPENDED:
-        raise Conflict(f"A {badge.get_status_display().lower()} badge cannot be reinstated; issue a new one.")
+        status = badge.get_status_display().lower()
+        raise Conflict(gettext("A %(status)s badge cannot be reinstated; issue a new one.") % {"status": status})
     badge.status = BadgeStatus.ACTIVE
     badge.suspended_at = None
     badge.status_reason = ""
@@ -768,7 +779,7 @@ def access_decide(
     """
     at = at or timezone.now()
     if credential_type not in CredentialType.values or channel not in Channel.values:
-        raise Invalid("Unknown credential type or channel.")
+        raise Invalid(gettext("Unknown credential type or channel."))
     if connection.vendor == "postgresql":
         # The audit row and the code's use are durable before the reader acts, even on a connection that commits
         # asynchronously for its other work (the MQTT bridge turns synchronous_commit off for device state).

@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from bookings import services
 from bookings.choices import BookingSource
@@ -204,8 +204,10 @@ class BookingAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
             try:
                 done += services.booking_cancel(actor=actor, booking=booking)
             except DomainError as exc:
-                self.message_user(request, f"{booking}: {exc.detail}", level=messages.WARNING)
-        self.message_user(request, f"Cancelled {done} booking(s).")
+                words = {"obj": booking, "reason": exc.detail, "code": exc.code}
+                self.message_user(request, gettext("%(obj)s: %(reason)s [%(code)s]") % words, level=messages.WARNING)
+        message = ngettext("Cancelled %(count)d booking.", "Cancelled %(count)d bookings.", done) % {"count": done}
+        self.message_user(request, message)
 
 
 @admin.register(CalendarFeed)

@@ -6,7 +6,7 @@ Every change goes through calendars.services: sync requests, unlinking, disconne
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from calendars import services
 from calendars.models import Connection, EventLink, OutboundChange, RoomCalendar
@@ -44,9 +44,16 @@ class ConnectionAdmin(admin.ModelAdmin):
         for connection in queryset:
             try:
                 count = services.connection_sync_request(actor=actor, connection=connection)
-                self.message_user(request, f"{connection}: {count} room(s) queued.", messages.SUCCESS)
+                words = {"connection": connection, "count": count}
+                message = ngettext(
+                    "%(connection)s: %(count)d room queued for a sync.",
+                    "%(connection)s: %(count)d rooms queued for a sync.",
+                    count,
+                )
+                self.message_user(request, message % words, messages.SUCCESS)
             except DomainError as exc:
-                self.message_user(request, f"{connection}: {exc.detail}", messages.ERROR)
+                words = {"obj": connection, "reason": exc.detail, "code": exc.code}
+                self.message_user(request, gettext("%(obj)s: %(reason)s [%(code)s]") % words, messages.ERROR)
 
     def delete_model(self, request, obj) -> None:
         services.connection_delete(actor=person_of(request.user), connection=obj)
@@ -83,13 +90,19 @@ class RoomCalendarAdmin(admin.ModelAdmin):
     def sync_now(self, request, queryset):
         for calendar in queryset:
             services.calendar_sync_request(calendar.pk, force=True)
-        self.message_user(request, f"{queryset.count()} calendar(s) queued.", messages.SUCCESS)
+        count = queryset.count()
+        message = ngettext("%(count)d calendar queued for a sync.", "%(count)d calendars queued for a sync.", count)
+        self.message_user(request, message % {"count": count}, messages.SUCCESS)
 
     @admin.action(description=gettext_lazy("Full sync of the window now"))
     def full_sync_now(self, request, queryset):
         for calendar in queryset:
             services.calendar_sync_request(calendar.pk, full=True, force=True)
-        self.message_user(request, f"{queryset.count()} calendar(s) queued for a full sync.", messages.SUCCESS)
+        count = queryset.count()
+        message = ngettext(
+            "%(count)d calendar queued for a full sync.", "%(count)d calendars queued for a full sync.", count
+        )
+        self.message_user(request, message % {"count": count}, messages.SUCCESS)
 
     def delete_model(self, request, obj) -> None:
         services.room_calendar_unlink(actor=person_of(request.user), room=obj.room)

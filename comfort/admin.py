@@ -1,5 +1,5 @@
 from django.contrib import admin, messages
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 
 from comfort.models import Command, Device, Preference, ZoneDecision
 
@@ -28,9 +28,9 @@ class DeviceAdmin(admin.ModelAdmin):
 
         for device in queryset.select_related("site"):
             issued = mqtt_credential_issue(username=device.device_id, site=device.site.slug, kind=device.kind)
-            self.message_user(
-                request, f"MQTT password of {issued.username} (shown once): {issued.password}", messages.WARNING
-            )
+            words = {"username": issued.username, "password": issued.password}
+            message = gettext("MQTT password of %(username)s (shown once): %(password)s") % words
+            self.message_user(request, message, messages.WARNING)
 
 
 @admin.register(Command)

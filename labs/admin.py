@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from labs import floor_plans, services, services_privacy
-from labs.admin_forms import NO_ACTOR, ServiceFormAdminMixin, ServiceModelForm
+from labs.admin_forms import NO_ACTOR, ServiceFormAdminMixin, ServiceModelForm, apply_each
 from labs.errors import DomainError
 from labs.models import (
     Company,
@@ -165,23 +165,6 @@ class PersonChangeForm(ServiceModelForm):
         return services.person_update(actor=self.actor, person=self.instance, changes=changes)
 
 
-def _each(modeladmin, request, queryset, label: str, call) -> None:
-    """Apply a person service to each selected row; a refusal is a message, never a 500."""
-    actor = person_of(request.user)
-    if actor is None:
-        modeladmin.message_user(request, NO_ACTOR, messages.ERROR)
-        return
-    done = 0
-    for obj in queryset:
-        try:
-            call(actor, obj)
-            done += 1
-        except DomainError as exc:
-            modeladmin.message_user(request, f"{obj}: {exc.detail}", messages.ERROR)
-    if done:
-        modeladmin.message_user(request, f"{label}: {done}.", messages.SUCCESS)
-
-
 @admin.register(Person)
 class PersonAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
     """People: every change goes through the person services (labs/services.py), as from the API.
@@ -205,11 +188,11 @@ class PersonAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
             services_privacy.personal_data_access_log(actor=actor, subject=subject, door="admin.person.change")
         return super().change_view(request, object_id, form_url, extra_context)
 
-    @admin.action(description="Erase on the person's request (identifiers removed everywhere; cannot be undone)")
+    @admin.action(description=_("Erase on the person's request (identifiers removed everywhere; cannot be undone)"))
     def erase(self, request, queryset):
-        _each(self, request, queryset.select_related("user", "site"), "Erased", _erase)
+        apply_each(self, request, queryset.select_related("user", "site"), _("Erased"), _erase)
 
-    @admin.action(description="Download the marketing list (only people who consent to marketing now)")
+    @admin.action(description=_("Download the marketing list (only people who consent to marketing now)"))
     def marketing_list(self, request, queryset):
         import csv
 
@@ -251,11 +234,11 @@ class PersonAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
 
     @admin.action(description=gettext_lazy("Deactivate (sign-ins end, badges revoked, hosted visits cancelled)"))
     def deactivate(self, request, queryset):
-        _each(self, request, queryset.select_related("user", "site"), "Deactivated", _deactivate)
+        apply_each(self, request, queryset.select_related("user", "site"), _("Deactivated"), _deactivate)
 
     @admin.action(description=gettext_lazy("Reactivate the account (badges are issued anew)"))
     def reactivate(self, request, queryset):
-        _each(self, request, queryset.select_related("user", "site"), "Reactivated", _reactivate)
+        apply_each(self, request, queryset.select_related("user", "site"), _("Reactivated"), _reactivate)
 
 
 def _deactivate(actor: Person, person: Person) -> None:
@@ -358,7 +341,7 @@ class AccountAdmin(UserAdmin):
         description=gettext_lazy("Deactivate (sign-ins end; a person's badges revoked, hosted visits cancelled)")
     )
     def deactivate(self, request, queryset):
-        _each(self, request, queryset, "Deactivated", _deactivate_account)
+        apply_each(self, request, queryset, _("Deactivated"), _deactivate_account)
 
 
 def _deactivate_account(actor: Person, user) -> None:

@@ -102,3 +102,35 @@ def test_a_new_reader_gets_a_key_shown_once(demo_staff_client):
     from badges import codes
 
     assert codes.reader_key_matches(reader.key_digest, shown[0].split(": ", 1)[1])
+
+
+def test_a_danish_admin_reads_what_the_actions_did_and_refused_in_danish(demo_staff_client):
+    member = Badge.objects.get(person__user__username="member", kind="digital")
+    colleague = Badge.objects.get(person__user__username="colleague", kind="digital")
+    demo_staff_client.post(admin_url(Badge, "changelist"), {"action": "revoke", "_selected_action": [colleague.pk]})
+
+    response = demo_staff_client.post(
+        admin_url(Badge, "changelist"),
+        {"action": "suspend", "_selected_action": [member.pk, colleague.pk]},  # the colleague's is revoked
+        HTTP_ACCEPT_LANGUAGE="da",
+        follow=True,
+    )
+
+    shown = [str(m) for m in response.context["messages"]]
+    assert "Suspenderet: 1." in shown
+    assert f"{colleague}: Et tilbagekaldt adgangskort kan ikke suspenderes. [conflict]" in shown  # its stable code
+    assert "Suspended" not in " ".join(shown)
+
+
+def test_a_card_already_in_use_is_refused_in_the_admins_language(demo_staff_client):
+    owner, other = (Person.objects.get(user__username=name) for name in ("colleague", "mentor"))
+    fields = {"kind": "card", "card_uid": "04:99:88:77", "valid_until": ""}
+    demo_staff_client.post(admin_url(Badge, "add"), {"person": owner.pk, **fields})
+
+    response = demo_staff_client.post(
+        admin_url(Badge, "add"), {"person": other.pk, **fields}, HTTP_ACCEPT_LANGUAGE="da", follow=True
+    )
+
+    shown = [str(m) for m in response.context["messages"]]
+    assert "Dette kort er allerede registreret til et gyldigt adgangskort." in shown
+    assert not Badge.objects.filter(person=other, kind="card").exists()
