@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from dateutil.rrule import rrulestr
 
 from labs.errors import Invalid
+from labs.validators import ascii_int
 
 MAX_OCCURRENCES = 500
 MAX_SPAN = timedelta(days=366)
@@ -82,10 +83,10 @@ def parse(text: str) -> dict[str, str]:
         raise _invalid(f"Not supported with FREQ={freq}: {', '.join(sorted(unknown))}.")
     if ("COUNT" in parts) == ("UNTIL" in parts):
         raise _invalid("Give exactly one of COUNT or UNTIL.")
-    if "COUNT" in parts and not (parts["COUNT"].isdigit() and 1 <= int(parts["COUNT"]) <= MAX_OCCURRENCES):
+    if "COUNT" in parts and not 1 <= (ascii_int(parts["COUNT"]) or 0) <= MAX_OCCURRENCES:
         raise _invalid(f"COUNT must be between 1 and {MAX_OCCURRENCES}.")
     interval = parts.get("INTERVAL", "1")
-    if not (interval.isdigit() and 1 <= int(interval) <= MAX_INTERVAL[freq]):
+    if not 1 <= (ascii_int(interval) or 0) <= MAX_INTERVAL[freq]:
         raise _invalid(f"INTERVAL must be between 1 and {MAX_INTERVAL[freq]}.")
     if freq == "DAILY" and "BYDAY" in parts and interval != "1":
         raise _invalid("BYDAY with FREQ=DAILY needs INTERVAL=1.")

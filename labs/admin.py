@@ -30,7 +30,7 @@ from labs.models import (
     Zone,
 )
 from labs.permissions import person_of
-from labs.validators import validate_single_line
+from labs.validators import ascii_int, validate_single_line
 
 User = get_user_model()
 admin.site.unregister(User)
@@ -183,7 +183,8 @@ class PersonAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         """Staff reading a person's record is logged (labs.models.PersonalDataAccess)."""
         actor = person_of(request.user)
-        subject = Person.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
+        pk = ascii_int(str(object_id))
+        subject = Person.objects.filter(pk=pk).first() if pk is not None else None
         if actor is not None and subject is not None and request.method == "GET":
             services_privacy.personal_data_access_log(actor=actor, subject=subject, door="admin.person.change")
         return super().change_view(request, object_id, form_url, extra_context)

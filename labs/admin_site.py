@@ -17,7 +17,6 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.decorators import method_decorator
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
@@ -26,6 +25,7 @@ from django_otp import login as otp_login
 
 from labs import services
 from labs.errors import Conflict, Invalid, Throttled, Unauthenticated
+from labs.redirects import local_target
 from labs.second_factor import (
     ENROLMENT_KEY_SESSION,
     OneTimeCodeForm,
@@ -174,9 +174,5 @@ class LabsAdminSite(admin.AdminSite):
         return TemplateResponse(request, "admin/labs/privacy_register.html", context)
 
     def _next(self, request) -> str:
-        target = request.POST.get("next") or request.GET.get("next") or ""
-        if target and url_has_allowed_host_and_scheme(
-            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-        ):
-            return target
-        return reverse("admin:index", current_app=self.name)
+        target = local_target(request, request.POST.get("next") or request.GET.get("next"))
+        return target or reverse("admin:index", current_app=self.name)

@@ -13,9 +13,11 @@ from binascii import unhexlify
 
 import segno
 from django import forms
+from django.utils.translation import gettext, gettext_lazy
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from labs.permissions import is_staff, person_of
+from labs.validators import ascii_int
 
 CODE_DIGITS = 6
 ENROLMENT_KEY_SESSION = "second_factor_enrolment_key"
@@ -85,7 +87,7 @@ class OneTimeCodeForm(forms.Form):
     """The code an authenticator app shows: digits only (spaces are forgiven)."""
 
     code = forms.CharField(
-        label="Code",
+        label=gettext_lazy("Code"),
         max_length=16,
         widget=forms.TextInput(
             attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "pattern": "[0-9 ]*", "autofocus": True}
@@ -94,6 +96,7 @@ class OneTimeCodeForm(forms.Form):
 
     def clean_code(self) -> str:
         code = "".join(self.cleaned_data["code"].split())
-        if not code.isdigit() or len(code) != CODE_DIGITS:
-            raise forms.ValidationError(f"Enter the {CODE_DIGITS}-digit code from your authenticator app.")
+        if len(code) != CODE_DIGITS or ascii_int(code) is None:
+            message = gettext("Enter the %(digits)d-digit code from your authenticator app.")
+            raise forms.ValidationError(message % {"digits": CODE_DIGITS})
         return code

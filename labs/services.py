@@ -46,6 +46,7 @@ from labs.models import Company, Person, SignInCounter, Site
 from labs.permissions import person_of, require_staff
 from labs.second_factor import key_is_valid, second_factor_device, second_factor_required
 from labs.transactions import enqueue_after_commit
+from labs.validators import ascii_int
 
 logger = logging.getLogger(__name__)
 
@@ -557,7 +558,7 @@ def sign_in_second_factor(*, user, code: str, ip: str):
         username=username,
         ip=ip,
         second_factor=True,
-        check=lambda: code.isdigit() and verify_token(user, device.persistent_id, code),
+        check=lambda: ascii_int(code) is not None and verify_token(user, device.persistent_id, code),
     )
     if not verified:
         raise Unauthenticated(gettext("Wrong or expired code."), code=CODE_INVALID)
@@ -598,12 +599,13 @@ def second_factor_enrol(*, user, key: str, code: str, ip: str, name: str = "Auth
     if not key_is_valid(key):
         raise Invalid(gettext("The enrolment secret is not valid; reload the page."))
     code = "".join(str(code).split())
+    number = ascii_int(code)
     totp = TOTP(unhexlify(key))
     matched = sign_in_attempt(
         username=user.get_username(),
         ip=ip,
         second_factor=True,
-        check=lambda: code.isdigit() and totp.verify(int(code), tolerance=1),
+        check=lambda: number is not None and totp.verify(number, tolerance=1),
     )
     if not matched:
         raise Unauthenticated(gettext("Wrong or expired code."), code=CODE_INVALID)

@@ -78,6 +78,17 @@ def single_line(value: str) -> str:
     return re.sub(" {2,}", " ", cleaned).strip()
 
 
+def ascii_int(text: str, *, max_digits: int = 18) -> int | None:
+    """``text`` as a whole number if it is 1 to ``max_digits`` ASCII digits, else None.
+
+    For a number a person or a provider typed (an id in a form, a count in a rule or an import): ``str.isdigit`` is
+    True for "²" and "٣", which ``int`` refuses, and ``int`` refuses more than 4,300 digits; either made
+    ``isdigit() and int()`` a 500 ("²" as a desk, 5,000 nines as a COUNT). 18 digits fit a 64-bit id."""
+    if 0 < len(text) <= max_digits and text.isascii() and text.isdigit():
+        return int(text)
+    return None
+
+
 def validate_date_in_range(value: date) -> None:
     if not MIN_DATE <= value <= MAX_DATE:
         raise ValidationError(

@@ -14,7 +14,6 @@ from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -26,6 +25,7 @@ from django_otp import login as otp_login
 from labs import services
 from labs.errors import Conflict, Invalid, Throttled, Unauthenticated
 from labs.permissions import person_of
+from labs.redirects import local_target
 from labs.second_factor import (
     ENROLMENT_KEY_SESSION,
     OneTimeCodeForm,
@@ -49,13 +49,8 @@ class SignInForm(forms.Form):
 
 
 def _safe_next(request) -> str | None:
-    """The ``next`` target if it stays on this host (never an open redirect), else None."""
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return None
+    """The ``next`` target if it is a path of this site (never an open redirect), else None."""
+    return local_target(request, request.POST.get("next") or request.GET.get("next"))
 
 
 @sensitive_post_parameters("password")

@@ -18,7 +18,6 @@ from django.http import Http404, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -29,6 +28,7 @@ from badges.qr import qr_svg
 from labs.errors import DomainError
 from labs.models import Site
 from labs.permissions import is_host, is_staff, person_of
+from labs.redirects import local_target
 from labs.validators import validate_datetime_in_range, validate_single_line
 
 QR_POLL_SECONDS = 5
@@ -182,10 +182,7 @@ def visitors(request):
 
 
 def _back(request, default: str):
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return redirect(target)
-    return redirect(default)
+    return redirect(local_target(request, request.POST.get("next")) or default)
 
 
 def _visit_command(request, pk: int, call, done: str, default: str):
@@ -195,9 +192,7 @@ def _visit_command(request, pk: int, call, done: str, default: str):
     try:
         call(actor=person, visit=visit)
     except DomainError as exc:
-        back = request.POST.get("next", "")
-        if not (back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()})):
-            back = reverse(default)
+        back = local_target(request, request.POST.get("next")) or reverse(default)
         context = {"detail": exc.detail, "code": exc.code, "visit": visit, "back": back}
         return render(request, "portal/badges/refused.html", context, status=exc.status_code)
     else:

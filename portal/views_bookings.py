@@ -18,7 +18,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
@@ -31,7 +31,8 @@ from labs import dates, floor_plans
 from labs.errors import DomainError
 from labs.models import Floor, Person, Zone
 from labs.permissions import is_staff, person_of
-from labs.validators import validate_date_in_range, validate_datetime_in_range, validate_single_line
+from labs.redirects import local_target
+from labs.validators import ascii_int, validate_date_in_range, validate_datetime_in_range, validate_single_line
 
 SLOT = timedelta(minutes=30)  # proposed times fall on the half hour
 ROOM_DEFAULT_LENGTH = timedelta(hours=1)
@@ -596,10 +597,7 @@ def desk_search(request):
 
 
 def _back(request, default: str) -> str:
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return target
-    return reverse(default)
+    return local_target(request, request.POST.get("next")) or reverse(default)
 
 
 def _what(booking: Booking) -> str:
@@ -671,7 +669,7 @@ def book(request):
 def _resource_asked(params) -> tuple[Room | None, Desk | None]:
     def pk(name):
         value = params.get(name, "")
-        return int(value) if value.isdigit() and len(value) < 10 else None
+        return ascii_int(value)
 
     room = Room.objects.select_related("site", "floor").filter(pk=pk("room"), is_active=True).first()
     desk = None if room else Desk.objects.select_related("site", "floor", "zone").filter(pk=pk("desk")).first()
@@ -778,9 +776,8 @@ def my_bookings(request):
         }
         for b in upcoming
     ]
-    booked = None
-    if request.GET.get("booked", "").isdigit() and len(request.GET["booked"]) < 10:
-        booked = next((r for r in rows if r["booking"].pk == int(request.GET["booked"])), None)
+    booked_pk = ascii_int(request.GET.get("booked", ""))
+    booked = next((r for r in rows if r["booking"].pk == booked_pk), None) if booked_pk is not None else None
     context = {"rows": rows, "tz": tz, "booked": booked}
     if booked is not None:
         # "Add to my calendar": the booking's .ics, and the person's own calendar once connected (it follows by

@@ -16,6 +16,7 @@ from bookings.models import Desk
 from comfort import contract, selectors, services
 from labs.errors import DomainError
 from labs.permissions import person_of
+from labs.validators import ascii_int
 
 
 class PreferenceForm(forms.Form):
@@ -42,10 +43,10 @@ class PreferenceForm(forms.Form):
 
 def _posted_desk(request, person, **filters) -> Desk:
     """The desk named by the form's ``desk`` field at the person's site; anything else (missing, not a number) 404s."""
-    raw = request.POST.get("desk", "")
-    if not raw.isdigit():
+    pk = ascii_int(request.POST.get("desk", ""))
+    if pk is None:
         raise Http404("No such desk.")
-    return get_object_or_404(Desk, pk=int(raw), site=person.site, **filters)
+    return get_object_or_404(Desk, pk=pk, site=person.site, **filters)
 
 
 def _person_or_none(request):

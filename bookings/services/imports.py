@@ -30,6 +30,7 @@ from bookings.services.conflicts import held_until, is_overlap_violation
 from labs import bulk
 from labs.errors import Conflict, Invalid
 from labs.models import Person, Site
+from labs.validators import ascii_int
 
 MAX_ROWS = 200_000
 COLUMNS = ("room", "start", "end", "organiser_email", "attendees", "status")
@@ -95,7 +96,8 @@ def _row(line: int, values: dict[str, str]) -> _Row:
     if status not in STATUSES:
         raise ImportMalformed(line, f"status {status!r} is not one of {', '.join(STATUSES)}.")
     attendees_text = (values.get("attendees") or "").strip() or "0"
-    if not attendees_text.isdigit() or int(attendees_text) > MAX_ATTENDEES:
+    attendees = ascii_int(attendees_text)
+    if attendees is None or attendees > MAX_ATTENDEES:
         raise ImportMalformed(line, f"attendees {attendees_text!r} is not a count from 0 to {MAX_ATTENDEES}.")
     start = _moment(values.get("start", ""), line=line, column="start")
     end = _moment(values.get("end", ""), line=line, column="end")
@@ -110,7 +112,7 @@ def _row(line: int, values: dict[str, str]) -> _Row:
         start=start,
         end=end,
         organiser_email=(values.get("organiser_email") or "").strip().lower(),
-        attendees=int(attendees_text),
+        attendees=attendees,
         status=STATUSES[status],
         checked_in_at=_moment(values.get("checked_in_at", ""), line=line, column="checked_in_at", required=False),
         created_at=_moment(values.get("created_at", ""), line=line, column="created_at", required=False),
@@ -223,9 +225,9 @@ def _event_row(event: dict) -> _Row:
     attendees = event["attendees"]
     if "X-LABS-ATTENDEES" in values:
         text = values["X-LABS-ATTENDEES"][1]
-        if not text.isdigit() or int(text) > MAX_ATTENDEES:
+        attendees = ascii_int(text)
+        if attendees is None or attendees > MAX_ATTENDEES:
             raise ImportMalformed(values["X-LABS-ATTENDEES"][0], f"X-LABS-ATTENDEES {text!r} is not a count.")
-        attendees = int(text)
     start, end = values["DTSTART"][1], values["DTEND"][1]
     if end <= start:
         raise ImportMalformed(values["DTEND"][0], "DTEND is not after DTSTART.")

@@ -333,3 +333,12 @@ def test_a_desk_held_to_midnight_ends_at_24_not_00(member_web, member, desk):
     danish = member_web.get("/bookings/", HTTP_ACCEPT_LANGUAGE="da").content.decode()
     assert "Tue 3 Mar, 14:30–24:00" in english and "–00:00" not in english
     assert "tir. 3. mar., 14:30–24:00" in danish
+
+
+def test_ids_that_are_not_plain_numbers_find_nothing_and_are_never_a_500(member_web, room):
+    assert member_web.get("/book/new/", {"room": "²"}).status_code == 404
+    assert member_web.get("/book/new/", {"room": "9" * 5000}).status_code == 404
+    assert member_web.get("/bookings/", {"booked": "²"}).status_code == 200
+    assert member_web.post("/book/", {"room": "²", "next": "0"}).status_code in {302, 400}
+    cancelled = member_web.post("/bookings/999/cancel/", {"next": "0"})
+    assert cancelled.status_code in {302, 404}

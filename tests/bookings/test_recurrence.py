@@ -69,6 +69,9 @@ def test_daily_weekdays_and_monthly_rules():
         "FREQ=WEEKLY;UNTIL=notadate",
         "",
         "x" * 400,
+        "FREQ=WEEKLY;COUNT=²",  # a digit to str.isdigit, not to int()
+        "FREQ=WEEKLY;COUNT=" + "9" * 5000,  # past int()'s 4,300 digits
+        "FREQ=DAILY;INTERVAL=³;COUNT=4",
     ],
 )
 def test_it_refuses_rules_outside_the_supported_subset(rule):

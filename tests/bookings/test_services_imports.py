@@ -95,6 +95,13 @@ def test_overlapping_rows_are_skipped_with_their_line(frozen, site, room, organi
             "attendees",
         ),
         (["Fjord,2026-02-02T09:00:00+01:00"], 2, "fields"),
+        # digits int() refuses: a superscript, and more than Python's 4,300 (a 500 before labs.validators.ascii_int)
+        (["Fjord,2026-02-02T09:00:00+01:00,2026-02-02T10:00:00+01:00,maja@example.test,²,completed,,"], 2, "attendees"),
+        (
+            [f"Fjord,2026-02-02T09:00:00+01:00,2026-02-02T10:00:00+01:00,maja@example.test,{'9' * 5000},completed,,"],
+            2,
+            "attendees",
+        ),
     ],
 )
 def test_a_malformed_file_names_its_line_and_imports_nothing(frozen, site, room, organiser, rows, line, words):

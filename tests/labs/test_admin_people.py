@@ -278,3 +278,9 @@ class TestASuperuserWithoutAPerson:
         assert response.status_code == 302, _errors(response)
         member.user.refresh_from_db()
         assert not member.user.is_active
+
+
+@pytest.mark.parametrize("object_id", ["²", "9" * 5000])
+def test_a_person_id_that_is_not_a_plain_number_is_not_found_not_a_500(admin_client_staff, object_id):
+    response = admin_client_staff.get(f"/admin/labs/person/{object_id}/change/")
+    assert response.status_code == 302 and response["Location"] == "/admin/"  # Django's "doesn't exist" redirect

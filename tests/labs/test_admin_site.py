@@ -120,6 +120,14 @@ class TestEnrolmentInTheAdmin:
         assert client.get("/admin/").status_code == 200
         assert TOTPDevice.objects.get(user=admin_staff.user).confirmed
 
+    def test_a_next_that_is_not_a_path_goes_to_the_admin_index(self, client, admin_staff, password):
+        admin_sign_in(client, "staff", password)
+        client.get("/admin/two-factor/")
+        app = TOTPDevice(key=client.session[ENROLMENT_KEY_SESSION])
+        response = client.post("/admin/two-factor/", {"code": totp_code(app), "next": "0"})  # once a 500
+        assert response.status_code == 302 and response["Location"] == "/admin/"
+        assert client.get("/admin/two-factor/", {"next": "index"})["Location"] == "/admin/"  # already set up
+
     def test_a_wrong_code_is_refused(self, client, admin_staff, password):
         admin_sign_in(client, "staff", password)
         client.get("/admin/two-factor/")

@@ -87,6 +87,13 @@ class TestSignIn:
         assert response.status_code == 302
         assert response["Location"] == reverse("portal:dashboard")
 
+    @pytest.mark.parametrize("target", ["0", "foo", "portal:dashboard", "２", "http://testserver/x", "//evil.example/"])
+    def test_a_next_that_is_not_a_path_of_this_site_goes_to_the_dashboard(self, client, member, target):
+        # redirect() took a bare word for a URL pattern's name: "?next=0" was a 500 (NoReverseMatch)
+        client.force_login(member.user)
+        response = client.get(SIGN_IN, {"next": target})
+        assert response.status_code == 302 and response["Location"] == reverse("portal:dashboard")
+
     def test_an_inactive_account_cannot_sign_in(self, client, member, password):
         member.user.is_active = False
         member.user.save()

@@ -130,3 +130,10 @@ def test_the_live_panel_reads_in_danish_down_to_the_device_states(member_browser
     member_browser.cookies["django_language"] = "en-gb"
     english = unescape(member_browser.get("/workspace/live/").content.decode())
     assert "Zone setpoint: the median of 1 checked-in person's preference." in english and "· cooling" in english
+
+
+@pytest.mark.parametrize("posted", ["²", "9" * 5000, "", "1.0"])
+def test_a_desk_that_is_not_a_plain_number_is_a_404_not_a_500(member_browser, devices, posted):
+    # str.isdigit is True for "²" (int() refuses it) and int() refuses more than 4,300 digits
+    assert member_browser.post("/workspace/check-in/", {"desk": posted}).status_code == 404
+    assert member_browser.post("/workspace/check-out/", {"desk": posted}).status_code == 404

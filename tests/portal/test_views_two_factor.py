@@ -10,6 +10,7 @@ import time_machine
 from django.test import Client
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from labs.errors import Unauthenticated
 from labs.second_factor import ENROLMENT_KEY_SESSION
 from tests.factories import AuthenticatorFactory
 from tests.sign_in import totp_code
@@ -62,6 +63,13 @@ class TestTheCodeAfterThePassword:
         response = client.post("/sign-in/code/", {"code": "12ab"})
         assert response.status_code == 400
         assert "Enter the 6-digit code" in response.content.decode()
+
+    @pytest.mark.parametrize("code", ["²²²²²²", "١٢٣٤٥٦"])  # digits to str.isdigit that int() refuses or reads
+    def test_digits_that_are_not_ascii_are_a_field_error_not_a_500(self, client, staff, authenticator, password, code):
+        password_step(client, "staff", password)
+        response = client.post("/sign-in/code/", {"code": code}, HTTP_ACCEPT_LANGUAGE="da")
+        assert response.status_code == 400
+        assert "Indtast den 6-cifrede kode fra din godkendelsesapp." in response.content.decode()
 
     def test_the_code_page_needs_the_password_first(self, client):
         assert client.get("/sign-in/code/")["Location"] == "/sign-in/"
@@ -128,6 +136,15 @@ class TestSettingUpAnAuthenticator:
         first = client.session[ENROLMENT_KEY_SESSION]
         client.get("/account/two-factor/")
         assert client.session[ENROLMENT_KEY_SESSION] == first
+
+    def test_a_code_of_superscript_digits_is_refused_not_a_500(self, client, staff, password):
+        from labs import services as labs_services
+
+        password_step(client, "staff", password)
+        client.get("/account/two-factor/")
+        key = client.session[ENROLMENT_KEY_SESSION]
+        with pytest.raises(Unauthenticated):  # the service, as the API's enrolment calls it (no form before it)
+            labs_services.second_factor_enrol(user=staff.user, key=key, code="²²²²²²", ip="127.0.0.1")
 
     def test_the_right_code_turns_it_on_and_opens_the_pages(self, client, staff, password):
         password_step(client, "staff", password)
