@@ -30,6 +30,9 @@ class Run(models.Model):
     report = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Touched at the claim and at every step's progress: a running run whose heartbeat stops has lost its worker
+    # (services.runs_sweep fails it after STALLED_AFTER, not after the whole task time limit).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -27,6 +27,9 @@ NIGHTLY_DAYS = 84  # the nightly run keeps the last 12 weeks fresh
 MAX_DAYS = 400
 QUEUED_RESEND_AFTER = timedelta(minutes=5)  # a run still queued this long: its task is sent again (runs_sweep)
 STALLED_MARGIN = timedelta(minutes=1)  # past the task time limit, a run still running has lost its worker
+# A running run touches its heartbeat at every step (a batch of 14 days, the report); the whole job at 1,000,000
+# bookings took about two minutes (docs/analytics.md). Ten minutes without a heartbeat: its worker is gone.
+STALLED_AFTER = timedelta(minutes=10)
 STALLED_ERROR = "Stopped: the worker running it ended before it finished. Start the run again."
 
 
@@ -65,14 +68,19 @@ def run_create(
 
 
 def _progress(run_id: int, value: float) -> None:
-    Run.objects.filter(pk=run_id, state=RunState.RUNNING).update(progress=round(min(max(value, 0.0), 1.0), 4))
+    Run.objects.filter(pk=run_id, state=RunState.RUNNING).update(
+        progress=round(min(max(value, 0.0), 1.0), 4), heartbeat_at=timezone.now()
+    )
 
 
 def run_execute(*, run_id: int, now: datetime | None = None) -> Run | None:
     """Execute a queued run: recompute the days whose bookings changed (or were computed before they ended), then
     store the period's report. Claimed once; a failure is recorded on the run, never raised into the worker."""
     now = now or timezone.now()
-    if not Run.objects.filter(pk=run_id, state=RunState.QUEUED).update(state=RunState.RUNNING, started_at=now):
+    claimed = Run.objects.filter(pk=run_id, state=RunState.QUEUED).update(
+        state=RunState.RUNNING, started_at=now, heartbeat_at=timezone.now()
+    )
+    if not claimed:
         return None
     run = Run.objects.select_related("site").get(pk=run_id)
     try:
@@ -125,10 +133,11 @@ def runs_sweep(*, now: datetime | None = None) -> tuple[int, int]:
     - Still queued after ``QUEUED_RESEND_AFTER``: its task was never queued (a broker outage when it was created,
       logged by labs.transactions) or was lost; it is sent again. A run is claimed once, so a task that was only
       slow executes it once all the same.
-    - Still running past ``CELERY_TASK_TIME_LIMIT``: no task runs that long (the worker kills it), so its worker
-      ended without recording anything (killed at the limit, a deploy, the OOM killer). It is marked failed with a
-      reason, so the dashboard stops showing it as running and staff may start it again; the nightly run recomputes
-      its days anyway.
+    - Still running with no heartbeat for ``STALLED_AFTER`` (every step touches it): its worker ended without
+      recording anything (killed at the time limit, a deploy, the OOM killer). It is marked failed with a reason, so
+      the dashboard stops showing it as running within minutes and staff may start it again; the nightly run
+      recomputes its days anyway. A run without a heartbeat (started before there was one) is judged by the task
+      time limit, as before. Should a slow step outlive the ten minutes after all, its run still ends done.
     """
     from analytics import tasks
 
@@ -141,7 +150,8 @@ def runs_sweep(*, now: datetime | None = None) -> tuple[int, int]:
     for run_id in queued:
         enqueue_after_commit(tasks.run_execute, run_id)
     stalled_before = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT) - STALLED_MARGIN
-    failed = Run.objects.filter(state=RunState.RUNNING, started_at__lt=stalled_before).update(
+    silent = Q(heartbeat_at__lt=now - STALLED_AFTER) | Q(heartbeat_at__isnull=True, started_at__lt=stalled_before)
+    failed = Run.objects.filter(silent, state=RunState.RUNNING).update(
         state=RunState.FAILED, error=STALLED_ERROR, finished_at=now
     )
     if queued or failed:

@@ -77,3 +77,39 @@ def test_the_sweep_sends_a_stuck_queued_run_again_and_fails_one_whose_worker_end
     assert "worker running it ended" in killed.error
     with time_machine.travel(sweep_at + timedelta(seconds=10), tick=False):
         assert tasks.runs_sweep.delay().get() == [0, 0]  # nothing left: the sweep changes nothing twice
+
+
+def test_a_run_whose_heartbeat_stops_is_failed_within_minutes_not_after_the_time_limit(site, rooms):
+    """Every step touches the heartbeat; ten minutes of silence mean the worker is gone (the time limit is 30)."""
+
+    from analytics import services
+    from analytics.choices import RunState
+
+    day = local(2026, 3, 2).date()
+    with time_machine.travel(local(2026, 3, 10, 9), tick=False):
+        dead = services.run_create(site=site, date_from=day, date_to=day, enqueue=False)
+        slow = services.run_create(site=site, date_from=day, date_to=day, enqueue=False)
+        Run.objects.filter(pk__in=[dead.pk, slow.pk]).update(
+            state=RunState.RUNNING, started_at=local(2026, 3, 10, 9), heartbeat_at=local(2026, 3, 10, 9)
+        )
+    with time_machine.travel(local(2026, 3, 10, 9, 8), tick=False):
+        services._progress(slow.pk, 0.5)  # a step ends: the heartbeat moves on
+    assert Run.objects.get(pk=slow.pk).heartbeat_at == local(2026, 3, 10, 9, 8)
+
+    with time_machine.travel(local(2026, 3, 10, 9, 11), tick=False):
+        assert services.runs_sweep() == (0, 1)
+
+    dead.refresh_from_db()
+    assert dead.state == RunState.FAILED and "worker running it ended" in dead.error
+    assert Run.objects.get(pk=slow.pk).state == RunState.RUNNING  # 3 minutes since its last step
+
+
+def test_claiming_a_run_starts_its_heartbeat(site, rooms):
+    from analytics import services
+
+    day = local(2026, 3, 2).date()
+    with time_machine.travel(local(2026, 3, 10, 9), tick=False):
+        run = services.run_create(site=site, date_from=day, date_to=day, enqueue=False)
+        services.run_execute(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.state == "done" and run.heartbeat_at == local(2026, 3, 10, 9)
