@@ -19,21 +19,29 @@ class Run(models.Model):
     """One computation of a site's snapshots for the local days ``date_from``..``date_to`` (both included): nightly
     from beat or on demand; ``progress`` 0..1 while it runs; ``report`` is the period's published figures."""
 
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="analytics_runs")
-    date_from = models.DateField()
-    date_to = models.DateField()
-    trigger = models.CharField(max_length=16, choices=RunTrigger.choices, default=RunTrigger.ON_DEMAND)
-    state = models.CharField(max_length=16, choices=RunState.choices, default=RunState.QUEUED)
-    progress = models.FloatField(default=0.0, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
-    error = models.CharField(max_length=500, blank=True)
-    days_recomputed = models.PositiveIntegerField(default=0)
-    report = models.JSONField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
+    site = models.ForeignKey(
+        Site, on_delete=models.CASCADE, related_name="analytics_runs", verbose_name=gettext_lazy("site")
+    )
+    date_from = models.DateField(verbose_name=gettext_lazy("date from"))
+    date_to = models.DateField(verbose_name=gettext_lazy("date to"))
+    trigger = models.CharField(
+        max_length=16, choices=RunTrigger.choices, default=RunTrigger.ON_DEMAND, verbose_name=gettext_lazy("trigger")
+    )
+    state = models.CharField(
+        max_length=16, choices=RunState.choices, default=RunState.QUEUED, verbose_name=gettext_lazy("state")
+    )
+    progress = models.FloatField(
+        default=0.0, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)], verbose_name=gettext_lazy("progress")
+    )
+    error = models.CharField(max_length=500, blank=True, verbose_name=gettext_lazy("error"))
+    days_recomputed = models.PositiveIntegerField(default=0, verbose_name=gettext_lazy("days recomputed"))
+    report = models.JSONField(null=True, blank=True, verbose_name=gettext_lazy("report"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=gettext_lazy("created at"))
+    started_at = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("started at"))
     # Touched at the claim and at every step's progress: a running run whose heartbeat stops has lost its worker
     # (services.runs_sweep fails it after STALLED_AFTER, not after the whole task time limit).
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("heartbeat at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("finished at"))
 
     class Meta:
         verbose_name = gettext_lazy("analytics run")
@@ -56,11 +64,13 @@ class DayState(models.Model):
     """When a site's local day was last computed, and a fingerprint of its bookings then (how many, the latest
     ``updated_at``): a day is recomputed when the fingerprint changes or it was computed before it ended."""
 
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+")
-    day = models.DateField()
-    fingerprint = models.CharField(max_length=80)
-    final = models.BooleanField(default=False, help_text="Computed after the day ended.")
-    computed_at = models.DateTimeField()
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+", verbose_name=gettext_lazy("site"))
+    day = models.DateField(verbose_name=gettext_lazy("day"))
+    fingerprint = models.CharField(max_length=80, verbose_name=gettext_lazy("fingerprint"))
+    final = models.BooleanField(
+        default=False, help_text=gettext_lazy("Computed after the day ended."), verbose_name=gettext_lazy("final")
+    )
+    computed_at = models.DateTimeField(verbose_name=gettext_lazy("computed at"))
 
     class Meta:
         verbose_name = gettext_lazy("day state")
@@ -76,20 +86,36 @@ class RoomDay(models.Model):
     room's bookable hours; counts are of bookings starting that day. ``lead_quarters`` and ``sizes`` are histograms
     (lead time in quarter hours, meeting size in people -> number of held bookings) for medians and percentiles."""
 
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+")
-    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="+")
-    day = models.DateField()
-    bookable_h = models.FloatField(default=0)
-    booked_h = models.FloatField(default=0)
-    occupied_h = models.FloatField(default=0)
-    ghost_h = models.FloatField(default=0)
-    held = models.PositiveIntegerField(default=0, help_text="Held bookings (confirmed, checked in, completed).")
-    started = models.PositiveIntegerField(default=0, help_text="Bookings that required check-in and started.")
-    no_shows = models.PositiveIntegerField(default=0)
-    seat_sum = models.FloatField(default=0, help_text="Sum over held bookings of people / capacity.")
-    preferred = models.PositiveIntegerField(default=0, help_text="Held bookings made while a same-band room was free.")
-    lead_quarters = models.JSONField(default=dict, blank=True)
-    sizes = models.JSONField(default=dict, blank=True)
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+", verbose_name=gettext_lazy("site"))
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="+", verbose_name=gettext_lazy("room"))
+    day = models.DateField(verbose_name=gettext_lazy("day"))
+    bookable_h = models.FloatField(default=0, verbose_name=gettext_lazy("bookable h"))
+    booked_h = models.FloatField(default=0, verbose_name=gettext_lazy("booked h"))
+    occupied_h = models.FloatField(default=0, verbose_name=gettext_lazy("occupied h"))
+    ghost_h = models.FloatField(default=0, verbose_name=gettext_lazy("ghost h"))
+    held = models.PositiveIntegerField(
+        default=0,
+        help_text=gettext_lazy("Held bookings (confirmed, checked in, completed)."),
+        verbose_name=gettext_lazy("held"),
+    )
+    started = models.PositiveIntegerField(
+        default=0,
+        help_text=gettext_lazy("Bookings that required check-in and started."),
+        verbose_name=gettext_lazy("started"),
+    )
+    no_shows = models.PositiveIntegerField(default=0, verbose_name=gettext_lazy("no shows"))
+    seat_sum = models.FloatField(
+        default=0,
+        help_text=gettext_lazy("Sum over held bookings of people / capacity."),
+        verbose_name=gettext_lazy("seat sum"),
+    )
+    preferred = models.PositiveIntegerField(
+        default=0,
+        help_text=gettext_lazy("Held bookings made while a same-band room was free."),
+        verbose_name=gettext_lazy("preferred"),
+    )
+    lead_quarters = models.JSONField(default=dict, blank=True, verbose_name=gettext_lazy("lead quarters"))
+    sizes = models.JSONField(default=dict, blank=True, verbose_name=gettext_lazy("sizes"))
 
     class Meta:
         verbose_name = gettext_lazy("room day")
@@ -105,16 +131,23 @@ class SiteHour(models.Model):
     """A site's figures for one local hour, for all rooms (``band`` empty) and per room size band: bookable, booked
     and occupied room-hours, and the most rooms booked at once (sampled every quarter hour)."""
 
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+")
-    day = models.DateField()
-    starts_at = models.DateTimeField(help_text="The hour's start (UTC); a 25-hour day has two local 02:00.")
-    weekday = models.PositiveSmallIntegerField(help_text="0 Monday .. 6 Sunday (local).")
-    hour = models.PositiveSmallIntegerField(help_text="Local hour 0-23.")
-    band = models.CharField(max_length=8, blank=True, choices=SizeBand.choices)
-    bookable_h = models.FloatField(default=0)
-    booked_h = models.FloatField(default=0)
-    occupied_h = models.FloatField(default=0)
-    peak_rooms = models.PositiveIntegerField(default=0)
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+", verbose_name=gettext_lazy("site"))
+    day = models.DateField(verbose_name=gettext_lazy("day"))
+    starts_at = models.DateTimeField(
+        help_text=gettext_lazy("The hour's start (UTC); a 25-hour day has two local 02:00."),
+        verbose_name=gettext_lazy("starts at"),
+    )
+    weekday = models.PositiveSmallIntegerField(
+        help_text=gettext_lazy("0 Monday .. 6 Sunday (local)."), verbose_name=gettext_lazy("weekday")
+    )
+    hour = models.PositiveSmallIntegerField(
+        help_text=gettext_lazy("Local hour 0-23."), verbose_name=gettext_lazy("hour")
+    )
+    band = models.CharField(max_length=8, blank=True, choices=SizeBand.choices, verbose_name=gettext_lazy("band"))
+    bookable_h = models.FloatField(default=0, verbose_name=gettext_lazy("bookable h"))
+    booked_h = models.FloatField(default=0, verbose_name=gettext_lazy("booked h"))
+    occupied_h = models.FloatField(default=0, verbose_name=gettext_lazy("occupied h"))
+    peak_rooms = models.PositiveIntegerField(default=0, verbose_name=gettext_lazy("peak rooms"))
 
     class Meta:
         verbose_name = gettext_lazy("site hour")

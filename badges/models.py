@@ -37,13 +37,17 @@ def all_weekdays() -> list[int]:
 class Door(models.Model):
     """A door (or gate, turnstile) of a site; who may pass it when is decided by its rules."""
 
-    site = models.ForeignKey("labs.Site", on_delete=models.PROTECT, related_name="doors")
-    slug = models.SlugField(max_length=40)
-    name = models.CharField(max_length=120, validators=[validate_single_line])
-    allows_visitors = models.BooleanField(
-        default=False, help_text="Visitor badges open this door (during their visit, within the rules' hours)."
+    site = models.ForeignKey(
+        "labs.Site", on_delete=models.PROTECT, related_name="doors", verbose_name=gettext_lazy("site")
     )
-    is_active = models.BooleanField(default=True)
+    slug = models.SlugField(max_length=40, verbose_name=gettext_lazy("slug"))
+    name = models.CharField(max_length=120, validators=[validate_single_line], verbose_name=gettext_lazy("name"))
+    allows_visitors = models.BooleanField(
+        default=False,
+        help_text=gettext_lazy("Visitor badges open this door (during their visit, within the rules' hours)."),
+        verbose_name=gettext_lazy("allows visitors"),
+    )
+    is_active = models.BooleanField(default=True, verbose_name=gettext_lazy("is active"))
 
     class Meta:
         verbose_name = gettext_lazy("door")
@@ -78,13 +82,17 @@ class DoorRule(models.Model):
     whose ``closes_at`` is not after ``opens_at`` runs past midnight and belongs to the weekday it opened on.
     """
 
-    door = models.ForeignKey(Door, on_delete=models.CASCADE, related_name="rules")
-    roles = models.JSONField(default=list, blank=True, validators=[_validate_roles])
-    companies = models.ManyToManyField("labs.Company", blank=True, related_name="+")
-    weekdays = models.JSONField(default=all_weekdays, validators=[_validate_weekdays])
-    opens_at = models.TimeField(null=True, blank=True)
-    closes_at = models.TimeField(null=True, blank=True)
-    is_active = models.BooleanField(default=True)
+    door = models.ForeignKey(Door, on_delete=models.CASCADE, related_name="rules", verbose_name=gettext_lazy("door"))
+    roles = models.JSONField(default=list, blank=True, validators=[_validate_roles], verbose_name=gettext_lazy("roles"))
+    companies = models.ManyToManyField(
+        "labs.Company", blank=True, related_name="+", verbose_name=gettext_lazy("companies")
+    )
+    weekdays = models.JSONField(
+        default=all_weekdays, validators=[_validate_weekdays], verbose_name=gettext_lazy("weekdays")
+    )
+    opens_at = models.TimeField(null=True, blank=True, verbose_name=gettext_lazy("opens at"))
+    closes_at = models.TimeField(null=True, blank=True, verbose_name=gettext_lazy("closes at"))
+    is_active = models.BooleanField(default=True, verbose_name=gettext_lazy("is active"))
 
     class Meta:
         verbose_name = gettext_lazy("door rule")
@@ -104,14 +112,25 @@ class DoorRule(models.Model):
 class Reader(models.Model):
     """A badge reader at a door. It authenticates with its own API key (HTTP) or MQTT identity (its slug)."""
 
-    slug = models.SlugField(max_length=64, unique=True, help_text="Also its MQTT client id and username.")
-    site = models.ForeignKey("labs.Site", on_delete=models.PROTECT, related_name="readers")
-    door = models.ForeignKey(Door, on_delete=models.PROTECT, related_name="readers")
-    name = models.CharField(max_length=120, blank=True, validators=[validate_single_line])
-    key_digest = models.CharField(max_length=64, blank=True, editable=False)
-    key_rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    slug = models.SlugField(
+        max_length=64,
+        unique=True,
+        help_text=gettext_lazy("Also its MQTT client id and username."),
+        verbose_name=gettext_lazy("slug"),
+    )
+    site = models.ForeignKey(
+        "labs.Site", on_delete=models.PROTECT, related_name="readers", verbose_name=gettext_lazy("site")
+    )
+    door = models.ForeignKey(Door, on_delete=models.PROTECT, related_name="readers", verbose_name=gettext_lazy("door"))
+    name = models.CharField(
+        max_length=120, blank=True, validators=[validate_single_line], verbose_name=gettext_lazy("name")
+    )
+    key_digest = models.CharField(max_length=64, blank=True, editable=False, verbose_name=gettext_lazy("key digest"))
+    key_rotated_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=gettext_lazy("key rotated at")
+    )
+    is_active = models.BooleanField(default=True, verbose_name=gettext_lazy("is active"))
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=gettext_lazy("created at"))
 
     class Meta:
         verbose_name = gettext_lazy("reader")
@@ -129,29 +148,56 @@ class Reader(models.Model):
 class Visit(models.Model):
     """A visitor registered by a host: name and email, the site, a start and an end of at most 24 hours."""
 
-    host = models.ForeignKey("labs.Person", on_delete=models.CASCADE, related_name="hosted_visits")
-    site = models.ForeignKey("labs.Site", on_delete=models.PROTECT, related_name="visits")
-    name = models.CharField(max_length=160, validators=[validate_single_line])
-    email = models.EmailField(validators=[validate_single_line])
-    purpose = models.CharField(max_length=200, blank=True, validators=[validate_single_line])
-    start = models.DateTimeField()
-    end = models.DateTimeField()
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    checked_in_at = models.DateTimeField(null=True, blank=True)
+    host = models.ForeignKey(
+        "labs.Person", on_delete=models.CASCADE, related_name="hosted_visits", verbose_name=gettext_lazy("host")
+    )
+    site = models.ForeignKey(
+        "labs.Site", on_delete=models.PROTECT, related_name="visits", verbose_name=gettext_lazy("site")
+    )
+    name = models.CharField(max_length=160, validators=[validate_single_line], verbose_name=gettext_lazy("name"))
+    email = models.EmailField(validators=[validate_single_line], verbose_name=gettext_lazy("email"))
+    purpose = models.CharField(
+        max_length=200, blank=True, validators=[validate_single_line], verbose_name=gettext_lazy("purpose")
+    )
+    start = models.DateTimeField(verbose_name=gettext_lazy("start"))
+    end = models.DateTimeField(verbose_name=gettext_lazy("end"))
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=gettext_lazy("created at"))
+    checked_in_at = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("checked in at"))
     checked_in_by = models.ForeignKey(
-        "labs.Person", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", help_text="Empty: by scan."
+        "labs.Person",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=gettext_lazy("Empty: by scan."),
+        verbose_name=gettext_lazy("checked in by"),
     )
-    checked_out_at = models.DateTimeField(null=True, blank=True)
-    cancelled_at = models.DateTimeField(null=True, blank=True)
+    checked_out_at = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("checked out at"))
+    cancelled_at = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("cancelled at"))
     ended_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the visit ended early (check-out, cancellation); the purge uses it."
+        null=True,
+        blank=True,
+        help_text=gettext_lazy("When the visit ended early (check-out, cancellation); the purge uses it."),
+        verbose_name=gettext_lazy("ended at"),
     )
-    host_notified_at = models.DateTimeField(null=True, blank=True)
-    walk_in = models.BooleanField(default=False, help_text="Registered by the visitor at the reception kiosk.")
+    host_notified_at = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("host notified at"))
+    walk_in = models.BooleanField(
+        default=False,
+        help_text=gettext_lazy("Registered by the visitor at the reception kiosk."),
+        verbose_name=gettext_lazy("walk in"),
+    )
     house_rules_accepted_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the visitor accepted the site's house rules (at the kiosk)."
+        null=True,
+        blank=True,
+        help_text=gettext_lazy("When the visitor accepted the site's house rules (at the kiosk)."),
+        verbose_name=gettext_lazy("house rules accepted at"),
     )
-    visitor_notified_at = models.DateTimeField(null=True, blank=True, help_text="When the badge link was emailed.")
+    visitor_notified_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=gettext_lazy("When the badge link was emailed."),
+        verbose_name=gettext_lazy("visitor notified at"),
+    )
 
     class Meta:
         verbose_name = gettext_lazy("visit")
@@ -204,12 +250,23 @@ class Kiosk(models.Model):
     no staff session. Revoking the row (or deactivating its site's staff) closes it at once; it opens nothing else.
     """
 
-    site = models.ForeignKey("labs.Site", on_delete=models.CASCADE, related_name="kiosks")
-    name = models.CharField(max_length=80, validators=[validate_single_line])
-    created_by = models.ForeignKey("labs.Person", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    last_seen_at = models.DateTimeField(null=True, blank=True, editable=False)
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    site = models.ForeignKey(
+        "labs.Site", on_delete=models.CASCADE, related_name="kiosks", verbose_name=gettext_lazy("site")
+    )
+    name = models.CharField(max_length=80, validators=[validate_single_line], verbose_name=gettext_lazy("name"))
+    created_by = models.ForeignKey(
+        "labs.Person",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=gettext_lazy("created by"),
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=gettext_lazy("created at"))
+    last_seen_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=gettext_lazy("last seen at")
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("revoked at"))
 
     class Meta:
         verbose_name = gettext_lazy("kiosk")
@@ -230,21 +287,59 @@ class Badge(models.Model):
     Exactly one of ``person`` and ``visit``. A digital badge has a secret; a card only the keyed digest of its UID.
     """
 
-    person = models.ForeignKey("labs.Person", on_delete=models.CASCADE, null=True, blank=True, related_name="badges")
-    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, null=True, blank=True, related_name="badges")
-    kind = models.CharField(max_length=10, choices=BadgeKind.choices)
-    status = models.CharField(max_length=10, choices=BadgeStatus.choices, default=BadgeStatus.ACTIVE)
-    public_id = models.CharField(max_length=16, unique=True, editable=False)
-    secret = models.BinaryField(max_length=32, null=True, blank=True, editable=False)
-    card_uid_digest = models.CharField(max_length=64, null=True, blank=True, editable=False, db_index=True)
-    card_uid_hint = models.CharField(max_length=8, blank=True, editable=False, help_text="Last 4 hex digits.")
-    valid_from = models.DateTimeField(default=timezone.now)
-    valid_until = models.DateTimeField(null=True, blank=True)
-    issued_at = models.DateTimeField(default=timezone.now, editable=False)
-    issued_by = models.ForeignKey("labs.Person", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    suspended_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    status_reason = models.CharField(max_length=64, blank=True)
+    person = models.ForeignKey(
+        "labs.Person",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="badges",
+        verbose_name=gettext_lazy("person"),
+    )
+    visit = models.ForeignKey(
+        Visit,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="badges",
+        verbose_name=gettext_lazy("visit"),
+    )
+    kind = models.CharField(max_length=10, choices=BadgeKind.choices, verbose_name=gettext_lazy("kind"))
+    status = models.CharField(
+        max_length=10, choices=BadgeStatus.choices, default=BadgeStatus.ACTIVE, verbose_name=gettext_lazy("status")
+    )
+    public_id = models.CharField(max_length=16, unique=True, editable=False, verbose_name=gettext_lazy("public ID"))
+    secret = models.BinaryField(
+        max_length=32, null=True, blank=True, editable=False, verbose_name=gettext_lazy("secret")
+    )
+    card_uid_digest = models.CharField(
+        max_length=64,
+        null=True,
+        blank=True,
+        editable=False,
+        db_index=True,
+        verbose_name=gettext_lazy("card UID digest"),
+    )
+    card_uid_hint = models.CharField(
+        max_length=8,
+        blank=True,
+        editable=False,
+        help_text=gettext_lazy("Last 4 hex digits."),
+        verbose_name=gettext_lazy("card UID hint"),
+    )
+    valid_from = models.DateTimeField(default=timezone.now, verbose_name=gettext_lazy("valid from"))
+    valid_until = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("valid until"))
+    issued_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=gettext_lazy("issued at"))
+    issued_by = models.ForeignKey(
+        "labs.Person",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=gettext_lazy("issued by"),
+    )
+    suspended_at = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("suspended at"))
+    revoked_at = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("revoked at"))
+    status_reason = models.CharField(max_length=64, blank=True, verbose_name=gettext_lazy("status reason"))
 
     class Meta:
         verbose_name = gettext_lazy("badge")
@@ -293,10 +388,10 @@ class Badge(models.Model):
 class BadgeCodeUse(models.Model):
     """A rotating code accepted at a reader: (badge, reader, step) is unique, so the same code never opens twice."""
 
-    badge = models.ForeignKey(Badge, on_delete=models.CASCADE, related_name="+")
-    reader = models.ForeignKey(Reader, on_delete=models.CASCADE, related_name="+")
-    step = models.BigIntegerField()
-    used_at = models.DateTimeField(default=timezone.now, db_index=True)
+    badge = models.ForeignKey(Badge, on_delete=models.CASCADE, related_name="+", verbose_name=gettext_lazy("badge"))
+    reader = models.ForeignKey(Reader, on_delete=models.CASCADE, related_name="+", verbose_name=gettext_lazy("reader"))
+    step = models.BigIntegerField(verbose_name=gettext_lazy("step"))
+    used_at = models.DateTimeField(default=timezone.now, db_index=True, verbose_name=gettext_lazy("used at"))
 
     class Meta:
         verbose_name = gettext_lazy("badge code use")
@@ -333,31 +428,73 @@ class AccessDecision(models.Model):
     badge, a visit or an erased person never touches the log.
     """
 
-    at = models.DateTimeField(default=timezone.now, db_index=True)
-    channel = models.CharField(max_length=8, choices=Channel.choices)
+    at = models.DateTimeField(default=timezone.now, db_index=True, verbose_name=gettext_lazy("at"))
+    channel = models.CharField(max_length=8, choices=Channel.choices, verbose_name=gettext_lazy("channel"))
     site = models.ForeignKey(
-        "labs.Site", on_delete=models.DO_NOTHING, db_constraint=False, null=True, blank=True, related_name="+"
+        "labs.Site",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=gettext_lazy("site"),
     )
     reader = models.ForeignKey(
-        Reader, on_delete=models.DO_NOTHING, db_constraint=False, null=True, blank=True, related_name="+"
+        Reader,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=gettext_lazy("reader"),
     )
-    reader_ref = models.CharField(max_length=64, help_text="The reader as the scan named it.")
+    reader_ref = models.CharField(
+        max_length=64,
+        help_text=gettext_lazy("The reader as the scan named it."),
+        verbose_name=gettext_lazy("reader ref"),
+    )
     door = models.ForeignKey(
-        Door, on_delete=models.DO_NOTHING, db_constraint=False, null=True, blank=True, related_name="+"
+        Door,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=gettext_lazy("door"),
     )
-    credential_type = models.CharField(max_length=8, choices=CredentialType.choices)
+    credential_type = models.CharField(
+        max_length=8, choices=CredentialType.choices, verbose_name=gettext_lazy("credential type")
+    )
     badge = models.ForeignKey(
-        Badge, on_delete=models.DO_NOTHING, db_constraint=False, null=True, blank=True, related_name="+"
+        Badge,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=gettext_lazy("badge"),
     )
     person = models.ForeignKey(
-        "labs.Person", on_delete=models.DO_NOTHING, db_constraint=False, null=True, blank=True, related_name="+"
+        "labs.Person",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=gettext_lazy("person"),
     )
     visit = models.ForeignKey(
-        Visit, on_delete=models.DO_NOTHING, db_constraint=False, null=True, blank=True, related_name="+"
+        Visit,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=gettext_lazy("visit"),
     )
-    allow = models.BooleanField()
-    reason = models.CharField(max_length=20, choices=Reason.choices)
-    scan_id = models.CharField(max_length=64, blank=True)
+    allow = models.BooleanField(verbose_name=gettext_lazy("allow"))
+    reason = models.CharField(max_length=20, choices=Reason.choices, verbose_name=gettext_lazy("reason"))
+    scan_id = models.CharField(max_length=64, blank=True, verbose_name=gettext_lazy("scan ID"))
 
     objects = AccessDecisionQuerySet.as_manager()
 

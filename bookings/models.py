@@ -17,6 +17,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from bookings.choices import (
     HOLDING_STATUSES,
@@ -43,19 +44,45 @@ def _validate_amenities(value) -> None:
 class BookingPolicy(models.Model):
     """A site's booking rules; a room may override each of them (its fields of the same name)."""
 
-    site = models.OneToOneField(Site, on_delete=models.CASCADE, related_name="booking_policy")
-    opens_at = models.TimeField(default=time(7, 0), help_text="Bookable from this local time.")
-    closes_at = models.TimeField(default=time(20, 0), help_text="Bookable until this local time.")
-    min_duration_minutes = models.PositiveIntegerField(default=15, validators=[MinValueValidator(1)])
-    max_duration_minutes = models.PositiveIntegerField(default=8 * 60, validators=[MinValueValidator(1)])
-    max_days_ahead = models.PositiveIntegerField(default=180, help_text="How far ahead a booking may start.")
-    min_notice_minutes = models.PositiveIntegerField(default=0, help_text="How soon before its start one may book.")
+    site = models.OneToOneField(
+        Site, on_delete=models.CASCADE, related_name="booking_policy", verbose_name=gettext_lazy("site")
+    )
+    opens_at = models.TimeField(
+        default=time(7, 0),
+        help_text=gettext_lazy("Bookable from this local time."),
+        verbose_name=gettext_lazy("opens at"),
+    )
+    closes_at = models.TimeField(
+        default=time(20, 0),
+        help_text=gettext_lazy("Bookable until this local time."),
+        verbose_name=gettext_lazy("closes at"),
+    )
+    min_duration_minutes = models.PositiveIntegerField(
+        default=15, validators=[MinValueValidator(1)], verbose_name=gettext_lazy("min duration minutes")
+    )
+    max_duration_minutes = models.PositiveIntegerField(
+        default=8 * 60, validators=[MinValueValidator(1)], verbose_name=gettext_lazy("max duration minutes")
+    )
+    max_days_ahead = models.PositiveIntegerField(
+        default=180,
+        help_text=gettext_lazy("How far ahead a booking may start."),
+        verbose_name=gettext_lazy("max days ahead"),
+    )
+    min_notice_minutes = models.PositiveIntegerField(
+        default=0,
+        help_text=gettext_lazy("How soon before its start one may book."),
+        verbose_name=gettext_lazy("min notice minutes"),
+    )
     company_weekly_room_hours = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Hours of room bookings a company may hold per local week; empty: no quota."
+        null=True,
+        blank=True,
+        help_text=gettext_lazy("Hours of room bookings a company may hold per local week; empty: no quota."),
+        verbose_name=gettext_lazy("company weekly room hours"),
     )
 
     class Meta:
-        verbose_name_plural = "booking policies"
+        verbose_name = gettext_lazy("booking policy")
+        verbose_name_plural = gettext_lazy("booking policies")
         constraints = [
             models.CheckConstraint(
                 condition=Q(closes_at__gt=F("opens_at")),
@@ -76,43 +103,62 @@ class BookingPolicy(models.Model):
 class Room(models.Model):
     """A conference room that people book by the hour; empty rule fields fall back to the site's policy."""
 
-    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="rooms")
-    floor = models.ForeignKey(Floor, on_delete=models.PROTECT, related_name="rooms")
-    name = models.CharField(max_length=120, validators=[validate_single_line])
-    capacity = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
-    amenities = models.JSONField(
-        default=list, blank=True, validators=[_validate_amenities], help_text='e.g. ["screen", "video", "whiteboard"]'
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="rooms", verbose_name=gettext_lazy("site"))
+    floor = models.ForeignKey(Floor, on_delete=models.PROTECT, related_name="rooms", verbose_name=gettext_lazy("floor"))
+    name = models.CharField(max_length=120, validators=[validate_single_line], verbose_name=gettext_lazy("name"))
+    capacity = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1)], verbose_name=gettext_lazy("capacity")
     )
-    is_active = models.BooleanField(default=True)
+    amenities = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[_validate_amenities],
+        help_text=gettext_lazy('e.g. ["screen", "video", "whiteboard"]'),
+        verbose_name=gettext_lazy("amenities"),
+    )
+    is_active = models.BooleanField(default=True, verbose_name=gettext_lazy("is active"))
     # Rules: empty means the site's BookingPolicy applies.
-    opens_at = models.TimeField(null=True, blank=True)
-    closes_at = models.TimeField(null=True, blank=True)
-    min_duration_minutes = models.PositiveIntegerField(null=True, blank=True, validators=[MinValueValidator(1)])
-    max_duration_minutes = models.PositiveIntegerField(null=True, blank=True, validators=[MinValueValidator(1)])
-    max_days_ahead = models.PositiveIntegerField(null=True, blank=True)
-    min_notice_minutes = models.PositiveIntegerField(null=True, blank=True)
+    opens_at = models.TimeField(null=True, blank=True, verbose_name=gettext_lazy("opens at"))
+    closes_at = models.TimeField(null=True, blank=True, verbose_name=gettext_lazy("closes at"))
+    min_duration_minutes = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)], verbose_name=gettext_lazy("min duration minutes")
+    )
+    max_duration_minutes = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)], verbose_name=gettext_lazy("max duration minutes")
+    )
+    max_days_ahead = models.PositiveIntegerField(null=True, blank=True, verbose_name=gettext_lazy("max days ahead"))
+    min_notice_minutes = models.PositiveIntegerField(
+        null=True, blank=True, verbose_name=gettext_lazy("min notice minutes")
+    )
     buffer_minutes = models.PositiveSmallIntegerField(
         default=0,
         validators=[MaxValueValidator(240)],
-        help_text="Turnaround after each booking: the room stays held this long after a booking ends.",
+        help_text=gettext_lazy("Turnaround after each booking: the room stays held this long after a booking ends."),
+        verbose_name=gettext_lazy("buffer minutes"),
     )
     plan_x = models.FloatField(
         null=True,
         blank=True,
         validators=[MinValueValidator(0), MaxValueValidator(100)],
-        help_text="Where it sits on its floor's plan: percent of the plan's width from the left; empty: not placed.",
+        help_text=gettext_lazy(
+            "Where it sits on its floor's plan: percent of the plan's width from the left; empty: not placed."
+        ),
+        verbose_name=gettext_lazy("plan x"),
     )
     plan_y = models.FloatField(
         null=True,
         blank=True,
         validators=[MinValueValidator(0), MaxValueValidator(100)],
-        help_text="Percent of the plan's height from the top.",
+        help_text=gettext_lazy("Percent of the plan's height from the top."),
+        verbose_name=gettext_lazy("plan y"),
     )
     # Calendar resources, filled in by calendar sync (bookings/calendars/).
-    google_calendar_id = models.CharField(max_length=255, blank=True)
-    microsoft_resource_email = models.EmailField(blank=True)
+    google_calendar_id = models.CharField(max_length=255, blank=True, verbose_name=gettext_lazy("google calendar ID"))
+    microsoft_resource_email = models.EmailField(blank=True, verbose_name=gettext_lazy("microsoft resource email"))
 
     class Meta:
+        verbose_name = gettext_lazy("room")
+        verbose_name_plural = gettext_lazy("rooms")
         ordering = ["site", "floor", "name"]
         constraints = [
             models.UniqueConstraint(
@@ -135,28 +181,38 @@ class Room(models.Model):
 class Desk(models.Model):
     """A desk in a zone; its height-adjustable frame and the zone's HVAC are comfort devices."""
 
-    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="desks")
-    floor = models.ForeignKey(Floor, on_delete=models.PROTECT, related_name="desks")
-    zone = models.ForeignKey(Zone, on_delete=models.PROTECT, related_name="desks")
-    label = models.CharField(max_length=40, validators=[validate_single_line])
-    is_active = models.BooleanField(default=True)
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="desks", verbose_name=gettext_lazy("site"))
+    floor = models.ForeignKey(Floor, on_delete=models.PROTECT, related_name="desks", verbose_name=gettext_lazy("floor"))
+    zone = models.ForeignKey(Zone, on_delete=models.PROTECT, related_name="desks", verbose_name=gettext_lazy("zone"))
+    label = models.CharField(max_length=40, validators=[validate_single_line], verbose_name=gettext_lazy("label"))
+    is_active = models.BooleanField(default=True, verbose_name=gettext_lazy("is active"))
     amenities = models.JSONField(
-        default=list, blank=True, validators=[_validate_amenities], help_text='e.g. ["monitor", "standing"]'
+        default=list,
+        blank=True,
+        validators=[_validate_amenities],
+        help_text=gettext_lazy('e.g. ["monitor", "standing"]'),
+        verbose_name=gettext_lazy("amenities"),
     )
     plan_x = models.FloatField(
         null=True,
         blank=True,
         validators=[MinValueValidator(0), MaxValueValidator(100)],
-        help_text="Where it sits on its floor's plan: percent of the plan's width from the left; empty: not placed.",
+        help_text=gettext_lazy(
+            "Where it sits on its floor's plan: percent of the plan's width from the left; empty: not placed."
+        ),
+        verbose_name=gettext_lazy("plan x"),
     )
     plan_y = models.FloatField(
         null=True,
         blank=True,
         validators=[MinValueValidator(0), MaxValueValidator(100)],
-        help_text="Percent of the plan's height from the top.",
+        help_text=gettext_lazy("Percent of the plan's height from the top."),
+        verbose_name=gettext_lazy("plan y"),
     )
 
     class Meta:
+        verbose_name = gettext_lazy("desk")
+        verbose_name_plural = gettext_lazy("desks")
         ordering = ["site", "label"]
         constraints = [
             models.UniqueConstraint(
@@ -179,27 +235,61 @@ class Desk(models.Model):
 class BookingSeries(models.Model):
     """A recurring booking: an RFC 5545 RRULE expanded in the site's time zone into stored occurrences."""
 
-    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="booking_series")
-    room = models.ForeignKey(Room, on_delete=models.PROTECT, null=True, blank=True, related_name="series")
-    desk = models.ForeignKey(Desk, on_delete=models.PROTECT, null=True, blank=True, related_name="series")
-    organiser = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="booking_series")
-    created_by = models.ForeignKey(Person, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    title = models.CharField(max_length=200, blank=True, validators=[validate_single_line])
-    attendees = models.JSONField(default=list, blank=True)
-    rrule = models.CharField(max_length=500, help_text="RFC 5545 RRULE, e.g. FREQ=WEEKLY;COUNT=10")
-    first_start = models.DateTimeField(help_text="Start of the first occurrence (UTC); its local time repeats.")
-    duration_minutes = models.PositiveIntegerField()
-    timezone = models.CharField(max_length=64, help_text="The site's zone the rule was expanded in.")
-    status = models.CharField(max_length=20, choices=SeriesStatus.choices, default=SeriesStatus.ACTIVE)
-    ended_notified_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the organiser was told the series ended after no-shows (sent once)."
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=gettext_lazy("UID"))
+    site = models.ForeignKey(
+        Site, on_delete=models.PROTECT, related_name="booking_series", verbose_name=gettext_lazy("site")
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    room = models.ForeignKey(
+        Room, on_delete=models.PROTECT, null=True, blank=True, related_name="series", verbose_name=gettext_lazy("room")
+    )
+    desk = models.ForeignKey(
+        Desk, on_delete=models.PROTECT, null=True, blank=True, related_name="series", verbose_name=gettext_lazy("desk")
+    )
+    organiser = models.ForeignKey(
+        Person, on_delete=models.CASCADE, related_name="booking_series", verbose_name=gettext_lazy("organiser")
+    )
+    created_by = models.ForeignKey(
+        Person,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=gettext_lazy("created by"),
+    )
+    title = models.CharField(
+        max_length=200, blank=True, validators=[validate_single_line], verbose_name=gettext_lazy("title")
+    )
+    attendees = models.JSONField(default=list, blank=True, verbose_name=gettext_lazy("attendees"))
+    rrule = models.CharField(
+        max_length=500,
+        help_text=gettext_lazy("RFC 5545 RRULE, e.g. FREQ=WEEKLY;COUNT=10"),
+        verbose_name=gettext_lazy("RRULE"),
+    )
+    first_start = models.DateTimeField(
+        help_text=gettext_lazy("Start of the first occurrence (UTC); its local time repeats."),
+        verbose_name=gettext_lazy("first start"),
+    )
+    duration_minutes = models.PositiveIntegerField(verbose_name=gettext_lazy("duration minutes"))
+    timezone = models.CharField(
+        max_length=64,
+        help_text=gettext_lazy("The site's zone the rule was expanded in."),
+        verbose_name=gettext_lazy("timezone"),
+    )
+    status = models.CharField(
+        max_length=20, choices=SeriesStatus.choices, default=SeriesStatus.ACTIVE, verbose_name=gettext_lazy("status")
+    )
+    ended_notified_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=gettext_lazy("When the organiser was told the series ended after no-shows (sent once)."),
+        verbose_name=gettext_lazy("ended notified at"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=gettext_lazy("created at"))
 
     class Meta:
+        verbose_name = gettext_lazy("booking series")
         ordering = ["-created_at"]
-        verbose_name_plural = "booking series"
+        verbose_name_plural = pgettext_lazy("plural", "booking series")
         constraints = [
             models.CheckConstraint(
                 condition=Q(room__isnull=False, desk__isnull=True) | Q(room__isnull=True, desk__isnull=False),
@@ -220,15 +310,35 @@ class Booking(models.Model):
     exclusion constraints enforce this (see the module docstring).
     """
 
-    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="bookings", db_index=False)
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=gettext_lazy("UID"))
+    site = models.ForeignKey(
+        Site, on_delete=models.PROTECT, related_name="bookings", db_index=False, verbose_name=gettext_lazy("site")
+    )
     room = models.ForeignKey(
-        Room, on_delete=models.PROTECT, null=True, blank=True, related_name="bookings", db_index=False
+        Room,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="bookings",
+        db_index=False,
+        verbose_name=gettext_lazy("room"),
     )
     desk = models.ForeignKey(
-        Desk, on_delete=models.PROTECT, null=True, blank=True, related_name="bookings", db_index=False
+        Desk,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="bookings",
+        db_index=False,
+        verbose_name=gettext_lazy("desk"),
     )
-    organiser = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="bookings", db_index=False)
+    organiser = models.ForeignKey(
+        Person,
+        on_delete=models.CASCADE,
+        related_name="bookings",
+        db_index=False,
+        verbose_name=gettext_lazy("organiser"),
+    )
     company = models.ForeignKey(
         Company,
         on_delete=models.SET_NULL,
@@ -236,41 +346,94 @@ class Booking(models.Model):
         blank=True,
         related_name="bookings",
         db_index=False,
-        help_text="The organiser's company when booked, for quotas.",
+        help_text=gettext_lazy("The organiser's company when booked, for quotas."),
+        verbose_name=gettext_lazy("company"),
     )
-    created_by = models.ForeignKey(Person, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    title = models.CharField(max_length=200, blank=True, validators=[validate_single_line])
-    attendees = models.JSONField(default=list, blank=True, help_text="E-mail addresses of invited people.")
+    created_by = models.ForeignKey(
+        Person,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=gettext_lazy("created by"),
+    )
+    title = models.CharField(
+        max_length=200, blank=True, validators=[validate_single_line], verbose_name=gettext_lazy("title")
+    )
+    attendees = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=gettext_lazy("E-mail addresses of invited people."),
+        verbose_name=gettext_lazy("attendees"),
+    )
     attendee_count = models.PositiveSmallIntegerField(
         null=True,
         blank=True,
-        help_text="How many people besides the organiser, when known only as a number (imported history); "
-        "empty: the attendees' e-mail addresses count.",
+        help_text=gettext_lazy(
+            "How many people besides the organiser, when known only as a number (imported history); "
+            "empty: the attendees' e-mail addresses count."
+        ),
+        verbose_name=gettext_lazy("attendee count"),
     )
-    start = models.DateTimeField()
-    end = models.DateTimeField()
-    hold_end = models.DateTimeField(help_text="end + the room's buffer: the resource is held until then.")
-    status = models.CharField(max_length=20, choices=BookingStatus.choices, default=BookingStatus.CONFIRMED)
-    source = models.CharField(max_length=20, choices=BookingSource.choices, default=BookingSource.API)
+    start = models.DateTimeField(verbose_name=gettext_lazy("start"))
+    end = models.DateTimeField(verbose_name=gettext_lazy("end"))
+    hold_end = models.DateTimeField(
+        help_text=gettext_lazy("end + the room's buffer: the resource is held until then."),
+        verbose_name=gettext_lazy("hold end"),
+    )
+    status = models.CharField(
+        max_length=20,
+        choices=BookingStatus.choices,
+        default=BookingStatus.CONFIRMED,
+        verbose_name=gettext_lazy("status"),
+    )
+    source = models.CharField(
+        max_length=20, choices=BookingSource.choices, default=BookingSource.API, verbose_name=gettext_lazy("source")
+    )
     series = models.ForeignKey(
-        BookingSeries, on_delete=models.CASCADE, null=True, blank=True, related_name="occurrences", db_index=False
+        BookingSeries,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="occurrences",
+        db_index=False,
+        verbose_name=gettext_lazy("series"),
     )
-    recurrence_id = models.DateTimeField(null=True, blank=True, help_text="The occurrence's original start.")
-    is_moved = models.BooleanField(default=False, help_text="An occurrence re-timed away from its rule.")
-    checked_in_at = models.DateTimeField(null=True, blank=True)
-    checked_in_via = models.CharField(max_length=16, choices=CheckInVia.choices, blank=True)
-    released_at = models.DateTimeField(null=True, blank=True)
-    cancelled_at = models.DateTimeField(null=True, blank=True)
+    recurrence_id = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=gettext_lazy("The occurrence's original start."),
+        verbose_name=gettext_lazy("recurrence ID"),
+    )
+    is_moved = models.BooleanField(
+        default=False,
+        help_text=gettext_lazy("An occurrence re-timed away from its rule."),
+        verbose_name=gettext_lazy("is moved"),
+    )
+    checked_in_at = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("checked in at"))
+    checked_in_via = models.CharField(
+        max_length=16, choices=CheckInVia.choices, blank=True, verbose_name=gettext_lazy("checked in via")
+    )
+    released_at = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("released at"))
+    cancelled_at = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("cancelled at"))
     override_reason = models.CharField(
-        max_length=300, blank=True, validators=[validate_single_line], help_text="Why staff overrode the booking rules."
+        max_length=300,
+        blank=True,
+        validators=[validate_single_line],
+        help_text=gettext_lazy("Why staff overrode the booking rules."),
+        verbose_name=gettext_lazy("override reason"),
     )
     sequence = models.PositiveIntegerField(
-        default=0, help_text="iCalendar SEQUENCE: bumped on every re-time or cancel."
+        default=0,
+        help_text=gettext_lazy("iCalendar SEQUENCE: bumped on every re-time or cancel."),
+        verbose_name=gettext_lazy("sequence"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=gettext_lazy("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=gettext_lazy("updated at"))
 
     class Meta:
+        verbose_name = gettext_lazy("booking")
+        verbose_name_plural = gettext_lazy("bookings")
         ordering = ["start", "id"]
         constraints = [
             models.CheckConstraint(
@@ -327,14 +490,24 @@ class DemandSignal(models.Model):
     (of the start wanted), meeting size band and kind (a refused booking attempt, or a room search that found
     nothing). Analytics reads it as ``unmet_demand`` (docs/analytics.md)."""
 
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="demand_signals")
-    day = models.DateField(help_text="The local date of the start wanted.")
-    hour = models.PositiveSmallIntegerField(validators=[MaxValueValidator(23)], help_text="Its local hour (0-23).")
-    size_band = models.CharField(max_length=8, choices=SizeBand.choices)
-    kind = models.CharField(max_length=16, choices=DemandKind.choices)
-    count = models.PositiveIntegerField(default=0)
+    site = models.ForeignKey(
+        Site, on_delete=models.CASCADE, related_name="demand_signals", verbose_name=gettext_lazy("site")
+    )
+    day = models.DateField(
+        help_text=gettext_lazy("The local date of the start wanted."), verbose_name=gettext_lazy("day")
+    )
+    hour = models.PositiveSmallIntegerField(
+        validators=[MaxValueValidator(23)],
+        help_text=gettext_lazy("Its local hour (0-23)."),
+        verbose_name=gettext_lazy("hour"),
+    )
+    size_band = models.CharField(max_length=8, choices=SizeBand.choices, verbose_name=gettext_lazy("size band"))
+    kind = models.CharField(max_length=16, choices=DemandKind.choices, verbose_name=gettext_lazy("kind"))
+    count = models.PositiveIntegerField(default=0, verbose_name=gettext_lazy("count"))
 
     class Meta:
+        verbose_name = gettext_lazy("demand signal")
+        verbose_name_plural = gettext_lazy("demand signals")
         ordering = ["site", "day", "hour"]
         constraints = [
             models.UniqueConstraint(
@@ -350,11 +523,13 @@ class Closure(models.Model):
     """A local day on which a site's rooms and desks cannot be booked (a holiday, works; rule ``closed`` in
     bookings.services.rules, staff may override it with a reason): not bookable in analytics."""
 
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="closures")
-    day = models.DateField()
-    reason = models.CharField(max_length=200, blank=True)
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="closures", verbose_name=gettext_lazy("site"))
+    day = models.DateField(verbose_name=gettext_lazy("day"))
+    reason = models.CharField(max_length=200, blank=True, verbose_name=gettext_lazy("reason"))
 
     class Meta:
+        verbose_name = gettext_lazy("closure")
+        verbose_name_plural = gettext_lazy("closures")
         ordering = ["site", "day"]
         constraints = [
             models.UniqueConstraint(
@@ -371,10 +546,16 @@ class Closure(models.Model):
 class CalendarFeed(models.Model):
     """A person's private iCalendar feed: its URL carries a random token of which only a SHA-256 digest is kept."""
 
-    person = models.OneToOneField(Person, on_delete=models.CASCADE, related_name="calendar_feed")
-    token_digest = models.CharField(max_length=64, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
+    person = models.OneToOneField(
+        Person, on_delete=models.CASCADE, related_name="calendar_feed", verbose_name=gettext_lazy("person")
+    )
+    token_digest = models.CharField(max_length=64, unique=True, verbose_name=gettext_lazy("token digest"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=gettext_lazy("created at"))
+    last_used_at = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("last used at"))
+
+    class Meta:
+        verbose_name = gettext_lazy("calendar feed")
+        verbose_name_plural = gettext_lazy("calendar feeds")
 
     def __str__(self) -> str:
         return f"Calendar feed of {self.person}"

@@ -36,17 +36,33 @@ from labs.privacy import Category, LegalBasis, PersonalData, Purpose
 class Connection(models.Model):
     """An operator's Google Workspace or Microsoft 365 tenant, used for the rooms of one site."""
 
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="calendar_connections")
-    provider = models.CharField(max_length=20, choices=ProviderName.choices)
-    name = models.CharField(max_length=120)
-    credentials_ciphertext = models.TextField(
-        editable=False, help_text="The provider credentials as JSON, encrypted with labs.crypto; never shown."
+    site = models.ForeignKey(
+        Site, on_delete=models.CASCADE, related_name="calendar_connections", verbose_name=gettext_lazy("site")
     )
-    status = models.CharField(max_length=20, choices=ConnectionStatus.choices, default=ConnectionStatus.ACTIVE)
-    last_error = models.CharField(max_length=500, blank=True)
-    last_error_at = models.DateTimeField(null=True, blank=True)
-    created_by = models.ForeignKey(Person, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
+    provider = models.CharField(max_length=20, choices=ProviderName.choices, verbose_name=gettext_lazy("provider"))
+    name = models.CharField(max_length=120, verbose_name=gettext_lazy("name"))
+    credentials_ciphertext = models.TextField(
+        editable=False,
+        help_text=gettext_lazy("The provider credentials as JSON, encrypted with labs.crypto; never shown."),
+        verbose_name=gettext_lazy("credentials ciphertext"),
+    )
+    status = models.CharField(
+        max_length=20,
+        choices=ConnectionStatus.choices,
+        default=ConnectionStatus.ACTIVE,
+        verbose_name=gettext_lazy("status"),
+    )
+    last_error = models.CharField(max_length=500, blank=True, verbose_name=gettext_lazy("last error"))
+    last_error_at = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("last error at"))
+    created_by = models.ForeignKey(
+        Person,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=gettext_lazy("created by"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=gettext_lazy("created at"))
 
     class Meta:
         verbose_name = gettext_lazy("calendar connection")
@@ -79,37 +95,85 @@ class RoomCalendar(models.Model):
     is only used with the query it came from (``sync_query``); a different query starts a full sync.
     """
 
-    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="calendars")
-    room = models.OneToOneField(Room, on_delete=models.CASCADE, related_name="calendar_link")
-    calendar_id = models.CharField(max_length=255, help_text="The resource calendar's or room mailbox's address.")
-    status = models.CharField(max_length=20, choices=CalendarStatus.choices, default=CalendarStatus.PENDING)
-    # Incremental sync.
-    sync_token = models.TextField(blank=True)
-    sync_query = models.CharField(max_length=255, blank=True, help_text="The query the sync token belongs to.")
-    window_start = models.DateTimeField(null=True, blank=True)
-    window_end = models.DateTimeField(null=True, blank=True)
-    full_sync_required = models.BooleanField(default=True)
-    last_sync_at = models.DateTimeField(null=True, blank=True)
-    last_full_sync_at = models.DateTimeField(null=True, blank=True)
-    last_sync_requests = models.PositiveIntegerField(default=0, help_text="Provider requests the last sync cost.")
-    last_sync_changes = models.PositiveIntegerField(default=0)
-    last_error = models.CharField(max_length=500, blank=True)
-    last_error_at = models.DateTimeField(null=True, blank=True)
-    consecutive_failures = models.PositiveIntegerField(default=0)
-    # Push: a Google watch channel or a Graph subscription.
-    watch_id = models.CharField(max_length=255, blank=True, help_text="Google channel id or Graph subscription id.")
-    watch_resource_id = models.CharField(max_length=255, blank=True, help_text="Google's resourceId of the channel.")
-    watch_token = models.CharField(
-        max_length=128, blank=True, help_text="The secret the provider echoes (channel token or clientState)."
+    connection = models.ForeignKey(
+        Connection, on_delete=models.CASCADE, related_name="calendars", verbose_name=gettext_lazy("connection")
     )
-    watch_expires_at = models.DateTimeField(null=True, blank=True)
-    watch_error = models.CharField(max_length=500, blank=True, help_text="Why the last watch start or renewal failed.")
+    room = models.OneToOneField(
+        Room, on_delete=models.CASCADE, related_name="calendar_link", verbose_name=gettext_lazy("room")
+    )
+    calendar_id = models.CharField(
+        max_length=255,
+        help_text=gettext_lazy("The resource calendar's or room mailbox's address."),
+        verbose_name=gettext_lazy("calendar ID"),
+    )
+    status = models.CharField(
+        max_length=20,
+        choices=CalendarStatus.choices,
+        default=CalendarStatus.PENDING,
+        verbose_name=gettext_lazy("status"),
+    )
+    # Incremental sync.
+    sync_token = models.TextField(blank=True, verbose_name=gettext_lazy("sync token"))
+    sync_query = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text=gettext_lazy("The query the sync token belongs to."),
+        verbose_name=gettext_lazy("sync query"),
+    )
+    window_start = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("window start"))
+    window_end = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("window end"))
+    full_sync_required = models.BooleanField(default=True, verbose_name=gettext_lazy("full sync required"))
+    last_sync_at = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("last sync at"))
+    last_full_sync_at = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("last full sync at"))
+    last_sync_requests = models.PositiveIntegerField(
+        default=0,
+        help_text=gettext_lazy("Provider requests the last sync cost."),
+        verbose_name=gettext_lazy("last sync requests"),
+    )
+    last_sync_changes = models.PositiveIntegerField(default=0, verbose_name=gettext_lazy("last sync changes"))
+    last_error = models.CharField(max_length=500, blank=True, verbose_name=gettext_lazy("last error"))
+    last_error_at = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("last error at"))
+    consecutive_failures = models.PositiveIntegerField(default=0, verbose_name=gettext_lazy("consecutive failures"))
+    # Push: a Google watch channel or a Graph subscription.
+    watch_id = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text=gettext_lazy("Google channel id or Graph subscription id."),
+        verbose_name=gettext_lazy("watch ID"),
+    )
+    watch_resource_id = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text=gettext_lazy("Google's resourceId of the channel."),
+        verbose_name=gettext_lazy("watch resource ID"),
+    )
+    watch_token = models.CharField(
+        max_length=128,
+        blank=True,
+        help_text=gettext_lazy("The secret the provider echoes (channel token or clientState)."),
+        verbose_name=gettext_lazy("watch token"),
+    )
+    watch_expires_at = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("watch expires at"))
+    watch_error = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text=gettext_lazy("Why the last watch start or renewal failed."),
+        verbose_name=gettext_lazy("watch error"),
+    )
     # One sync per calendar at a time: a conditional UPDATE claims the row until ``sync_claimed_until``.
-    sync_claim = models.CharField(max_length=32, blank=True)
-    sync_claimed_until = models.DateTimeField(null=True, blank=True)
-    sync_rerun = models.BooleanField(default=False, help_text="A sync was asked for while one ran: run once more.")
-    sync_queued = models.BooleanField(default=False, help_text="A sync task is queued and has not started.")
-    created_at = models.DateTimeField(auto_now_add=True)
+    sync_claim = models.CharField(max_length=32, blank=True, verbose_name=gettext_lazy("sync claim"))
+    sync_claimed_until = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("sync claimed until"))
+    sync_rerun = models.BooleanField(
+        default=False,
+        help_text=gettext_lazy("A sync was asked for while one ran: run once more."),
+        verbose_name=gettext_lazy("sync rerun"),
+    )
+    sync_queued = models.BooleanField(
+        default=False,
+        help_text=gettext_lazy("A sync task is queued and has not started."),
+        verbose_name=gettext_lazy("sync queued"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=gettext_lazy("created at"))
 
     class Meta:
         verbose_name = gettext_lazy("room calendar")
@@ -136,34 +200,90 @@ class EventLink(models.Model):
     etag or Graph's changeKey as last seen, so an unchanged event (our own write's echo) costs nothing.
     """
 
-    calendar = models.ForeignKey(RoomCalendar, on_delete=models.CASCADE, related_name="event_links")
-    event_id = models.CharField(max_length=1024, null=True, blank=True)
-    write_ref = models.CharField(max_length=1024, blank=True)
-    ical_uid = models.CharField(max_length=1024, blank=True)
-    etag = models.CharField(max_length=255, blank=True)
-    recurring_event_id = models.CharField(max_length=1024, blank=True, help_text="The series' id, for an instance.")
-    original_start = models.DateTimeField(null=True, blank=True, help_text="An instance's start in its series.")
+    calendar = models.ForeignKey(
+        RoomCalendar, on_delete=models.CASCADE, related_name="event_links", verbose_name=gettext_lazy("calendar")
+    )
+    event_id = models.CharField(max_length=1024, null=True, blank=True, verbose_name=gettext_lazy("event ID"))
+    write_ref = models.CharField(max_length=1024, blank=True, verbose_name=gettext_lazy("write ref"))
+    ical_uid = models.CharField(max_length=1024, blank=True, verbose_name=gettext_lazy("iCal UID"))
+    etag = models.CharField(max_length=255, blank=True, verbose_name=gettext_lazy("ETag"))
+    recurring_event_id = models.CharField(
+        max_length=1024,
+        blank=True,
+        help_text=gettext_lazy("The series' id, for an instance."),
+        verbose_name=gettext_lazy("recurring event ID"),
+    )
+    original_start = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=gettext_lazy("An instance's start in its series."),
+        verbose_name=gettext_lazy("original start"),
+    )
     booking = models.ForeignKey(
-        Booking, on_delete=models.SET_NULL, null=True, blank=True, related_name="calendar_links"
+        Booking,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="calendar_links",
+        verbose_name=gettext_lazy("booking"),
     )
     series = models.ForeignKey(
-        BookingSeries, on_delete=models.SET_NULL, null=True, blank=True, related_name="calendar_links"
+        BookingSeries,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="calendar_links",
+        verbose_name=gettext_lazy("series"),
     )
-    origin = models.CharField(max_length=20, choices=EventOrigin.choices)
-    state = models.CharField(max_length=20, choices=EventLinkState.choices, default=EventLinkState.LINKED)
-    room_response = models.CharField(max_length=20, blank=True, help_text="The room's answer as last seen.")
+    origin = models.CharField(max_length=20, choices=EventOrigin.choices, verbose_name=gettext_lazy("origin"))
+    state = models.CharField(
+        max_length=20, choices=EventLinkState.choices, default=EventLinkState.LINKED, verbose_name=gettext_lazy("state")
+    )
+    room_response = models.CharField(
+        max_length=20,
+        blank=True,
+        help_text=gettext_lazy("The room's answer as last seen."),
+        verbose_name=gettext_lazy("room response"),
+    )
     pending_response = models.CharField(
-        max_length=10, blank=True, help_text="accept or decline: the room's answer still to send to the provider."
+        max_length=10,
+        blank=True,
+        help_text=gettext_lazy("accept or decline: the room's answer still to send to the provider."),
+        verbose_name=gettext_lazy("pending response"),
     )
-    digest = models.CharField(max_length=64, blank=True, help_text="What we last wrote (outbound), as a digest.")
-    reason = models.CharField(max_length=300, blank=True, help_text="Why the room declined or ended it.")
-    start = models.DateTimeField(null=True, blank=True, help_text="The event's start as last seen or written.")
-    end = models.DateTimeField(null=True, blank=True)
-    booking_sequence = models.PositiveIntegerField(null=True, blank=True, help_text="The booking's last mirrored.")
-    organiser_email = models.EmailField(blank=True, help_text="An external organiser (not a person here).")
-    attendee_count = models.PositiveSmallIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    digest = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text=gettext_lazy("What we last wrote (outbound), as a digest."),
+        verbose_name=gettext_lazy("digest"),
+    )
+    reason = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text=gettext_lazy("Why the room declined or ended it."),
+        verbose_name=gettext_lazy("reason"),
+    )
+    start = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=gettext_lazy("The event's start as last seen or written."),
+        verbose_name=gettext_lazy("start"),
+    )
+    end = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("end"))
+    booking_sequence = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=gettext_lazy("The booking's sequence number as last mirrored."),
+        verbose_name=gettext_lazy("booking sequence"),
+    )
+    organiser_email = models.EmailField(
+        blank=True,
+        help_text=gettext_lazy("An external organiser (not a person here)."),
+        verbose_name=gettext_lazy("organiser email"),
+    )
+    attendee_count = models.PositiveSmallIntegerField(default=0, verbose_name=gettext_lazy("attendee count"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=gettext_lazy("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=gettext_lazy("updated at"))
 
     class Meta:
         verbose_name = gettext_lazy("event link")
@@ -187,10 +307,14 @@ class EventLink(models.Model):
 class OutboundChange(models.Model):
     """A booking of a linked room changed here; the calendar's next sync writes it to the provider and deletes this."""
 
-    calendar = models.ForeignKey(RoomCalendar, on_delete=models.CASCADE, related_name="outbound_changes")
-    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="+")
-    queued_at = models.DateTimeField()
-    attempts = models.PositiveIntegerField(default=0)
+    calendar = models.ForeignKey(
+        RoomCalendar, on_delete=models.CASCADE, related_name="outbound_changes", verbose_name=gettext_lazy("calendar")
+    )
+    booking = models.ForeignKey(
+        Booking, on_delete=models.CASCADE, related_name="+", verbose_name=gettext_lazy("booking")
+    )
+    queued_at = models.DateTimeField(verbose_name=gettext_lazy("queued at"))
+    attempts = models.PositiveIntegerField(default=0, verbose_name=gettext_lazy("attempts"))
 
     class Meta:
         verbose_name = gettext_lazy("outbound change")
@@ -208,25 +332,46 @@ class PersonalCalendar(models.Model):
     Bookings they organise are written to it; events in it that invite a room's booking address become bookings.
     The refresh token is encrypted with :mod:`labs.crypto`. Sync state as for room calendars (token, watch)."""
 
-    person = models.OneToOneField(Person, on_delete=models.CASCADE, related_name="personal_calendar")
-    provider = models.CharField(max_length=20, choices=ProviderName.choices)
-    account = models.EmailField(help_text="The account the person consented with (their calendar's address).")
-    refresh_token_ciphertext = models.TextField(editable=False, help_text="The refresh token, encrypted; never shown.")
-    scopes = models.CharField(max_length=500, blank=True)
-    status = models.CharField(max_length=20, choices=PersonalStatus.choices, default=PersonalStatus.CONNECTED)
-    reconnect_notified_at = models.DateTimeField(null=True, blank=True, help_text="When we asked them to reconnect.")
-    sync_token = models.TextField(blank=True)
-    sync_query = models.CharField(max_length=255, blank=True)
-    last_sync_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.CharField(max_length=500, blank=True)
-    watch_id = models.CharField(max_length=255, blank=True)
-    watch_resource_id = models.CharField(max_length=255, blank=True)
-    watch_token = models.CharField(max_length=128, blank=True)
-    watch_expires_at = models.DateTimeField(null=True, blank=True)
-    sync_claimed_until = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    person = models.OneToOneField(
+        Person, on_delete=models.CASCADE, related_name="personal_calendar", verbose_name=gettext_lazy("person")
+    )
+    provider = models.CharField(max_length=20, choices=ProviderName.choices, verbose_name=gettext_lazy("provider"))
+    account = models.EmailField(
+        help_text=gettext_lazy("The account the person consented with (their calendar's address)."),
+        verbose_name=gettext_lazy("account"),
+    )
+    refresh_token_ciphertext = models.TextField(
+        editable=False,
+        help_text=gettext_lazy("The refresh token, encrypted; never shown."),
+        verbose_name=gettext_lazy("refresh token ciphertext"),
+    )
+    scopes = models.CharField(max_length=500, blank=True, verbose_name=gettext_lazy("scopes"))
+    status = models.CharField(
+        max_length=20,
+        choices=PersonalStatus.choices,
+        default=PersonalStatus.CONNECTED,
+        verbose_name=gettext_lazy("status"),
+    )
+    reconnect_notified_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=gettext_lazy("When we asked them to reconnect."),
+        verbose_name=gettext_lazy("reconnect notified at"),
+    )
+    sync_token = models.TextField(blank=True, verbose_name=gettext_lazy("sync token"))
+    sync_query = models.CharField(max_length=255, blank=True, verbose_name=gettext_lazy("sync query"))
+    last_sync_at = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("last sync at"))
+    last_error = models.CharField(max_length=500, blank=True, verbose_name=gettext_lazy("last error"))
+    watch_id = models.CharField(max_length=255, blank=True, verbose_name=gettext_lazy("watch ID"))
+    watch_resource_id = models.CharField(max_length=255, blank=True, verbose_name=gettext_lazy("watch resource ID"))
+    watch_token = models.CharField(max_length=128, blank=True, verbose_name=gettext_lazy("watch token"))
+    watch_expires_at = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("watch expires at"))
+    sync_claimed_until = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("sync claimed until"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=gettext_lazy("created at"))
 
     class Meta:
+        verbose_name = gettext_lazy("personal calendar")
+        verbose_name_plural = gettext_lazy("personal calendars")
         ordering = ["person"]
         indexes = [models.Index(fields=["watch_id"], name="personal_calendar_watch_idx")]
 
@@ -245,27 +390,53 @@ class PersonalCalendar(models.Model):
 class PersonalEvent(models.Model):
     """One event in a person's own calendar and the booking it mirrors (outbound) or made (inbound)."""
 
-    calendar = models.ForeignKey(PersonalCalendar, on_delete=models.CASCADE, related_name="events")
-    event_id = models.CharField(max_length=1024)
-    ical_uid = models.CharField(max_length=1024, blank=True)
-    etag = models.CharField(max_length=255, blank=True)
+    calendar = models.ForeignKey(
+        PersonalCalendar, on_delete=models.CASCADE, related_name="events", verbose_name=gettext_lazy("calendar")
+    )
+    event_id = models.CharField(max_length=1024, verbose_name=gettext_lazy("event ID"))
+    ical_uid = models.CharField(max_length=1024, blank=True, verbose_name=gettext_lazy("iCal UID"))
+    etag = models.CharField(max_length=255, blank=True, verbose_name=gettext_lazy("ETag"))
     booking = models.ForeignKey(
-        Booking, on_delete=models.SET_NULL, null=True, blank=True, related_name="personal_events"
+        Booking,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="personal_events",
+        verbose_name=gettext_lazy("booking"),
     )
     series = models.ForeignKey(
-        BookingSeries, on_delete=models.SET_NULL, null=True, blank=True, related_name="personal_events"
+        BookingSeries,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="personal_events",
+        verbose_name=gettext_lazy("series"),
     )
-    origin = models.CharField(max_length=20, choices=EventOrigin.choices)
-    state = models.CharField(max_length=20, choices=EventLinkState.choices, default=EventLinkState.LINKED)
-    digest = models.CharField(max_length=64, blank=True, help_text="What we last wrote (outbound), as a digest.")
-    title = models.CharField(max_length=200, blank=True)
-    start = models.DateTimeField(null=True, blank=True)
-    end = models.DateTimeField(null=True, blank=True)
-    reason = models.CharField(max_length=300, blank=True, help_text="Why the room declined it.")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    origin = models.CharField(max_length=20, choices=EventOrigin.choices, verbose_name=gettext_lazy("origin"))
+    state = models.CharField(
+        max_length=20, choices=EventLinkState.choices, default=EventLinkState.LINKED, verbose_name=gettext_lazy("state")
+    )
+    digest = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text=gettext_lazy("What we last wrote (outbound), as a digest."),
+        verbose_name=gettext_lazy("digest"),
+    )
+    title = models.CharField(max_length=200, blank=True, verbose_name=gettext_lazy("title"))
+    start = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("start"))
+    end = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("end"))
+    reason = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text=gettext_lazy("Why the room declined it."),
+        verbose_name=gettext_lazy("reason"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=gettext_lazy("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=gettext_lazy("updated at"))
 
     class Meta:
+        verbose_name = gettext_lazy("personal event")
+        verbose_name_plural = gettext_lazy("personal events")
         ordering = ["calendar", "start", "id"]
         constraints = [
             models.UniqueConstraint(fields=["calendar", "event_id"], name="personal_event_unique_event"),

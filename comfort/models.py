@@ -35,9 +35,15 @@ def validate_setpoint_step(value: Decimal) -> None:
 class Preference(models.Model):
     """A person's office preferences: desk heights, temperature and fan speed, applied where they check in."""
 
-    person = models.OneToOneField(Person, on_delete=models.CASCADE, related_name="comfort_preference")
-    desk_sit_height_mm = models.PositiveSmallIntegerField(default=720, validators=HEIGHT_VALIDATORS)
-    desk_stand_height_mm = models.PositiveSmallIntegerField(default=1100, validators=HEIGHT_VALIDATORS)
+    person = models.OneToOneField(
+        Person, on_delete=models.CASCADE, related_name="comfort_preference", verbose_name=gettext_lazy("person")
+    )
+    desk_sit_height_mm = models.PositiveSmallIntegerField(
+        default=720, validators=HEIGHT_VALIDATORS, verbose_name=gettext_lazy("desk sit height mm")
+    )
+    desk_stand_height_mm = models.PositiveSmallIntegerField(
+        default=1100, validators=HEIGHT_VALIDATORS, verbose_name=gettext_lazy("desk stand height mm")
+    )
     temperature_c = models.DecimalField(
         max_digits=3,
         decimal_places=1,
@@ -47,11 +53,14 @@ class Preference(models.Model):
             MaxValueValidator(contract.SETPOINT_C[1]),
             validate_setpoint_step,
         ],
+        verbose_name=gettext_lazy("temperature c"),
     )
     fan_speed_pct = models.PositiveSmallIntegerField(
-        default=40, validators=[MinValueValidator(contract.FAN_SPEED_PCT[0]), MaxValueValidator(100)]
+        default=40,
+        validators=[MinValueValidator(contract.FAN_SPEED_PCT[0]), MaxValueValidator(100)],
+        verbose_name=gettext_lazy("fan speed pct"),
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=gettext_lazy("updated at"))
 
     class Meta:
         verbose_name = gettext_lazy("preference")
@@ -93,22 +102,38 @@ class Preference(models.Model):
 class Device(models.Model):
     """A desk frame, an HVAC zone or a fan; ``device_id`` is also its MQTT client id and username."""
 
-    device_id = models.SlugField(max_length=64, unique=True)
-    kind = models.CharField(max_length=8, choices=DeviceKind.choices)
-    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="comfort_devices")
-    desk = models.ForeignKey(Desk, on_delete=models.CASCADE, null=True, blank=True, related_name="comfort_devices")
-    zone = models.ForeignKey(Zone, on_delete=models.CASCADE, null=True, blank=True, related_name="comfort_devices")
-    is_active = models.BooleanField(default=True)
-    online = models.BooleanField(default=False)
-    last_seen_at = models.DateTimeField(null=True, blank=True)
-    desired_version = models.PositiveIntegerField(default=0)
-    desired = models.JSONField(default=dict, blank=True)
-    reported_version = models.PositiveIntegerField(default=0)
-    reported = models.JSONField(default=dict, blank=True)
-    reported_at = models.DateTimeField(null=True, blank=True)
-    telemetry = models.JSONField(default=dict, blank=True)
-    telemetry_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    device_id = models.SlugField(max_length=64, unique=True, verbose_name=gettext_lazy("device ID"))
+    kind = models.CharField(max_length=8, choices=DeviceKind.choices, verbose_name=gettext_lazy("kind"))
+    site = models.ForeignKey(
+        Site, on_delete=models.PROTECT, related_name="comfort_devices", verbose_name=gettext_lazy("site")
+    )
+    desk = models.ForeignKey(
+        Desk,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="comfort_devices",
+        verbose_name=gettext_lazy("desk"),
+    )
+    zone = models.ForeignKey(
+        Zone,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="comfort_devices",
+        verbose_name=gettext_lazy("zone"),
+    )
+    is_active = models.BooleanField(default=True, verbose_name=gettext_lazy("is active"))
+    online = models.BooleanField(default=False, verbose_name=gettext_lazy("online"))
+    last_seen_at = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("last seen at"))
+    desired_version = models.PositiveIntegerField(default=0, verbose_name=gettext_lazy("desired version"))
+    desired = models.JSONField(default=dict, blank=True, verbose_name=gettext_lazy("desired"))
+    reported_version = models.PositiveIntegerField(default=0, verbose_name=gettext_lazy("reported version"))
+    reported = models.JSONField(default=dict, blank=True, verbose_name=gettext_lazy("reported"))
+    reported_at = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("reported at"))
+    telemetry = models.JSONField(default=dict, blank=True, verbose_name=gettext_lazy("telemetry"))
+    telemetry_at = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("telemetry at"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=gettext_lazy("created at"))
 
     class Meta:
         verbose_name = gettext_lazy("device")
@@ -153,37 +178,54 @@ class Device(models.Model):
 class Command(models.Model):
     """One desired version of one device, as sent to it, and how far it got (a timestamp per hop)."""
 
-    cmd_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    cmd_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=gettext_lazy("cmd ID"))
     # No index of its own: the unique (device, version) leads with it (see Meta.indexes).
-    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="commands", db_index=False)
-    version = models.PositiveIntegerField()
-    desired = models.JSONField()
-    reason = models.JSONField(default=dict, blank=True)
+    device = models.ForeignKey(
+        Device, on_delete=models.CASCADE, related_name="commands", db_index=False, verbose_name=gettext_lazy("device")
+    )
+    version = models.PositiveIntegerField(verbose_name=gettext_lazy("version"))
+    desired = models.JSONField(verbose_name=gettext_lazy("desired"))
+    reason = models.JSONField(default=dict, blank=True, verbose_name=gettext_lazy("reason"))
     acts_for = models.ForeignKey(
-        Person, on_delete=models.SET_NULL, null=True, blank=True, related_name="comfort_commands", db_index=False
+        Person,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="comfort_commands",
+        db_index=False,
+        verbose_name=gettext_lazy("acts for"),
     )
-    state = models.CharField(max_length=12, choices=CommandState.choices, default=CommandState.QUEUED)
-    issued_at = models.DateTimeField()
-    valid_until = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(
+        max_length=12, choices=CommandState.choices, default=CommandState.QUEUED, verbose_name=gettext_lazy("state")
+    )
+    issued_at = models.DateTimeField(verbose_name=gettext_lazy("issued at"))
+    valid_until = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("valid until"))
     deadline_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the device must have answered (or progressed) before a retry."
+        null=True,
+        blank=True,
+        help_text=gettext_lazy("When the device must have answered (or progressed) before a retry."),
+        verbose_name=gettext_lazy("deadline at"),
     )
-    attempts = models.PositiveSmallIntegerField(default=0, help_text="Publications acknowledged by the broker.")
-    progress = models.FloatField(null=True, blank=True)
-    result_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    result_detail = models.CharField(max_length=255, blank=True)
-    result_reported = models.JSONField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(
+        default=0,
+        help_text=gettext_lazy("Publications acknowledged by the broker."),
+        verbose_name=gettext_lazy("attempts"),
+    )
+    progress = models.FloatField(null=True, blank=True, verbose_name=gettext_lazy("progress"))
+    result_code = models.PositiveSmallIntegerField(null=True, blank=True, verbose_name=gettext_lazy("result code"))
+    result_detail = models.CharField(max_length=255, blank=True, verbose_name=gettext_lazy("result detail"))
+    result_reported = models.JSONField(null=True, blank=True, verbose_name=gettext_lazy("result reported"))
     # one timestamp per hop
-    queued_at = models.DateTimeField()
-    sent_at = models.DateTimeField(null=True, blank=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    in_progress_at = models.DateTimeField(null=True, blank=True)
-    applied_at = models.DateTimeField(null=True, blank=True)
-    rejected_at = models.DateTimeField(null=True, blank=True)
-    failed_at = models.DateTimeField(null=True, blank=True)
-    timed_out_at = models.DateTimeField(null=True, blank=True)
-    expired_at = models.DateTimeField(null=True, blank=True)
-    superseded_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(verbose_name=gettext_lazy("queued at"))
+    sent_at = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("sent at"))
+    delivered_at = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("delivered at"))
+    in_progress_at = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("in progress at"))
+    applied_at = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("applied at"))
+    rejected_at = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("rejected at"))
+    failed_at = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("failed at"))
+    timed_out_at = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("timed out at"))
+    expired_at = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("expired at"))
+    superseded_at = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("superseded at"))
 
     class Meta:
         verbose_name = gettext_lazy("command")
@@ -235,13 +277,15 @@ class Command(models.Model):
 class ZoneDecision(models.Model):
     """A zone's arbitrated setpoint and fan speed at one moment, and why (inputs, method, clamps)."""
 
-    zone = models.ForeignKey(Zone, on_delete=models.CASCADE, related_name="comfort_decisions")
-    basis = models.CharField(max_length=12, choices=ZoneBasis.choices)
-    setpoint_c = models.DecimalField(max_digits=3, decimal_places=1)
-    fan_on = models.BooleanField()
-    fan_speed_pct = models.PositiveSmallIntegerField()
-    reasons = models.JSONField(default=dict)
-    decided_at = models.DateTimeField()
+    zone = models.ForeignKey(
+        Zone, on_delete=models.CASCADE, related_name="comfort_decisions", verbose_name=gettext_lazy("zone")
+    )
+    basis = models.CharField(max_length=12, choices=ZoneBasis.choices, verbose_name=gettext_lazy("basis"))
+    setpoint_c = models.DecimalField(max_digits=3, decimal_places=1, verbose_name=gettext_lazy("setpoint c"))
+    fan_on = models.BooleanField(verbose_name=gettext_lazy("fan on"))
+    fan_speed_pct = models.PositiveSmallIntegerField(verbose_name=gettext_lazy("fan speed pct"))
+    reasons = models.JSONField(default=dict, verbose_name=gettext_lazy("reasons"))
+    decided_at = models.DateTimeField(verbose_name=gettext_lazy("decided at"))
 
     class Meta:
         verbose_name = gettext_lazy("zone decision")

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone as dj_timezone
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from labs import privacy
 from labs.choices import COMPANY_ROLES, REPRESENTATIVE_ROLE_FOR_KIND, CompanyKind, Role
@@ -27,12 +27,21 @@ def validate_time_zone(value: str) -> None:
 class Site(models.Model):
     """A building or campus the operator runs; every local time is shown in its IANA time zone."""
 
-    slug = models.SlugField(unique=True, max_length=40)
-    name = models.CharField(max_length=120, validators=[validate_single_line])
-    timezone = models.CharField(max_length=64, validators=[validate_time_zone], default="Europe/Copenhagen")
-    address = models.CharField(max_length=255, blank=True, validators=[validate_single_line])
+    slug = models.SlugField(unique=True, max_length=40, verbose_name=gettext_lazy("slug"))
+    name = models.CharField(max_length=120, validators=[validate_single_line], verbose_name=gettext_lazy("name"))
+    timezone = models.CharField(
+        max_length=64,
+        validators=[validate_time_zone],
+        default="Europe/Copenhagen",
+        verbose_name=gettext_lazy("timezone"),
+    )
+    address = models.CharField(
+        max_length=255, blank=True, validators=[validate_single_line], verbose_name=gettext_lazy("address")
+    )
     check_in_grace_minutes = models.PositiveSmallIntegerField(
-        default=10, help_text="A booking not checked in this long after its start is released."
+        default=10,
+        help_text=gettext_lazy("A booking not checked in this long after its start is released."),
+        verbose_name=gettext_lazy("check in grace minutes"),
     )
     house_rules = models.TextField(
         gettext_lazy("house rules"),
@@ -58,12 +67,15 @@ class Site(models.Model):
 class Floor(models.Model):
     """One level of a site."""
 
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="floors")
-    level = models.SmallIntegerField()
-    name = models.CharField(max_length=80, validators=[validate_single_line])
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="floors", verbose_name=gettext_lazy("site"))
+    level = models.SmallIntegerField(verbose_name=gettext_lazy("level"))
+    name = models.CharField(max_length=80, validators=[validate_single_line], verbose_name=gettext_lazy("name"))
     plan_svg = models.TextField(
         blank=True,
-        help_text="The floor plan: an SVG drawing, sanitised on upload (labs.floor_plans); empty: no plan.",
+        help_text=gettext_lazy(
+            "The floor plan: an SVG drawing, sanitised on upload (labs.floor_plans); empty: no plan."
+        ),
+        verbose_name=gettext_lazy("plan SVG"),
     )
 
     class Meta:
@@ -85,10 +97,12 @@ class Floor(models.Model):
 class Zone(models.Model):
     """An area of a floor served by one HVAC zone; desks sit in zones."""
 
-    floor = models.ForeignKey(Floor, on_delete=models.CASCADE, related_name="zones")
-    slug = models.SlugField(max_length=40)
-    name = models.CharField(max_length=80, validators=[validate_single_line])
-    default_setpoint_c = models.DecimalField(max_digits=3, decimal_places=1, default=22)
+    floor = models.ForeignKey(Floor, on_delete=models.CASCADE, related_name="zones", verbose_name=gettext_lazy("floor"))
+    slug = models.SlugField(max_length=40, verbose_name=gettext_lazy("slug"))
+    name = models.CharField(max_length=80, validators=[validate_single_line], verbose_name=gettext_lazy("name"))
+    default_setpoint_c = models.DecimalField(
+        max_digits=3, decimal_places=1, default=22, verbose_name=gettext_lazy("default setpoint c")
+    )
 
     class Meta:
         verbose_name = gettext_lazy("zone")
@@ -113,10 +127,12 @@ class Zone(models.Model):
 class Company(models.Model):
     """A business member, partner or sponsor organisation; its people see only its own objects."""
 
-    name = models.CharField(max_length=160, validators=[validate_single_line])
-    kind = models.CharField(max_length=20, choices=CompanyKind.choices)
-    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="companies")
-    is_active = models.BooleanField(default=True)
+    name = models.CharField(max_length=160, validators=[validate_single_line], verbose_name=gettext_lazy("name"))
+    kind = models.CharField(max_length=20, choices=CompanyKind.choices, verbose_name=gettext_lazy("kind"))
+    site = models.ForeignKey(
+        Site, on_delete=models.PROTECT, related_name="companies", verbose_name=gettext_lazy("site")
+    )
+    is_active = models.BooleanField(default=True, verbose_name=gettext_lazy("is active"))
 
     class Meta:
         verbose_name = gettext_lazy("company")
@@ -137,16 +153,33 @@ class Company(models.Model):
 class Person(models.Model):
     """A person known to the operator: a user account with a role, and the company they belong to if any."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="person")
-    role = models.CharField(max_length=20, choices=Role.choices)
-    company = models.ForeignKey(Company, on_delete=models.PROTECT, null=True, blank=True, related_name="people")
-    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="people")
-    phone = models.CharField(max_length=32, blank=True, validators=[validate_single_line])
-    job_title = models.CharField(max_length=120, blank=True, validators=[validate_single_line])
-    membership_ends_on = models.DateField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="person", verbose_name=gettext_lazy("user")
+    )
+    role = models.CharField(max_length=20, choices=Role.choices, verbose_name=gettext_lazy("role"))
+    company = models.ForeignKey(
+        Company,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="people",
+        verbose_name=gettext_lazy("company"),
+    )
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="people", verbose_name=gettext_lazy("site"))
+    phone = models.CharField(
+        max_length=32, blank=True, validators=[validate_single_line], verbose_name=gettext_lazy("phone")
+    )
+    job_title = models.CharField(
+        max_length=120, blank=True, validators=[validate_single_line], verbose_name=gettext_lazy("job title")
+    )
+    membership_ends_on = models.DateField(null=True, blank=True, verbose_name=gettext_lazy("membership ends on"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=gettext_lazy("created at"))
     erased_at = models.DateTimeField(
-        null=True, blank=True, editable=False, help_text="When the person's data was erased (labs.erasure)."
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=gettext_lazy("When the person's data was erased (labs.erasure)."),
+        verbose_name=gettext_lazy("erased at"),
     )
 
     class Meta:
@@ -201,10 +234,11 @@ class Person(models.Model):
 class SignInCounter(models.Model):
     """Failed sign-ins in one time window for one key (a username+IP pair, or an IP); incremented atomically."""
 
-    scope = models.CharField(max_length=16)  # "user_ip" or "ip"
-    key_digest = models.CharField(max_length=64)  # SHA-256 of the key: no username or IP stored in clear
-    window_start = models.DateTimeField()
-    failures = models.PositiveIntegerField(default=0)
+    scope = models.CharField(max_length=16, verbose_name=gettext_lazy("scope"))  # "user_ip" or "ip"
+    # SHA-256 of the key: no username or IP stored in clear
+    key_digest = models.CharField(max_length=64, verbose_name=gettext_lazy("key digest"))
+    window_start = models.DateTimeField(verbose_name=gettext_lazy("window start"))
+    failures = models.PositiveIntegerField(default=0, verbose_name=gettext_lazy("failures"))
 
     class Meta:
         verbose_name = gettext_lazy("sign-in counter")
@@ -319,14 +353,16 @@ class OutboxMessage(models.Model):
     nothing is published for a rolled-back change and nothing is lost if a process dies between commit and publish.
     """
 
-    topic = models.CharField(max_length=255)
-    payload = models.JSONField()
-    qos = models.PositiveSmallIntegerField(default=1, choices=[(0, "0"), (1, "1"), (2, "2")])
-    retain = models.BooleanField(default=False)
-    created_at = models.DateTimeField(default=dj_timezone.now)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.CharField(max_length=255, blank=True)
+    topic = models.CharField(max_length=255, verbose_name=gettext_lazy("topic"))
+    payload = models.JSONField(verbose_name=gettext_lazy("payload"))
+    qos = models.PositiveSmallIntegerField(
+        default=1, choices=[(0, "0"), (1, "1"), (2, "2")], verbose_name=gettext_lazy("QoS")
+    )
+    retain = models.BooleanField(default=False, verbose_name=gettext_lazy("retain"))
+    created_at = models.DateTimeField(default=dj_timezone.now, verbose_name=gettext_lazy("created at"))
+    sent_at = models.DateTimeField(null=True, blank=True, verbose_name=gettext_lazy("sent at"))
+    attempts = models.PositiveIntegerField(default=0, verbose_name=gettext_lazy("attempts"))
+    last_error = models.CharField(max_length=255, blank=True, verbose_name=gettext_lazy("last error"))
 
     class Meta:
         verbose_name = gettext_lazy("outbox message")
@@ -363,14 +399,29 @@ class MqttCredential(models.Model):
 
     KINDS = [(kind, kind) for kind in ("desk", "hvac", "fan", "reader")]
 
-    username = models.SlugField(max_length=64, unique=True, help_text="Also the MQTT client id and the topic's {id}.")
-    site = models.SlugField(max_length=64, help_text="The {site} segment of the identity's topics.")
-    kind = models.CharField(max_length=8, choices=KINDS)
-    secret_hash = models.CharField(max_length=128, editable=False)
-    issued_at = models.DateTimeField()
-    dropped_messages = models.PositiveBigIntegerField(default=0, editable=False)
-    last_drop_reason = models.CharField(max_length=160, blank=True, editable=False)
-    last_dropped_at = models.DateTimeField(null=True, blank=True, editable=False)
+    username = models.SlugField(
+        max_length=64,
+        unique=True,
+        help_text=gettext_lazy("Also the MQTT client id and the topic's {id}."),
+        verbose_name=gettext_lazy("username"),
+    )
+    site = models.SlugField(
+        max_length=64,
+        help_text=gettext_lazy("The {site} segment of the identity's topics."),
+        verbose_name=gettext_lazy("site"),
+    )
+    kind = models.CharField(max_length=8, choices=KINDS, verbose_name=gettext_lazy("kind"))
+    secret_hash = models.CharField(max_length=128, editable=False, verbose_name=gettext_lazy("secret hash"))
+    issued_at = models.DateTimeField(verbose_name=gettext_lazy("issued at"))
+    dropped_messages = models.PositiveBigIntegerField(
+        default=0, editable=False, verbose_name=gettext_lazy("dropped messages")
+    )
+    last_drop_reason = models.CharField(
+        max_length=160, blank=True, editable=False, verbose_name=gettext_lazy("last drop reason")
+    )
+    last_dropped_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=gettext_lazy("last dropped at")
+    )
 
     class Meta:
         verbose_name = gettext_lazy("MQTT credential")
@@ -416,14 +467,18 @@ class Consent(models.Model):
     """One grant or withdrawal of consent to one purpose: append-only, so the rows are the history and the latest
     row per purpose is the person's current choice. ``text_version`` names the consent text the person saw."""
 
-    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="consents")
-    purpose = models.CharField(max_length=20, choices=ConsentPurpose.choices)
-    granted = models.BooleanField()
-    text_version = models.CharField(max_length=20)
-    channel = models.CharField(max_length=10, choices=ConsentChannel.choices)
-    at = models.DateTimeField(default=dj_timezone.now)
+    person = models.ForeignKey(
+        Person, on_delete=models.CASCADE, related_name="consents", verbose_name=gettext_lazy("person")
+    )
+    purpose = models.CharField(max_length=20, choices=ConsentPurpose.choices, verbose_name=gettext_lazy("purpose"))
+    granted = models.BooleanField(verbose_name=gettext_lazy("granted"))
+    text_version = models.CharField(max_length=20, verbose_name=gettext_lazy("text version"))
+    channel = models.CharField(max_length=10, choices=ConsentChannel.choices, verbose_name=gettext_lazy("channel"))
+    at = models.DateTimeField(default=dj_timezone.now, verbose_name=gettext_lazy("at"))
 
     class Meta:
+        verbose_name = gettext_lazy("consent")
+        verbose_name_plural = gettext_lazy("consents")
         ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["person", "purpose", "-at"], name="consent_person_purpose_idx")]
 
@@ -435,12 +490,18 @@ class ErasureLog(models.Model):
     """An erasure that happened: the person's id and the pseudonym that replaced them, and when. No identifier, so it
     may outlive the person; ``manage.py replay_erasures`` runs every logged erasure again on a restored backup."""
 
-    person_id = models.BigIntegerField(db_index=True)
-    pseudonym = models.CharField(max_length=40)
-    erased_at = models.DateTimeField(default=dj_timezone.now)
-    by_staff = models.BooleanField(default=False, help_text="Erased by staff on the person's request.")
+    person_id = models.BigIntegerField(db_index=True, verbose_name=gettext_lazy("person ID"))
+    pseudonym = models.CharField(max_length=40, verbose_name=gettext_lazy("pseudonym"))
+    erased_at = models.DateTimeField(default=dj_timezone.now, verbose_name=gettext_lazy("erased at"))
+    by_staff = models.BooleanField(
+        default=False,
+        help_text=gettext_lazy("Erased by staff on the person's request."),
+        verbose_name=gettext_lazy("by staff"),
+    )
 
     class Meta:
+        verbose_name = gettext_lazy("erasure log")
+        verbose_name_plural = gettext_lazy("erasure logs")
         ordering = ["erased_at", "id"]
 
     def __str__(self) -> str:
@@ -450,15 +511,23 @@ class ErasureLog(models.Model):
 class PersonalDataAccess(models.Model):
     """Staff looked at another person's personal data: who, whose, through which door, when."""
 
-    actor = models.ForeignKey(Person, on_delete=models.SET_NULL, null=True, related_name="+")
-    subject = models.ForeignKey(Person, on_delete=models.SET_NULL, null=True, related_name="+")
-    door = models.CharField(max_length=40, help_text="e.g. api.people.detail, api.people.export, admin.person.change")
-    at = models.DateTimeField(default=dj_timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        Person, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=gettext_lazy("actor")
+    )
+    subject = models.ForeignKey(
+        Person, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=gettext_lazy("subject")
+    )
+    door = models.CharField(
+        max_length=40,
+        help_text=gettext_lazy("e.g. api.people.detail, api.people.export, admin.person.change"),
+        verbose_name=pgettext_lazy("the route personal data was read through", "door"),
+    )
+    at = models.DateTimeField(default=dj_timezone.now, db_index=True, verbose_name=gettext_lazy("at"))
 
     class Meta:
         ordering = ["-at", "-id"]
-        verbose_name = "personal data access"
-        verbose_name_plural = "personal data accesses"
+        verbose_name = gettext_lazy("personal data access")
+        verbose_name_plural = gettext_lazy("personal data accesses")
 
     def __str__(self) -> str:
         return f"{self.actor_id} read {self.subject_id} via {self.door}"

@@ -1,0 +1,79 @@
+"""The admin speaks the operator's language: every label and help text it takes from our models is translatable and
+has Danish (locale/da/LC_MESSAGES/django.po).
+
+Django derives a field's label from its name ("valid_from" -> "valid from") as a plain string, which no catalogue
+can translate: a Danish admin then read "Public id", "Kind", "Valid from" among Danish words. So every field of a
+model the admin shows declares ``verbose_name=gettext_lazy(...)``, every help text is wrapped, and every model names
+itself (``Meta.verbose_name``, ``verbose_name_plural``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polib
+import pytest
+from django.conf import settings
+from django.contrib import admin
+from django.utils.functional import Promise
+from django.utils.translation import override
+
+PO = Path(settings.BASE_DIR) / "locale" / "da" / "LC_MESSAGES" / "django.po"
+OUR_APPS = {"labs", "badges", "bookings", "calendars", "comfort", "analytics"}
+
+
+def _our_admin_models():
+    return sorted(
+        (model for model in admin.site._registry if model._meta.app_label in OUR_APPS),
+        key=lambda model: model._meta.label,
+    )
+
+
+def _texts(model) -> list[tuple[str, object]]:
+    """(where, text) for every label and help text the admin takes from ``model``."""
+    meta = model._meta
+    texts = [(f"{meta.label}.Meta.verbose_name", meta.verbose_name)]
+    texts.append((f"{meta.label}.Meta.verbose_name_plural", meta.verbose_name_plural))
+    for field in [*meta.fields, *meta.many_to_many]:
+        if field.auto_created:  # the primary key "ID": Django's own, translated by Django
+            continue
+        texts.append((f"{meta.label}.{field.name}", field.verbose_name))
+        if field.help_text:
+            texts.append((f"{meta.label}.{field.name} help_text", field.help_text))
+    return texts
+
+
+def test_the_admin_shows_our_models():
+    labels = {model._meta.label for model in _our_admin_models()}
+    assert {"labs.Person", "badges.Badge", "bookings.Booking", "comfort.Device"} <= labels
+
+
+@pytest.mark.parametrize("model", _our_admin_models(), ids=lambda model: model._meta.label)
+def test_every_label_and_help_text_is_wrapped_for_translation(model):
+    plain = [where for where, text in _texts(model) if not isinstance(text, Promise)]
+    assert not plain, f"not wrapped in gettext_lazy: {plain}"
+
+
+@pytest.mark.parametrize("model", _our_admin_models(), ids=lambda model: model._meta.label)
+def test_every_label_and_help_text_has_danish(model):
+    translated = {entry.msgid for entry in polib.pofile(str(PO)) if not entry.obsolete and entry.msgstr}
+    with override("en"):
+        missing = [f"{where}: {str(text)!r}" for where, text in _texts(model) if str(text) not in translated]
+    assert not missing, "no Danish in django.po for:\n" + "\n".join(missing)
+
+
+@pytest.mark.django_db
+def test_a_danish_admin_reads_danish_column_headers(admin_client_staff, staff, member):
+    from badges import services as badge_services
+    from badges.choices import BadgeKind
+    from badges.models import Badge
+
+    badge_services.badge_issue(actor=staff, person=member, kind=BadgeKind.DIGITAL)
+    response = admin_client_staff.get("/admin/badges/badge/", HTTP_ACCEPT_LANGUAGE="da")
+    html = response.content.decode()
+    assert response.status_code == 200
+    with override("da"):
+        valid_from = str(Badge._meta.get_field("valid_from").verbose_name)
+    assert valid_from != "valid from"
+    assert valid_from[0].upper() + valid_from[1:] in html
+    assert "Valid from" not in html
