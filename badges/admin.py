@@ -25,7 +25,10 @@ from labs.permissions import person_of
 
 class DoorRuleForm(forms.ModelForm):
     roles = forms.MultipleChoiceField(
-        choices=Role.choices, required=False, widget=forms.CheckboxSelectMultiple, help_text="None ticked: every role."
+        choices=Role.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=gettext_lazy("None ticked: every role."),
     )
     weekdays = forms.TypedMultipleChoiceField(
         choices=Weekday.choices, coerce=int, widget=forms.CheckboxSelectMultiple, initial=[d.value for d in Weekday]
@@ -96,7 +99,12 @@ class ReaderAdmin(admin.ModelAdmin):
 class BadgeIssueForm(forms.ModelForm):
     """Issue a badge through badges.services.badge_issue; a card's UID is stored only as a keyed digest."""
 
-    card_uid = forms.CharField(max_length=64, required=False, help_text="For a card: its UID in hex, e.g. 04:A1:B2:C3")
+    card_uid = forms.CharField(
+        max_length=64,
+        required=False,
+        label=gettext_lazy("card UID"),
+        help_text=gettext_lazy("For a card: its UID in hex, e.g. 04:A1:B2:C3"),
+    )
 
     class Meta:
         model = Badge

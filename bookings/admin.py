@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from bookings import services
 from bookings.choices import BookingSource
 from bookings.models import Booking, BookingPolicy, BookingSeries, CalendarFeed, Closure, DemandSignal, Desk, Room
-from labs.admin_forms import NO_ACTOR, ServiceFormAdminMixin, ServiceModelForm, in_current_zone
+from labs.admin_forms import NO_ACTOR, ServiceFormAdminMixin, ServiceModelForm, current_zone_name, in_current_zone
 from labs.errors import DomainError
 from labs.permissions import person_of
 
@@ -73,10 +72,10 @@ class _BookingTimesMixin:
     """Start and end are shown and taken in the zone of the signed-in staff's site, and say which."""
 
     def _name_zone(self) -> None:
-        zone = timezone.get_current_timezone_name()
+        words = gettext("The site's local time: %(zone)s.") % {"zone": current_zone_name()}
         for name in ("start", "end"):
             if name in self.fields:
-                self.fields[name].help_text = f"Local time in {zone}."
+                self.fields[name].help_text = words
 
 
 class StaffBookingForm(_BookingTimesMixin, ServiceModelForm):
@@ -119,7 +118,9 @@ class BookingChangeForm(_BookingTimesMixin, ServiceModelForm):
     class Meta:
         model = Booking
         fields = ["start", "end", "title", "attendees", "override_reason"]
-        help_texts = {"override_reason": "Give (or change) a reason to change the booking past its rules."}
+        help_texts = {
+            "override_reason": gettext_lazy("Give (or change) a reason to change the booking past its rules.")
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -173,11 +174,11 @@ class BookingAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
     ]
     actions = ["cancel_bookings"]
 
-    @admin.display(description=in_current_zone("start"), ordering="start")
+    @admin.display(description=in_current_zone(gettext_lazy("start")), ordering="start")
     def start_local(self, obj: Booking):
         return obj.start
 
-    @admin.display(description=in_current_zone("end"), ordering="end")
+    @admin.display(description=in_current_zone(gettext_lazy("end")), ordering="end")
     def end_local(self, obj: Booking):
         return obj.end
 

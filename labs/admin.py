@@ -143,17 +143,21 @@ class PersonChangeForm(ServiceModelForm):
 
     is_active = forms.BooleanField(
         required=False,
-        label="Account active",
-        help_text="Off: the person can no longer sign in; their sessions and API tokens end, their badges are revoked "
-        "and the visits they host are cancelled.",
+        label=_("Account active"),
+        help_text=_(
+            "Off: the person can no longer sign in; their sessions and API tokens end, their badges are revoked "
+            "and the visits they host are cancelled."
+        ),
     )
 
     class Meta:
         model = Person
         fields = ["role", "company", "is_active", "membership_ends_on", "phone", "job_title"]
         help_texts = {
-            "role": "A change of role or company revokes the person's badges and ends their sessions and API tokens.",
-            "membership_ends_on": "The day the membership ends: from that day the person's badges stop working.",
+            "role": _(
+                "A change of role or company revokes the person's badges and ends their sessions and API tokens."
+            ),
+            "membership_ends_on": _("The day the membership ends: from that day the person's badges stop working."),
         }
 
     def __init__(self, *args, **kwargs):

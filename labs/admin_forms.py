@@ -17,8 +17,10 @@ from django.core.exceptions import ValidationError
 from django.db.models import Model
 from django.utils import timezone
 from django.utils.functional import lazy
+from django.utils.text import capfirst
 from django.utils.translation import gettext, gettext_lazy
 
+from labs import dates
 from labs.errors import DomainError
 from labs.models import Person
 from labs.permissions import person_of
@@ -49,10 +51,16 @@ def apply_each(modeladmin, request, queryset, done_label: str, call) -> None:
         modeladmin.message_user(request, f"{done_label}: {done}.", messages.SUCCESS)
 
 
-def in_current_zone(label: str):
-    """``"<label> (<zone>)"``, worked out when it is shown: the zone this request shows and takes times in (the
+def in_current_zone(label):
+    """``"<label> (<zone>)"`` ("Start (Copenhagen time)", "Slut (København-tid)"), worked out when it is shown, in
+    the request's language: ``label`` is lazy, and the zone is the one this request shows and takes times in (the
     signed-in person's site zone, activated by labs.middleware.SiteTimeZoneMiddleware; UTC for a bare account)."""
-    return lazy(lambda: f"{label} ({timezone.get_current_timezone_name()})", str)()
+    return lazy(lambda: f"{capfirst(label)} ({current_zone_name()})", str)()
+
+
+def current_zone_name() -> str:
+    """The zone this request shows times in, as people say it ("Copenhagen time"; labs.dates.zone_name)."""
+    return dates.zone_name(timezone.get_current_timezone_name())
 
 
 def add_domain_error(form: forms.BaseForm, exc: DomainError) -> None:

@@ -46,12 +46,12 @@ class AdminSignInForm(AdminAuthenticationForm):
     """Username, password and (for accounts with an authenticator) its code, all checked under the throttle."""
 
     code = forms.CharField(
-        label="Authenticator code",
+        label=_("Authenticator code"),
         required=False,
         max_length=16,
         strip=True,
         widget=_CodeInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
-        help_text="The 6-digit code from your authenticator app (leave empty if you have not set one up yet).",
+        help_text=_("The 6-digit code from your authenticator app (leave empty if you have not set one up yet)."),
     )
 
     def clean(self):

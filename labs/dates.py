@@ -6,7 +6,7 @@ badge): with the year (``long_day``), without it (``day_month``: "mandag den 30.
 2026", "30. nov. 2026"). Each is translated per language (``locale/<lang>/LC_MESSAGES/
 django.po``, contexts "date format: ..."): Danish puts "den" before the day and full stops after the day and the
 abbreviations, which one shared English format cannot. And an end's clock time (``end_time``: "24:00" at
-midnight).
+midnight), and a time zone named as people say it (``zone_name``: "Copenhagen time", "København-tid").
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from django.utils.formats import date_format
-from django.utils.translation import get_language, pgettext
+from django.utils.translation import get_language, gettext, pgettext
 
 # Short months a language writes whole, after the format put a full stop after every abbreviation: Danish abbreviates
 # "nov." but writes "maj" (Dansk Sprognævn), so "1. maj 2026", not "1. maj. 2026".
@@ -56,3 +56,12 @@ def end_time(value: datetime) -> str:
     if (value.hour, value.minute, value.second, value.microsecond) == (0, 0, 0, 0):
         return "24:00"
     return f"{value:%H:%M}"
+
+
+def zone_name(key: str) -> str:
+    """``Europe/Copenhagen`` -> "Copenhagen time" in the active language; ``America/New_York`` -> "New York time"; a
+    zone without a city (``UTC``, ``Etc/GMT-1``) keeps its name. Never "UTC" for a site that is not in it: pages and
+    the admin say which zone their times are in with this."""
+    if "/" not in key or key.startswith("Etc/"):
+        return key.removeprefix("Etc/")
+    return gettext("%(city)s time") % {"city": key.rsplit("/", 1)[-1].replace("_", " ")}

@@ -13,7 +13,6 @@ from __future__ import annotations
 import zoneinfo
 
 from django import template
-from django.utils.translation import gettext
 
 from labs import dates
 
@@ -32,10 +31,7 @@ def _key(value) -> str:
 def zone_name(value) -> str:
     """``Europe/Copenhagen`` (a key, a ZoneInfo or a Site) -> ``Copenhagen time``; ``America/New_York`` ->
     ``New York time``; a zone without a city (``UTC``, ``Etc/GMT-1``) keeps its name."""
-    key = _key(value)
-    if "/" not in key or key.startswith("Etc/"):
-        return key.removeprefix("Etc/")
-    return gettext("%(city)s time") % {"city": key.rsplit("/", 1)[-1].replace("_", " ")}
+    return dates.zone_name(_key(value))
 
 
 @register.filter(expects_localtime=True)

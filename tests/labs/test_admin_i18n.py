@@ -20,6 +20,9 @@ from django.utils.translation import override
 
 PO = Path(settings.BASE_DIR) / "locale" / "da" / "LC_MESSAGES" / "django.po"
 OUR_APPS = {"labs", "badges", "bookings", "calendars", "comfort", "analytics"}
+# Django's admin adds this to a many-to-many field's help, translated when it builds the form (in the request's
+# language): a plain string, but not ours.
+DJANGO_SELECT_MANY = "Hold down “Control”, or “Command” on a Mac, to select more than one."
 
 
 def _our_admin_models():
@@ -77,3 +80,41 @@ def test_a_danish_admin_reads_danish_column_headers(admin_client_staff, staff, m
     assert valid_from != "valid from"
     assert valid_from[0].upper() + valid_from[1:] in html
     assert "Valid from" not in html
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("model", _our_admin_models(), ids=lambda model: model._meta.label)
+def test_every_admin_form_field_has_a_translatable_label_and_help_text(model, rf, staff):
+    """The forms the admin builds (its own fields, ``Meta.help_texts``, labels from the models) speak the admin's
+    language: a plain string there ("Account active", "None ticked: every role.") stays English in a Danish admin."""
+    staff.user.is_staff = staff.user.is_superuser = True
+    staff.user.save()
+    request = rf.get("/admin/")
+    request.user = staff.user
+    model_admin = admin.site._registry[model]
+    plain = []
+    for change in (False, True):
+        obj = model.objects.first() if change else None
+        if change and obj is None:
+            continue
+        forms = [model_admin.get_form(request, obj, change=change)]
+        forms += [inline.get_formset(request, obj).form for inline in model_admin.get_inline_instances(request, obj)]
+        for name, field in [(name, field) for form in forms for name, field in form.base_fields.items()]:
+            if field.label is not None and not isinstance(field.label, Promise):
+                plain.append(f"{name} label {field.label!r}")
+            if field.help_text and not isinstance(field.help_text, Promise) and field.help_text != DJANGO_SELECT_MANY:
+                plain.append(f"{name} help_text {field.help_text!r}")
+    assert not plain, f"{model._meta.label}: " + "; ".join(sorted(set(plain)))
+
+
+@pytest.mark.django_db
+def test_a_danish_admin_names_the_zone_of_booking_times_in_danish(admin_client_staff, staff, member):
+    from tests.bookings.factories import BookingFactory, RoomFactory
+
+    BookingFactory(room=RoomFactory(site=staff.site), organiser=member)
+    response = admin_client_staff.get("/admin/bookings/booking/", HTTP_ACCEPT_LANGUAGE="da")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert staff.site.timezone == "Europe/Copenhagen"
+    assert "Slut (Copenhagen-tid)" in html
+    assert "End (" not in html and "Europe/Copenhagen" not in html
