@@ -32,6 +32,7 @@ from labs import topics
 logger = logging.getLogger(__name__)
 
 DECISION_TIMEOUT_S = 5.0
+STARTUP_WAIT_S = 60.0  # until the backend first answers, a scan without a decision is presented again (run_readers)
 DEMO_INTERVAL_S = 30.0  # one code step: every demo round presents fresh codes (a code opens a reader once per step)
 CONNECT_RETRY_FIRST_S = 0.5  # the first wait for a broker that is not up, doubling up to ...
 CONNECT_RETRY_MAX_S = 5.0
@@ -283,9 +284,9 @@ def demo_scans(site: str) -> list[Scan]:
     return scans
 
 
-def format_decision(reader_id: str, scan: Scan, decision: dict | None) -> str:
+def format_decision(reader_id: str, scan: Scan, decision: dict | None, *, timeout_s: float = DECISION_TIMEOUT_S) -> str:
     if decision is None:
-        return f"[reader {reader_id}] {scan.label:<34} no decision within {DECISION_TIMEOUT_S:.0f} s"
+        return f"[reader {reader_id}] {scan.label:<34} no decision within {timeout_s:g} s"
     verdict = "ALLOW" if decision.get("allow") else "deny "
     return (
         f"[reader {reader_id}] {scan.label:<34} {verdict} {decision.get('reason', '?'):<14} "
@@ -305,10 +306,16 @@ async def run_readers(
     write: Callable[[str], None] = _write,
     provision: bool = True,
     connect_deadline_s: float | None = None,
+    decision_timeout_s: float = DECISION_TIMEOUT_S,
+    startup_wait_s: float = STARTUP_WAIT_S,
 ) -> list[dict | None]:
     """Connect the readers (waiting for the broker: for ever, or ``connect_deadline_s``), then every ``interval_s``
     present ``scans`` (a list, or a function called each round, in a thread: it may read the database) at each
-    reader and write each decision. Returns the decisions."""
+    reader and write each decision. Returns the decisions.
+
+    Until the backend has answered once (for at most ``startup_wait_s``), a scan without a decision is not a result:
+    ``make run`` starts every process at once, and a scan published before the bridge has subscribed reaches no one.
+    The readers say once that they are waiting and present the round again, with codes read afresh."""
     if not readers:
         write(f"[readers] no active reader at site {site!r}; nothing to simulate")
         return []
@@ -325,13 +332,27 @@ async def run_readers(
             return results
         write(f"[readers] {', '.join(readers)} connected; scanning every {interval_s:g} s")
         done = 0
+        answered = said_waiting = False
+        started = time.monotonic()
         while not stop.is_set() and (rounds is None or done < rounds):
             batch = await in_thread(scans) if callable(scans) else list(scans or [])
+            waiting = False
             for client in clients:
                 for scan in batch:
-                    decision = await client.scan(scan.type, scan.value)
+                    decision = await client.scan(scan.type, scan.value, timeout=decision_timeout_s)
+                    if decision is None and not answered and time.monotonic() - started < startup_wait_s:
+                        waiting = True
+                        break
+                    answered = answered or decision is not None
                     results.append(decision)
-                    write(format_decision(client.reader_id, scan, decision))
+                    write(format_decision(client.reader_id, scan, decision, timeout_s=decision_timeout_s))
+                if waiting:
+                    break
+            if waiting:
+                if not said_waiting:
+                    write("[readers] no decision yet: the backend may still be starting; presenting the round again")
+                    said_waiting = True
+                continue
             done += 1
             if rounds is not None and done >= rounds:
                 break

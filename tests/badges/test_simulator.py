@@ -39,8 +39,8 @@ def late_mosquitto():
 class ReadersThread:
     """``run_readers`` on its own thread and loop, scanning every ``interval_s``; lines collect in ``lines``."""
 
-    def __init__(self, url: str, scans, interval_s: float = 0.5) -> None:
-        self.url, self.scans, self.interval_s = url, scans, interval_s
+    def __init__(self, url: str, scans, interval_s: float = 0.5, **options) -> None:
+        self.url, self.scans, self.interval_s, self.options = url, scans, interval_s, options
         self.lines: list[str] = []
         self.results: list[dict | None] = []
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -55,7 +55,7 @@ class ReadersThread:
             self.started.set()
             self.results = await run_readers(
                 site="cph", readers=["cph-main"], url=self.url, stop=self.stop_event, scans=self.scans,
-                interval_s=self.interval_s, write=self.lines.append,
+                interval_s=self.interval_s, write=self.lines.append, **self.options,
             )  # fmt: skip
 
         asyncio.run(go())
@@ -110,6 +110,39 @@ def test_readers_started_before_the_broker_get_decisions_once_it_is_up_and_after
             bridge.stop()
             thread.join(10)
     assert not readers.thread.is_alive()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.mosquitto
+@pytest.mark.postgres
+def test_readers_that_start_before_the_bridge_wait_for_it_instead_of_reporting_lost_scans(
+    late_mosquitto, staff, member, main_reader
+):
+    """`make run` starts the readers, the broker and the bridge at once: a scan published before the bridge has
+    subscribed reaches no one. Until the backend first answers, the readers say once that they wait and present the
+    round again; the first decision they print is a real one, not "no decision within 5 s"."""
+    badge = issue(staff, member)
+
+    def scans():
+        return [Scan("qr", selectors.badge_current_code(badge=badge), "member's phone")]
+
+    late_mosquitto.start()
+    readers = ReadersThread(late_mosquitto.url, scans, decision_timeout_s=0.5).start()
+    bridge = thread = None
+    try:
+        wait_until(lambda: any("no decision yet" in line for line in readers.lines), timeout=20, message="a wait")
+        time.sleep(1.2)  # more rounds without a bridge: still waiting, said once
+        assert readers.decisions() == []
+        bridge, thread = run_in_thread(url=late_mosquitto.url, poll_s=0.02)
+        wait_until(lambda: readers.decisions(), timeout=20, message="a decision")
+        assert "ALLOW ok" in readers.decisions()[0]
+        assert sum("no decision yet" in line for line in readers.lines) == 1
+        assert not any("no decision within" in line for line in readers.lines)
+    finally:
+        readers.stop()
+        if bridge is not None:
+            bridge.stop()
+            thread.join(10)
 
 
 def test_a_reader_stops_waiting_for_a_broker_when_told_to():
