@@ -52,7 +52,7 @@ class Run(models.Model):
             models.CheckConstraint(
                 condition=models.Q(date_to__gte=models.F("date_from")),
                 name="analytics_run_period_in_order",
-                violation_error_message="The period must end on or after its first day.",
+                violation_error_message=gettext_lazy("The period must end on or after its first day."),
             ),
         ]
 

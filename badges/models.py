@@ -57,7 +57,7 @@ class Door(models.Model):
             models.UniqueConstraint(
                 fields=["site", "slug"],
                 name="door_unique_slug_per_site",
-                violation_error_message="This site already has a door with that slug.",
+                violation_error_message=gettext_lazy("This site already has a door with that slug."),
             ),
         ]
 
@@ -72,7 +72,9 @@ def _validate_roles(value) -> None:
 
 def _validate_weekdays(value) -> None:
     if not isinstance(value, list) or not value or any(day not in ALL_WEEKDAYS for day in value):
-        raise ValidationError("Weekdays must be a non-empty list of 1 (Monday) to 7 (Sunday).", code="invalid_days")
+        raise ValidationError(
+            gettext_lazy("Weekdays must be a non-empty list of 1 (Monday) to 7 (Sunday)."), code="invalid_days"
+        )
 
 
 class DoorRule(models.Model):
@@ -106,7 +108,9 @@ class DoorRule(models.Model):
 
     def clean(self) -> None:
         if (self.opens_at is None) != (self.closes_at is None):
-            raise ValidationError("Give both opening and closing times, or neither (all day).", code="half_hours")
+            raise ValidationError(
+                gettext_lazy("Give both opening and closing times, or neither (all day)."), code="half_hours"
+            )
 
 
 class Reader(models.Model):
@@ -142,7 +146,7 @@ class Reader(models.Model):
 
     def clean(self) -> None:
         if self.door_id and self.site_id and self.door.site_id != self.site_id:
-            raise ValidationError({"door": "The door must be at the reader's site."}, code="door_site")
+            raise ValidationError({"door": gettext_lazy("The door must be at the reader's site.")}, code="door_site")
 
 
 class Visit(models.Model):
@@ -208,7 +212,7 @@ class Visit(models.Model):
             models.CheckConstraint(
                 condition=Q(end__gt=models.F("start")),
                 name="visit_end_after_start",
-                violation_error_message="A visit ends after it starts.",
+                violation_error_message=gettext_lazy("A visit ends after it starts."),
             ),
         ]
 
@@ -218,9 +222,9 @@ class Visit(models.Model):
     def clean(self) -> None:
         if self.start and self.end:
             if self.end <= self.start:
-                raise ValidationError({"end": "A visit ends after it starts."}, code="end_before_start")
+                raise ValidationError({"end": gettext_lazy("A visit ends after it starts.")}, code="end_before_start")
             if self.end - self.start > VISIT_MAX_LENGTH:
-                raise ValidationError({"end": "A visit lasts at most 24 hours."}, code="too_long")
+                raise ValidationError({"end": gettext_lazy("A visit lasts at most 24 hours.")}, code="too_long")
 
     @property
     def is_over(self) -> bool:
@@ -349,31 +353,31 @@ class Badge(models.Model):
             models.CheckConstraint(
                 condition=Q(person__isnull=False, visit__isnull=True) | Q(person__isnull=True, visit__isnull=False),
                 name="badge_for_person_or_visit",
-                violation_error_message="A badge belongs to a person or to a visit.",
+                violation_error_message=gettext_lazy("A badge belongs to a person or to a visit."),
             ),
             models.CheckConstraint(
                 condition=Q(kind=BadgeKind.DIGITAL, secret__isnull=False)
                 | Q(kind=BadgeKind.CARD, card_uid_digest__isnull=False),
                 name="badge_credential_matches_kind",
-                violation_error_message="A digital badge has a secret; a card has a UID.",
+                violation_error_message=gettext_lazy("A digital badge has a secret; a card has a UID."),
             ),
             models.UniqueConstraint(
                 fields=["card_uid_digest"],
                 condition=Q(status__in=LIVE_STATUSES),
                 name="badge_unique_live_card",
-                violation_error_message="This card is already registered to a live badge.",
+                violation_error_message=gettext_lazy("This card is already registered to a live badge."),
             ),
             models.UniqueConstraint(
                 fields=["person", "kind"],
                 condition=Q(status__in=LIVE_STATUSES, person__isnull=False),
                 name="badge_one_live_per_person_and_kind",
-                violation_error_message="This person already has a live badge of this kind.",
+                violation_error_message=gettext_lazy("This person already has a live badge of this kind."),
             ),
             models.UniqueConstraint(
                 fields=["visit", "kind"],
                 condition=Q(status__in=LIVE_STATUSES, visit__isnull=False),
                 name="badge_one_live_per_visit_and_kind",
-                violation_error_message="This visit already has a live badge of this kind.",
+                violation_error_message=gettext_lazy("This visit already has a live badge of this kind."),
             ),
         ]
 
@@ -382,7 +386,9 @@ class Badge(models.Model):
 
     def clean(self) -> None:
         if self.valid_until and self.valid_from and self.valid_until <= self.valid_from:
-            raise ValidationError({"valid_until": "A badge ends after it starts."}, code="until_before_from")
+            raise ValidationError(
+                {"valid_until": gettext_lazy("A badge ends after it starts.")}, code="until_before_from"
+            )
 
 
 class BadgeCodeUse(models.Model):

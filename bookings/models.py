@@ -17,7 +17,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
-from django.utils.translation import gettext_lazy, pgettext_lazy
+from django.utils.translation import gettext, gettext_lazy, pgettext_lazy
 
 from bookings.choices import (
     HOLDING_STATUSES,
@@ -38,7 +38,7 @@ MAX_ATTENDEES = 200
 
 def _validate_amenities(value) -> None:
     if not isinstance(value, list) or not all(isinstance(a, str) and 0 < len(a) <= 40 for a in value):
-        raise ValidationError("Amenities are a list of short names.", code="invalid_amenities")
+        raise ValidationError(gettext_lazy("Amenities are a list of short names."), code="invalid_amenities")
 
 
 class BookingPolicy(models.Model):
@@ -87,12 +87,12 @@ class BookingPolicy(models.Model):
             models.CheckConstraint(
                 condition=Q(closes_at__gt=F("opens_at")),
                 name="booking_policy_opens_before_it_closes",
-                violation_error_message="The bookable hours must open before they close.",
+                violation_error_message=gettext_lazy("The bookable hours must open before they close."),
             ),
             models.CheckConstraint(
                 condition=Q(max_duration_minutes__gte=F("min_duration_minutes")),
                 name="booking_policy_max_duration_at_least_min",
-                violation_error_message="The maximum duration must be at least the minimum.",
+                violation_error_message=gettext_lazy("The maximum duration must be at least the minimum."),
             ),
         ]
 
@@ -164,7 +164,7 @@ class Room(models.Model):
             models.UniqueConstraint(
                 fields=["site", "name"],
                 name="room_unique_name_per_site",
-                violation_error_message="This site already has a room with that name.",
+                violation_error_message=gettext_lazy("This site already has a room with that name."),
             ),
         ]
 
@@ -173,9 +173,9 @@ class Room(models.Model):
 
     def clean(self) -> None:
         if self.floor_id and self.site_id and self.floor.site_id != self.site_id:
-            raise ValidationError({"floor": "The floor is at another site."}, code="floor_site_mismatch")
+            raise ValidationError({"floor": gettext_lazy("The floor is at another site.")}, code="floor_site_mismatch")
         if self.opens_at and self.closes_at and self.closes_at <= self.opens_at:
-            raise ValidationError({"closes_at": "Must be after opens_at."}, code="hours_inverted")
+            raise ValidationError({"closes_at": gettext_lazy("Must be after opens_at.")}, code="hours_inverted")
 
 
 class Desk(models.Model):
@@ -218,7 +218,7 @@ class Desk(models.Model):
             models.UniqueConstraint(
                 fields=["site", "label"],
                 name="desk_unique_label_per_site",
-                violation_error_message="This site already has a desk with that label.",
+                violation_error_message=gettext_lazy("This site already has a desk with that label."),
             ),
         ]
 
@@ -227,9 +227,9 @@ class Desk(models.Model):
 
     def clean(self) -> None:
         if self.zone_id and self.floor_id and self.zone.floor_id != self.floor_id:
-            raise ValidationError({"zone": "The zone is on another floor."}, code="zone_floor_mismatch")
+            raise ValidationError({"zone": gettext_lazy("The zone is on another floor.")}, code="zone_floor_mismatch")
         if self.floor_id and self.site_id and self.floor.site_id != self.site_id:
-            raise ValidationError({"floor": "The floor is at another site."}, code="floor_site_mismatch")
+            raise ValidationError({"floor": gettext_lazy("The floor is at another site.")}, code="floor_site_mismatch")
 
 
 class BookingSeries(models.Model):
@@ -294,7 +294,7 @@ class BookingSeries(models.Model):
             models.CheckConstraint(
                 condition=Q(room__isnull=False, desk__isnull=True) | Q(room__isnull=True, desk__isnull=False),
                 name="booking_series_one_resource",
-                violation_error_message="A series books either a room or a desk.",
+                violation_error_message=gettext_lazy("A series books either a room or a desk."),
             ),
         ]
 
@@ -439,17 +439,17 @@ class Booking(models.Model):
             models.CheckConstraint(
                 condition=Q(room__isnull=False, desk__isnull=True) | Q(room__isnull=True, desk__isnull=False),
                 name="booking_one_resource",
-                violation_error_message="A booking is of either a room or a desk.",
+                violation_error_message=gettext_lazy("A booking is of either a room or a desk."),
             ),
             models.CheckConstraint(
                 condition=Q(end__gt=F("start")),
                 name="booking_ends_after_start",
-                violation_error_message="A booking must end after it starts.",
+                violation_error_message=gettext_lazy("A booking must end after it starts."),
             ),
             models.CheckConstraint(
                 condition=Q(hold_end__gte=F("end")),
                 name="booking_hold_covers_booking",
-                violation_error_message="The held interval must cover the booking.",
+                violation_error_message=gettext_lazy("The held interval must cover the booking."),
             ),
         ]
         indexes = [
@@ -480,9 +480,14 @@ class Booking(models.Model):
 
     def clean(self) -> None:
         if self.start and self.end and self.end <= self.start:
-            raise ValidationError({"end": "A booking must end after it starts."}, code="ends_before_start")
+            raise ValidationError(
+                {"end": gettext_lazy("A booking must end after it starts.")}, code="ends_before_start"
+            )
         if not isinstance(self.attendees, list) or len(self.attendees) > MAX_ATTENDEES:
-            raise ValidationError({"attendees": f"At most {MAX_ATTENDEES} e-mail addresses."}, code="attendees")
+            raise ValidationError(
+                {"attendees": gettext("At most %(count)s e-mail addresses.") % {"count": MAX_ATTENDEES}},
+                code="attendees",
+            )
 
 
 class DemandSignal(models.Model):
@@ -535,7 +540,7 @@ class Closure(models.Model):
             models.UniqueConstraint(
                 fields=["site", "day"],
                 name="closure_one_per_site_day",
-                violation_error_message="This site is already closed that day.",
+                violation_error_message=gettext_lazy("This site is already closed that day."),
             ),
         ]
 

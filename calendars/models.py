@@ -72,7 +72,7 @@ class Connection(models.Model):
             models.UniqueConstraint(
                 fields=["site", "name"],
                 name="calendar_connection_unique_name_per_site",
-                violation_error_message="This site already has a calendar connection with that name.",
+                violation_error_message=gettext_lazy("This site already has a calendar connection with that name."),
             ),
         ]
 
@@ -183,7 +183,7 @@ class RoomCalendar(models.Model):
             models.UniqueConstraint(
                 fields=["calendar_id"],
                 name="room_calendar_unique_calendar",
-                violation_error_message="This calendar is already linked to another room.",
+                violation_error_message=gettext_lazy("This calendar is already linked to another room."),
             ),
         ]
         indexes = [models.Index(fields=["watch_id"], name="room_calendar_watch_idx")]

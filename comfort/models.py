@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 
 from bookings.models import Desk
 from comfort import contract
@@ -29,7 +29,9 @@ HEIGHT_VALIDATORS = [MinValueValidator(contract.DESK_HEIGHT_MM[0]), MaxValueVali
 
 def validate_setpoint_step(value: Decimal) -> None:
     if value is not None and Decimal(value) % contract.SETPOINT_STEP_C:
-        raise ValidationError(f"Use steps of {contract.SETPOINT_STEP_C} °C.", code="setpoint_step")
+        raise ValidationError(
+            gettext("Use steps of %(step)s °C.") % {"step": contract.SETPOINT_STEP_C}, code="setpoint_step"
+        )
 
 
 class Preference(models.Model):
@@ -70,17 +72,17 @@ class Preference(models.Model):
                 condition=Q(desk_sit_height_mm__gte=620, desk_sit_height_mm__lte=1270)
                 & Q(desk_stand_height_mm__gte=620, desk_stand_height_mm__lte=1270),
                 name="preference_desk_heights_in_range",
-                violation_error_message="Desk heights are between 620 and 1270 mm.",
+                violation_error_message=gettext_lazy("Desk heights are between 620 and 1270 mm."),
             ),
             models.CheckConstraint(
                 condition=Q(temperature_c__gte=16, temperature_c__lte=30),
                 name="preference_temperature_in_range",
-                violation_error_message="The temperature is between 16.0 and 30.0 °C.",
+                violation_error_message=gettext_lazy("The temperature is between 16.0 and 30.0 °C."),
             ),
             models.CheckConstraint(
                 condition=Q(fan_speed_pct__lte=100),
                 name="preference_fan_speed_in_range",
-                violation_error_message="The fan speed is between 0 and 100 %.",
+                violation_error_message=gettext_lazy("The fan speed is between 0 and 100 %%."),
             ),
         ]
 
@@ -94,7 +96,7 @@ class Preference(models.Model):
             and self.desk_sit_height_mm > self.desk_stand_height_mm
         ):
             raise ValidationError(
-                {"desk_stand_height_mm": "The standing height cannot be below the sitting height."},
+                {"desk_stand_height_mm": gettext_lazy("The standing height cannot be below the sitting height.")},
                 code="stand_below_sit",
             )
 
@@ -144,19 +146,21 @@ class Device(models.Model):
                 condition=(Q(kind=DeviceKind.DESK) & Q(desk__isnull=False))
                 | (Q(kind__in=[DeviceKind.HVAC, DeviceKind.FAN]) & Q(zone__isnull=False)),
                 name="device_desk_or_zone_by_kind",
-                violation_error_message="A desk device belongs to a desk; HVAC and fans belong to a zone.",
+                violation_error_message=gettext_lazy(
+                    "A desk device belongs to a desk; HVAC and fans belong to a zone."
+                ),
             ),
             models.UniqueConstraint(
                 fields=["desk"],
                 condition=Q(kind=DeviceKind.DESK, is_active=True),
                 name="device_one_active_frame_per_desk",
-                violation_error_message="This desk already has an active desk device.",
+                violation_error_message=gettext_lazy("This desk already has an active desk device."),
             ),
             models.UniqueConstraint(
                 fields=["zone", "kind"],
                 condition=Q(kind__in=[DeviceKind.HVAC, DeviceKind.FAN], is_active=True),
                 name="device_one_active_hvac_and_fan_per_zone",
-                violation_error_message="This zone already has an active device of that kind.",
+                violation_error_message=gettext_lazy("This zone already has an active device of that kind."),
             ),
         ]
 
@@ -169,10 +173,10 @@ class Device(models.Model):
     def clean(self) -> None:
         if self.desk_id and self.kind == DeviceKind.DESK:
             if self.desk.site_id != self.site_id:
-                raise ValidationError({"desk": "The desk is at another site."}, code="site_mismatch")
+                raise ValidationError({"desk": gettext_lazy("The desk is at another site.")}, code="site_mismatch")
             self.zone = self.desk.zone
         if self.zone_id and self.zone.floor.site_id != self.site_id:
-            raise ValidationError({"zone": "The zone is at another site."}, code="site_mismatch")
+            raise ValidationError({"zone": gettext_lazy("The zone is at another site.")}, code="site_mismatch")
 
 
 class Command(models.Model):
@@ -235,7 +239,7 @@ class Command(models.Model):
             models.UniqueConstraint(
                 fields=["device", "version"],
                 name="command_one_per_device_version",
-                violation_error_message="This device already has a command for that version.",
+                violation_error_message=gettext_lazy("This device already has a command for that version."),
             ),
         ]
         # Every command row is written three times or more (queued, sent, applied), and a write that changes the

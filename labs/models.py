@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone as dj_timezone
-from django.utils.translation import gettext_lazy, pgettext_lazy
+from django.utils.translation import gettext, gettext_lazy, pgettext_lazy
 
 from labs import privacy
 from labs.choices import COMPANY_ROLES, REPRESENTATIVE_ROLE_FOR_KIND, CompanyKind, Role
@@ -21,7 +21,9 @@ def validate_time_zone(value: str) -> None:
     try:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValidationError(f"{value!r} is not an IANA time zone.", code="invalid_time_zone") from None
+        raise ValidationError(
+            gettext("%(value)s is not an IANA time zone.") % {"value": repr(value)}, code="invalid_time_zone"
+        ) from None
 
 
 class Site(models.Model):
@@ -86,7 +88,7 @@ class Floor(models.Model):
             models.UniqueConstraint(
                 fields=["site", "level"],
                 name="floor_unique_level_per_site",
-                violation_error_message="This site already has a floor at that level.",
+                violation_error_message=gettext_lazy("This site already has a floor at that level."),
             ),
         ]
 
@@ -112,7 +114,7 @@ class Zone(models.Model):
             models.UniqueConstraint(
                 fields=["floor", "slug"],
                 name="zone_unique_slug_per_floor",
-                violation_error_message="This floor already has a zone with that slug.",
+                violation_error_message=gettext_lazy("This floor already has a zone with that slug."),
             ),
         ]
 
@@ -142,7 +144,7 @@ class Company(models.Model):
             models.UniqueConstraint(
                 fields=["site", "name"],
                 name="company_unique_name_per_site",
-                violation_error_message="A company with this name already exists at the site.",
+                violation_error_message=gettext_lazy("A company with this name already exists at the site."),
             ),
         ]
 
@@ -191,7 +193,9 @@ class Person(models.Model):
                 condition=Q(role__in=sorted(COMPANY_ROLES), company__isnull=False)
                 | (~Q(role__in=sorted(COMPANY_ROLES)) & Q(company__isnull=True)),
                 name="person_company_matches_role",
-                violation_error_message="Employees and representatives belong to a company; others to none.",
+                violation_error_message=gettext_lazy(
+                    "Employees and representatives belong to a company; others to none."
+                ),
             ),
         ]
 
@@ -219,14 +223,17 @@ class Person(models.Model):
             if errors:
                 raise ValidationError(errors)
         if self.role in COMPANY_ROLES and self.company_id is None:
-            raise ValidationError({"company": "This role belongs to a company."}, code="company_required")
+            raise ValidationError({"company": gettext_lazy("This role belongs to a company.")}, code="company_required")
         if self.role not in COMPANY_ROLES and self.company_id is not None:
-            raise ValidationError({"company": "This role has no company."}, code="company_not_allowed")
+            raise ValidationError({"company": gettext_lazy("This role has no company.")}, code="company_not_allowed")
         if self.company_id and self.role != Role.EMPLOYEE:
             expected = REPRESENTATIVE_ROLE_FOR_KIND[self.company.kind]
             if self.role != expected:
                 raise ValidationError(
-                    {"role": f"A representative of a {self.company.get_kind_display()} has the role {expected.label}."},
+                    {
+                        "role": gettext("A representative of a %(kind)s has the role %(role)s.")
+                        % {"kind": self.company.get_kind_display(), "role": expected.label}
+                    },
                     code="role_kind_mismatch",
                 )
 

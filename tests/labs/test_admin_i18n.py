@@ -118,3 +118,25 @@ def test_a_danish_admin_names_the_zone_of_booking_times_in_danish(admin_client_s
     assert staff.site.timezone == "Europe/Copenhagen"
     assert "Slut (Copenhagen-tid)" in html
     assert "End (" not in html and "Europe/Copenhagen" not in html
+
+
+def _constrained_models():
+    from django.apps import apps
+
+    models = [m for m in apps.get_models() if m._meta.app_label in OUR_APPS and m._meta.constraints]
+    return sorted(models, key=lambda model: model._meta.label)
+
+
+@pytest.mark.parametrize("model", _constrained_models(), ids=lambda model: model._meta.label)
+def test_every_constraint_message_renders_in_both_languages(model):
+    """A constraint's message is what the admin (and full_clean) shows when a save breaks it. It is a %-format
+    (``%(name)s``): a bare "100 %." raised "incomplete format" instead of the message, so a percent sign is "%%"."""
+    for constraint in model._meta.constraints:
+        with override("en"):
+            english = constraint.get_violation_error_message()
+        with override("da"):
+            danish = constraint.get_violation_error_message()
+        assert english and danish
+        if constraint.violation_error_message != constraint.default_violation_error_message:
+            assert isinstance(constraint.violation_error_message, Promise), constraint.name
+            assert danish != english, f"{constraint.name}: no Danish for {english!r}"
