@@ -1,26 +1,27 @@
 from django.db import models
+from django.utils.translation import gettext_lazy
 
 
 class RunState(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    DONE = "done", "Done"
-    FAILED = "failed", "Failed"
+    QUEUED = "queued", gettext_lazy("Queued")
+    RUNNING = "running", gettext_lazy("Running")
+    DONE = "done", gettext_lazy("Done")
+    FAILED = "failed", gettext_lazy("Failed")
 
 
 class RunTrigger(models.TextChoices):
-    NIGHTLY = "nightly", "Nightly (beat)"
-    ON_DEMAND = "on_demand", "On demand"
+    NIGHTLY = "nightly", gettext_lazy("Nightly (beat)")
+    ON_DEMAND = "on_demand", gettext_lazy("On demand")
 
 
 class RecommendationKind(models.TextChoices):
-    ADD_ROOMS = "add_rooms", "Add rooms"
-    CONVERT_TO_DESKS = "convert_to_desks", "Convert rooms to desks"
-    RIGHT_SIZE = "right_size", "Right-size rooms"
-    PREFERRED = "preferred", "Preferred rooms"
+    ADD_ROOMS = "add_rooms", gettext_lazy("Add rooms")
+    CONVERT_TO_DESKS = "convert_to_desks", gettext_lazy("Convert rooms to desks")
+    RIGHT_SIZE = "right_size", gettext_lazy("Right-size rooms")
+    PREFERRED = "preferred", gettext_lazy("Preferred rooms")
 
 
 class Confidence(models.TextChoices):
-    HIGH = "high", "High"
-    MEDIUM = "medium", "Medium"
-    LOW = "low", "Low"
+    HIGH = "high", gettext_lazy("High")
+    MEDIUM = "medium", gettext_lazy("Medium")
+    LOW = "low", gettext_lazy("Low")

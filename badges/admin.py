@@ -27,11 +27,16 @@ class DoorRuleForm(forms.ModelForm):
     roles = forms.MultipleChoiceField(
         choices=Role.choices,
         required=False,
+        label=gettext_lazy("roles"),
         widget=forms.CheckboxSelectMultiple,
         help_text=gettext_lazy("None ticked: every role."),
     )
     weekdays = forms.TypedMultipleChoiceField(
-        choices=Weekday.choices, coerce=int, widget=forms.CheckboxSelectMultiple, initial=[d.value for d in Weekday]
+        choices=Weekday.choices,
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
+        initial=[d.value for d in Weekday],
+        label=gettext_lazy("weekdays"),
     )
 
     class Meta:

@@ -19,35 +19,35 @@ LIVE_STATUSES = (BadgeStatus.ACTIVE, BadgeStatus.SUSPENDED)
 
 
 class CredentialType(models.TextChoices):
-    QR = "qr", "QR code"
-    CARD = "card", "Card UID"
+    QR = "qr", _("QR code")
+    CARD = "card", _("Card UID")
 
 
 class Channel(models.TextChoices):
-    HTTP = "http", "HTTP"
-    MQTT = "mqtt", "MQTT"
+    HTTP = "http", _("HTTP")
+    MQTT = "mqtt", _("MQTT")
 
 
 class Reason(models.TextChoices):
     """Why a scan was allowed or denied: the stable codes readers show (docs/badges.md)."""
 
-    OK = "ok", "Allowed"
-    UNKNOWN = "unknown", "Unknown credential"
-    REVOKED = "revoked", "Badge revoked"
-    EXPIRED = "expired", "Badge or code expired"
-    SUSPENDED = "suspended", "Badge suspended"
-    NOT_YET_VALID = "not_yet_valid", "Badge not yet valid"
-    OUTSIDE_HOURS = "outside_hours", "Outside the door's hours"
-    WRONG_DOOR = "wrong_door", "Not allowed at this door"
-    REPLAYED = "replayed", "Code already used at this reader"
-    UNKNOWN_READER = "unknown_reader", "Unknown or disabled reader"
+    OK = "ok", _("Allowed")
+    UNKNOWN = "unknown", _("Unknown credential")
+    REVOKED = "revoked", _("Badge revoked")
+    EXPIRED = "expired", _("Badge or code expired")
+    SUSPENDED = "suspended", _("Badge suspended")
+    NOT_YET_VALID = "not_yet_valid", _("Badge not yet valid")
+    OUTSIDE_HOURS = "outside_hours", _("Outside the door's hours")
+    WRONG_DOOR = "wrong_door", _("Not allowed at this door")
+    REPLAYED = "replayed", _("Code already used at this reader")
+    UNKNOWN_READER = "unknown_reader", _("Unknown or disabled reader")
 
 
 class Weekday(models.IntegerChoices):
-    MONDAY = 1, "Monday"
-    TUESDAY = 2, "Tuesday"
-    WEDNESDAY = 3, "Wednesday"
-    THURSDAY = 4, "Thursday"
-    FRIDAY = 5, "Friday"
-    SATURDAY = 6, "Saturday"
-    SUNDAY = 7, "Sunday"
+    MONDAY = 1, _("Monday")
+    TUESDAY = 2, _("Tuesday")
+    WEDNESDAY = 3, _("Wednesday")
+    THURSDAY = 4, _("Thursday")
+    FRIDAY = 5, _("Friday")
+    SATURDAY = 6, _("Saturday")
+    SUNDAY = 7, _("Sunday")

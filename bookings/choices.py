@@ -1,5 +1,5 @@
 from django.db import models
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 
 class BookingStatus(models.TextChoices):
@@ -17,44 +17,44 @@ OPEN_STATUSES = (BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN)
 
 
 class BookingSource(models.TextChoices):
-    PORTAL = "portal", "Portal"
-    API = "api", "API"
-    STAFF = "staff", "Staff on someone's behalf"
-    RECURRENCE = "recurrence", "Recurring series"
-    WALK_IN = "walk_in", "Walk-in check-in at a desk"
-    GOOGLE = "google", "Google Calendar"
-    MICROSOFT = "microsoft", "Microsoft 365"
-    IMPORT = "import", "Imported history"
+    PORTAL = "portal", gettext_lazy("Portal")
+    API = "api", gettext_lazy("API")
+    STAFF = "staff", gettext_lazy("Staff on someone's behalf")
+    RECURRENCE = "recurrence", gettext_lazy("Recurring series")
+    WALK_IN = "walk_in", gettext_lazy("Walk-in check-in at a desk")
+    GOOGLE = "google", gettext_lazy("Google Calendar")
+    MICROSOFT = "microsoft", gettext_lazy("Microsoft 365")
+    IMPORT = "import", gettext_lazy("Imported history")
 
 
 class CheckInVia(models.TextChoices):
     """The door a check-in came through (analytics count occupancy from every one)."""
 
-    BOOKING = "booking", "The booking's check-in (API or portal)"
-    DESK = "desk", "Check-in at the desk (comfort)"
-    BADGE = "badge", "Badge scan at the site"
-    DESK_PRESENCE = "desk_presence", "Presence sensed at the desk"
+    BOOKING = "booking", gettext_lazy("The booking's check-in (API or portal)")
+    DESK = "desk", gettext_lazy("Check-in at the desk (comfort)")
+    BADGE = "badge", gettext_lazy("Badge scan at the site")
+    DESK_PRESENCE = "desk_presence", gettext_lazy("Presence sensed at the desk")
 
 
 class SeriesStatus(models.TextChoices):
-    ACTIVE = "active", "Active"
-    CANCELLED = "cancelled", "Cancelled"
-    ENDED_NO_SHOW = "ended_no_show", "Ended after repeated no-shows"
+    ACTIVE = "active", pgettext_lazy("a booking series", "Active")
+    CANCELLED = "cancelled", gettext_lazy("Cancelled")
+    ENDED_NO_SHOW = "ended_no_show", gettext_lazy("Ended after repeated no-shows")
 
 
 class CancelScope(models.TextChoices):
-    ONE = "one", "This occurrence"
-    FOLLOWING = "following", "This and following occurrences"
-    ALL = "all", "The whole series"
+    ONE = "one", gettext_lazy("This occurrence")
+    FOLLOWING = "following", gettext_lazy("This and following occurrences")
+    ALL = "all", gettext_lazy("The whole series")
 
 
 class SizeBand(models.TextChoices):
     """Meeting and room sizes, in people: the bands analytics reports in (docs/analytics.md)."""
 
-    XS = "1-2", "1-2 people"
-    S = "3-4", "3-4 people"
-    M = "5-8", "5-8 people"
-    L = "9+", "9 or more people"
+    XS = "1-2", gettext_lazy("1-2 people")
+    S = "3-4", gettext_lazy("3-4 people")
+    M = "5-8", gettext_lazy("5-8 people")
+    L = "9+", gettext_lazy("9 or more people")
 
 
 def size_band(people: int) -> str:
@@ -71,9 +71,9 @@ def size_band(people: int) -> str:
 class DemandKind(models.TextChoices):
     """Why a wish for a room went unmet."""
 
-    CONFLICT = "conflict", "Refused: the room was taken"
-    RULE = "rule", "Refused by a booking rule"
-    EMPTY_SEARCH = "empty_search", "A room search found no room"
+    CONFLICT = "conflict", gettext_lazy("Refused: the room was taken")
+    RULE = "rule", gettext_lazy("Refused by a booking rule")
+    EMPTY_SEARCH = "empty_search", gettext_lazy("A room search found no room")
 
 
 # Names of the usual amenities as people read them, per language; an operator's own amenity shows as written.

@@ -3,8 +3,8 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 
 
 class ProviderName(models.TextChoices):
-    GOOGLE = "google", "Google Workspace"
-    MICROSOFT = "microsoft", "Microsoft 365"
+    GOOGLE = "google", gettext_lazy("Google Workspace")
+    MICROSOFT = "microsoft", gettext_lazy("Microsoft 365")
 
 
 class ConnectionStatus(models.TextChoices):
@@ -19,14 +19,14 @@ class CalendarStatus(models.TextChoices):
 
 
 class EventOrigin(models.TextChoices):
-    INBOUND = "inbound", "Made at the provider (a booking was created from it)"
-    OUTBOUND = "outbound", "Written by us for a booking made elsewhere"
+    INBOUND = "inbound", gettext_lazy("Made at the provider (a booking was created from it)")
+    OUTBOUND = "outbound", gettext_lazy("Written by us for a booking made elsewhere")
 
 
 class EventLinkState(models.TextChoices):
-    LINKED = "linked", "Holds its booking"
-    DECLINED = "declined", "Declined by the room (conflict or broken rule)"
-    ENDED = "ended", "Cancelled, deleted or released: holds nothing"
+    LINKED = "linked", gettext_lazy("Holds its booking")
+    DECLINED = "declined", gettext_lazy("Declined by the room (conflict or broken rule)")
+    ENDED = "ended", gettext_lazy("Cancelled, deleted or released: holds nothing")
 
 
 class PersonalStatus(models.TextChoices):

@@ -15,6 +15,7 @@ import polib
 import pytest
 from django.conf import settings
 from django.contrib import admin
+from django.forms import ModelChoiceField
 from django.utils.functional import Promise
 from django.utils.translation import override
 
@@ -100,8 +101,14 @@ def test_every_admin_form_field_has_a_translatable_label_and_help_text(model, rf
         forms = [model_admin.get_form(request, obj, change=change)]
         forms += [inline.get_formset(request, obj).form for inline in model_admin.get_inline_instances(request, obj)]
         for name, field in [(name, field) for form in forms for name, field in form.base_fields.items()]:
-            if field.label is not None and not isinstance(field.label, Promise):
+            if field.label is None:  # Django makes one from the name when it renders: English only
+                plain.append(f"{name} label from its name")
+            elif not isinstance(field.label, Promise):
                 plain.append(f"{name} label {field.label!r}")
+            static_choices = [] if isinstance(field, ModelChoiceField) else getattr(field, "choices", None) or []
+            for value, label in static_choices:
+                if value not in ("", None) and not isinstance(label, Promise | list | tuple):
+                    plain.append(f"{name} choice {label!r}")
             if field.help_text and not isinstance(field.help_text, Promise) and field.help_text != DJANGO_SELECT_MANY:
                 plain.append(f"{name} help_text {field.help_text!r}")
     assert not plain, f"{model._meta.label}: " + "; ".join(sorted(set(plain)))
@@ -140,3 +147,22 @@ def test_every_constraint_message_renders_in_both_languages(model):
         if constraint.violation_error_message != constraint.default_violation_error_message:
             assert isinstance(constraint.violation_error_message, Promise), constraint.name
             assert danish != english, f"{constraint.name}: no Danish for {english!r}"
+
+
+def _models_with_choices():
+    from django.apps import apps
+
+    models = [m for m in apps.get_models() if m._meta.app_label in OUR_APPS and any(f.choices for f in m._meta.fields)]
+    return sorted(models, key=lambda model: model._meta.label)
+
+
+@pytest.mark.parametrize("model", _models_with_choices(), ids=lambda model: model._meta.label)
+def test_every_stored_choice_has_a_translatable_label(model):
+    """What the admin's columns and filters show for a stored key (a booking's source, a decision's reason)."""
+    plain = [
+        f"{field.name}={value!r}: {label!r}"
+        for field in model._meta.fields
+        for value, label in field.flatchoices
+        if not isinstance(label, Promise) and str(label) != str(value)  # a key shown as itself (QoS 1, "hvac")
+    ]
+    assert not plain, f"{model._meta.label}: {plain}"
