@@ -14,6 +14,17 @@ authenticates. With that order a client without credentials could kick a device 
 Will (an unchecked publish, retained if it likes). :class:`LabsBroker` therefore authenticates the CONNECT as it
 arrives, before it may touch any session, and caps every packet's size (MQTT_PAYLOAD_MAX_BYTES plus the headers),
 closing the connection of a client that sends more.
+
+Two more amqtt 0.12.1 faults, found at `make run`'s cold start:
+
+* every session that connects is sent the retained messages of every topic filter in the broker's table, that is of
+  everyone's subscriptions (the backend's ``labs/v1/+/+/+/reported`` included): a device got the other devices'
+  retained ``reported`` and ``desired``, past the topic rule. :class:`LabsBroker` serves retained messages only for a
+  filter the session itself holds.
+* it walks that table while it awaits (sending those messages, fanning out a publish); another client subscribing
+  meanwhile changed the table's size and killed the connecting session's handler after its CONNACK ("dictionary
+  changed size during iteration": 38 to 97 such errors at a start of 72 devices, each device then deaf until its
+  keepalive ran out). The table iterates over snapshots.
 """
 
 from __future__ import annotations
@@ -116,8 +127,37 @@ class _BoundedReader(StreamReaderAdapter):
         return await super().read(n)
 
 
+class _Snapshots(dict):
+    """A dict whose iterations are copies: amqtt awaits inside loops over its subscription table while other
+    sessions subscribe and unsubscribe (module docstring)."""
+
+    def __iter__(self):
+        return iter(list(dict.keys(self)))
+
+    def keys(self):
+        return list(dict.keys(self))
+
+    def values(self):
+        return list(dict.values(self))
+
+    def items(self):
+        return list(dict.items(self))
+
+
 class LabsBroker(Broker):
-    """amqtt's broker with authentication before any session is touched and a packet size limit."""
+    """amqtt's broker with authentication before any session is touched, a packet size limit, retained messages only
+    for the session's own subscriptions and a subscription table that tolerates changes while it is walked."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._subscriptions = _Snapshots(self._subscriptions)
+
+    async def _publish_retained_messages_for_subscription(self, subscription, session) -> None:
+        # amqtt calls this at every connect for every filter in its table, whoever holds it: serve only the
+        # session's own filters (a SUBSCRIBE that was refused is not in the table either).
+        topic_filter = subscription[0]
+        if any(held.client_id == session.client_id for held, _qos in self._subscriptions.get(topic_filter, ())):
+            await super()._publish_retained_messages_for_subscription(subscription, session)
 
     async def stream_connected(self, reader, writer, listener_name: str) -> None:
         limit = settings.MQTT_PAYLOAD_MAX_BYTES + HEADER_ALLOWANCE

@@ -183,6 +183,27 @@ def test_a_device_subscribes_only_to_its_own_desired(broker, identities):
         backend.close()
 
 
+def test_a_connecting_device_gets_no_retained_message_of_another_device(broker, identities):
+    """The backend subscribes to every device's ``reported`` and ``status`` (retained): a device that connects
+    afterwards must not be sent them. amqtt 0.12.1 sent every connecting session the retained messages of every
+    filter anyone had subscribed to (labs/mqtt_broker_auth.py)."""
+    backend = Client(broker, client_id="idtest-backend")
+    backend.subscribe(f"labs/v1/{SITE}/+/+/reported")
+    other = Client(broker, username="desk-b", password=identities["desk-b"], client_id="desk-b")
+    other.publish(topic("desk", "desk-b", "reported"), {"v_applied": 1, "height_mm": 700}, retain=True)
+    wait_until(lambda: backend.messages, message="the backend to get desk-b's report")
+    device = Client(broker, username="desk-a", password=identities["desk-a"], client_id="desk-a")
+    try:
+        assert device.accepted
+        assert device.subscribe(topic("desk", "desk-a", "desired")) == [1]
+        time.sleep(0.5)
+        assert device.messages == []
+    finally:
+        device.close()
+        other.close()
+        backend.close()
+
+
 def test_a_last_will_on_another_devices_desired_never_arrives(broker, identities):
     backend = Client(broker, client_id="idtest-backend")
     backend.subscribe(f"labs/v1/{SITE}/+/+/desired")
