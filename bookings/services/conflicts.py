@@ -65,7 +65,11 @@ def conflict_error(
         return Conflict(_("This overlaps a booking made at the same moment; pick another time."))
     first = conflicts[0]
     local_start, local_end = first.start.astimezone(tz), first.hold_end.astimezone(tz)
-    words = {"start": f"{local_start:%Y-%m-%d %H:%M}", "end": labs_dates.end_time(local_end), "zone": tz.key}
+    words = {
+        "start": f"{local_start:%Y-%m-%d %H:%M}",
+        "end": labs_dates.end_time(local_end),
+        "zone": labs_dates.zone_name(tz.key),
+    }
     if desk is not None and first.desk_id != desk.pk:
         detail = _("You already hold a desk %(start)s-%(end)s (%(zone)s).") % words
     else:
