@@ -32,7 +32,7 @@ from labs import topics
 logger = logging.getLogger(__name__)
 
 DECISION_TIMEOUT_S = 5.0
-STARTUP_WAIT_S = 60.0  # until the backend first answers, a scan without a decision is presented again (run_readers)
+STARTUP_WAIT_S = 60.0  # the demo: until the backend first answers, a scan without a decision is presented again
 DEMO_INTERVAL_S = 30.0  # one code step: every demo round presents fresh codes (a code opens a reader once per step)
 CONNECT_RETRY_FIRST_S = 0.5  # the first wait for a broker that is not up, doubling up to ...
 CONNECT_RETRY_MAX_S = 5.0
@@ -307,15 +307,16 @@ async def run_readers(
     provision: bool = True,
     connect_deadline_s: float | None = None,
     decision_timeout_s: float = DECISION_TIMEOUT_S,
-    startup_wait_s: float = STARTUP_WAIT_S,
+    startup_wait_s: float = 0.0,
 ) -> list[dict | None]:
     """Connect the readers (waiting for the broker: for ever, or ``connect_deadline_s``), then every ``interval_s``
     present ``scans`` (a list, or a function called each round, in a thread: it may read the database) at each
     reader and write each decision. Returns the decisions.
 
-    Until the backend has answered once (for at most ``startup_wait_s``), a scan without a decision is not a result:
-    ``make run`` starts every process at once, and a scan published before the bridge has subscribed reaches no one.
-    The readers say once that they are waiting and present the round again, with codes read afresh."""
+    With ``startup_wait_s`` (the demo's), until the backend has answered once and for at most that long, a scan
+    without a decision is not a result: ``make run`` starts every process at once, and a scan published before the
+    bridge has subscribed reaches no one. The readers say once that they are waiting and present the round again,
+    with codes read afresh. Without it (given credentials, once) a scan without a decision is reported at once."""
     if not readers:
         write(f"[readers] no active reader at site {site!r}; nothing to simulate")
         return []
@@ -378,6 +379,13 @@ async def run_site_readers(*, site: str, url: str, stop: asyncio.Event) -> None:
     """The factory ``manage.py simulate_devices`` runs: every active reader of ``site`` presents the demo round."""
     readers = await in_thread(site_reader_ids, site)
     try:
-        await run_readers(site=site, readers=readers, url=url, stop=stop, scans=lambda: demo_scans(site))
+        await run_readers(
+            site=site,
+            readers=readers,
+            url=url,
+            stop=stop,
+            scans=lambda: demo_scans(site),
+            startup_wait_s=STARTUP_WAIT_S,
+        )
     except (OSError, TimeoutError) as exc:
         logger.warning("simulated readers stopped: %s", exc)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from badges import selectors
+from badges import selectors, simulator
 from badges.simulator import ReaderClient, Scan, run_readers
 from labs.mqtt_bridge import run_in_thread
 from tests.badges.conftest import issue
@@ -127,7 +127,9 @@ def test_readers_that_start_before_the_bridge_wait_for_it_instead_of_reporting_l
         return [Scan("qr", selectors.badge_current_code(badge=badge), "member's phone")]
 
     late_mosquitto.start()
-    readers = ReadersThread(late_mosquitto.url, scans, decision_timeout_s=0.5).start()
+    readers = ReadersThread(
+        late_mosquitto.url, scans, decision_timeout_s=0.5, startup_wait_s=simulator.STARTUP_WAIT_S
+    ).start()
     bridge = thread = None
     try:
         wait_until(lambda: any("no decision yet" in line for line in readers.lines), timeout=20, message="a wait")
@@ -143,6 +145,29 @@ def test_readers_that_start_before_the_bridge_wait_for_it_instead_of_reporting_l
         if bridge is not None:
             bridge.stop()
             thread.join(10)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.mosquitto
+@pytest.mark.postgres
+def test_given_scans_report_a_missing_decision_at_once_without_waiting_for_a_bridge(late_mosquitto, main_reader):
+    """Only the demo waits for the bridge's start: `simulate_readers --card ...` reports the lost scan after one
+    decision timeout (and the command exits 1), as its help says."""
+    late_mosquitto.start()
+    lines: list[str] = []
+
+    async def once():
+        return await run_readers(
+            site="cph", readers=["cph-main"], url=late_mosquitto.url, stop=asyncio.Event(),
+            scans=[Scan("card", "DEADBEEF", "a card")], rounds=1, write=lines.append, decision_timeout_s=0.5,
+        )  # fmt: skip
+
+    started = time.monotonic()
+    results = concurrent.futures.ThreadPoolExecutor(1).submit(asyncio.run, once()).result(timeout=30)
+    assert results == [None]
+    assert time.monotonic() - started < 10
+    assert any("no decision within 0.5 s" in line for line in lines)
+    assert not any("no decision yet" in line for line in lines)
 
 
 def test_a_reader_stops_waiting_for_a_broker_when_told_to():

@@ -82,4 +82,5 @@ class Command(BaseCommand):
             rounds=rounds,
             write=write,
             connect_deadline_s=deadline,
+            startup_wait_s=0.0 if deadline else simulator.STARTUP_WAIT_S,  # the demo waits for the bridge's start
         )
