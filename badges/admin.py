@@ -9,6 +9,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext, gettext_lazy
 
 from badges import services
@@ -27,7 +28,7 @@ class DoorRuleForm(forms.ModelForm):
     roles = forms.MultipleChoiceField(
         choices=Role.choices,
         required=False,
-        label=gettext_lazy("roles"),
+        label=capfirst(gettext_lazy("roles")),
         widget=forms.CheckboxSelectMultiple,
         help_text=gettext_lazy("None ticked: every role."),
     )
@@ -36,7 +37,7 @@ class DoorRuleForm(forms.ModelForm):
         coerce=int,
         widget=forms.CheckboxSelectMultiple,
         initial=[d.value for d in Weekday],
-        label=gettext_lazy("weekdays"),
+        label=capfirst(gettext_lazy("weekdays")),
     )
 
     class Meta:
@@ -107,7 +108,7 @@ class BadgeIssueForm(forms.ModelForm):
     card_uid = forms.CharField(
         max_length=64,
         required=False,
-        label=gettext_lazy("card UID"),
+        label=capfirst(gettext_lazy("card UID")),
         help_text=gettext_lazy("For a card: its UID in hex, e.g. 04:A1:B2:C3"),
     )
 

@@ -105,6 +105,11 @@ def test_every_admin_form_field_has_a_translatable_label_and_help_text(model, rf
                 plain.append(f"{name} label from its name")
             elif not isinstance(field.label, Promise):
                 plain.append(f"{name} label {field.label!r}")
+            else:
+                for language in ("en", "da"):  # Django capitalises a model field's label, not a form's own
+                    with override(language):
+                        if not str(field.label)[:1].isupper():
+                            plain.append(f"{name} label {str(field.label)!r} not capitalised ({language})")
             static_choices = [] if isinstance(field, ModelChoiceField) else getattr(field, "choices", None) or []
             for value, label in static_choices:
                 if value not in ("", None) and not isinstance(label, Promise | list | tuple):
