@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 
 from analytics.choices import RunState, RunTrigger
 from bookings.choices import SizeBand
@@ -57,7 +57,13 @@ class Run(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Run {self.pk} {self.site_id} {self.date_from}..{self.date_to} ({self.state})"
+        return gettext("Run %(id)s %(site)s %(start)s..%(end)s (%(state)s)") % {
+            "id": self.pk,
+            "site": self.site_id,
+            "start": self.date_from,
+            "end": self.date_to,
+            "state": self.get_state_display(),
+        }
 
 
 class DayState(models.Model):
@@ -78,7 +84,7 @@ class DayState(models.Model):
         constraints = [models.UniqueConstraint(fields=["site", "day"], name="analytics_day_state_unique")]
 
     def __str__(self) -> str:
-        return f"{self.site_id} {self.day} {'final' if self.final else 'provisional'}"
+        return f"{self.site_id} {self.day} {gettext('final') if self.final else gettext('provisional')}"
 
 
 class RoomDay(models.Model):
@@ -158,4 +164,4 @@ class SiteHour(models.Model):
         indexes = [models.Index(fields=["site", "day"], name="analytics_site_hour_day_idx")]
 
     def __str__(self) -> str:
-        return f"{self.site_id} {self.day} {self.hour:02d}h {self.band or 'all'}"
+        return f"{self.site_id} {self.day} {self.hour:02d}h {self.band or gettext('all')}"

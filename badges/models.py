@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 
 from badges.choices import LIVE_STATUSES, BadgeKind, BadgeStatus, Channel, CredentialType, Reason, Weekday
 from labs import privacy
@@ -102,8 +102,12 @@ class DoorRule(models.Model):
         ordering = ["door", "id"]
 
     def __str__(self) -> str:
-        roles = ", ".join(self.roles) if self.roles else "every role"
-        hours = f"{self.opens_at:%H:%M}-{self.closes_at:%H:%M}" if self.opens_at and self.closes_at else "all day"
+        labels = dict(Role.choices)
+        roles = ", ".join(str(labels.get(role, role)) for role in self.roles) if self.roles else gettext("every role")
+        if self.opens_at and self.closes_at:
+            hours = f"{self.opens_at:%H:%M}-{self.closes_at:%H:%M}"
+        else:
+            hours = gettext("all day")
         return f"{self.door}: {roles}, {hours}"
 
     def clean(self) -> None:
@@ -407,7 +411,11 @@ class BadgeCodeUse(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.badge_id}@{self.reader_id} step {self.step}"
+        return gettext("%(badge)s@%(reader)s step %(step)s") % {
+            "badge": self.badge_id,
+            "reader": self.reader_id,
+            "step": self.step,
+        }
 
 
 class AuditLogImmutable(Exception):
@@ -512,7 +520,10 @@ class AccessDecision(models.Model):
         indexes = [models.Index(fields=["person", "at"]), models.Index(fields=["door", "at"])]
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.reader_ref} {'allow' if self.allow else 'deny'} {self.reason}"
+        verdict = gettext("allow") if self.allow else gettext("deny")
+        return (
+            f"{timezone.localtime(self.at):%Y-%m-%d %H:%M:%S} {self.reader_ref} {verdict} {self.get_reason_display()}"
+        )
 
     def save(self, *args, **kwargs):
         if not self._state.adding or kwargs.get("force_update") or kwargs.get("update_fields"):

@@ -97,7 +97,7 @@ class BookingPolicy(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Booking policy of {self.site}"
+        return gettext("Booking policy of %(site)s") % {"site": self.site}
 
 
 class Room(models.Model):
@@ -299,7 +299,10 @@ class BookingSeries(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.rrule} from {self.first_start:%Y-%m-%d %H:%M}"
+        return gettext("%(rule)s from %(start)s") % {
+            "rule": self.rrule,
+            "start": f"{timezone.localtime(self.first_start):%Y-%m-%d %H:%M}",
+        }
 
 
 class Booking(models.Model):
@@ -468,7 +471,7 @@ class Booking(models.Model):
     def __str__(self) -> str:
         # In the zone the request shows times in (the admin's: the staff's site zone), as every other time on a page.
         start, end = timezone.localtime(self.start), timezone.localtime(self.end)
-        return f"{self.resource} {start:%Y-%m-%d %H:%M}-{end:%H:%M} ({self.status})"
+        return f"{self.resource} {start:%Y-%m-%d %H:%M}-{end:%H:%M} ({self.get_status_display()})"
 
     @property
     def resource(self) -> Room | Desk | None:
@@ -521,7 +524,8 @@ class DemandSignal(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.site_id} {self.day} {self.hour:02d}h {self.size_band} {self.kind}: {self.count}"
+        band, kind = self.get_size_band_display(), self.get_kind_display()
+        return f"{self.site_id} {self.day} {self.hour:02d}h {band} {kind}: {self.count}"
 
 
 class Closure(models.Model):
@@ -545,7 +549,7 @@ class Closure(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.site} closed {self.day}"
+        return gettext("%(site)s closed %(day)s") % {"site": self.site, "day": self.day}
 
 
 class CalendarFeed(models.Model):
@@ -563,7 +567,7 @@ class CalendarFeed(models.Model):
         verbose_name_plural = gettext_lazy("calendar feeds")
 
     def __str__(self) -> str:
-        return f"Calendar feed of {self.person}"
+        return gettext("Calendar feed of %(person)s") % {"person": self.person}
 
 
 _BOOKINGS = "kept 13 months after the booking's end for utilisation analysis, then deleted"

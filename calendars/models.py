@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 
 from bookings.models import Booking, BookingSeries, Room
 from calendars.choices import (
@@ -301,7 +301,7 @@ class EventLink(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.event_id} ({self.state})"
+        return f"{self.event_id} ({self.get_state_display()})"
 
 
 class OutboundChange(models.Model):
@@ -323,7 +323,10 @@ class OutboundChange(models.Model):
         constraints = [models.UniqueConstraint(fields=["calendar", "booking"], name="outbound_change_unique")]
 
     def __str__(self) -> str:
-        return f"booking {self.booking_id} → {self.calendar_id}"
+        return gettext("booking %(booking)s → %(calendar)s") % {
+            "booking": self.booking_id,
+            "calendar": self.calendar_id,
+        }
 
 
 class PersonalCalendar(models.Model):
@@ -443,7 +446,7 @@ class PersonalEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.event_id} ({self.state})"
+        return f"{self.event_id} ({self.get_state_display()})"
 
 
 _EVENTS = "while the booking it holds is kept (its end + 30 days for the title and organiser), then deleted"

@@ -87,7 +87,7 @@ class Preference(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"preferences of person {self.person_id}"
+        return gettext("preferences of person %(id)s") % {"id": self.person_id}
 
     def clean(self) -> None:
         if (
@@ -255,7 +255,7 @@ class Command(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.device_id} v{self.version} {self.state}"
+        return f"{self.device_id} v{self.version} {self.get_state_display()}"
 
     @property
     def is_open(self) -> bool:
@@ -298,7 +298,7 @@ class ZoneDecision(models.Model):
         indexes = [models.Index(fields=["zone", "-decided_at"], name="zonedecision_zone_recent_idx")]
 
     def __str__(self) -> str:
-        return f"{self.zone_id}: {self.setpoint_c} °C ({self.basis})"
+        return f"{self.zone_id}: {self.setpoint_c} °C ({self.get_basis_display()})"
 
 
 _PREFERENCES = PersonalData(

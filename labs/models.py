@@ -381,7 +381,7 @@ class OutboxMessage(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.topic} ({'sent' if self.sent_at else 'pending'})"
+        return f"{self.topic} ({gettext('sent') if self.sent_at else gettext('pending')})"
 
 
 privacy.declare(
@@ -490,7 +490,8 @@ class Consent(models.Model):
         indexes = [models.Index(fields=["person", "purpose", "-at"], name="consent_person_purpose_idx")]
 
     def __str__(self) -> str:
-        return f"{self.person_id} {self.purpose} {'granted' if self.granted else 'withdrawn'}"
+        state = gettext("granted") if self.granted else gettext("withdrawn")
+        return f"{self.person_id} {self.get_purpose_display()} {state}"
 
 
 class ErasureLog(models.Model):
@@ -512,7 +513,10 @@ class ErasureLog(models.Model):
         ordering = ["erased_at", "id"]
 
     def __str__(self) -> str:
-        return f"{self.pseudonym} at {self.erased_at:%Y-%m-%d %H:%M}"
+        return gettext("%(pseudonym)s at %(at)s") % {
+            "pseudonym": self.pseudonym,
+            "at": f"{dj_timezone.localtime(self.erased_at):%Y-%m-%d %H:%M}",
+        }
 
 
 class PersonalDataAccess(models.Model):
@@ -537,7 +541,11 @@ class PersonalDataAccess(models.Model):
         verbose_name_plural = gettext_lazy("personal data accesses")
 
     def __str__(self) -> str:
-        return f"{self.actor_id} read {self.subject_id} via {self.door}"
+        return gettext("%(actor)s read %(subject)s via %(door)s") % {
+            "actor": self.actor_id,
+            "subject": self.subject_id,
+            "door": self.door,
+        }
 
 
 _CONSENT = PersonalData(

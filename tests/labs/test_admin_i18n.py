@@ -171,3 +171,37 @@ def test_every_stored_choice_has_a_translatable_label(model):
         if not isinstance(label, Promise) and str(label) != str(value)  # a key shown as itself (QoS 1, "hvac")
     ]
     assert not plain, f"{model._meta.label}: {plain}"
+
+
+def test_object_names_in_admin_titles_speak_the_admins_language():
+    """An object's name (``__str__``) heads its change page, its breadcrumb and the delete confirmation: a Danish admin
+    read "every role, all day", "(confirmed)" and "Booking policy of ..." among Danish words. Stored choices are
+    named by their labels, fixed words are translated, and times are in the active zone (the staff's site's)."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from badges.models import AccessDecision, Door, DoorRule
+    from bookings.models import Booking, BookingPolicy, Closure, Room
+    from comfort.models import Command
+    from labs.models import Consent, OutboxMessage, Site
+
+    site = Site(slug="cph", name="Copenhagen", timezone="Europe/Copenhagen")
+    at = dt.datetime(2026, 12, 1, 8, 0, tzinfo=dt.UTC)  # 09:00 in Copenhagen
+    rule = DoorRule(door=Door(site=site, slug="main", name="Main"), roles=["employee", "mentor"])
+    cases = [
+        (DoorRule(door=Door(site=site, slug="main", name="Main"), roles=[]), "alle roller, hele dagen"),
+        (rule, "Medarbejder, Mentor, hele dagen"),
+        (BookingPolicy(site=site), "Bookingpolitik for Copenhagen"),
+        (Closure(site=site, day=dt.date(2026, 12, 24)), "Copenhagen lukket 2026-12-24"),
+        (Booking(room=Room(name="Fjord", capacity=6), start=at, end=at + dt.timedelta(hours=1)), "10:00 (Bekræftet)"),
+        (AccessDecision(at=at, reader_ref="r1", allow=False, reason="revoked"), "09:00:00 r1 afvist Adgangskortet er tilbagekaldt"),
+        (OutboxMessage(topic="t"), "t (afventer)"),
+        (Command(device_id=1, version=3, state="applied"), "v3 Udført"),
+        (Consent(person_id=7, purpose="marketing", granted=False), "trukket tilbage"),
+    ]
+    with override("da"), timezone.override("Europe/Copenhagen"):
+        for instance, expected in cases:
+            assert expected in str(instance), (type(instance).__name__, str(instance))
+    with override("en"):
+        assert str(rule).endswith("Employee, Mentor, all day")
