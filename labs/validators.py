@@ -16,6 +16,7 @@ from datetime import date, datetime
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.utils.deconstruct import deconstructible
+from django.utils.translation import gettext_lazy
 
 LINE_SEPARATORS = "\u2028\u2029"
 # For the OpenAPI schema (an ECMA-262 regex, understood by Python too): no C0/C1 controls, DEL, U+2028/2029.
@@ -45,7 +46,7 @@ def control_characters(value: str) -> list[str]:
 class SingleLineValidator(RegexValidator):
     """Refuses control characters and line separators; a RegexValidator so the schema states it as a ``pattern``."""
 
-    message = "Use one line of text, without control characters (%(characters)s)."
+    message = gettext_lazy("Use one line of text, without control characters (%(characters)s).")
     code = "control_characters"
 
     def __init__(self, allow_empty: bool = False):
@@ -92,7 +93,7 @@ def ascii_int(text: str, *, max_digits: int = 18) -> int | None:
 def validate_date_in_range(value: date) -> None:
     if not MIN_DATE <= value <= MAX_DATE:
         raise ValidationError(
-            "Give a date between %(min)s and %(max)s.",
+            gettext_lazy("Give a date between %(min)s and %(max)s."),
             code="invalid",
             params={"min": MIN_DATE.isoformat(), "max": MAX_DATE.isoformat()},
         )
@@ -102,8 +103,10 @@ def validate_datetime_in_range(value: datetime) -> None:
     """An aware datetime with an offset PostgreSQL accepts, whose UTC instant and local day can be computed."""
     offset = value.utcoffset()
     if offset is not None and abs(offset.total_seconds()) > MAX_UTC_OFFSET_MINUTES * 60:
-        raise ValidationError("A UTC offset is at most ±15:59.", code="invalid")
+        raise ValidationError(gettext_lazy("A UTC offset is at most ±15:59."), code="invalid")
     if not MIN_YEAR <= value.year <= MAX_YEAR:
         raise ValidationError(
-            "Give a datetime between years %(min)s and %(max)s.", code="invalid", params={"min": 2, "max": 9998}
+            gettext_lazy("Give a datetime between years %(min)s and %(max)s."),
+            code="invalid",
+            params={"min": 2, "max": 9998},
         )

@@ -127,3 +127,27 @@ def test_sign_in_errors_in_danish(member):
     client = Client(HTTP_ACCEPT_LANGUAGE="da")
     page = client.post("/sign-in/", {"username": "member", "password": "wrong"}).content.decode()
     assert "Forkert brugernavn eller adgangskode." in page
+
+
+def test_the_field_checks_every_entry_point_shares_speak_danish():
+    """labs.validators refuses a second line or a year past 9998 in the portal's forms, the admin's and the API's
+    alike: in a Danish request the reason is Danish, as Django's own messages beside it are."""
+    from datetime import UTC, date, datetime
+
+    from django.core.exceptions import ValidationError
+    from django.utils.translation import override
+
+    from labs.validators import validate_date_in_range, validate_datetime_in_range, validate_single_line
+
+    cases = [
+        (validate_single_line, "Team\nmøde", "Skriv én linje tekst uden kontroltegn (U+000A)."),
+        (validate_date_in_range, date(1, 1, 1), "Angiv en dato mellem"),
+        (validate_datetime_in_range, datetime(9999, 1, 1, tzinfo=UTC), "Angiv et tidspunkt mellem årene 2"),
+    ]
+    for validator, value, danish in cases:
+        for language in ("da", "en"):
+            with override(language):  # the message is rendered in the request's language, as a form or DRF does
+                with pytest.raises(ValidationError) as refused:
+                    validator(value)
+                message = refused.value.messages[0]
+            assert message.startswith(danish) == (language == "da"), (language, message)
