@@ -195,7 +195,10 @@ def test_object_names_in_admin_titles_speak_the_admins_language():
         (BookingPolicy(site=site), "Bookingpolitik for Copenhagen"),
         (Closure(site=site, day=dt.date(2026, 12, 24)), "Copenhagen lukket 2026-12-24"),
         (Booking(room=Room(name="Fjord", capacity=6), start=at, end=at + dt.timedelta(hours=1)), "10:00 (Bekræftet)"),
-        (AccessDecision(at=at, reader_ref="r1", allow=False, reason="revoked"), "09:00:00 r1 afvist Adgangskortet er tilbagekaldt"),
+        (
+            AccessDecision(at=at, reader_ref="r1", allow=False, reason="revoked"),
+            "09:00:00 r1 afvist Adgangskortet er tilbagekaldt",
+        ),
         (OutboxMessage(topic="t"), "t (afventer)"),
         (Command(device_id=1, version=3, state="applied"), "v3 Udført"),
         (Consent(person_id=7, purpose="marketing", granted=False), "trukket tilbage"),
