@@ -12,7 +12,6 @@ Idempotent: the key, the tenant, the connection and the links are made once.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from django.conf import settings
@@ -22,6 +21,7 @@ from bookings.models import Room
 from calendars import services
 from calendars.fakes.google import Tenant, make_service_account
 from calendars.models import Connection, RoomCalendar
+from labs.files import write_atomically
 from labs.models import Person, Site
 
 DOMAIN = "labs-demo.example"
@@ -47,13 +47,6 @@ def room_email(name: str) -> str:
     return f"{slug}@rooms.{DOMAIN}"
 
 
-def _write_private(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle, indent=2)
-
-
 def ensure_google_files(site: Site) -> tuple[dict, Tenant]:
     """The demo service account's key and the fake's tenant (rooms and people of ``site``), made once."""
     directory = fakes_dir()
@@ -65,7 +58,7 @@ def ensure_google_files(site: Site) -> tuple[dict, Tenant]:
         account, public_pem = make_service_account(CLIENT_EMAIL, token_uri=f"http://127.0.0.1:{GOOGLE_PORT}/token")
         tenant = Tenant(domain=DOMAIN, customer="C0demo", timezone=site.timezone)
         tenant.service_accounts[CLIENT_EMAIL] = public_pem
-        _write_private(key_path, account)
+        write_atomically(key_path, json.dumps(account, indent=2), private=True)
     tenant.add_user(SYNC_USER, name="Labs sync", admin=True)
     tenant.oauth_clients[OAUTH_CLIENT_ID] = OAUTH_CLIENT_SECRET
     tenant.add_user(EXTERNAL_GUEST, name="A guest from a partner")
@@ -74,8 +67,7 @@ def ensure_google_files(site: Site) -> tuple[dict, Tenant]:
             tenant.add_user(person.user.email, name=person.display_name)
     for room in Room.objects.filter(site=site).select_related("floor"):
         tenant.add_room(room_email(room.name), name=room.name, capacity=room.capacity, floor=room.floor.name)
-    tenant_path.parent.mkdir(parents=True, exist_ok=True)
-    tenant_path.write_text(json.dumps(tenant.to_dict(), indent=2))
+    write_atomically(tenant_path, json.dumps(tenant.to_dict(), indent=2))
     return account, tenant
 
 

@@ -31,6 +31,7 @@ from calendars.fakes.microsoft import (
 from calendars.models import Connection, RoomCalendar
 from labs.choices import Role
 from labs.errors import DomainError
+from labs.files import write_atomically
 from labs.models import Person, Site
 
 CONNECTION_NAME = "Demo Microsoft 365 (local fake)"
@@ -98,6 +99,5 @@ def _write_people(site: Site, path: Path) -> int:
         for person in Person.objects.select_related("user").filter(site=site, user__username__in=DEMO_USERNAMES)
         if person.user.email
     ]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(people, indent=2))
+    write_atomically(path, json.dumps(people, indent=2))
     return len(people)

@@ -83,6 +83,14 @@ def _erasure_file_in_tmp(settings, tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
+def _var_dir_in_tmp(settings, tmp_path_factory):
+    """What code writes under VAR_DIR at run time (the calendar fakes' tenants, keys and certificates that demo_site
+    makes) goes to this test run's own folder, never to the checkout's var/: two runs side by side (CI's two legs)
+    rewrote one tenant file under each other, and a test run rewrote the one ``make run``'s fakes were serving."""
+    settings.VAR_DIR = tmp_path_factory.getbasetemp() / "var"
+
+
+@pytest.fixture(autouse=True)
 def _no_demo_history(settings):
     """demo_site runs in many tests; its 12 weeks of analytics history only where a test asks for it."""
     settings.ANALYTICS_DEMO_HISTORY = False

@@ -42,7 +42,6 @@ import hashlib
 import ipaddress
 import json
 import logging
-import os
 import random
 import re
 import secrets
@@ -61,6 +60,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
 from tzlocal.windows_tz import win_tz
+
+from labs.files import write_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -166,19 +167,14 @@ def ensure_tls(directory: Path | str) -> TLSFiles:
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
-    _write_atomically(
+    write_atomically(
         files.key,
         key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+        private=True,
     )
-    _write_atomically(files.certificate, certificate.public_bytes(serialization.Encoding.PEM))
-    _write_atomically(files.ca_bundle, ca.public_bytes(serialization.Encoding.PEM))
+    write_atomically(files.certificate, certificate.public_bytes(serialization.Encoding.PEM))
+    write_atomically(files.ca_bundle, ca.public_bytes(serialization.Encoding.PEM))
     return files
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
 
 
 # --- time ------------------------------------------------------------------------------------------------------
