@@ -255,7 +255,8 @@ class Command(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.device_id} v{self.version} {self.get_state_display()}"
+        # The device's own id (cph-desk-1a-01), not its row id: the admin loads the device with the command.
+        return f"{self.device.device_id} v{self.version} {self.get_state_display()}"
 
     @property
     def is_open(self) -> bool:

@@ -183,7 +183,7 @@ def test_object_names_in_admin_titles_speak_the_admins_language():
 
     from badges.models import AccessDecision, Door, DoorRule
     from bookings.models import Booking, BookingPolicy, Closure, Room
-    from comfort.models import Command
+    from comfort.models import Command, Device
     from labs.models import Consent, OutboxMessage, Site
 
     site = Site(slug="cph", name="Copenhagen", timezone="Europe/Copenhagen")
@@ -200,7 +200,7 @@ def test_object_names_in_admin_titles_speak_the_admins_language():
             "09:00:00 r1 afvist Adgangskortet er tilbagekaldt",
         ),
         (OutboxMessage(topic="t"), "t (afventer)"),
-        (Command(device_id=1, version=3, state="applied"), "v3 Udført"),
+        (Command(device=Device(device_id="cph-desk-1a-01"), version=3, state="applied"), "cph-desk-1a-01 v3 Udført"),
         (Consent(person_id=7, purpose="marketing", granted=False), "trukket tilbage"),
     ]
     with override("da"), timezone.override("Europe/Copenhagen"):
@@ -208,3 +208,31 @@ def test_object_names_in_admin_titles_speak_the_admins_language():
             assert expected in str(instance), (type(instance).__name__, str(instance))
     with override("en"):
         assert str(rule).endswith("Employee, Mentor, all day")
+
+
+@pytest.mark.django_db
+def test_a_command_is_named_by_its_device_and_a_bulk_delete_does_not_query_per_command(admin_client_staff, staff):
+    """Its title read "62 v1 Udført" (the device's row id). Named by the device's id, the delete confirmation of many
+    selected commands must not load each one's device: the changelist's queryset brings them (list_select_related)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from comfort import services
+    from tests.comfort.factories import DeskFactory, DeviceFactory
+
+    devices = [DeviceFactory(desk=DeskFactory(zone__floor__site=staff.site)) for _ in range(6)]
+    commands = [services.device_desired_set(device=d, desired={"height_mm": 900}, reason={}) for d in devices]
+    page = admin_client_staff.get(f"/admin/comfort/command/{commands[0].pk}/change/", HTTP_ACCEPT_LANGUAGE="da")
+    assert f"<title>{devices[0].device_id} v1 I kø (i udbakken) |" in page.content.decode()
+
+    def confirm(selected) -> tuple[int, str]:
+        form = {"action": "delete_selected", "_selected_action": [c.pk for c in selected]}
+        with CaptureQueriesContext(connection) as queries:
+            response = admin_client_staff.post("/admin/comfort/command/", form, HTTP_ACCEPT_LANGUAGE="da")
+        return len(queries), response.content.decode()
+
+    few, _ = confirm(commands[:2])
+    many, html = confirm(commands)
+    assert "Er du sikker" in html  # the confirmation page, listing what would be deleted
+    assert all(f"{d.device_id} v1" in html for d in devices)
+    assert many == few, (few, many)
