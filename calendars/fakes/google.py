@@ -44,6 +44,7 @@ import jwt
 from dateutil.rrule import rrulestr
 
 from calendars.fakes.server import FakeRequest, FakeResponse
+from labs.files import write_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -1445,9 +1446,8 @@ class _Served:
         if self.fake.seq == self._saved_seq:
             return
         state = self.fake.dump_state()
-        temporary = self.state_path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(state))
-        temporary.replace(self.state_path)
+        # A temporary file of its own per call: the saver thread and a save at stop never write into one file.
+        write_atomically(self.state_path, json.dumps(state), private=True)
         self._saved_seq = state["seq"]
 
     def _save_forever(self) -> None:
