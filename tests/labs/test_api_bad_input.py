@@ -172,6 +172,36 @@ def test_deeply_nested_json_is_a_400(staff_client, depth, opening, closing):
         assert response.json()["code"] == "invalid"
 
 
+@pytest.mark.parametrize(
+    "charset,body",
+    [
+        ("utf-16", '{"job_title": "x"}'.encode("utf-16-le")),  # no byte-order mark to tell the order by
+        ("utf-32", b'{"job_title": "x"}'),
+        ("utf-8", b'{"job_title": "\xff"}'),
+        ("rot13", b'{"wbo_gvgyr": "k"}'),  # Python's codecs also transform: none of those run on a body
+        ("base64", b"eyJqb2JfdGl0bGUiOiAieCJ9C"),
+        ("zlib", b"x\x9c\xab\xae\x05\x00\x01u\x00\xf9"),
+        ("hex", b"7b7d"),
+    ],
+)
+def test_a_body_in_a_charset_that_is_not_unicode_or_does_not_decode_is_a_400(member_client, charset, body):
+    for path in ["/api/v1/me/", "/api/v1/bookings/", "/api/v1/auth/token/", "/api/v1/access/check/"]:
+        method = "PATCH" if path == "/api/v1/me/" else "POST"
+        response = member_client.generic(
+            method, path, body, content_type=f"application/json; charset={charset}", HTTP_X_READER_KEY="k"
+        )
+        assert response.status_code == 400, (path, response.status_code, response.content[:300])
+        assert response.json()["code"] == "invalid"
+
+
+@pytest.mark.parametrize("charset", ["utf-8", "UTF8", "utf-16", "utf-32-be"])
+def test_json_in_any_unicode_encoding_is_read(member_client, charset):
+    body = '{"job_title": "Ærø ☕"}'.encode(charset)
+    response = member_client.generic("PATCH", "/api/v1/me/", body, content_type=f"application/json; charset={charset}")
+    assert response.status_code == 200, response.content[:300]
+    assert response.json()["job_title"] == "Ærø ☕"
+
+
 def test_brackets_inside_strings_do_not_count_as_nesting(member_client):
     response = member_client.patch("/api/v1/me/", {"job_title": "[" * 50 + "]" * 50}, format="json")
     assert response.status_code == 200
