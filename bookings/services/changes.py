@@ -144,8 +144,8 @@ def _check_times(start: datetime, end: datetime) -> None:
     now = timezone.now()
     if start < now - PLAUSIBLE_PAST or end > now + PLAUSIBLE_FUTURE:
         raise Invalid(
-            "A booking must lie between a year ago and ten years ahead.",
-            extra={"start": ["Outside the bookable window."]},
+            _("A booking must lie between a year ago and ten years ahead."),
+            extra={"start": [_("Outside the bookable window.")]},
         )
 
 

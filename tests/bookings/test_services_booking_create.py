@@ -181,6 +181,16 @@ def test_even_staff_overriding_the_rules_book_within_a_plausible_window(staff, r
     assert not Booking.objects.exists()
 
 
+def test_the_plausible_window_is_explained_in_the_request_language(member, room):
+    from django.utils.translation import override
+
+    with override("da"), pytest.raises(Invalid) as refused:
+        _book(member, room, local(2020, 1, 6, 10), local(2020, 1, 6, 11))
+
+    assert refused.value.detail == "En booking skal ligge mellem et år tilbage og ti år frem."
+    assert refused.value.extra == {"start": ["Uden for det tidsrum, der kan bookes."]}
+
+
 def test_staff_overriding_the_rules_book_years_ahead_within_the_window(staff, room):
     booking = _book(staff, room, local(2034, 3, 3, 9), local(2034, 3, 3, 10), override_reason="Anniversary")
 
