@@ -13,6 +13,8 @@ import math
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 
+from django.utils.translation import gettext, gettext_lazy, ngettext
+
 from analytics import sql
 from analytics.choices import Confidence, RecommendationKind
 from analytics.compute import SiteCalendar
@@ -26,6 +28,115 @@ CONVERT_SEAT_UTILISATION = 0.40
 RIGHT_SIZE_MIN_BOOKINGS = 10
 PREFERRED_MARGIN = 1.25
 PREFERRED_MIN_BOOKINGS = 10
+
+
+# What the evidence's keys and the figures it names are called on the staff dashboard (the API keeps the keys).
+EVIDENCE_LABELS = {
+    "size_band": gettext_lazy("Size band (people)"),
+    "rooms_now": gettext_lazy("Rooms now"),
+    "rooms_needed": gettext_lazy("Rooms needed"),
+    "add": gettext_lazy("Rooms to add"),
+    "busiest_hours": gettext_lazy("Busiest hours"),
+    "hours_in_period": gettext_lazy("Hours in the period"),
+    "attempts_in_busiest_hours": gettext_lazy("Attempts in the busiest hours"),
+    "unmet_in_busiest_hours": gettext_lazy("Unmet in the busiest hours"),
+    "unmet_in_period": gettext_lazy("Unmet in the period"),
+    "refused_share_now": gettext_lazy("Share refused now"),
+    "refused_share_with_needed": gettext_lazy("Share refused with the rooms needed"),
+    "target_refused_share": gettext_lazy("Target share refused"),
+    "room": gettext_lazy("Room id"),
+    "name": gettext_lazy("Room"),
+    "capacity": gettext_lazy("Seats"),
+    "occupancy_at_peak": gettext_lazy("Occupancy in the busiest hours"),
+    "utilisation_at_peak": gettext_lazy("Utilisation in the busiest hours"),
+    "occupancy": gettext_lazy("Occupancy"),
+    "utilisation": gettext_lazy("Utilisation"),
+    "seat_utilisation": gettext_lazy("Seat utilisation"),
+    "median_people": gettext_lazy("Median people"),
+    "p90_people": gettext_lazy("People, 9 in 10 meetings"),
+    "suggested_band": gettext_lazy("Suggested size band"),
+    "bookings": gettext_lazy("Bookings"),
+    "preferred": gettext_lazy("Chosen while another was free"),
+    "band_average_preferred": gettext_lazy("Band average"),
+    "rooms_in_band": gettext_lazy("Rooms in the band"),
+    "share": gettext_lazy("Share of its bookings"),
+}
+FIGURE_LABELS = {
+    "peak_concurrency": gettext_lazy("peak concurrency"),
+    "unmet_demand": gettext_lazy("unmet demand"),
+    "occupancy": gettext_lazy("occupancy"),
+    "seat_utilisation": gettext_lazy("seat utilisation"),
+    "utilisation": gettext_lazy("utilisation"),
+    "meeting sizes": gettext_lazy("meeting sizes"),
+    "preferred": gettext_lazy("preferred"),
+}
+
+
+def _percent(share: float) -> str:
+    return f"{share:.0%}"
+
+
+def describe(kind: str, evidence: dict) -> str:
+    """A recommendation in words, in the active language, from its evidence alone: a run stores it (in the
+    project's language, for the API) and the staff dashboard writes it again in the reader's. KeyError for evidence
+    that lacks a figure (a run stored before a figure was added): the caller falls back to the stored summary."""
+    e = evidence
+    if kind == RecommendationKind.ADD_ROOMS:
+        return ngettext(
+            "Add %(add)d room for %(band)s people: in the busiest %(hours)d hours %(now)s of that band's demand is "
+            "refused now; with %(need)d rooms at most %(target)s would be.",
+            "Add %(add)d rooms for %(band)s people: in the busiest %(hours)d hours %(now)s of that band's demand is "
+            "refused now; with %(need)d rooms at most %(target)s would be.",
+            e["add"],
+        ) % {
+            "add": e["add"],
+            "band": e["size_band"],
+            "hours": e["busiest_hours"],
+            "now": _percent(e["refused_share_now"]),
+            "need": e["rooms_needed"],
+            "target": _percent(e["target_refused_share"]),
+        }
+    if kind == RecommendationKind.CONVERT_TO_DESKS:
+        values = {
+            "name": e["name"],
+            "capacity": e["capacity"],
+            "hours": e["busiest_hours"],
+            "occupancy": _percent(e["occupancy_at_peak"]),
+        }
+        if e["seat_utilisation"] is None:
+            return (
+                gettext(
+                    "Consider turning %(name)s (%(capacity)d seats) into desks: in the site's %(hours)d busiest "
+                    "hours it was occupied %(occupancy)s of the time."
+                )
+                % values
+            )
+        return gettext(
+            "Consider turning %(name)s (%(capacity)d seats) into desks: in the site's %(hours)d busiest hours it "
+            "was occupied %(occupancy)s of the time, and its bookings fill %(seats)s of its seats."
+        ) % {**values, "seats": _percent(e["seat_utilisation"])}
+    if kind == RecommendationKind.RIGHT_SIZE:
+        return gettext(
+            "%(name)s seats %(capacity)d but 9 in 10 of its meetings have %(p90)s people or fewer (median "
+            "%(median)s): a room for %(band)s people would do."
+        ) % {
+            "name": e["name"],
+            "capacity": e["capacity"],
+            "p90": e["p90_people"],
+            "median": e["median_people"],
+            "band": e["suggested_band"],
+        }
+    if kind == RecommendationKind.PREFERRED:
+        return gettext(
+            "People prefer %(name)s: it was chosen %(count)s times while another room for %(band)s people was "
+            "free, %(ratio)s the band's average. Copy what it offers when fitting out the others."
+        ) % {
+            "name": e["name"],
+            "count": e["preferred"],
+            "band": e["size_band"],
+            "ratio": f"{e['preferred'] / e['band_average_preferred']:.1f}x",
+        }
+    raise KeyError(kind)
 
 
 def _confidence(weeks: float, volume: int, *, enough: int) -> str:
@@ -62,7 +173,7 @@ def recommendations(*, cal: SiteCalendar, report: dict, date_from: date, date_to
     out += _convert_to_desks(cal, report, date_from, date_to, weeks)
     out += _right_size(report, weeks)
     out += _preferred(report, weeks)
-    return out
+    return [{"kind": rec["kind"], "summary": describe(rec["kind"], rec["evidence"]), **rec} for rec in out]
 
 
 def _add_rooms(cal: SiteCalendar, date_from: date, date_to: date, weeks: float) -> list[dict]:
@@ -95,11 +206,6 @@ def _add_rooms(cal: SiteCalendar, date_from: date, date_to: date, weeks: float) 
         out.append(
             {
                 "kind": RecommendationKind.ADD_ROOMS,
-                "summary": (
-                    f"Add {need - have} room{'s' if need - have > 1 else ''} for {band} people: in the busiest "
-                    f"{len(top)} hours {refused_share(attempts, have):.0%} of that band's demand is refused now; with "
-                    f"{need} rooms at most {REFUSED_TARGET:.0%} would be."
-                ),
                 "evidence": {
                     "figures": ["peak_concurrency", "unmet_demand"],
                     "size_band": band,
@@ -170,11 +276,6 @@ def _convert_to_desks(cal: SiteCalendar, report: dict, date_from: date, date_to:
         out.append(
             {
                 "kind": RecommendationKind.CONVERT_TO_DESKS,
-                "summary": (
-                    f"Consider turning {row['name']} ({row['capacity']} seats) into desks: in the site's "
-                    f"{len(hours)} busiest hours it was occupied {occupancy_at_peak:.0%} of the time"
-                    + (f", and its bookings fill {seats:.0%} of its seats." if seats is not None else ".")
-                ),
                 "evidence": {
                     "figures": ["occupancy", "seat_utilisation", "utilisation"],
                     "room": row["room"],
@@ -209,10 +310,6 @@ def _right_size(report: dict, weeks: float) -> list[dict]:
         out.append(
             {
                 "kind": RecommendationKind.RIGHT_SIZE,
-                "summary": (
-                    f"{row['name']} seats {row['capacity']} but 9 in 10 of its meetings have {p90} people or fewer "
-                    f"(median {median}): a room for {fits} people would do."
-                ),
                 "evidence": {
                     "figures": ["seat_utilisation", "meeting sizes"],
                     "room": row["room"],
@@ -249,11 +346,6 @@ def _preferred(report: dict, weeks: float) -> list[dict]:
         out.append(
             {
                 "kind": RecommendationKind.PREFERRED,
-                "summary": (
-                    f"People prefer {best['name']}: it was chosen {best['preferred']} times while another room for "
-                    f"{band} people was free, {best['preferred'] / mean:.1f}x the band's average. Copy what it offers "
-                    "when fitting out the others."
-                ),
                 "evidence": {
                     "figures": ["preferred"],
                     "room": best["room"],

@@ -4,10 +4,13 @@ series differ by pattern (solid, stripes, dots) as well as by shade, and suppres
 
 from __future__ import annotations
 
+from django.utils.dates import WEEKDAYS_ABBR
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+WEEKDAYS = [WEEKDAYS_ABBR[day] for day in range(7)]  # Monday first, in the active language (Django's catalogue)
 PATTERNS = """<defs>
   <pattern id="p-stripes" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">
     <rect width="6" height="6" fill="#ffffff"/><rect width="3" height="6" fill="#b45309"/></pattern>
@@ -45,10 +48,13 @@ def heatmap(cells: list[dict]) -> SafeString:
             width,
             height,
         ),
-        mark_safe('<title id="heatmap-title">Room utilisation by weekday and hour</title>'),  # noqa: S308
-        mark_safe(  # noqa: S308 - constant text
-            '<desc id="heatmap-desc">Each cell is the share of bookable room time that was booked; darker is busier. '
-            "Hatched cells concern fewer than five people and are not shown.</desc>"
+        format_html('<title id="heatmap-title">{}</title>', _("Room utilisation by weekday and hour")),
+        format_html(
+            '<desc id="heatmap-desc">{}</desc>',
+            _(
+                "Each cell is the share of bookable room time that was booked; darker is busier. "
+                "Hatched cells concern fewer than five people and are not shown."
+            ),
         ),
         mark_safe(PATTERNS),  # noqa: S308 - constant markup
     ]
@@ -90,7 +96,9 @@ def heatmap(cells: list[dict]) -> SafeString:
                     hour,
                     WEEKDAYS[weekday],
                     f"{hour:02d}",
-                    "suppressed (fewer than 5 people)" if cell["suppressed"] else f"{_pct(cell['utilisation'])} booked",
+                    _("suppressed (fewer than 5 people)")
+                    if cell["suppressed"]
+                    else _("%(share)s booked") % {"share": _pct(cell["utilisation"])},
                     x,
                     y,
                     cell_w,
@@ -107,9 +115,9 @@ def heatmap(cells: list[dict]) -> SafeString:
 
 
 SERIES = [
-    ("booked_h", "Booked", "#1e40af"),
-    ("occupied_h", "Occupied", "url(#p-stripes)"),
-    ("ghost_h", "Ghost (booked, never used)", "url(#p-dots)"),
+    ("booked_h", gettext_lazy("Booked"), "#1e40af"),
+    ("occupied_h", gettext_lazy("Occupied"), "url(#p-stripes)"),
+    ("ghost_h", gettext_lazy("Ghost (booked, never used)"), "url(#p-dots)"),
 ]
 
 
@@ -130,7 +138,7 @@ def room_bars(rooms: list[dict]) -> SafeString:
             width,
             height,
         ),
-        mark_safe('<title id="bars-title">Booked, occupied and ghost hours per room</title>'),  # noqa: S308
+        format_html('<title id="bars-title">{}</title>', _("Booked, occupied and ghost hours per room")),
         mark_safe(PATTERNS),  # noqa: S308
     ]
     x = left
@@ -197,7 +205,7 @@ def trend(weeks: list[dict]) -> SafeString:
             left + chart_w + 40,
             top + chart_h + 50,
         ),
-        mark_safe('<title id="trend-title">Utilisation and occupancy per week</title>'),  # noqa: S308
+        format_html('<title id="trend-title">{}</title>', _("Utilisation and occupancy per week")),
         format_html(
             '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#9ca3af"/>',
             left,
@@ -255,9 +263,10 @@ def trend(weeks: list[dict]) -> SafeString:
         )
     parts.append(
         format_html(
-            '<text x="{}" y="{}" class="chart__axis">— utilisation (labelled)   - - occupancy</text>',
+            '<text x="{}" y="{}" class="chart__axis">{}</text>',
             left,
             top + chart_h + 38,
+            _("— utilisation (labelled)   - - occupancy"),
         )
     )
     parts.append(mark_safe("</svg>"))  # noqa: S308

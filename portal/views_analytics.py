@@ -21,9 +21,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
-from analytics import selectors, services
+from analytics import recommend, selectors, services
 from analytics.api.views import rooms_csv
-from analytics.choices import RecommendationKind, RunState
+from analytics.choices import Confidence, RecommendationKind, RunState
 from analytics.models import Run
 from labs.errors import DomainError
 from labs.permissions import is_staff, person_of
@@ -103,24 +103,31 @@ def dashboard(request):
 
 
 def _cards(found: dict) -> list[dict]:
-    """The recommendations with readable labels for their kind and evidence."""
-    labels = dict(RecommendationKind.choices)
-    return [
-        {
-            **rec,
-            "label": labels.get(rec["kind"], rec["kind"]),
-            "facts": [
-                (key.replace("_", " ").capitalize(), value)
-                for key, value in rec["evidence"].items()
-                if key != "figures"
-            ],
-        }
-        for rec in found["recommendations"]
-    ]
-
-
-def _evidence(rec: dict) -> list[tuple[str, object]]:
-    return [(key, value) for key, value in rec["evidence"].items() if key != "figures"]
+    """The recommendations in the reader's language: the kind, the words, the confidence and the evidence's labels
+    (a run stores its summary in the project's language, for the API)."""
+    kinds = dict(RecommendationKind.choices)
+    confidences = dict(Confidence.choices)
+    cards = []
+    for rec in found["recommendations"]:
+        try:
+            summary = recommend.describe(rec["kind"], rec["evidence"])
+        except (KeyError, TypeError, ZeroDivisionError):  # evidence stored before a figure was added to it
+            summary = rec["summary"]
+        cards.append(
+            {
+                **rec,
+                "summary": summary,
+                "label": kinds.get(rec["kind"], rec["kind"]),
+                "confidence_label": confidences.get(rec["confidence"], rec["confidence"]),
+                "figures": [recommend.FIGURE_LABELS.get(f, f) for f in rec["evidence"].get("figures", [])],
+                "facts": [
+                    (recommend.EVIDENCE_LABELS.get(key, key.replace("_", " ").capitalize()), value)
+                    for key, value in rec["evidence"].items()
+                    if key != "figures"
+                ],
+            }
+        )
+    return cards
 
 
 def _unmet_summary(found: dict) -> list[dict]:

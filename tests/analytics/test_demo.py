@@ -10,7 +10,9 @@ import pytest
 from django.core.management import call_command
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.translation import override
 
+from analytics import recommend
 from analytics.choices import RunState
 from analytics.models import Run
 from bookings.choices import BookingSource, BookingStatus
@@ -55,4 +57,9 @@ def test_the_demo_history_is_analysed_with_recommendations():
     assert (run.date_to - run.date_from).days == 83
     kinds = {r["kind"] for r in run.report["recommendations"]}
     assert {"add_rooms", "convert_to_desks", "right_size", "preferred"} <= kinds
+    for rec in run.report["recommendations"]:  # each is written again in the dashboard reader's language
+        assert recommend.describe(rec["kind"], rec["evidence"]) == rec["summary"]
+        with override("da"):
+            danish = recommend.describe(rec["kind"], rec["evidence"])
+        assert danish != rec["summary"] and "%(" not in danish, danish
     assert any(cell["utilisation"] for cell in run.report["heatmap"])

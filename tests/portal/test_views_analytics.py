@@ -106,3 +106,42 @@ def test_a_period_too_long_is_refused_in_the_pages_language(client, staff, analy
     response = client.post("/analytics/runs/", {"from": "2024-01-01", "to": "2026-03-08"}, follow=True)
     assert "En periode er højst 400 dage." in response.content.decode()
     assert not Run.objects.filter(date_from="2024-01-01").exists()
+
+
+def test_the_dashboard_speaks_danish_recommendations_and_charts_included(client, staff, analysed):
+    """The stored run is the same for every reader; the page writes its recommendations, their confidence and
+    evidence, and the charts' words again in the reader's language."""
+    signed_in(client, staff)
+    client.cookies["django_language"] = "da"
+    html = client.get("/analytics/", PERIOD).content.decode()
+
+    assert "<title>tor 10:00 33% booket</title>" in html  # the weekday and the cell's words, Danish
+    assert "Spøgelse (booket, aldrig brugt)" in html and "Ghost" not in html
+    analysed.refresh_from_db()
+    evidence = {
+        "figures": ["occupancy", "seat_utilisation", "utilisation"],
+        "room": 1,
+        "name": "Beta",
+        "capacity": 4,
+        "busiest_hours": 12,
+        "occupancy_at_peak": 0.0833,
+        "utilisation_at_peak": 0.0833,
+        "occupancy": 0.1,
+        "utilisation": 0.1,
+        "seat_utilisation": 0.25,
+    }
+    stored = {"kind": "convert_to_desks", "summary": "Consider turning Beta ...", "evidence": evidence}
+    older = {"kind": "right_size", "summary": "Kept as stored.", "evidence": {"figures": ["meeting sizes"]}}
+    analysed.report["recommendations"] = [{**stored, "confidence": "low"}, {**older, "confidence": "high"}]
+    analysed.save(update_fields=["report"])
+    html = client.get("/analytics/", PERIOD).content.decode()
+
+    assert "Overvej at gøre" in html and "Consider turning" not in html
+    assert (
+        "Overvej at gøre Beta (4 pladser) til skriveborde: i stedets 12 travleste timer var det i brug 8% af tiden, "
+        "og dets bookinger fylder 25% af pladserne." in html
+    )
+    assert "Kept as stored." in html  # a run stored before its evidence held every figure keeps its own words
+    assert "Sikkerhed: Lav" in html and "Sikkerhed: Høj" in html
+    assert "Grundlag: belægning, pladsudnyttelse, udnyttelse" in html and "seat_utilisation" not in html
+    assert "<dt>Travleste timer</dt><dd>12</dd>" in html
