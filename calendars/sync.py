@@ -170,7 +170,7 @@ def calendar_sync(
                 if inbound or did_full:
                     result.outbound += _push(context)  # the answers and rewrites the pull decided on
                 _watch_ensure(context)
-            except ProviderError as exc:
+            except Exception as exc:  # the provider's error, or one of ours: either way staff see it failing
                 _record_failure(calendar, exc, now=context.now)
                 raise
             result.inbound += inbound
@@ -207,8 +207,11 @@ def _record_success(calendar: RoomCalendar, *, requests: int, changes: int, now:
     )
 
 
-def _record_failure(calendar: RoomCalendar, exc: ProviderError, *, now: datetime) -> None:
-    message = str(exc)[:500]
+def _record_failure(calendar: RoomCalendar, exc: Exception, *, now: datetime) -> None:
+    """The calendar's health says it failed and why. A failure of ours (a bug, an event we could not take) is named
+    by its type as well and logged with its traceback: the calendar shows "failing", not a stale "ok"."""
+    ours = not isinstance(exc, ProviderError)
+    message = (f"{type(exc).__name__}: {exc}" if ours else str(exc))[:500]
     RoomCalendar.objects.filter(pk=calendar.pk).update(
         status=CalendarStatus.FAILING,
         last_error=message,
@@ -221,6 +224,8 @@ def _record_failure(calendar: RoomCalendar, exc: ProviderError, *, now: datetime
             status=ConnectionStatus.FAILING, last_error=message, last_error_at=now
         )
         logger.error("calendar connection %s: credentials refused: %s", calendar.connection_id, message)
+    elif ours:
+        logger.exception("calendar %s (%s) sync failed: %s", calendar.pk, calendar.calendar_id, message)
     else:
         logger.warning("calendar %s (%s) sync failed: %s", calendar.pk, calendar.calendar_id, message)
 

@@ -45,6 +45,8 @@ from typing import ClassVar, TypeVar
 
 from django.conf import settings
 
+from labs.validators import control_characters, single_line
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -143,6 +145,15 @@ class RemoteEvent:
     # Personal calendars only (the adapters in providers/personal.py fill them): who is invited, where.
     invitees: tuple[str, ...] = ()
     location: str = ""
+
+    def __post_init__(self) -> None:
+        # What an organiser typed at Google or Microsoft: a title or place with a line break, a bell or U+2028 is
+        # made one line here, where it enters, as every title and place here is (labs.validators); the booking
+        # it becomes would otherwise be refused, and with it every later change of the room's calendar.
+        for name in ("title", "location"):
+            value = getattr(self, name)
+            if value and control_characters(value):
+                object.__setattr__(self, name, single_line(value))
 
     @property
     def is_cancelled(self) -> bool:

@@ -73,6 +73,53 @@ def test_a_renamed_event_renames_its_booking(linked, fake_google, fjord, alice, 
     assert [b.title for b in live_bookings(fjord)] == ["Board meeting"]
 
 
+def test_a_title_with_line_breaks_or_controls_is_booked_on_one_line_and_the_sync_goes_on(
+    linked, fake_google, fjord, alice, committed
+):
+    """Google takes any summary; every title here is one line (labs.validators). The booking that event becomes
+    was refused, and with it every later change of the room's calendar: a room accepted at Google, booked twice."""
+    odd = fake_google.user_event_create(
+        ALICE,
+        summary="Sec\u2028test\u0007bell\u0085nel",
+        start=local(2026, 3, 3, 9),
+        end=local(2026, 3, 3, 10),
+        rooms=(ROOM,),
+    )
+    fake_google.user_event_create(
+        ALICE, summary="Stand-up", start=local(2026, 3, 3, 10), end=local(2026, 3, 3, 11), rooms=(ROOM,)
+    )
+    with committed():
+        sync_now(linked)
+    fake_google.user_event_patch(odd, summary="Renamed\nline\r\n")
+    with committed():
+        sync_now(linked)
+
+    assert [b.title for b in live_bookings(fjord)] == ["Renamed line", "Stand-up"]
+    linked.refresh_from_db()
+    assert (linked.status, linked.last_error) == ("ok", "")
+
+
+def test_a_failure_of_ours_shows_in_the_calendars_health(linked, fake_google, fjord, alice, committed, monkeypatch):
+    """Not only the provider's errors: whatever stops a calendar's sync makes it "failing", with the reason."""
+    from calendars import sync
+
+    fake_google.user_event_create(
+        ALICE, summary="Review", start=local(2026, 3, 3, 10), end=local(2026, 3, 3, 11), rooms=(ROOM,)
+    )
+
+    def broken(*args, **kwargs):
+        raise ValueError("no such thing")
+
+    monkeypatch.setattr(sync, "_create_from_event", broken)
+    with committed(), pytest.raises(ValueError):
+        sync_now(linked)
+
+    linked.refresh_from_db()
+    assert linked.status == "failing"
+    assert linked.last_error == "ValueError: no such thing"
+    assert linked.consecutive_failures == 1
+
+
 @pytest.mark.parametrize("how", ["deleted", "cancelled"])
 def test_a_deleted_or_cancelled_event_cancels_its_booking(how, linked, fake_google, fjord, alice, committed):
     event = fake_google.user_event_create(
