@@ -91,7 +91,10 @@ def scope_queryset(
     if person is None or not person.user.is_active:
         return queryset.none()
     if is_staff(person):
-        return queryset.filter(**{site_field: person.site_id}) if site_field else queryset
+        if not site_field:
+            return queryset
+        mine = Q(**{owner_field: person}) if owner_field else Q(pk__in=[])  # e.g. a visit they host at another site
+        return queryset.filter(Q(**{site_field: person.site_id}) | mine)
     condition = Q(pk__in=[])
     if owner_field:
         condition |= Q(**{owner_field: person})

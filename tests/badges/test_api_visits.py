@@ -102,6 +102,30 @@ def test_the_host_and_staff_see_the_visit_and_no_one_else(
         assert client.get("/api/v1/visits/").json()["count"] == 0
 
 
+def test_staff_of_another_site_host_a_visit_here_and_keep_it_in_hand(frozen, site, staff_client):
+    """A host may bring a visitor to any of the operator's sites (the portal's form offers them all). Staff of
+    another site are hosts too: they see and can cancel the visit they registered (it was saved, then answered 500,
+    out of their reach, with its badge active)."""
+    from rest_framework.test import APIClient
+
+    from tests.factories import SiteFactory
+
+    elsewhere = SiteFactory(slug="aar", name="Aarhus", timezone="Europe/Copenhagen")
+    host = PersonFactory(role="staff", site=elsewhere, company=None)
+    client = APIClient()
+    client.force_authenticate(host.user)
+
+    response = client.post("/api/v1/visits/", body(), format="json")
+
+    assert response.status_code == 201, response.content
+    visit_id = response.json()["id"]
+    assert response.json()["site"] == "cph" and response.json()["host"]["id"] == host.pk
+    assert [v["id"] for v in client.get("/api/v1/visits/").json()["results"]] == [visit_id]
+    assert staff_client.get(f"/api/v1/visits/{visit_id}/").status_code == 200  # and cph's reception sees it
+    assert client.delete(f"/api/v1/visits/{visit_id}/").status_code == 204
+    assert Visit.objects.get(pk=visit_id).badges.get().status == "revoked"
+
+
 @pytest.mark.parametrize("who", ["colleague_client", "outsider_client", "mentor_client"])
 def test_others_cannot_check_out_cancel_or_check_in_the_visit(request, visit, who):
     client = request.getfixturevalue(who)
