@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from labs.api import fields
@@ -19,9 +20,19 @@ class CompanySerializer(serializers.ModelSerializer):
         fields = ["id", "name", "kind"]
 
 
+@extend_schema_field(
+    {
+        "anyOf": [{"type": "string", "format": "email"}, {"type": "string", "maxLength": 0}],
+        "description": "An e-mail address; empty for an account without one (a service account, an erased person).",
+    }
+)
+class AccountEmailField(serializers.CharField):
+    """A person's e-mail address as output: the calendar workers' account has none, nor has an erased person."""
+
+
 class MeOutputSerializer(serializers.ModelSerializer):
     username = serializers.CharField(source="user.username")
-    email = serializers.EmailField(source="user.email")
+    email = AccountEmailField(source="user.email")
     first_name = serializers.CharField(source="user.first_name")
     last_name = serializers.CharField(source="user.last_name")
     company = CompanySerializer(allow_null=True)
