@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from bookings import ical, selectors, services
 from bookings.choices import HOLDING_STATUSES, BookingSource, CancelScope, amenity_label
@@ -632,8 +632,12 @@ def _booked(request, booking: Booking, *, count: int = 1, skipped=(), closed=())
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "HEAD", "POST"])
 def book(request):
+    """One button on a search's result books it. A GET is where signing in again leads after the session ended on
+    that button (the POST is gone): back to the search it was pressed on, to press it again."""
+    if request.method != "POST":
+        return redirect(local_target(request, request.GET.get("next")) or reverse("portal:rooms"))
     person = _person(request)
     if person is None:
         return redirect("portal:dashboard")
@@ -688,6 +692,8 @@ def book_form(request):
     if request.method not in {"GET", "POST"}:
         return HttpResponse(status=405, headers={"Allow": "GET, POST"})
     params = request.POST if request.method == "POST" else request.GET
+    if not {"room", "desk"} & set(params) and not {"room", "desk"} & set(request.GET):
+        return redirect("portal:rooms")  # nothing asked for (an old link, a sign-in that lost the form): choose
     room, desk = _resource_asked(params)
     resource = room or desk
     if resource is None or resource.site_id != person.site_id:

@@ -378,3 +378,33 @@ def test_the_confirmation_offers_the_own_calendar_by_its_state(member_web, membe
     assert offer() == "connected"
     PersonalCalendar.objects.filter(pk=calendar.pk).update(status="needs_reconnect")
     assert offer() == "needs_reconnect"
+
+
+def test_a_session_that_ended_on_a_booking_button_leads_back_to_the_search_after_signing_in(
+    member, room, password, client
+):
+    """The POST is lost when the session has ended: signing in again returns to where the button was (the
+    search, the room's form), not to a 405 or a 404."""
+    search = "/rooms/?date=2026-03-03&start=11:00&end=12:00"
+    signed_in(client, member)
+    page = client.get(search).content.decode()
+    action = re.search(r'<form method="post" action="(/book/\?next=[^"]+)"', page).group(1)
+    form_page = client.get(f"/book/new/?room={room.pk}&date=2026-03-03&start=11:00&end=12:00").content.decode()
+    form_action = re.search(r'<form method="post" action="(/book/new/[^"]*)"', form_page).group(1)
+    client.logout()
+
+    for posted, back in [(action, search), (form_action, f"/book/new/?room={room.pk}")]:
+        to_sign_in = client.post(posted.replace("&amp;", "&"), {"room": room.pk})
+        assert to_sign_in.status_code == 302 and to_sign_in["Location"].startswith("/sign-in/?next=")
+        after = client.post(to_sign_in["Location"], {"username": "member", "password": password})
+        landed = client.get(after["Location"], follow=True)
+        assert landed.status_code == 200, (posted, after["Location"], landed.status_code)
+        assert (landed.redirect_chain[-1][0] if landed.redirect_chain else after["Location"]) == back
+        client.logout()
+    assert not Booking.objects.exists()
+
+
+def test_the_booking_form_without_a_room_or_desk_sends_to_the_search(member_web):
+    response = member_web.get("/book/new/")
+    assert response.status_code == 302 and response["Location"] == "/rooms/"
+    assert member_web.get("/book/new/?room=999999").status_code == 404  # a room that is not there is still a 404
