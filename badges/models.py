@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -233,6 +233,16 @@ class Visit(models.Model):
     @property
     def is_over(self) -> bool:
         return self.ended_at is not None or self.end <= timezone.now()
+
+    @property
+    def check_in_from(self) -> datetime:
+        """Reception checks the visitor in from this moment (VISIT_EARLY_ENTRY before the start) to the end."""
+        return self.start - VISIT_EARLY_ENTRY
+
+    @property
+    def check_in_open(self) -> bool:
+        """Whether reception can check the visitor in now: the page offers the button only then."""
+        return self.state == "expected" and self.check_in_from <= timezone.now()
 
     @property
     def state(self) -> str:

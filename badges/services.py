@@ -331,7 +331,7 @@ def visit_check_in(*, actor: Person, visit: Visit, at: datetime | None = None) -
         raise Conflict(gettext("This visit has ended."), code="visit_ended")
     if visit.checked_in_at:
         return visit
-    if at < visit.start - VISIT_EARLY_ENTRY or at >= visit.end:
+    if at < visit.check_in_from or at >= visit.end:
         raise Conflict(
             gettext("The visitor can be checked in from 30 minutes before the visit to its end."), code="not_now"
         )

@@ -174,6 +174,23 @@ def test_reception_lists_todays_visitors_and_checks_them_in(frozen, member, staf
     assert today.checked_in_at is not None
 
 
+def test_reception_offers_check_in_only_from_half_an_hour_before_the_visit(frozen, member, staff_web, site, settings):
+    """Before its window a visit says when check-in opens, instead of a button that answers 409."""
+    settings.SESSION_IDLE_STAFF = timedelta(hours=6)  # the reception page stays open while the clock moves on
+    visit = services.visit_create(host=member, site=site, name="Early Visitor", email="e@x.example",
+                                  start=START + timedelta(hours=2), end=START + timedelta(hours=3))  # fmt: skip
+    check_in = f'action="/reception/{visit.pk}/check-in/"'
+
+    html = staff_web.get("/reception/").content.decode()
+    assert check_in not in html
+    opens = (START + timedelta(hours=1, minutes=30)).astimezone(site.tz).strftime("%H:%M")
+    assert f"Check-in opens {opens}" in html
+
+    frozen.move_to(START + timedelta(hours=1, minutes=30))
+    html = staff_web.get("/reception/").content.decode()
+    assert check_in in html and "Check-in opens" not in html
+
+
 def test_only_staff_see_reception(member_web):
     assert member_web.get("/reception/").status_code == 403
 
