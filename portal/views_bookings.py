@@ -519,14 +519,16 @@ def room_day(request, pk: int):
     for hour in range(rules.opens_at.hour, min(rules.closes_at.hour + (1 if rules.closes_at.minute else 0), 24)):
         slot_start = datetime.combine(day, time(hour), tzinfo=tz)
         slot_end = slot_start + timedelta(hours=1)
-        taken = [b for b in busy if b.start < slot_end and b.held_until > slot_start]
+        held = [b for b in busy if b.start < slot_end and b.held_until > slot_start]
         refusal = None
-        if not taken:
+        if not held:
             refusal = services.booking_refusals(
                 resources=[room], organiser=person, start=slot_start, end=slot_end, now=now, closed=closed
             )
             refusal = refusal.get(("room", room.pk))
-        hours.append({"start": slot_start, "end": slot_end, "busy": taken, "refusal": refusal})
+        # An hour held only by the buffer (the room's clearing-up time after a booking) is not anyone's booking.
+        buffer = bool(held) and all(b.end <= slot_start for b in held)
+        hours.append({"start": slot_start, "end": slot_end, "busy": held, "buffer": buffer, "refusal": refusal})
     # A closed day refuses every hour for the same reason: said once above the grid, each hour just "Closed".
     closed_notice = _closed_notice({h["start"]: h["refusal"] for h in hours if h["refusal"]})
     for hour in hours:
@@ -540,7 +542,15 @@ def room_day(request, pk: int):
             "day": day,
             "previous_day": day - timedelta(days=1),
             "next_day": day + timedelta(days=1),
-            "busy": [{"start": b.start.astimezone(tz), "end": b.end.astimezone(tz), "mine": b.mine} for b in busy],
+            "busy": [
+                {
+                    "start": b.start.astimezone(tz),
+                    "end": b.end.astimezone(tz),
+                    "ready": b.held_until.astimezone(tz) if b.held_until > b.end else None,
+                    "mine": b.mine,
+                }
+                for b in busy
+            ],
             "hours": hours,
             "form": WindowForm(tz=tz, initial=_room_day_initial(room, rules, day)),
             "any_free": any(not h["busy"] and not h["refusal"] for h in hours),

@@ -149,6 +149,22 @@ def test_a_rooms_free_hour_links_to_booking_it_and_a_past_hour_does_not(member_w
     assert "Free: book 09:00–10:00" in page
 
 
+def test_a_rooms_day_tells_its_buffer_from_a_booking(member_web, member, room):
+    """With 10 minutes of clearing up after each meeting, the hour after one is held but booked by no one: the grid
+    says so (it said "Yours" for two hours of a one-hour booking), and the list says when the room is free again."""
+    room.buffer_minutes = 10
+    room.save(update_fields=["buffer_minutes"])
+    services.booking_create(actor=member, room=room, start=local(2026, 3, 3, 10), end=local(2026, 3, 3, 11))
+
+    page = member_web.get(f"/rooms/{room.pk}/", {"date": "2026-03-03"}).content.decode()
+
+    grid = re.findall(r'day-grid__state">([^<]*)', page)
+    assert grid.count("Yours") == 1, grid
+    assert "Clearing up after a booking" in grid
+    assert "10:00–11:00 · <strong>yours</strong>" in page and "(room free again 11:10)" in page
+    assert "start=11:00&amp;end=12:00" not in page  # the buffer's hour is not offered either
+
+
 def test_the_booking_form_books_a_weekly_series_with_attendees(member_web, member, room):
     response = member_web.post(
         "/book/new/",
