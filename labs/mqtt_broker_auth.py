@@ -114,14 +114,23 @@ class LabsTopicPlugin(BaseTopicPlugin):
 
 
 class _BoundedReader(StreamReaderAdapter):
-    """Refuses to read a packet body longer than the limit: the connection ends instead of buffering it."""
+    """Refuses to read a packet body longer than the limit: the connection ends instead of buffering it.
+
+    Once refused, it reads nothing more: amqtt takes the refusal for a short read and goes on to the next packet,
+    which would otherwise be parsed out of the refused packet's own body (a device could smuggle packets inside
+    one, or flood the log with the garbage it parses). The next read finds no data, and amqtt ends the
+    connection."""
 
     def __init__(self, reader, limit: int) -> None:
         super().__init__(reader)
         self.limit = limit
+        self.refused = False
 
     async def read(self, n: int = -1) -> bytes:
+        if self.refused:
+            raise asyncio.IncompleteReadError(b"", n)
         if n > self.limit:
+            self.refused = True
             logger.warning("embedded broker closed a connection that sent a %d-byte packet", n)
             raise asyncio.IncompleteReadError(b"", n)
         return await super().read(n)

@@ -101,3 +101,41 @@ def test_the_subscription_table_can_change_while_it_is_walked():
     thread.start()
     thread.join(10)
     assert outcome == {"table": {}}
+
+
+def _remaining_length(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n % 128, n // 128
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _string(value: str) -> bytes:
+    data = value.encode()
+    return len(data).to_bytes(2, "big") + data
+
+
+def test_a_packet_over_the_limit_ends_the_connection_and_nothing_inside_it_is_read(amqtt_broker):
+    """The body of a refused packet is not read as further packets: a PINGREQ hidden in it gets no PINGRESP, and
+    the broker closes the connection (docs/mqtt.md)."""
+    import socket
+
+    from django.conf import settings
+
+    address = parse_url(amqtt_broker)
+    body = b"\x00\x04MQTT\x04\xc2\x00\x3c" + _string("raw-oversize") + _string("backend")
+    body += _string(settings.MQTT_EMBEDDED_BACKEND_PASSWORD)
+    with socket.create_connection((address.host, address.port), timeout=5) as sock:
+        sock.sendall(b"\x10" + _remaining_length(len(body)) + body)
+        assert sock.recv(4) == b"\x20\x02\x00\x00"  # CONNACK, accepted
+        claimed = settings.MQTT_PAYLOAD_MAX_BYTES + 100_000
+        topic = _string("labs/v1/x/y")
+        sock.sendall(b"\x30" + _remaining_length(claimed) + topic + b"\xc0\x00" * 3)  # PINGREQs inside the body
+        sock.settimeout(3)
+        try:
+            answer = sock.recv(16)  # b"": the broker closed the connection (a timeout would raise here)
+        except ConnectionResetError:
+            answer = b""
+        assert answer == b"", answer  # no PINGRESP (0xd0 0x00) parsed out of the refused body
