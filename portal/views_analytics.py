@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse, HttpResponseForbidden
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -28,6 +28,7 @@ from analytics.models import Run
 from labs.errors import DomainError
 from labs.permissions import is_staff, person_of
 from portal import charts
+from portal.responses import forbidden
 
 FORBIDDEN = gettext_lazy("Only staff of the site see its analytics.")
 
@@ -72,7 +73,7 @@ def _period(request, site) -> tuple[PeriodForm, date, date]:
 def dashboard(request):
     person = _staff(request)
     if person is None:
-        return HttpResponseForbidden(FORBIDDEN)
+        return forbidden(request, FORBIDDEN)
     site = person.site
     form, date_from, date_to = _period(request, site)
     found = (
@@ -148,7 +149,7 @@ def _unmet_summary(found: dict) -> list[dict]:
 def run_start(request):
     person = _staff(request)
     if person is None:
-        return HttpResponseForbidden(FORBIDDEN)
+        return forbidden(request, FORBIDDEN)
     form, date_from, date_to = _period(request, person.site)
     if form.is_bound and not form.is_valid():
         messages.error(request, _("Choose a period that ends on or after its first day."))
@@ -168,7 +169,7 @@ def run_progress(request, pk: int):
     """The progress fragment htmx polls; once the run has finished the page reloads to show its figures."""
     person = _staff(request)
     if person is None:
-        return HttpResponseForbidden(FORBIDDEN)
+        return forbidden(request, FORBIDDEN)
     run = selectors.run_for(actor=person, pk=pk)
     if run is None:
         raise Http404("No such run.")
@@ -183,7 +184,7 @@ def run_progress(request, pk: int):
 def rooms_download(request):
     person = _staff(request)
     if person is None:
-        return HttpResponseForbidden(FORBIDDEN)
+        return forbidden(request, FORBIDDEN)
     _form, date_from, date_to = _period(request, person.site)
     found = selectors.report_for(site=person.site, date_from=date_from, date_to=date_to)
     if found is None:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponseForbidden
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -30,6 +30,7 @@ from labs.models import Site
 from labs.permissions import is_host, is_staff, person_of
 from labs.redirects import local_target
 from labs.validators import validate_datetime_in_range, validate_single_line
+from portal.responses import forbidden
 
 QR_POLL_SECONDS = 5
 
@@ -244,7 +245,7 @@ def _reception_staff(request):
 def reception(request):
     person = _reception_staff(request)
     if person is None:
-        return HttpResponseForbidden(_("Only staff see the reception desk."))
+        return forbidden(request, _("Only staff see the reception desk."))
     now = timezone.now()
     today = now.astimezone(person.site.tz).date()
     form = ReceptionFilterForm(request.GET or None, initial={"day": today})
@@ -278,7 +279,7 @@ def reception_badge(request, pk: int):
     the rotating code that opens doors; a printed code would stop working within a minute)."""
     person = _reception_staff(request)
     if person is None:
-        return HttpResponseForbidden(_("Only staff see the reception desk."))
+        return forbidden(request, _("Only staff see the reception desk."))
     visit = get_object_or_404(selectors.visits_visible_to(person).filter(site=person.site), pk=pk)
     digital = visit.badges.filter(kind="digital").order_by("-issued_at").first()
     link = selectors.visitor_badge_url(digital) if digital else ""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponseForbidden
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -17,6 +17,7 @@ from calendars import selectors, services
 from calendars.models import RoomCalendar
 from labs.errors import DomainError
 from labs.permissions import is_staff, person_of
+from portal.responses import forbidden
 
 
 @login_required
@@ -25,7 +26,7 @@ from labs.permissions import is_staff, person_of
 def calendars(request):
     person = person_of(request.user)
     if not is_staff(person):
-        return HttpResponseForbidden(_("Only staff see calendar sync."))
+        return forbidden(request, _("Only staff see calendar sync."))
     connections = [
         {"connection": c, "health": selectors.connection_health(c)} for c in selectors.connections_for(person)
     ]
@@ -37,7 +38,7 @@ def calendars(request):
 def connection_sync(request, pk: int):
     person = person_of(request.user)
     if not is_staff(person):
-        return HttpResponseForbidden(_("Only staff sync calendars."))
+        return forbidden(request, _("Only staff sync calendars."))
     connection = selectors.connections_for(person).filter(pk=pk).first()
     if connection is None:
         raise Http404("No such connection.")
@@ -63,7 +64,7 @@ def connection_sync(request, pk: int):
 def room_sync(request, pk: int):
     person = person_of(request.user)
     if not is_staff(person):
-        return HttpResponseForbidden(_("Only staff sync calendars."))
+        return forbidden(request, _("Only staff sync calendars."))
     calendar = RoomCalendar.objects.select_related("room").filter(pk=pk, room__site_id=person.site_id).first()
     if calendar is None:
         raise Http404("No such calendar.")

@@ -15,7 +15,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -26,6 +25,7 @@ from badges import selectors, services
 from labs.errors import DomainError
 from labs.permissions import is_staff, person_of
 from labs.validators import validate_single_line
+from portal.responses import forbidden
 
 KIOSK_COOKIE = "labs_kiosk"
 
@@ -96,7 +96,7 @@ def kiosk_set_up(request):
     """Staff turn this device into their site's kiosk: a kiosk cookie in, the staff session out."""
     person = person_of(request.user)
     if not is_staff(person):
-        return HttpResponseForbidden(_("Only staff set up a kiosk."))
+        return forbidden(request, _("Only staff set up a kiosk."))
     new = services.kiosk_create(actor=person, name=request.POST.get("name", ""))
     logout(request)
     response = redirect("portal:kiosk")
@@ -116,7 +116,7 @@ def kiosk_set_up(request):
 def kiosk_revoke(request, pk: int):
     person = person_of(request.user)
     if not is_staff(person):
-        return HttpResponseForbidden(_("Only staff switch kiosks off."))
+        return forbidden(request, _("Only staff switch kiosks off."))
     target = get_object_or_404(person.site.kiosks.all(), pk=pk)
     services.kiosk_revoke(actor=person, kiosk=target)
     messages.success(request, _("The kiosk %(name)s is switched off.") % {"name": target.name})

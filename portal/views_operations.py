@@ -6,7 +6,6 @@ Staff of the site only (``labs.permissions.is_staff`` and the same site); reads 
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponseForbidden
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -15,6 +14,7 @@ from django.views.decorators.http import require_http_methods
 from labs.models import Person
 from labs.permissions import is_staff, person_of
 from portal import selectors_operations as selectors
+from portal.responses import forbidden
 
 
 def _staff(request):
@@ -27,7 +27,7 @@ def _staff(request):
 def operations(request):
     staff = _staff(request)
     if staff is None:
-        return HttpResponseForbidden(_("Only staff see the operator's view."))
+        return forbidden(request, _("Only staff see the operator's view."))
     query = request.GET.get("q", "").strip()[:100]
     people = list(selectors.people_search(site=staff.site, query=query)[: selectors.PEOPLE_SHOWN]) if query else []
     context = {
@@ -45,7 +45,7 @@ def operations(request):
 def person(request, pk: int):
     staff = _staff(request)
     if staff is None:
-        return HttpResponseForbidden(_("Only staff see the operator's view."))
+        return forbidden(request, _("Only staff see the operator's view."))
     target = get_object_or_404(Person.objects.select_related("user", "company", "site"), pk=pk, site=staff.site)
     context = {"site": staff.site, "overview": selectors.person_overview(person=target), "person": target}
     return render(request, "portal/operations/person.html", context)

@@ -284,3 +284,15 @@ def test_the_dashboard_clock_is_the_sites_local_time_and_says_whose(client, memb
         page = client.get("/").content.decode()
     assert "Sunday 29 November, 21:23</time> Copenhagen time" in page
     assert 'datetime="2026-11-29T21:23:00+01:00"' in page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/operations/", "/reception/", "/analytics/", "/calendars/"])
+def test_a_staff_page_refuses_a_member_with_a_portal_page_that_says_why_and_leads_back(client, member, path):
+    client.force_login(member.user)
+    response = client.get(path, HTTP_ACCEPT_LANGUAGE="da")
+
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "<nav" in page and 'href="/"' in page  # the portal's navigation and a way back, not one bare line
+    assert "Kun " in page and "personale kan se" in page and "Ikke for dig" in page
