@@ -509,8 +509,9 @@ def room_day(request, pk: int):
         return redirect("portal:dashboard")
     room = get_object_or_404(Room.objects.select_related("site", "floor"), pk=pk, is_active=True)
     tz = room.site.tz
-    day = _day_asked(request) or _site_today(person)
     rules = services.rules_for(room=room)
+    # Unasked, the day of the next bookable hour: late in the evening that is tomorrow, not a day of past hours.
+    day = _day_asked(request) or _room_initial(room.site, rules)["date"]
     busy = selectors.resource_busy_intervals(room=room, day=day, viewer=person)
     now = timezone.now()
     day_start = datetime.combine(day, time(0), tzinfo=tz)

@@ -149,6 +149,18 @@ def test_a_rooms_free_hour_links_to_booking_it_and_a_past_hour_does_not(member_w
     assert "Free: book 09:00–10:00" in page
 
 
+def test_a_rooms_day_opens_on_the_next_day_with_a_bookable_hour(member_web, room, frozen):
+    """In the evening, after the last hour has begun, the room's page opens on tomorrow, not on a day of past
+    hours; a day asked for is still shown."""
+    frozen.move_to(local(2026, 3, 2, 22, 35))
+
+    page = member_web.get(f"/rooms/{room.pk}/").content.decode()
+
+    assert f"/book/new/?room={room.pk}&amp;date=2026-03-03&amp;start=07:00&amp;end=08:00" in page
+    asked = member_web.get(f"/rooms/{room.pk}/", {"date": "2026-03-02"}).content.decode()
+    assert "date=2026-03-02&amp;start=" not in asked and "Free: book" not in asked  # every hour of it has begun
+
+
 def test_a_rooms_day_tells_its_buffer_from_a_booking(member_web, member, room):
     """With 10 minutes of clearing up after each meeting, the hour after one is held but booked by no one: the grid
     says so (it said "Yours" for two hours of a one-hour booking), and the list says when the room is free again."""
