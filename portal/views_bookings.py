@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from bookings import ical, selectors, services
-from bookings.choices import HOLDING_STATUSES, BookingSource, CancelScope, amenity_label
+from bookings.choices import HOLDING_STATUSES, BookingSource, BookingStatus, CancelScope, amenity_label
 from bookings.models import Booking, Desk, Room
 from calendars import personal as personal_calendars
 from labs import dates, floor_plans
@@ -824,6 +824,7 @@ def booking_cancel(request, pk: int):
                 "end": booking.end.astimezone(tz),
                 "scope": CancelScope.FOLLOWING if request.GET.get("scope") == CancelScope.FOLLOWING else "",
                 "running": services.cancelling_ends(booking, now=timezone.now()),
+                "over": booking.status not in {BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN},  # nothing to ask
                 "tz": tz,
             },
             tz=tz,

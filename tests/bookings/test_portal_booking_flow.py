@@ -293,6 +293,8 @@ def test_cancel_asks_first_naming_the_booking(member_web, member, room):
     member_web.post(f"/bookings/{booking.pk}/cancel/")
     booking.refresh_from_db()
     assert booking.status == BookingStatus.CANCELLED
+    again = member_web.get(f"/bookings/{booking.pk}/cancel/").content.decode()  # back, after cancelling
+    assert "Fjord: Cancelled" in again and "Cancel Fjord?" not in again and "Yes, cancel it" not in again
 
 
 def test_the_confirmation_offers_add_to_my_calendar(member_web, member, outsider, room):
