@@ -627,6 +627,11 @@ def _booked(request, booking: Booking, *, count: int = 1, skipped=(), closed=())
         )
     else:
         messages.success(request, _("Booked %(what)s on %(when)s.") % {"what": what, "when": when})
+    if booking.created_by_id and booking.organiser_id != booking.created_by_id:  # staff booked on someone's behalf
+        messages.info(
+            request,
+            _("Booked for %(who)s: it is in their bookings, not in yours.") % {"who": booking.organiser.display_name},
+        )
     taken = [day for day in skipped if day not in closed]
 
     def days(isos) -> str:  # the local days the series service names in ISO, as the language writes them

@@ -262,9 +262,12 @@ def test_staff_book_on_someones_behalf_and_members_cannot(staff, member, colleag
     form = staff_web.get("/book/new/", {"room": room.pk})
     assert b'name="organiser"' in form.content
 
-    staff_web.post(
-        "/book/new/", {"room": room.pk, "date": "2026-03-03", "start": "10:00", "end": "11:00", "organiser": member.pk}
+    booked = staff_web.post(
+        "/book/new/",
+        {"room": room.pk, "date": "2026-03-03", "start": "10:00", "end": "11:00", "organiser": member.pk},
+        follow=True,
     )
+    assert f"Booked for {member.display_name}: it is in their bookings, not in yours." in booked.content.decode()
     _web(colleague).post(
         "/book/new/", {"desk": desk.pk, "date": "2026-03-03", "start": "09:00", "end": "17:00", "organiser": member.pk}
     )
