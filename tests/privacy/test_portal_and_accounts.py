@@ -49,7 +49,9 @@ def test_the_erase_page_needs_the_password_and_the_confirmation(client, subject,
     page = client.get(reverse("portal:erase-account"))
     assert b"365 days" in page.content  # what is kept is shown before
     assert client.post(reverse("portal:erase-account"), {"password": PASSWORD}).status_code == 400  # no confirmation
-    assert client.post(reverse("portal:erase-account"), {"password": "wrong", "confirm": "on"}).status_code == 403
+    wrong = client.post(reverse("portal:erase-account"), {"password": "wrong", "confirm": "on"})
+    assert wrong.status_code == 403
+    assert 'id="id_confirm" required checked>' in wrong.content.decode()  # only the password is asked again
     response = client.post(reverse("portal:erase-account"), {"password": PASSWORD, "confirm": "on"})
     assert response.status_code == 302
     assert ErasureLog.objects.filter(person_id=subject.pk).exists()
