@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import formats
 from django.utils.translation import gettext, gettext_lazy
 
 from bookings.models import Desk
@@ -30,7 +31,8 @@ HEIGHT_VALIDATORS = [MinValueValidator(contract.DESK_HEIGHT_MM[0]), MaxValueVali
 def validate_setpoint_step(value: Decimal) -> None:
     if value is not None and Decimal(value) % contract.SETPOINT_STEP_C:
         raise ValidationError(
-            gettext("Use steps of %(step)s °C.") % {"step": contract.SETPOINT_STEP_C}, code="setpoint_step"
+            gettext("Use steps of %(step)s °C.") % {"step": formats.localize(contract.SETPOINT_STEP_C)},
+            code="setpoint_step",
         )
 
 

@@ -187,3 +187,18 @@ def test_a_fan_out_commits_chunk_by_chunk_outside_a_transaction_and_once_inside_
         assert (device.desired_version, device.desired) == (command.version, command.desired)
     assert [c.desired["height_mm"] for c in commands] == [700, 701, 702, 703, 704]
     assert OutboxMessage.objects.filter(topic__in=[d.topic("desired") for d in devices]).count() == 5
+
+
+def test_the_setpoint_step_is_written_as_the_language_writes_numbers():
+    """'Use steps of 0.5 °C.' in English; a Danish page wrote '0.5' beside its own help text's '0,5'."""
+    from decimal import Decimal
+
+    from django.core.exceptions import ValidationError
+    from django.utils.translation import override
+
+    from comfort.models import validate_setpoint_step
+
+    for language, expected in (("da", "Brug trin på 0,5 °C."), ("en", "Use steps of 0.5 °C.")):
+        with override(language), pytest.raises(ValidationError) as refused:
+            validate_setpoint_step(Decimal("21.3"))
+        assert refused.value.messages == [expected]
