@@ -13,7 +13,8 @@ import math
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 
-from django.utils.translation import gettext, gettext_lazy, ngettext
+from django.conf import settings
+from django.utils.translation import gettext, gettext_lazy, ngettext, override
 
 from analytics import sql
 from analytics.choices import Confidence, RecommendationKind
@@ -173,7 +174,8 @@ def recommendations(*, cal: SiteCalendar, report: dict, date_from: date, date_to
     out += _convert_to_desks(cal, report, date_from, date_to, weeks)
     out += _right_size(report, weeks)
     out += _preferred(report, weeks)
-    return [{"kind": rec["kind"], "summary": describe(rec["kind"], rec["evidence"]), **rec} for rec in out]
+    with override(settings.LANGUAGE_CODE):  # stored for the API: the project's language, whoever started the run
+        return [{"kind": rec["kind"], "summary": describe(rec["kind"], rec["evidence"]), **rec} for rec in out]
 
 
 def _add_rooms(cal: SiteCalendar, date_from: date, date_to: date, weeks: float) -> list[dict]:
