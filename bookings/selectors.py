@@ -267,8 +267,8 @@ def floor_plan_spots(
         mine = set()
         if viewer is not None:
             mine = set(
-                Booking.objects.filter(
-                    db.held_overlaps(free_from, free_to), organiser=viewer, **{f"{kind}__in": placed}
+                Booking.objects.filter(  # booked by the viewer then; a room only clearing up after it is "taken"
+                    db.booked_overlaps(free_from, free_to), organiser=viewer, **{f"{kind}__in": placed}
                 ).values_list(f"{kind}_id", flat=True)
             )
         for resource in placed.select_related("site", "floor"):

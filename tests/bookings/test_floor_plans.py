@@ -238,6 +238,23 @@ def test_the_plan_says_free_taken_and_mine_at_the_time_asked(
     assert [(s.x, s.y) for s in spots if s.kind == "room"] == [(600, 250)]  # in the plan's own units
 
 
+def test_a_room_only_clearing_up_after_my_booking_is_taken_on_the_plan_not_mine(member, floor, room):
+    """The hour after my 10:00-11:00 booking, with 10 minutes of clearing up, is not bookable, but not mine either."""
+    floor.plan_svg = sanitise_svg(PLAN)
+    floor.save()
+    room.plan_x, room.plan_y, room.buffer_minutes = 60, 50, 10
+    room.save()
+    services.booking_create(actor=member, room=room, start=local(2026, 3, 3, 10), end=local(2026, 3, 3, 11))
+
+    def state(start, end):
+        [spot] = selectors.floor_plan_spots(floor=floor, free_from=start, free_to=end, viewer=member, kinds=("room",))
+        return spot.state
+
+    assert state(local(2026, 3, 3, 10), local(2026, 3, 3, 11)) == "mine"
+    assert state(local(2026, 3, 3, 11), local(2026, 3, 3, 12)) == "taken"
+    assert state(local(2026, 3, 3, 11, 10), local(2026, 3, 3, 12)) == "free"
+
+
 def test_the_desks_page_shows_the_plan_with_a_link_that_books_each_free_desk(
     member, colleague, site, floor, zone, desk, other_desk
 ):
