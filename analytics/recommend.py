@@ -14,6 +14,7 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
+from django.utils import formats
 from django.utils.translation import gettext, gettext_lazy, ngettext, override
 
 from analytics import sql
@@ -62,6 +63,20 @@ EVIDENCE_LABELS = {
     "rooms_in_band": gettext_lazy("Rooms in the band"),
     "share": gettext_lazy("Share of its bookings"),
 }
+# Evidence given as a share (0 to 1): the dashboard writes it as a percentage.
+EVIDENCE_SHARES = frozenset(
+    {
+        "refused_share_now",
+        "refused_share_with_needed",
+        "target_refused_share",
+        "occupancy_at_peak",
+        "utilisation_at_peak",
+        "occupancy",
+        "utilisation",
+        "seat_utilisation",
+        "share",
+    }
+)
 FIGURE_LABELS = {
     "peak_concurrency": gettext_lazy("peak concurrency"),
     "unmet_demand": gettext_lazy("unmet demand"),
@@ -135,7 +150,7 @@ def describe(kind: str, evidence: dict) -> str:
             "name": e["name"],
             "count": e["preferred"],
             "band": e["size_band"],
-            "ratio": f"{e['preferred'] / e['band_average_preferred']:.1f}x",
+            "ratio": f"{formats.number_format(e['preferred'] / e['band_average_preferred'], 1)}x",
         }
     raise KeyError(kind)
 

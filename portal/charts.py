@@ -4,8 +4,9 @@ series differ by pattern (solid, stripes, dots) as well as by shade, and suppres
 
 from __future__ import annotations
 
+from django.utils import formats
 from django.utils.dates import WEEKDAYS_ABBR
-from django.utils.html import escape, format_html
+from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -176,7 +177,7 @@ def room_bars(rooms: list[dict]) -> SafeString:
                     key,
                     room["name"],
                     label.lower(),
-                    f"{value:.1f}",
+                    formats.number_format(value, 1),
                     left,
                     y,
                     f"{length:.1f}",
@@ -184,7 +185,7 @@ def room_bars(rooms: list[dict]) -> SafeString:
                     fill,
                     left + length + 4,
                     y + bar_h - 3,
-                    f"{value:.1f}",
+                    formats.number_format(value, 1),
                 )
             )
     parts.append(mark_safe("</svg>"))  # noqa: S308
@@ -258,7 +259,7 @@ def trend(weeks: list[dict]) -> SafeString:
                 '<text x="{}" y="{}" text-anchor="middle" class="chart__axis">{}</text>',
                 f"{x:.1f}",
                 top + chart_h + 16,
-                escape(week["week"][-3:]),
+                _("W%(week)s") % {"week": week["week"][-2:]},  # the ISO week's number ("2026-W37")
             )
         )
     parts.append(

@@ -15,7 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -122,13 +122,22 @@ def _cards(found: dict) -> list[dict]:
                 "confidence_label": confidences.get(rec["confidence"], rec["confidence"]),
                 "figures": [recommend.FIGURE_LABELS.get(f, f) for f in rec["evidence"].get("figures", [])],
                 "facts": [
-                    (recommend.EVIDENCE_LABELS.get(key, key.replace("_", " ").capitalize()), value)
+                    (recommend.EVIDENCE_LABELS.get(key, key.replace("_", " ").capitalize()), _fact(key, value))
                     for key, value in rec["evidence"].items()
                     if key != "figures"
                 ],
             }
         )
     return cards
+
+
+def _fact(key: str, value):
+    """A piece of evidence as the reader's language writes it: shares as percentages, decimals with its mark."""
+    if isinstance(value, float):
+        if key in recommend.EVIDENCE_SHARES:
+            return f"{formats.number_format(value * 100, 0)}%"
+        return formats.number_format(value, 2)
+    return value
 
 
 def _unmet_summary(found: dict) -> list[dict]:

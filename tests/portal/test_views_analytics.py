@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import time_machine
 
@@ -145,3 +147,6 @@ def test_the_dashboard_speaks_danish_recommendations_and_charts_included(client,
     assert "Sikkerhed: Lav" in html and "Sikkerhed: Høj" in html
     assert "Grundlag: belægning, pladsudnyttelse, udnyttelse" in html and "seat_utilisation" not in html
     assert "<dt>Travleste timer</dt><dd>12</dd>" in html
+    assert "<dt>Belægning i de travleste timer</dt><dd>8%</dd>" in html  # a share as a percentage
+    assert re.search(r'class="chart__axis">U\d\d</text>', html)  # the trend's weeks, "uge" in Danish
+    assert re.search(r'class="chart__value">\d+,\d h</text>', html)  # the bars' hours with a decimal comma
