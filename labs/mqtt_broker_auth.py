@@ -49,17 +49,33 @@ logger = logging.getLogger(__name__)
 
 BACKEND = "backend"  # the session attribute value of the backend's connections
 HEADER_ALLOWANCE = 4096  # a packet's topic and headers on top of its payload
+CREDENTIAL_CHECK_S = 2.0  # how often the connected devices' credentials are checked for rotation or revocation
 
 
-def _authenticate_device(username: str, password: str) -> topics.Identity | None:
-    """The database lookup, on a worker thread (the ORM is synchronous); its connection is closed after use."""
+def _authenticate_device(username: str, password: str) -> tuple[topics.Identity | None, str]:
+    """The database lookup, on a worker thread (the ORM is synchronous); its connection is closed after use. With
+    the identity, the stored hash it was checked against (what :meth:`LabsBroker._end_rotated_sessions` compares)."""
     from django.db import close_old_connections, connections
 
-    from labs.mqtt_credentials import mqtt_credential_authenticate
+    from labs.mqtt_credentials import mqtt_credential_authenticate, mqtt_credential_secrets
 
     close_old_connections()
     try:
-        return mqtt_credential_authenticate(username=username, password=password)
+        identity = mqtt_credential_authenticate(username=username, password=password)
+        secret = mqtt_credential_secrets(usernames=[username]).get(username, "") if identity else ""
+        return identity, secret
+    finally:
+        connections.close_all()
+
+
+def _current_secrets(usernames: list[str]) -> dict[str, str]:
+    from django.db import close_old_connections, connections
+
+    from labs.mqtt_credentials import mqtt_credential_secrets
+
+    close_old_connections()
+    try:
+        return mqtt_credential_secrets(usernames=usernames)
     finally:
         connections.close_all()
 
@@ -74,7 +90,8 @@ async def identify(session) -> topics.Identity | str | None:
     backend = parse_url(settings.MQTT_URL)
     if backend.username and username == backend.username:
         return BACKEND if constant_time_compare(password, backend.password or "") else None
-    identity = await asyncio.to_thread(_authenticate_device, username, password)
+    identity, secret = await asyncio.to_thread(_authenticate_device, username, password)
+    session.labs_secret = secret
     if identity is None or session.client_id != username:
         return None  # a device connects under its own id only: no taking over another device's session
     if session.will_flag and not identity.may_publish(session.will_topic or ""):
@@ -168,6 +185,45 @@ class LabsBroker(Broker):
         if any(held.client_id == session.client_id for held, _qos in self._subscriptions.get(topic_filter, ())):
             await super()._publish_retained_messages_for_subscription(subscription, session)
 
+    async def start(self) -> None:
+        await super().start()
+        self._sweeper = asyncio.get_running_loop().create_task(self._end_rotated_sessions())
+
+    async def shutdown(self) -> None:
+        sweeper = getattr(self, "_sweeper", None)
+        if sweeper is not None:
+            sweeper.cancel()
+        await super().shutdown()
+
+    async def _end_rotated_sessions(self) -> None:
+        """Mosquitto kicks a device whose credentials are rotated or revoked; amqtt checks them only at connect.
+        Every ``CREDENTIAL_CHECK_S`` the stored hashes of the connected devices are read again (one query), and a
+        device whose password is no longer the one it signed in with is disconnected: the old password stops
+        working at once on the embedded broker too (contracts/API.md)."""
+        while True:
+            await asyncio.sleep(CREDENTIAL_CHECK_S)
+            try:
+                connected = [
+                    (session, handler)
+                    for session, handler in list(self._sessions.values())
+                    if getattr(session, "labs_secret", "") and session.transitions.is_connected()
+                ]
+                if not connected:
+                    continue
+                current = await asyncio.to_thread(_current_secrets, sorted({s.username for s, _ in connected}))
+                for session, handler in connected:
+                    if current.get(session.username) != session.labs_secret:
+                        logger.warning(
+                            "embedded broker ended %s: its credentials were rotated or revoked", session.client_id
+                        )
+                        session.labs_secret = ""
+                        await handler.handle_connection_closed()
+                        await handler.stop()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("embedded broker could not check the connected devices' credentials")
+
     async def stream_connected(self, reader, writer, listener_name: str) -> None:
         limit = settings.MQTT_PAYLOAD_MAX_BYTES + HEADER_ALLOWANCE
         await self._client_connected(listener_name, _BoundedReader(reader, limit), StreamWriterAdapter(writer))
@@ -191,6 +247,7 @@ class LabsBroker(Broker):
                 setattr(existing, name, getattr(client_session, name))
             existing.will_retain = client_session.will_retain
             existing.labs_identity = client_session.labs_identity
+            existing.labs_secret = getattr(client_session, "labs_secret", "")
             client_session = existing
             client_session.parent = 1
         else:

@@ -5,7 +5,8 @@ broker (MQTT.md "Identity, limits, scale").
   :func:`mqtt_credential_issue` makes a fresh random password, stores its hash and puts it in force at the broker
   before anyone sees it: Mosquitto's dynamic-security plugin gets the client and its role at once (labs/mqtt_dynsec.py),
   and the embedded amqtt broker reads the hash at the next connect (labs/mqtt_broker_auth.py). Issuing again rotates:
-  the old password stops working at once (Mosquitto kicks the connected client; amqtt refuses its next connect).
+  the old password stops working at once (Mosquitto kicks the connected client; the embedded broker ends the
+  connection within ``CREDENTIAL_CHECK_S`` and refuses its next connect).
 * The password is 32 random bytes (256 bits), shown once. Such a secret needs no slow key-derivation function: a slow
   hash protects guessable human passwords, and here it would only cost the broker CPU on every connect (thousands of
   devices reconnect together after a broker restart). :class:`DeviceSecretHasher` is a salted SHA-256 in Django's
@@ -191,6 +192,12 @@ def mqtt_credential_authenticate(*, username: str | None, password: str | None) 
     if not HASHER.verify(password, row["secret_hash"]):
         return None
     return topics.Identity(site=row["site"], kind=row["kind"], device_id=username)
+
+
+def mqtt_credential_secrets(*, usernames: list[str]) -> dict[str, str]:
+    """The stored hash of each identity's password now (the embedded broker compares it with the one a connected
+    device signed in with: a different or missing one means rotated or revoked)."""
+    return dict(MqttCredential.objects.filter(username__in=usernames).values_list("username", "secret_hash"))
 
 
 @dataclass

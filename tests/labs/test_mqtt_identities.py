@@ -10,6 +10,7 @@ import time
 
 import paho.mqtt.client as paho
 import pytest
+from django.test import override_settings
 
 from labs.mqtt import parse_url
 from labs.mqtt_credentials import mqtt_credential_issue
@@ -240,19 +241,27 @@ def test_rotating_ends_the_old_password(broker, identities):
         connected.close()
 
 
-def test_rotating_kicks_the_connected_device_off_mosquitto(request):
-    from tests.services import require
+def test_rotating_or_revoking_kicks_the_connected_device_off(broker):
+    """Mosquitto kicks the deleted client at once; the embedded broker finds the changed hash within seconds."""
+    from labs.mqtt_credentials import mqtt_credential_revoke
 
-    require("the mosquitto binary", comfort_fixtures._has_mosquitto())
-    own_mosquitto = request.getfixturevalue("own_mosquitto")
-    password = _issue("desk-k", "desk", own_mosquitto.url)
-    device = Client(own_mosquitto.url, username="desk-k", password=password, client_id="desk-k")
-    assert device.accepted
-    _issue("desk-k", "desk", own_mosquitto.url)
+    password = _issue("desk-k", "desk", broker)
+    device = Client(broker, username="desk-k", password=password, client_id="desk-k")
+    bystander = Client(broker, username="desk-j", password=_issue("desk-j", "desk", broker), client_id="desk-j")
+    assert device.accepted and bystander.accepted
+    _issue("desk-k", "desk", broker)
     try:
-        assert device.disconnected.wait(5)
+        assert device.disconnected.wait(8)
+        revoked = Client(broker, username="desk-j", password=_issue("desk-j", "desk", broker), client_id="desk-j")
+        bystander.close()
+        assert revoked.accepted and not revoked.disconnected.wait(3)  # the others stay connected
+        with override_settings(MQTT_URL=broker):
+            mqtt_credential_revoke(username="desk-j")
+        assert revoked.disconnected.wait(8)
+        revoked.close()
     finally:
         device.close()
+        bystander.close()
 
 
 def test_identities_issued_offline_connect_once_mosquitto_starts_and_only_to_their_own_topics(settings):
