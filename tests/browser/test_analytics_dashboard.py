@@ -42,7 +42,12 @@ def test_staff_see_the_heatmap_and_a_recommendation_with_its_evidence(page, live
     assert page.console_errors == []
     if os.environ.get("BROWSER_SCREENSHOTS"):
         page.screenshot(path=f"{os.environ['BROWSER_SCREENSHOTS']}/analytics-dashboard.png", full_page=True)
-        page.set_viewport_size({"width": 390, "height": 844})
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # the page itself never scrolls sideways
+    for chart in ("heatmap", "bars", "trend"):  # each chart keeps a readable size and scrolls in its own box
+        width = page.locator(f".chart--{chart}").evaluate("svg => svg.getBoundingClientRect().width")
+        assert width >= 500, (chart, width)
+    if os.environ.get("BROWSER_SCREENSHOTS"):
         page.screenshot(path=f"{os.environ['BROWSER_SCREENSHOTS']}/analytics-dashboard-phone.png", full_page=True)
 
 
