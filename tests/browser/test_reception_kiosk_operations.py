@@ -71,7 +71,8 @@ def visit(host, name, start, hours=1):
 
 def test_reception_any_day_search_print_and_no_check_out_before_arrival(page, live_server, morning):
     now = datetime.now(UTC)
-    nora = visit(morning, "Nora Noshow", now + timedelta(hours=1))
+    nora = visit(morning, "Nora Noshow", now + timedelta(minutes=20))  # check-in opens half an hour before
+    later = visit(morning, "Lars Later", now + timedelta(hours=2))
     visit(morning, "Ada Lovelace", now + timedelta(days=2))
     bob = visit(morning, "Bob Builder", now + timedelta(days=2, hours=1))
     staff_signs_in(page, live_server)
@@ -79,6 +80,9 @@ def test_reception_any_day_search_print_and_no_check_out_before_arrival(page, li
     row = page.locator(f"#visit-{nora.pk}")
     assert row.get_by_role("button", name="Check in").count() == 1
     assert row.get_by_role("button", name="Check out").count() == 0  # never arrived: nothing to check out
+    later_row = page.locator(f"#visit-{later.pk}")
+    assert later_row.get_by_role("button", name="Check in").count() == 0  # not yet: it says when instead
+    expect(later_row.get_by_text("Check-in opens")).to_be_visible()
 
     page.get_by_label("Day", exact=True).fill("2026-03-04")
     page.get_by_role("button", name="Show").click()
@@ -212,7 +216,7 @@ def test_reception_the_staff_home_and_the_kiosk_fit_a_phone(browser, live_server
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
     page = context.new_page()
     try:
-        nora = visit(morning, "Nora Noshow-With-A-Rather-Long-Name", datetime.now(UTC) + timedelta(hours=1))
+        nora = visit(morning, "Nora Noshow-With-A-Rather-Long-Name", datetime.now(UTC) + timedelta(minutes=20))
         staff_signs_in(page, live_server)
         for path in ("/operations/", "/operations/?q=jensen", "/reception/", f"/reception/{nora.pk}/badge/"):
             page.goto(f"{live_server.url}{path}")
