@@ -88,7 +88,8 @@ FIGURE_LABELS = {
 }
 
 
-def _percent(share: float) -> str:
+def percent(share: float) -> str:
+    """A share (0 to 1) as a whole percentage, as the recommendations and the dashboard's evidence write it."""
     return f"{share:.0%}"
 
 
@@ -108,16 +109,16 @@ def describe(kind: str, evidence: dict) -> str:
             "add": e["add"],
             "band": e["size_band"],
             "hours": e["busiest_hours"],
-            "now": _percent(e["refused_share_now"]),
+            "now": percent(e["refused_share_now"]),
             "need": e["rooms_needed"],
-            "target": _percent(e["target_refused_share"]),
+            "target": percent(e["target_refused_share"]),
         }
     if kind == RecommendationKind.CONVERT_TO_DESKS:
         values = {
             "name": e["name"],
             "capacity": e["capacity"],
             "hours": e["busiest_hours"],
-            "occupancy": _percent(e["occupancy_at_peak"]),
+            "occupancy": percent(e["occupancy_at_peak"]),
         }
         if e["seat_utilisation"] is None:
             return (
@@ -130,7 +131,7 @@ def describe(kind: str, evidence: dict) -> str:
         return gettext(
             "Consider turning %(name)s (%(capacity)d seats) into desks: in the site's %(hours)d busiest hours it "
             "was occupied %(occupancy)s of the time, and its bookings fill %(seats)s of its seats."
-        ) % {**values, "seats": _percent(e["seat_utilisation"])}
+        ) % {**values, "seats": percent(e["seat_utilisation"])}
     if kind == RecommendationKind.RIGHT_SIZE:
         return gettext(
             "%(name)s seats %(capacity)d but 9 in 10 of its meetings have %(p90)s people or fewer (median "

@@ -52,30 +52,13 @@ HEADER_ALLOWANCE = 4096  # a packet's topic and headers on top of its payload
 CREDENTIAL_CHECK_S = 2.0  # how often the connected devices' credentials are checked for rotation or revocation
 
 
-def _authenticate_device(username: str, password: str) -> tuple[topics.Identity | None, str]:
-    """The database lookup, on a worker thread (the ORM is synchronous); its connection is closed after use. With
-    the identity, the stored hash it was checked against (what :meth:`LabsBroker._end_rotated_sessions` compares)."""
+def _on_db_thread(function, **kwargs):
+    """``function`` on a worker thread's own database connection (the ORM is synchronous), closed after use."""
     from django.db import close_old_connections, connections
-
-    from labs.mqtt_credentials import mqtt_credential_authenticate, mqtt_credential_secrets
 
     close_old_connections()
     try:
-        identity = mqtt_credential_authenticate(username=username, password=password)
-        secret = mqtt_credential_secrets(usernames=[username]).get(username, "") if identity else ""
-        return identity, secret
-    finally:
-        connections.close_all()
-
-
-def _current_secrets(usernames: list[str]) -> dict[str, str]:
-    from django.db import close_old_connections, connections
-
-    from labs.mqtt_credentials import mqtt_credential_secrets
-
-    close_old_connections()
-    try:
-        return mqtt_credential_secrets(usernames=usernames)
+        return function(**kwargs)
     finally:
         connections.close_all()
 
@@ -90,7 +73,11 @@ async def identify(session) -> topics.Identity | str | None:
     backend = parse_url(settings.MQTT_URL)
     if backend.username and username == backend.username:
         return BACKEND if constant_time_compare(password, backend.password or "") else None
-    identity, secret = await asyncio.to_thread(_authenticate_device, username, password)
+    from labs.mqtt_credentials import mqtt_credential_check
+
+    identity, secret = await asyncio.to_thread(
+        _on_db_thread, mqtt_credential_check, username=username, password=password
+    )
     session.labs_secret = secret
     if identity is None or session.client_id != username:
         return None  # a device connects under its own id only: no taking over another device's session
@@ -210,7 +197,10 @@ class LabsBroker(Broker):
                 ]
                 if not connected:
                     continue
-                current = await asyncio.to_thread(_current_secrets, sorted({s.username for s, _ in connected}))
+                from labs.mqtt_credentials import mqtt_credential_secrets
+
+                usernames = sorted({s.username for s, _ in connected})
+                current = await asyncio.to_thread(_on_db_thread, mqtt_credential_secrets, usernames=usernames)
                 for session, handler in connected:
                     if current.get(session.username) != session.labs_secret:
                         logger.warning(

@@ -183,15 +183,21 @@ def mqtt_credential_revoke(*, username: str) -> bool:
 
 def mqtt_credential_authenticate(*, username: str | None, password: str | None) -> topics.Identity | None:
     """The identity whose issued password this is, or None (the embedded broker's check at every connect)."""
+    return mqtt_credential_check(username=username, password=password)[0]
+
+
+def mqtt_credential_check(*, username: str | None, password: str | None) -> tuple[topics.Identity | None, str]:
+    """:func:`mqtt_credential_authenticate`, with the stored hash the password was checked against ("" if none):
+    the embedded broker keeps it to notice a rotation or revocation while the device stays connected."""
     if not username or not password:
-        return None
+        return None, ""
     row = MqttCredential.objects.filter(username=username).values("site", "kind", "secret_hash").first()
     if row is None:
         HASHER.encode(password, HASHER.salt())  # the same work either way: no timing hint that the username exists
-        return None
+        return None, ""
     if not HASHER.verify(password, row["secret_hash"]):
-        return None
-    return topics.Identity(site=row["site"], kind=row["kind"], device_id=username)
+        return None, ""
+    return topics.Identity(site=row["site"], kind=row["kind"], device_id=username), row["secret_hash"]
 
 
 def mqtt_credential_secrets(*, usernames: list[str]) -> dict[str, str]:

@@ -93,8 +93,10 @@ def scope_queryset(
     if is_staff(person):
         if not site_field:
             return queryset
-        mine = Q(**{owner_field: person}) if owner_field else Q(pk__in=[])  # e.g. a visit they host at another site
-        return queryset.filter(Q(**{site_field: person.site_id}) | mine)
+        condition = Q(**{site_field: person.site_id})
+        if owner_field:  # their own rows elsewhere too: a visit they host at another site
+            condition |= Q(**{owner_field: person})
+        return queryset.filter(condition)
     condition = Q(pk__in=[])
     if owner_field:
         condition |= Q(**{owner_field: person})

@@ -135,7 +135,7 @@ def _fact(key: str, value):
     """A piece of evidence as the reader's language writes it: shares as percentages, decimals with its mark."""
     if isinstance(value, float):
         if key in recommend.EVIDENCE_SHARES:
-            return f"{formats.number_format(value * 100, 0)}%"
+            return recommend.percent(value)
         return formats.number_format(value, 2)
     return value
 
